@@ -1,0 +1,38 @@
+# Every target creates the virtual environment first if it is missing or out of date.
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install migrate services lint format clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the app with its test tools
+
+migrate: install  ## apply the database migrations (DATABASE_URL, default SQLite under instance/)
+	$(BIN)/alembic upgrade head
+
+run: migrate  ## start gunicorn on http://127.0.0.1:8000 with the SQLite default
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+services:  ## make sure PostgreSQL and Redis are running (the tests need both)
+	bash scripts/ensure-services.sh
+
+test: install services  ## the whole suite, on SQLite and PostgreSQL
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

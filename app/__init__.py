@@ -1,0 +1,50 @@
+"""The application factory. Nothing runs at import time; wsgi.py and the tests call it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import ProductionConfig, config_from_env
+
+from . import db, errors
+from .extensions import csrf
+from .public import bp as public_bp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    config_class = config_from_env()
+    if config_class is ProductionConfig:
+        ProductionConfig.validate()
+    app.config.from_object(config_class)
+    if config_overrides:
+        app.config.update(config_overrides)
+
+    Path(app.instance_path).mkdir(exist_ok=True)
+    db.init_app(app)
+    csrf.init_app(app)
+
+    app.register_blueprint(public_bp)
+    errors.init_app(app)
+
+    @app.context_processor
+    def _center_facts() -> dict[str, Any]:
+        return {
+            "center_name": app.config["CENTER_NAME"],
+            "program_name": app.config["PROGRAM_NAME"],
+            "center_phone": app.config["CENTER_PHONE"],
+            "center_phone_href": "tel:"
+            + "".join(c for c in app.config["CENTER_PHONE"] if c.isdigit() or c == "+"),
+        }
+
+    return app

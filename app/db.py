@@ -1,0 +1,100 @@
+"""The database engine and the per-request session.
+
+One engine per application. Each request gets its own Session, kept on ``g`` and closed
+on teardown; the view that handles a successful POST commits once. Service functions
+flush but never commit.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 5, pool_timeout: int = 5
+) -> Engine:
+    if url.startswith("sqlite"):
+        return _make_sqlite_engine(url)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        # Recycle before typical proxy/firewall idle cut-offs.
+        pool_recycle=1800,
+    )
+
+
+def _make_sqlite_engine(url: str) -> Engine:
+    in_memory = url in ("sqlite://", "sqlite:///:memory:")
+    kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 15}}
+    if in_memory:
+        # One shared connection, or every connection would see its own empty database.
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if not in_memory:
+            # WAL lets readers carry on while a writer writes; several gunicorn workers
+            # share the file.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=15000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # A write transaction takes the write lock up front (BEGIN IMMEDIATE), so two
+        # workers never both read and then fail to upgrade to a write ("database is
+        # locked"); the busy timeout makes the second one wait its turn instead.
+        if conn.get_execution_options().get("sqlite_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        pool_size=app.config["DB_POOL_SIZE"],
+        max_overflow=app.config["DB_MAX_OVERFLOW"],
+        pool_timeout=app.config["DB_POOL_TIMEOUT"],
+    )
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.extensions["db_write_sessionmaker"] = sessionmaker(
+        bind=engine.execution_options(sqlite_write=True), expire_on_commit=False
+    )
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["db_engine"]
+
+
+def get_session() -> Session:
+    """The session for the current request (or app context), created on first use."""
+    if "db_session" not in g:
+        writing = request.method in _WRITE_METHODS if has_request_context() else True
+        key = "db_write_sessionmaker" if writing else "db_sessionmaker"
+        g.db_session = current_app.extensions[key]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

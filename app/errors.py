@@ -1,0 +1,77 @@
+"""Error pages in the site's look. They say what the person can do next, never what
+went wrong inside."""
+
+from __future__ import annotations
+
+from flask import Flask, g, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+# status: (title, what to say, what the person can do)
+PAGES: dict[int, tuple[str, str]] = {
+    400: (
+        "Something was wrong with that request",
+        "We could not use what the browser sent. Go back, reload the page and try again.",
+    ),
+    403: (
+        "You do not have access to this page",
+        "If you think you should, ask an intake administrator.",
+    ),
+    404: ("Page not found", "Check the address, or go to the home page."),
+    405: ("That action is not available here", "Go back and use the buttons on the page."),
+    413: (
+        "That was too much to send",
+        "The form sent more than we accept. Shorten the longest answer, such as the "
+        "message, and send it again.",
+    ),
+    429: ("Too many attempts", "Please wait a few minutes and try again, or call us."),
+    500: (
+        "Sorry, something went wrong on our side",
+        "Nothing you did caused this. Please try again in a few minutes, or call us.",
+    ),
+    503: ("Sorry, the service is unavailable", "Please try again in a few minutes, or call us."),
+}
+
+CSRF_PAGE = (
+    "Your form could not be sent",
+    "The page was open for too long, or it was sent from somewhere other than this site, "
+    "so nothing was saved. Go back, reload the page, and send the form again.",
+)
+
+
+def render_error(status: int, *, title: str | None = None, message: str | None = None):
+    default_title, default_message = PAGES.get(status, PAGES[500])
+    return (
+        render_template(
+            "errors/error.html",
+            status=status,
+            title=title or default_title,
+            message=message or default_message,
+        ),
+        status,
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf_error(_error: CSRFError):
+        title, message = CSRF_PAGE
+        return render_error(400, title=title, message=message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        response = render_error(error.code if error.code in PAGES else 500)
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def _server_error(_error: InternalServerError):
+        # Whatever was half-done must not be committed by a later use of the session.
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+        return render_error(500)

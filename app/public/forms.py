@@ -1,0 +1,329 @@
+"""The new-patient request form and its rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from wtforms import (
+    BooleanField,
+    Field,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app import models
+from app.validation import (
+    EmailAddress,
+    NoControlCharacters,
+    PersonName,
+    PhoneNumber,
+    TrimmedForm,
+    npi_is_valid,
+)
+
+from . import choices
+
+MAX_AGE_YEARS = 120
+_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class Required:
+    """Like DataRequired, but with our message and stopping the chain."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, form, field: Field) -> None:
+        if field.data is None or field.data == "" or field.data == []:
+            field.errors[:] = []
+            raise StopValidation(self.message)
+
+
+class RequiredWhen:
+    """Required when another field has one of the given values; otherwise ignored."""
+
+    def __init__(self, other: str, values: tuple[str, ...], message: str):
+        self.other = other
+        self.values = values
+        self.message = message
+        self.field_flags = {}
+
+    def __call__(self, form, field: Field) -> None:
+        if form[self.other].data in self.values:
+            if field.data in (None, "", []):
+                field.errors[:] = []
+                raise StopValidation(self.message)
+        else:
+            field.errors[:] = []
+            raise StopValidation()
+
+
+class OptionalWhen:
+    """Skip the remaining rules unless another field has one of the given values."""
+
+    def __init__(self, other: str, values: tuple[str, ...]):
+        self.other = other
+        self.values = values
+        self.field_flags = {}
+
+    def __call__(self, form, field: Field) -> None:
+        if form[self.other].data not in self.values:
+            field.errors[:] = []
+            raise StopValidation()
+
+
+def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
+    return StringField(
+        label,
+        validators=[
+            *validators,
+            NoControlCharacters(),
+            Length(max=max_length, message=f"Use {max_length} characters or fewer"),
+        ],
+        **kwargs,
+    )
+
+
+def _radio(label: str, choice_list, message: str) -> RadioField:
+    return RadioField(label, choices=options(choice_list), validators=[Required(message)])
+
+
+class AppointmentRequestForm(TrimmedForm):
+    form_token = HiddenField()
+
+    # Who is filling in the form.
+    submitter = _radio(
+        "Who is filling in this form?",
+        choices.SUBMITTER,
+        "Select whether you are the patient or filling this in for them",
+    )
+    submitter_name = _text(
+        "Your full name",
+        models.NAME_MAX,
+        RequiredWhen("submitter", ("someone_else",), "Enter your full name"),
+        PersonName("Your name can only include letters, spaces, hyphens, apostrophes and periods"),
+    )
+    submitter_relationship = _text(
+        "Your relationship to the patient",
+        models.SHORT_TEXT_MAX,
+        RequiredWhen(
+            "submitter",
+            ("someone_else",),
+            "Enter your relationship to the patient, like daughter or friend",
+        ),
+    )
+    submitter_phone = _text(
+        "Your phone number",
+        40,
+        RequiredWhen("submitter", ("someone_else",), "Enter your phone number"),
+        PhoneNumber(),
+    )
+
+    # The patient.
+    first_name = _text(
+        "First name",
+        models.NAME_MAX,
+        Required("Enter the patient's first name"),
+        PersonName("First name can only include letters, spaces, hyphens, apostrophes and periods"),
+    )
+    last_name = _text(
+        "Last name",
+        models.NAME_MAX,
+        Required("Enter the patient's last name"),
+        PersonName("Last name can only include letters, spaces, hyphens, apostrophes and periods"),
+    )
+    dob_month = StringField("Month", validators=[Optional(), Length(max=2)])
+    dob_day = StringField("Day", validators=[Optional(), Length(max=2)])
+    dob_year = StringField("Year", validators=[Optional(), Length(max=4)])
+    sex = RadioField("Sex (optional)", choices=options(choices.SEX), validators=[Optional()])
+    email = _text(
+        "Email address",
+        models.EMAIL_MAX,
+        Required("Enter the patient's email address"),
+        EmailAddress(),
+    )
+    phone = _text("Phone number", 40, Required("Enter the patient's phone number"), PhoneNumber())
+    contact_method = _radio(
+        "How should we contact the patient?",
+        choices.CONTACT_METHOD,
+        "Select how we should contact the patient",
+    )
+    best_time_to_call = _radio(
+        "Best time to call", choices.BEST_TIME, "Select the best time to call"
+    )
+    state = SelectField(
+        "State",
+        choices=options([("", "Select a state")] + choices.US_STATES),
+        validators=[Required("Select the state where the patient lives")],
+    )
+    zip_code = _text("ZIP code", 10, Required("Enter the patient's ZIP code"))
+    language = _radio("Preferred language", choices.LANGUAGE, "Select the preferred language")
+    language_other = _text(
+        "Which language?",
+        models.SHORT_TEXT_MAX,
+        RequiredWhen("language", ("other",), "Enter the preferred language"),
+    )
+    interpreter_needed = _radio(
+        "Is an interpreter needed?", choices.YES_NO, "Select whether an interpreter is needed"
+    )
+
+    # The diagnosis.
+    diagnosed_metastatic = _radio(
+        "Has the patient been diagnosed with breast cancer that has spread beyond the breast?",
+        choices.YES_NO_NOT_SURE,
+        "Select whether the patient has been diagnosed with breast cancer that has spread",
+    )
+    metastasis_sites = MultiCheckboxField(
+        "Where has it spread? Select all that apply.",
+        choices=options(choices.SITES),
+        validators=[
+            RequiredWhen(
+                "diagnosed_metastatic",
+                ("yes",),
+                "Select where the cancer has spread, or select Not sure",
+            ),
+        ],
+    )
+    in_treatment = _radio(
+        "Is the patient being treated for cancer now?",
+        choices.YES_NO,
+        "Select whether the patient is being treated now",
+    )
+
+    # Insurance.
+    insurance_type = _radio("Insurance", choices.INSURANCE, "Select the patient's insurance")
+    insurance_carrier = _text(
+        "Insurance company name",
+        models.SHORT_TEXT_MAX,
+        RequiredWhen(
+            "insurance_type", ("commercial", "other"), "Enter the name of the insurance company"
+        ),
+    )
+
+    # Referral.
+    has_referral = _radio(
+        "Has a physician referred the patient to us?",
+        choices.YES_NO,
+        "Select whether a physician has referred the patient",
+    )
+    physician_name = _text(
+        "Referring physician's name",
+        models.NAME_MAX,
+        RequiredWhen("has_referral", ("yes",), "Enter the referring physician's name"),
+        PersonName(
+            "Physician's name can only include letters, spaces, hyphens, apostrophes and periods"
+        ),
+    )
+    physician_phone = _text(
+        "Referring physician's phone number",
+        40,
+        RequiredWhen("has_referral", ("yes",), "Enter the referring physician's phone number"),
+        PhoneNumber(),
+    )
+    physician_practice = _text(
+        "Practice or hospital (optional)",
+        models.SHORT_TEXT_MAX,
+        OptionalWhen("has_referral", ("yes",)),
+    )
+    physician_fax = _text(
+        "Fax number (optional)",
+        40,
+        OptionalWhen("has_referral", ("yes",)),
+        PhoneNumber("Enter a fax number, like 813 555 0199"),
+    )
+    physician_email = _text(
+        "Email address (optional)",
+        models.EMAIL_MAX,
+        OptionalWhen("has_referral", ("yes",)),
+        EmailAddress(),
+    )
+    physician_npi = _text("NPI number (optional)", 10, OptionalWhen("has_referral", ("yes",)))
+
+    message = TextAreaField(
+        "Anything else you would like us to know? (optional)",
+        validators=[
+            NoControlCharacters(multiline=True),
+            Length(
+                max=models.MESSAGE_MAX, message=f"Use {models.MESSAGE_MAX:,} characters or fewer"
+            ),
+        ],
+    )
+    consent = BooleanField(
+        "I agree to be contacted by the center about this request by phone or email",
+        validators=[DataRequired("Confirm that we may contact you about this request")],
+    )
+
+    # Filled in by validate(): the values the service stores.
+    date_of_birth: date | None = None
+
+    def validate_zip_code(self, field: Field) -> None:
+        match = _ZIP.match(field.data or "")
+        if not match:
+            raise ValidationError("Enter a 5-digit ZIP code, like 33612, or ZIP+4, like 33612-9416")
+        field.normalized = match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
+
+    def validate_physician_npi(self, field: Field) -> None:
+        if field.data and not npi_is_valid(field.data):
+            raise ValidationError("Enter the 10-digit NPI number, or leave it blank")
+
+    def validate_metastasis_sites(self, field: Field) -> None:
+        if "not_sure" in (field.data or []) and len(field.data) > 1:
+            raise ValidationError("Select the places the cancer has spread, or Not sure, not both")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        dob_error = self._check_date_of_birth()
+        if dob_error:
+            # The three boxes share one message, shown on the group and linked to the
+            # first box (month, in US order).
+            self.dob_month.errors = list(self.dob_month.errors) + [dob_error]
+            valid = False
+        return valid
+
+    @property
+    def token_is_well_formed(self) -> bool:
+        return bool(_TOKEN.match(self.form_token.data or ""))
+
+    def _check_date_of_birth(self) -> str | None:
+        self.date_of_birth = None
+        parts = (self.dob_month.data, self.dob_day.data, self.dob_year.data)
+        if not any(parts):
+            return "Enter the patient's date of birth"
+        if not all(parts):
+            missing = [n for n, v in zip(("month", "day", "year"), parts, strict=True) if not v]
+            return "Date of birth must include a " + " and ".join(missing)
+        if not all(p.isascii() and p.isdigit() for p in parts):
+            return "Date of birth must be a real date, like 3 27 1965"
+        month, day, year = (int(p) for p in parts)
+        if len(self.dob_year.data) != 4:
+            return "Enter the year of birth with 4 digits, like 1965"
+        try:
+            born = date(year, month, day)
+        except ValueError:
+            return "Date of birth must be a real date, like 3 27 1965"
+        today = date.today()
+        if born >= today:
+            return "Date of birth must be in the past"
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        if age > MAX_AGE_YEARS:
+            return f"Check the year of birth: the patient cannot be older than {MAX_AGE_YEARS}"
+        self.date_of_birth = born
+        return None

@@ -1,0 +1,109 @@
+"""Settings, read from environment variables.
+
+Three classes: Development (the default: a SQLite file under instance/), Testing, and
+Production. Production refuses to start without a real SECRET_KEY and DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message names the variable."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    return raw.lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    # Facts shown to the public; the defaults are the seed's.
+    CENTER_NAME = _env("CENTER_NAME", "Moffitt Cancer Center")
+    PROGRAM_NAME = _env("PROGRAM_NAME", "Don & Erika Wallace Comprehensive Breast Program")
+    CENTER_PHONE = _env("CENTER_PHONE", "1-888-663-3488")
+    # Business days within which intake promises to call back.
+    REPLY_BUSINESS_DAYS = _env_int("REPLY_BUSINESS_DAYS", 2)
+
+    SECRET_KEY = _env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'intake.sqlite3'}")
+    DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 5)
+    DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 5)
+    DB_POOL_TIMEOUT = _env_int("DB_POOL_TIMEOUT", 5)
+
+    # A whole request form is a few kilobytes; anything near this is not a person typing.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 64 * 1024)
+    MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH
+
+    WTF_CSRF_ENABLED = True
+    # The form may stay open while someone gathers insurance details; the token lives as
+    # long as the browser session rather than an arbitrary hour.
+    WTF_CSRF_TIME_LIMIT = None
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    STAFF_IDLE_MINUTES = _env_int("STAFF_IDLE_MINUTES", 15)
+
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+
+
+class DevelopmentConfig(Config):
+    # A development-only key; Production never falls back to it.
+    SECRET_KEY = Config.SECRET_KEY or "development-only-not-secret"
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-only-not-secret"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+
+    @classmethod
+    def validate(cls) -> None:
+        if not _env("SECRET_KEY"):
+            raise ConfigError("SECRET_KEY is not set: production needs a long random secret.")
+        if not _env("DATABASE_URL"):
+            raise ConfigError("DATABASE_URL is not set: production needs a database URL.")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    name = _env("APP_ENV", "development") or "development"
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}") from None

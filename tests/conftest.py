@@ -1,0 +1,89 @@
+"""Fixtures: every test that takes ``app`` runs once on SQLite and once on PostgreSQL.
+
+The schema is built by the Alembic migrations (so every run exercises them), once per
+backend per session; each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.models import Base
+from tests.support.databases import migrate_to_head, postgres_url, prepare_postgres
+
+BACKENDS = ["sqlite", "postgresql"]
+if os.environ.get("TEST_BACKENDS"):
+    BACKENDS = os.environ["TEST_BACKENDS"].split(",")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+    else:
+        url = postgres_url()
+        prepare_postgres(url)
+    migrate_to_head(url)
+    return url
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+def make_test_app(database_url: str, **overrides) -> Flask:
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "testing-only-not-secret",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app_overrides() -> dict:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, app_overrides: dict) -> Iterator[Flask]:
+    application = make_test_app(database_url, **app_overrides)
+    yield application
+    engine: Engine = application.extensions["db_engine"]
+    _empty_tables(engine)
+    engine.dispose()
+
+
+def _empty_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session of its own, outside any request, for arranging and checking data."""
+    with Session(app.extensions["db_engine"]) as session:
+        yield session
+
+
+def count_rows(session: Session, table: str) -> int:
+    session.rollback()
+    return session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
