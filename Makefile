@@ -5,6 +5,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
 .PHONY: run test install migrate services lint format clean
+.PHONY: bench bench-quick wrk
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,15 @@ services:  ## make sure PostgreSQL and Redis are running (the tests need both)
 
 test: install services  ## the whole suite, on SQLite and PostgreSQL
 	$(BIN)/python -m pytest
+
+wrk:  ## make sure the wrk load generator is installed (Debian package)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+bench: install services wrk  ## the full benchmark against bare Flask (~12 min); writes docs/performance.md
+	$(BIN)/python -m bench.run
+
+bench-quick: install services wrk  ## a ~3-minute sanity run of the benchmark; writes instance/bench/quick.md
+	BENCH_QUICK=1 $(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""The benchmark (`make bench`): the app against a bare Flask app on the same gunicorn."""

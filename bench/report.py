@@ -1,0 +1,277 @@
+"""Turns the benchmark's results (a plain dict, also saved as JSON) into Markdown.
+
+docs/performance.md keeps hand-written findings around a generated block; only the text
+between the two markers is replaced by a run.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import median
+
+START = "<!-- bench:results:start -->"
+END = "<!-- bench:results:end -->"
+
+MEMORY_LIMIT_MB = 80.0
+# Allowed RSS change between 20,000 and 40,000 requests: allocator noise, not growth.
+MEMORY_GROWTH_TOLERANCE_MB = 1.0
+STAFF_P95_LIMIT_MS = 25.0
+
+# (app target, bare twin, minimum ratio of requests per second), from issue 6.
+RATIO_TARGETS = [
+    ("information page, requests/s", "info", "constant", 0.9),
+    ("request form GET, requests/s", "form", "constant", 0.5),
+    ("valid submission stored, submissions/s", "submission", "insert", 0.6),
+]
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "n/a"
+    return f"{seconds * 1000:.1f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def summarise_rounds(rounds: list[dict[str, dict]], name: str) -> dict | None:
+    """Median over rounds of one target's rate, p50 and p99."""
+    runs = [r[name] for r in rounds if name in r]
+    if not runs:
+        return None
+    return {
+        "rate": median(r["rate"] for r in runs),
+        "p50": median(r["p50"] for r in runs),
+        "p99": median(r["p99"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "rounds": len(runs),
+        "rates": [r["rate"] for r in runs],
+    }
+
+
+def round_ratio(rounds: list[dict[str, dict]], app: str, bare: str, key: str) -> float | None:
+    """Median over rounds of app/bare, each ratio taken within one round."""
+    ratios = [
+        r[app][key] / r[bare][key]
+        for r in rounds
+        if app in r and bare in r and r[bare][key] and not math.isnan(r[bare][key])
+    ]
+    return median(ratios) if ratios else None
+
+
+def verdict(ok: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "not measured"}[ok]
+
+
+def public_table(rounds: list[dict[str, dict]], pairs: list[tuple[str, str, str]]) -> list[str]:
+    lines = [
+        "| target | requests/s | p50 ms | p99 ms | errors | bare twin | ratio req/s "
+        "| ratio p50 | ratio p99 |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for label, app, bare in pairs:
+        s = summarise_rounds(rounds, app)
+        if s is None:
+            continue
+        twin = summarise_rounds(rounds, bare) if bare else None
+        ratios = ["", "", ""]
+        if twin:
+            ratios = [
+                fmt_ratio(round_ratio(rounds, app, bare, "rate")),
+                fmt_ratio(round_ratio(rounds, app, bare, "p50")),
+                fmt_ratio(round_ratio(rounds, app, bare, "p99")),
+            ]
+        lines.append(
+            f"| {label} | {s['rate']:.0f} | {ms(s['p50'])} | {ms(s['p99'])} | {s['errors']} "
+            f"| {bare or ''} | " + " | ".join(ratios) + " |"
+        )
+    return lines
+
+
+PUBLIC_ROWS = [
+    ("information page `/`", "info", "constant"),
+    ("information page, revalidated (If-None-Match)", "info_304", "constant"),
+    ("request form GET", "form", "constant"),
+    ("submission (form GET + valid POST, stored)", "submission", "insert"),
+    ("submission, the POST alone", "submission_post", "insert"),
+    ("bare: constant page", "constant", ""),
+    ("bare: template of the same size", "template", "constant"),
+    ("bare: one-statement insert", "insert", ""),
+]
+
+
+def targets_table(results: dict) -> list[str]:
+    rows = []
+    rounds = results.get("public", {}).get("rounds", [])
+    for label, app, bare, minimum in RATIO_TARGETS:
+        ratio = round_ratio(rounds, app, bare, "rate")
+        ok = None if ratio is None else ratio >= minimum
+        rows.append((label, f"at least {minimum} of bare `{bare}`", fmt_ratio(ratio), ok))
+
+    staff = results.get("staff")
+    if staff and staff.get("pages"):
+        queue = [p for p in staff["pages"] if p["kind"] == "queue"]
+        worst = max((p["p95"] for p in queue), default=None)
+        counts = {p["statements"] for p in queue}
+        ok = worst is not None and worst * 1000 < STAFF_P95_LIMIT_MS and len(counts) == 1
+        rows.append(
+            (
+                "staff queue views at 100,000 requests",
+                "p95 < 25 ms, one fixed statement count",
+                f"worst p95 {ms(worst)} ms; statements {sorted(counts)}",
+                ok,
+            )
+        )
+        detail = [p for p in staff["pages"] if p["kind"] == "detail"]
+        worst_detail = max((p["p95"] for p in detail), default=None)
+        rows.append(
+            (
+                "request detail with history and duplicates",
+                "p95 < 25 ms",
+                f"p95 {ms(worst_detail)} ms",
+                None if worst_detail is None else worst_detail * 1000 < STAFF_P95_LIMIT_MS,
+            )
+        )
+    else:
+        rows.append(("staff queue views at 100,000 requests", "p95 < 25 ms", "n/a", None))
+        rows.append(("request detail with history and duplicates", "p95 < 25 ms", "n/a", None))
+
+    memory = results.get("memory")
+    if memory:
+        after20, after40 = memory["after_20000"], memory["after_40000"]
+        peak = max(after40.values(), default=float("nan"))
+        growth = max(
+            (after40[pid] - after20[pid] for pid in after40 if pid in after20), default=None
+        )
+        same_workers = set(after20) == set(after40)
+        ok = (
+            peak < MEMORY_LIMIT_MB
+            and growth is not None
+            and growth <= MEMORY_GROWTH_TOLERANCE_MB
+            and same_workers
+        )
+        growth_text = "n/a" if growth is None else f"{growth:+.1f} MB"
+        rows.append(
+            (
+                "worker memory",
+                f"< {MEMORY_LIMIT_MB:.0f} MB each, no growth 20k -> 40k",
+                f"max {peak:.1f} MB; growth {growth_text}"
+                + ("" if same_workers else " (workers were replaced)"),
+                ok,
+            )
+        )
+    reval = results.get("revalidation")
+    if reval:
+        rows.append(
+            (
+                "revalidation of the information page",
+                "304 from ETag/Last-Modified, no rendering",
+                f"{reval['status']} ({reval['validator'] or 'no validator'}), "
+                f"{reval['body_bytes']} body bytes",
+                reval["status"] == 304 and reval["body_bytes"] == 0,
+            )
+        )
+    lines = ["| what | target | measured | verdict |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {verdict(d)} |" for a, b, c, d in rows]
+    return lines
+
+
+def render(results: dict) -> str:
+    meta = results["meta"]
+    out = [START, ""]
+    out.append(
+        f"Generated by `{meta['command']}` on {meta['finished_at']} "
+        f"({meta['mode']} mode, {meta['wall_seconds']:.0f} s)."
+    )
+    out.append("")
+    out.append("### Machine and versions")
+    out.append("")
+    for key, value in meta["machine"].items():
+        out.append(f"- {key}: {value}")
+    out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    out.append(f"- gunicorn configuration (both apps): {meta['gunicorn']}")
+    out.append(f"- load: {meta['load']}")
+    out.append("")
+    out.append("### Targets")
+    out.append("")
+    out += targets_table(results)
+    out.append("")
+
+    public = results.get("public")
+    if public:
+        out.append(
+            f"### Public side on PostgreSQL ({len(public['rounds'])} interleaved rounds, "
+            "medians; ratios are app / bare within each round, then the median)"
+        )
+        out.append("")
+        out += public_table(public["rounds"], PUBLIC_ROWS)
+        out.append("")
+    sqlite = results.get("sqlite")
+    if sqlite:
+        out.append("### Public side on the SQLite default (one round)")
+        out.append("")
+        out += public_table(sqlite["rounds"], PUBLIC_ROWS)
+        out.append("")
+
+    staff = results.get("staff")
+    out.append("### Staff pages at 100,000 requests (PostgreSQL)")
+    out.append("")
+    if staff and staff.get("pages"):
+        seeded = staff["seed"]
+        out.append(
+            f"Seeded {seeded['requests']:,} requests ({seeded['open_requests']:,} open; "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(seeded["by_status"].items()))
+            + f"), {seeded['referrals']:,} referrals, {seeded['events']:,} history events, "
+            f"{seeded['audit_events']:,} audit events, {seeded['staff']} staff, "
+            f"in {seeded['seconds']:.0f} s with COPY."
+        )
+        out.append("")
+        out.append("| page | path (PHI-free) | samples | p50 ms | p95 ms | SQL statements |")
+        out.append("|---|---|---:|---:|---:|---:|")
+        for page in staff["pages"]:
+            out.append(
+                f"| {page['label']} | `{page['path']}` | {page['samples']} | {ms(page['p50'])} "
+                f"| {ms(page['p95'])} | {page['statements']} |"
+            )
+    else:
+        out.append(staff.get("note", "Not measured.") if staff else "Not measured.")
+    out.append("")
+
+    memory = results.get("memory")
+    if memory:
+        out.append("### Worker memory (RSS, MB) under mixed requests")
+        out.append("")
+        out.append(f"Mix: {memory['mix']}")
+        out.append("")
+        one, two = f"{memory['step']:,}", f"{2 * memory['step']:,}"
+        out.append(
+            f"| worker pid | after warm-up | after {one} | after {two} | change {one} -> {two} |"
+        )
+        out.append("|---|---:|---:|---:|---:|")
+        for pid in sorted(set(memory["after_20000"]) | set(memory["after_40000"])):
+            a = memory["warm"].get(pid)
+            b = memory["after_20000"].get(pid)
+            c = memory["after_40000"].get(pid)
+            change = f"{c - b:+.1f}" if b is not None and c is not None else "n/a"
+            out.append(f"| {pid} | {_mb(a)} | {_mb(b)} | {_mb(c)} | {change} |")
+        out.append("")
+        out.append(
+            f"Errors during the mixed run: {memory['errors']} (statuses: {memory['statuses']})."
+        )
+        out.append("")
+    out.append(END)
+    return "\n".join(out)
+
+
+def _mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def replace_block(document: str, block: str) -> str:
+    """Put the generated block between the markers, or at the end if there are none."""
+    if START in document and END in document:
+        head, rest = document.split(START, 1)
+        _, tail = rest.split(END, 1)
+        return head + block + tail
+    return document.rstrip("\n") + "\n\n" + block + "\n"

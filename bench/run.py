@@ -1,0 +1,356 @@
+"""`make bench`: the app against bare Flask on the same gunicorn, on this machine.
+
+    python -m bench.run            # the full run (about 10-15 minutes), writes docs/performance.md
+    BENCH_QUICK=1 python -m bench.run   # a ~3-minute sanity run, writes instance/bench/quick.md
+
+Settings (environment): BENCH_DATABASE_URL (default intake_bench on the local PostgreSQL;
+the database is wiped), BENCH_ROUNDS, BENCH_SECONDS (per target per round), BENCH_SEED_COUNT,
+BENCH_MIXED (requests per memory step), BENCH_CONNECTIONS (wrk), BENCH_OUT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from . import database, load, report, seed, staff
+from .servers import ROOT, Server, rss_mb
+
+LOG_DIR = ROOT / "instance" / "bench"
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    rounds: int
+    seconds: float
+    seed_count: int
+    mixed_step: int
+    staff_samples: int
+    connections: int
+    database_url: str
+    out: Path
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+        env = os.environ.get
+        return cls(
+            quick=quick,
+            rounds=int(env("BENCH_ROUNDS", "1" if quick else "3")),
+            seconds=float(env("BENCH_SECONDS", "3" if quick else "8")),
+            seed_count=int(env("BENCH_SEED_COUNT", "20000" if quick else "100000")),
+            mixed_step=int(env("BENCH_MIXED", "2000" if quick else "20000")),
+            staff_samples=int(env("BENCH_STAFF_SAMPLES", "30" if quick else "200")),
+            connections=int(env("BENCH_CONNECTIONS", "8")),
+            database_url=env("BENCH_DATABASE_URL", database.DEFAULT_URL),
+            out=Path(
+                env("BENCH_OUT", str(LOG_DIR / "quick.md" if quick else "docs/performance.md"))
+            ),
+        )
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def as_row(result: load.Result, *, post_only: bool = False) -> dict:
+    rate = result.rate
+    return {
+        "rate": rate,
+        "p50": result.latency(50, post_only=post_only),
+        "p95": result.latency(95, post_only=post_only),
+        "p99": result.latency(99, post_only=post_only),
+        "errors": result.errors,
+        "requests": result.requests,
+        "statuses": result.statuses,
+    }
+
+
+def production_env(database_url: str) -> dict[str, str]:
+    return {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def revalidation(port: int) -> dict:
+    """Fetch `/`, then ask again with its validators: a 304 with no body is the target."""
+    browser = load.Browser("127.0.0.1", port)
+    status, headers, _ = browser.request("GET", "/")
+    etag, modified = headers.get("etag"), headers.get("last-modified")
+    conditional = {}
+    if etag:
+        conditional["If-None-Match"] = etag
+    if modified:
+        conditional["If-Modified-Since"] = modified
+    status, _, body = browser.request("GET", "/", headers=conditional)
+    return {
+        "status": status,
+        "validator": ", ".join(k for k in ("ETag", "Last-Modified") if headers.get(k.lower())),
+        "body_bytes": len(body),
+        "headers": conditional,
+    }
+
+
+def public_round(
+    settings: Settings, app: Server, bare: Server, conditional: dict, n_base: int
+) -> dict[str, dict]:
+    """One round: every target in turn. Each round starts at a different target so that
+    no target always runs just after the heaviest one."""
+    url = "http://127.0.0.1:{}{}".format
+    wrk = dict(duration=settings.seconds, connections=settings.connections)
+    steps = [
+        ("info", lambda: load.run_wrk(url(app.port, "/"), **wrk)),
+        ("constant", lambda: load.run_wrk(url(bare.port, "/constant"), **wrk)),
+        ("form", lambda: load.run_wrk(url(app.port, "/request-appointment"), **wrk)),
+        ("template", lambda: load.run_wrk(url(bare.port, "/template"), **wrk)),
+        (
+            "submission",
+            lambda: load.run_client(
+                "app_submission", app.port, duration=settings.seconds, start_n=n_base
+            ),
+        ),
+        (
+            "insert",
+            lambda: load.run_client(
+                "bare_insert", bare.port, duration=settings.seconds, start_n=n_base
+            ),
+        ),
+    ]
+    if conditional:
+        steps.insert(
+            1, ("info_304", lambda: load.run_wrk(url(app.port, "/"), headers=conditional, **wrk))
+        )
+    shift = (n_base // 1_000_000) % len(steps)
+    steps = steps[shift:] + steps[:shift]
+    out: dict[str, dict] = {}
+    for name, step in steps:
+        result = step()
+        out[name] = as_row(result)
+        if name == "submission":
+            out["submission_post"] = as_row(result, post_only=True)
+        log(
+            f"  {name:<11} {result.rate:8.1f}/s  p50 {report.ms(out[name]['p50'])} ms  "
+            f"p99 {report.ms(out[name]['p99'])} ms  errors {result.errors}"
+        )
+    return out
+
+
+def warm_up(app: Server, bare: Server) -> None:
+    pages = ((app.port, "/"), (app.port, "/request-appointment"), (bare.port, "/template"))
+    for port, path in pages:
+        load.run_wrk(f"http://127.0.0.1:{port}{path}", duration=1, connections=4)
+    load.run_client("app_submission", app.port, duration=1, start_n=9_000_000)
+    load.run_client("bare_insert", bare.port, duration=1, start_n=9_000_000)
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(
+        int(ln.split()[1])
+        for ln in Path("/proc/meminfo").read_text().splitlines()
+        if ln.startswith("MemTotal")
+    )
+    os_name = platform.platform()
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip('"') + f" (kernel {platform.release()})"
+    except OSError:
+        pass
+    return {
+        "CPU": f"{cpu}, {os.cpu_count()} cores (shared with the load generators)",
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "OS": os_name,
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def versions(database_url: str) -> dict[str, str]:
+    out = {"Python": platform.python_version()}
+    for dist in (
+        "Flask",
+        "Werkzeug",
+        "Jinja2",
+        "WTForms",
+        "Flask-WTF",
+        "SQLAlchemy",
+        "psycopg",
+        "gunicorn",
+    ):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "absent"
+    out["PostgreSQL"] = database.server_version(database_url)
+    out["SQLite"] = sqlite3.sqlite_version
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    out["wrk"] = (wrk.stdout or wrk.stderr).split()[1] if (wrk.stdout or wrk.stderr) else "?"
+    return out
+
+
+def gunicorn_config() -> str:
+    """The settings that shape throughput, as gunicorn itself resolves them."""
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    out = subprocess.run(
+        [gunicorn, "-c", "gunicorn.conf.py", "--print-config", "wsgi:app"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "APP_ENV": "development"},
+    ).stdout
+    wanted = (
+        "workers",
+        "worker_class",
+        "threads",
+        "timeout",
+        "keepalive",
+        "max_requests",
+        "max_requests_jitter",
+        "preload_app",
+        "accesslog",
+    )
+    found = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in wanted:
+            found[key.strip()] = value.strip()
+    return ", ".join(f"{k}={found[k]}" for k in wanted if k in found) or "gunicorn.conf.py"
+
+
+def sqlite_phase(settings: Settings, n_base: int) -> dict:
+    """Once on the SQLite default: the app and the bare insert each on their own file."""
+    path = LOG_DIR / "bench.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    database.migrate(url)
+    env = production_env(url)
+    app = Server("app-sqlite", "wsgi:app", env, LOG_DIR).start("/")
+    bare = Server("bare-sqlite", "bench.bare_app:create_app()", env, LOG_DIR).start("/constant")
+    try:
+        warm_up(app, bare)
+        log("SQLite round")
+        return {"rounds": [public_round(settings, app, bare, {}, n_base)]}
+    finally:
+        app.stop()
+        bare.stop()
+
+
+def memory_phase(settings: Settings, app: Server, staff_cookie: dict | None) -> dict:
+    log(f"memory: {settings.mixed_step:,} mixed requests, twice")
+    warm = {str(pid): rss_mb(pid) for pid in app.worker_pids()}
+    snapshots = {}
+    total = load.Result()
+    for step, label in enumerate(("after_20000", "after_40000")):
+        result = load.run_mixed(
+            app.port,
+            total=settings.mixed_step,
+            start_n=20_000_000 + step * 1_000_000,
+            staff_cookie=staff_cookie,
+        )
+        total.merge(result)
+        snapshots[label] = {str(pid): rss_mb(pid) for pid in app.worker_pids()}
+        log(f"  {label}: {snapshots[label]} MB, {result.errors} errors")
+    return {
+        "warm": warm,
+        **snapshots,
+        "step": settings.mixed_step,
+        "errors": total.errors,
+        "statuses": total.statuses,
+        "mix": load.mixed_description(staff=bool(staff_cookie)),
+    }
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    meta = {"machine": machine(), "mode": "quick" if settings.quick else "full"}
+    command = "make bench-quick" if settings.quick else "make bench"
+
+    log(
+        f"database {settings.database_url.rsplit('/', 1)[-1]}: recreate and seed "
+        f"{settings.seed_count:,} requests"
+    )
+    database.recreate_postgres(settings.database_url)
+    t0 = time.monotonic()
+    summary = seed.seed(
+        settings.database_url,
+        count=settings.seed_count,
+        password_hash=staff.password_hash(seed.STAFF_PASSWORD),
+    )
+    seed_info = {**summary.__dict__, "seconds": time.monotonic() - t0}
+    log(f"seeded in {seed_info['seconds']:.0f} s: {summary.by_status}")
+
+    env = production_env(settings.database_url)
+    app = Server("app", "wsgi:app", env, LOG_DIR).start("/")
+    bare = Server("bare", "bench.bare_app:create_app()", env, LOG_DIR).start("/constant")
+    results: dict = {}
+    try:
+        warm_up(app, bare)
+        results["revalidation"] = revalidation(app.port)
+        log(f"revalidation: {results['revalidation']}")
+        conditional = results["revalidation"]["headers"]
+        rounds = []
+        for number in range(settings.rounds):
+            log(f"public round {number + 1} of {settings.rounds}")
+            rounds.append(public_round(settings, app, bare, conditional, (number + 1) * 1_000_000))
+        results["public"] = {"rounds": rounds}
+
+        results["staff"] = staff.measure(
+            app.port, settings.database_url, summary, samples=settings.staff_samples
+        )
+        results["staff"]["seed"] = seed_info
+        staff_cookie = results["staff"].pop("cookie", None)
+
+        results["memory"] = memory_phase(settings, app, staff_cookie)
+        worker_count = len(app.worker_pids())
+    finally:
+        app.stop()
+        bare.stop()
+
+    results["sqlite"] = sqlite_phase(settings, 50_000_000)
+
+    meta |= {
+        "command": command,
+        "finished_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "wall_seconds": time.monotonic() - started,
+        "versions": versions(settings.database_url),
+        "gunicorn": gunicorn_config() + f" (running: {worker_count} workers)",
+        "load": (
+            f"wrk -t2 -c{settings.connections}, {settings.seconds:.0f} s per target per round; "
+            "submissions from a Python client, 2 processes x 2 threads, a new visitor per "
+            "submission"
+        ),
+    }
+    results["meta"] = meta
+    (LOG_DIR / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    block = report.render(results)
+    existing = settings.out.read_text() if settings.out.exists() else ""
+    settings.out.parent.mkdir(parents=True, exist_ok=True)
+    settings.out.write_text(report.replace_block(existing, block))
+    print(block)
+    log(f"wrote {settings.out} in {meta['wall_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
