@@ -115,6 +115,7 @@ def create_app(database_url: str | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(HERE / "templates"))
     url = database_url or os.environ.get("DATABASE_URL")
     engine = _make_engine(url) if url else None
+    app.extensions["bare_engine"] = engine
 
     with app.test_request_context():
         constant = render_template("bare_page.html", **PAGE_FACTS).encode()

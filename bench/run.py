@@ -27,6 +27,7 @@ from . import database, load, report, seed, staff
 from .servers import ROOT, Server, rss_mb
 
 LOG_DIR = ROOT / "instance" / "bench"
+PHASES = ("public", "staff", "memory", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Settings:
     connections: int
     database_url: str
     out: Path
+    phases: frozenset[str]
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,6 +59,7 @@ class Settings:
             out=Path(
                 env("BENCH_OUT", str(LOG_DIR / "quick.md" if quick else "docs/performance.md"))
             ),
+            phases=frozenset(env("BENCH_PHASES", ",".join(PHASES)).split(",")),
         )
 
 
@@ -309,25 +312,31 @@ def main() -> int:
         results["revalidation"] = revalidation(app.port)
         log(f"revalidation: {results['revalidation']}")
         conditional = results["revalidation"]["headers"]
-        rounds = []
-        for number in range(settings.rounds):
-            log(f"public round {number + 1} of {settings.rounds}")
-            rounds.append(public_round(settings, app, bare, conditional, (number + 1) * 1_000_000))
-        results["public"] = {"rounds": rounds}
+        if "public" in settings.phases:
+            rounds = []
+            for number in range(settings.rounds):
+                log(f"public round {number + 1} of {settings.rounds}")
+                n_base = (number + 1) * 1_000_000
+                rounds.append(public_round(settings, app, bare, conditional, n_base))
+            results["public"] = {"rounds": rounds}
 
-        results["staff"] = staff.measure(
-            app.port, settings.database_url, summary, samples=settings.staff_samples
-        )
-        results["staff"]["seed"] = seed_info
-        staff_cookie = results["staff"].pop("cookie", None)
+        staff_cookie = None
+        if "staff" in settings.phases:
+            results["staff"] = staff.measure(
+                app.port, settings.database_url, summary, samples=settings.staff_samples
+            )
+            results["staff"]["seed"] = seed_info
+            staff_cookie = results["staff"].pop("cookie", None)
 
-        results["memory"] = memory_phase(settings, app, staff_cookie)
+        if "memory" in settings.phases:
+            results["memory"] = memory_phase(settings, app, staff_cookie)
         worker_count = len(app.worker_pids())
     finally:
         app.stop()
         bare.stop()
 
-    results["sqlite"] = sqlite_phase(settings, 50_000_000)
+    if "sqlite" in settings.phases:
+        results["sqlite"] = sqlite_phase(settings, 50_000_000)
 
     meta |= {
         "command": command,

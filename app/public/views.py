@@ -2,26 +2,43 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, current_app, redirect, render_template, session, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, session, url_for
 
 from app.db import get_session
 from app.services import appointment_requests, reference_codes
 
-from . import bp
+from . import bp, cached_pages
 from .forms import AppointmentRequestForm
 from .submission import to_new_request
 
 # How many confirmations one browser can reopen; older ones fall off.
 _REMEMBERED_REFERENCES = 5
+# Browsers and proxies may keep the information page this long before asking again; when
+# they ask, an unchanged page costs a 304.
+_INFORMATION_MAX_AGE = 300
 
 
 @bp.get("/")
 def information():
-    return render_template("public/information.html")
+    page = cached_pages.static_page("public/information.html")
+    # Checked before anything is rendered: a revalidation costs a hash comparison.
+    if request.if_none_match.contains_weak(page.etag):
+        response = Response(status=304)
+    else:
+        response = Response(page.body, mimetype="text/html")
+    response.set_etag(page.etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = _INFORMATION_MAX_AGE
+    return response
 
 
 @bp.route("/request-appointment", methods=["GET", "POST"])
 def request_appointment():
+    if request.method == "GET":
+        # Nothing to validate: the cached blank form with this visitor's tokens.
+        return cached_pages.blank_form(
+            "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
+        )
     form = AppointmentRequestForm()
     if form.validate_on_submit() and form.token_is_well_formed:
         submitted = appointment_requests.submit_request(
