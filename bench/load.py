@@ -86,7 +86,7 @@ def run_wrk(
     """wrk for ``duration`` seconds; p50/p99 come from its own histogram."""
     cmd = [
         "wrk",
-        f"-t{threads}",
+        f"-t{min(threads, connections)}",
         f"-c{connections}",
         f"-d{max(1, round(duration))}s",
         "--timeout",

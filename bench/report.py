@@ -31,6 +31,10 @@ def ms(seconds: float | None) -> str:
     return f"{seconds * 1000:.1f}"
 
 
+def us(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1e6:.0f}"
+
+
 def fmt_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -40,10 +44,12 @@ def summarise_rounds(rounds: list[dict[str, dict]], name: str) -> dict | None:
     runs = [r[name] for r in rounds if name in r]
     if not runs:
         return None
+    cpus = [r["cpu"] for r in runs if r.get("cpu") is not None]
     return {
         "rate": median(r["rate"] for r in runs),
         "p50": median(r["p50"] for r in runs),
         "p99": median(r["p99"] for r in runs),
+        "cpu": median(cpus) if cpus else None,
         "errors": sum(r["errors"] for r in runs),
         "rounds": len(runs),
         "rates": [r["rate"] for r in runs],
@@ -55,7 +61,11 @@ def round_ratio(rounds: list[dict[str, dict]], app: str, bare: str, key: str) ->
     ratios = [
         r[app][key] / r[bare][key]
         for r in rounds
-        if app in r and bare in r and r[bare][key] and not math.isnan(r[bare][key])
+        if app in r
+        and bare in r
+        and r[app].get(key) is not None
+        and r[bare].get(key)
+        and not math.isnan(r[bare][key])
     ]
     return median(ratios) if ratios else None
 
@@ -66,25 +76,27 @@ def verdict(ok: bool | None) -> str:
 
 def public_table(rounds: list[dict[str, dict]], pairs: list[tuple[str, str, str]]) -> list[str]:
     lines = [
-        "| target | requests/s | p50 ms | p99 ms | errors | bare twin | ratio req/s "
-        "| ratio p50 | ratio p99 |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| target | requests/s | p50 ms | p99 ms | worker CPU µs/req | errors | bare twin "
+        "| ratio req/s | ratio p50 | ratio p99 | CPU ratio bare/app |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for label, app, bare in pairs:
         s = summarise_rounds(rounds, app)
         if s is None:
             continue
         twin = summarise_rounds(rounds, bare) if bare else None
-        ratios = ["", "", ""]
+        ratios = ["", "", "", ""]
         if twin:
+            cpu_ratio = round_ratio(rounds, app, bare, "cpu")
             ratios = [
                 fmt_ratio(round_ratio(rounds, app, bare, "rate")),
                 fmt_ratio(round_ratio(rounds, app, bare, "p50")),
                 fmt_ratio(round_ratio(rounds, app, bare, "p99")),
+                fmt_ratio(1 / cpu_ratio if cpu_ratio else None),
             ]
         lines.append(
-            f"| {label} | {s['rate']:.0f} | {ms(s['p50'])} | {ms(s['p99'])} | {s['errors']} "
-            f"| {bare or ''} | " + " | ".join(ratios) + " |"
+            f"| {label} | {s['rate']:.0f} | {ms(s['p50'])} | {ms(s['p99'])} | {us(s['cpu'])} "
+            f"| {s['errors']} | {bare or ''} | " + " | ".join(ratios) + " |"
         )
     return lines
 

@@ -115,39 +115,50 @@ def public_round(
     no target always runs just after the heaviest one."""
     url = "http://127.0.0.1:{}{}".format
     wrk = dict(duration=settings.seconds, connections=settings.connections)
+    seconds = settings.seconds
     steps = [
-        ("info", lambda: load.run_wrk(url(app.port, "/"), **wrk)),
-        ("constant", lambda: load.run_wrk(url(bare.port, "/constant"), **wrk)),
-        ("form", lambda: load.run_wrk(url(app.port, "/request-appointment"), **wrk)),
-        ("template", lambda: load.run_wrk(url(bare.port, "/template"), **wrk)),
+        ("info", app, lambda: load.run_wrk(url(app.port, "/"), **wrk)),
+        ("constant", bare, lambda: load.run_wrk(url(bare.port, "/constant"), **wrk)),
+        ("form", app, lambda: load.run_wrk(url(app.port, "/request-appointment"), **wrk)),
+        ("template", bare, lambda: load.run_wrk(url(bare.port, "/template"), **wrk)),
         (
             "submission",
-            lambda: load.run_client(
-                "app_submission", app.port, duration=settings.seconds, start_n=n_base
-            ),
+            app,
+            lambda: load.run_client("app_submission", app.port, duration=seconds, start_n=n_base),
         ),
         (
             "insert",
-            lambda: load.run_client(
-                "bare_insert", bare.port, duration=settings.seconds, start_n=n_base
-            ),
+            bare,
+            lambda: load.run_client("bare_insert", bare.port, duration=seconds, start_n=n_base),
         ),
     ]
     if conditional:
         steps.insert(
-            1, ("info_304", lambda: load.run_wrk(url(app.port, "/"), headers=conditional, **wrk))
+            1,
+            (
+                "info_304",
+                app,
+                lambda: load.run_wrk(url(app.port, "/"), headers=conditional, **wrk),
+            ),
         )
     shift = (n_base // 1_000_000) % len(steps)
     steps = steps[shift:] + steps[:shift]
     out: dict[str, dict] = {}
-    for name, step in steps:
+    for name, server, step in steps:
+        pids_before, cpu_before = server.cpu_seconds()
         result = step()
+        pids_after, cpu_after = server.cpu_seconds()
         out[name] = as_row(result)
+        cpu = None
+        if pids_before == pids_after and result.requests:
+            cpu = (cpu_after - cpu_before) / result.requests
+        out[name]["cpu"] = cpu
         if name == "submission":
-            out["submission_post"] = as_row(result, post_only=True)
+            out["submission_post"] = as_row(result, post_only=True) | {"cpu": cpu}
         log(
             f"  {name:<11} {result.rate:8.1f}/s  p50 {report.ms(out[name]['p50'])} ms  "
-            f"p99 {report.ms(out[name]['p99'])} ms  errors {result.errors}"
+            f"p99 {report.ms(out[name]['p99'])} ms  cpu {report.us(cpu)} us/req  "
+            f"errors {result.errors}"
         )
     return out
 
