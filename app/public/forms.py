@@ -91,12 +91,17 @@ class OptionalWhen:
 
 
 def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
+    # Whether the field is needed at all is decided first; then characters and length;
+    # then the field's own format.
+    gates = [v for v in validators if isinstance(v, Required | RequiredWhen | OptionalWhen)]
+    formats = [v for v in validators if v not in gates]
     return StringField(
         label,
         validators=[
-            *validators,
+            *gates,
             NoControlCharacters(),
             Length(max=max_length, message=f"Use {max_length} characters or fewer"),
+            *formats,
         ],
         **kwargs,
     )
