@@ -11,17 +11,30 @@ CASES = [
     # (answers changed, summary link target, message)
     ({"submitter": None}, "submitter-0", "Select whether you are the patient"),
     ({"submitter": "someone_else"}, "submitter_name", "Enter your full name"),
-    ({"submitter": "someone_else", "submitter_name": "Ana Ruiz"}, "submitter_relationship",
-     "Enter your relationship to the patient"),
-    ({"submitter": "someone_else", "submitter_name": "Ana Ruiz",
-      "submitter_relationship": "daughter"}, "submitter_phone", "Enter your phone number"),
+    (
+        {"submitter": "someone_else", "submitter_name": "Ana Ruiz"},
+        "submitter_relationship",
+        "Enter your relationship to the patient",
+    ),
+    (
+        {
+            "submitter": "someone_else",
+            "submitter_name": "Ana Ruiz",
+            "submitter_relationship": "daughter",
+        },
+        "submitter_phone",
+        "Enter your phone number",
+    ),
     ({"first_name": "   "}, "first_name", "Enter the patient's first name"),
     ({"first_name": "M4ria"}, "first_name", "First name can only include letters"),
     ({"last_name": "Smith<script>"}, "last_name", "Last name can only include letters"),
     ({"last_name": "x" * 101}, "last_name", "Use 100 characters or fewer"),
     ({"first_name": "Ma\x00ria"}, "first_name", "Remove the special characters"),
-    ({"dob_month": "", "dob_day": "", "dob_year": ""}, "dob_month",
-     "Enter the patient's date of birth"),
+    (
+        {"dob_month": "", "dob_day": "", "dob_year": ""},
+        "dob_month",
+        "Enter the patient's date of birth",
+    ),
     ({"dob_year": ""}, "dob_month", "Date of birth must include a year"),
     ({"dob_month": "2", "dob_day": "30"}, "dob_month", "Date of birth must be a real date"),
     ({"dob_month": "ab"}, "dob_month", "Date of birth must be a real date"),
@@ -98,7 +111,7 @@ def test_what_was_typed_stays_on_the_form(client, db):
         email="not-an-email",
         first_name="  Zoë  ",
         last_name="Ōtsuka-Brandt",
-        message="Line one\nLine <two> & \"three\"",
+        message='Line one\nLine <two> & "three"',
         zip_code="33612",
         state="FL",
         language="other",
@@ -108,7 +121,7 @@ def test_what_was_typed_stays_on_the_form(client, db):
     assert value_of(response, "email") == "not-an-email"
     assert value_of(response, "first_name") == "Zoë"  # trimmed
     assert value_of(response, "last_name") == "Ōtsuka-Brandt"
-    assert value_of(response, "message").strip() == "Line one\nLine <two> & \"three\""
+    assert value_of(response, "message").strip() == 'Line one\nLine <two> & "three"'
     assert value_of(response, "state") == "FL"
     assert value_of(response, "language_other") == "Tagalog"
     soup = parse(response)
@@ -137,8 +150,17 @@ def test_every_field_with_an_error_is_marked_invalid_for_assistive_technology(cl
 
 @pytest.mark.parametrize(
     "name",
-    ["José María", "Nguyễn Thị Minh", "O'Brien", "Mary-Kate", "St. John", "Łukasz", "張偉",
-     "محمد", "Zoë D’Arcy"],
+    [
+        "José María",
+        "Nguyễn Thị Minh",
+        "O'Brien",
+        "Mary-Kate",
+        "St. John",
+        "Łukasz",
+        "張偉",
+        "محمد",
+        "Zoë D’Arcy",
+    ],
 )
 def test_names_in_any_language_are_accepted(client, db, name):
     response = submit(client, valid_answers(first_name=name, last_name=name))
