@@ -165,3 +165,7 @@ def test_every_field_with_an_error_is_marked_invalid_for_assistive_technology(cl
 def test_names_in_any_language_are_accepted(client, db, name):
     response = submit(client, valid_answers(first_name=name, last_name=name))
     assert response.status_code == 303, error_summary(response)
+
+
+def test_an_overlong_date_part_is_explained(client, db):
+    _check_rejected(client, db, valid_answers(dob_day="12345"), "dob_month", "must be a real date")
