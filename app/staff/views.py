@@ -243,26 +243,23 @@ def audit_trail():
     form.staff.choices = options(
         [("", "Everyone")] + [(str(s.id), f"{s.name} ({s.email})") for s in staff]
     )
+    form.validate()
     staff_id = reference = None
-    if request.args and form.validate():
-        staff_id = int(form.staff.data) if form.staff.data else None
-        if form.reference.data:
-            reference = reference_codes.parse(form.reference.data)
-            if reference is None:
-                form.reference.errors = ["Enter a reference like ABCD-EFGH-JKMN"]
-    if form.errors:
-        staff_id = reference = None
+    if form.staff.data:
+        if form.staff.data in {str(s.id) for s in staff}:
+            staff_id = int(form.staff.data)
+        else:
+            form.staff.errors = ["Choose a staff member from the list"]
+    if form.reference.data and not form.reference.errors:
+        reference = reference_codes.parse(form.reference.data)
+        if reference is None:
+            form.reference.errors = ["Enter a reference like ABCD-EFGH-JKMN"]
     before = request.args.get("before", type=int)
-    page = audit.audit_page(
-        session,
-        staff_id=staff_id,
-        reference=reference if not form.errors else None,
-        before=before,
-    )
+    page = audit.audit_page(session, staff_id=staff_id, reference=reference, before=before)
     filter_args = {
-        k: v
-        for k, v in {"staff": form.staff.data, "reference": form.reference.data}.items()
-        if v and not form.errors
+        name: form[name].data
+        for name in ("staff", "reference")
+        if form[name].data and not form[name].errors
     }
     return render_template(
         "staff/audit.html", form=form, page=page, before=before, filter_args=filter_args
