@@ -322,23 +322,3 @@ def _csv_row(r: intake_queue.QueueRow) -> list[object]:
 
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
-
-
-@bp.app_template_filter("waited")
-def waited(since: datetime, now: datetime) -> str:
-    """How long a request has waited, in the largest units that matter."""
-    seconds = max(0, int((now - intake_queue.as_utc(since)).total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours} h"
-    if hours:
-        return f"{hours} h {rest // 60} min"
-    return f"{rest // 60} min"
-
-
-@bp.app_template_filter("utc")
-def utc(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return intake_queue.as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
