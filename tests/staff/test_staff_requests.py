@@ -306,3 +306,26 @@ def test_unknown_reference_is_not_found(app, db):
         "/staff/requests/ZZZZZZZZZZZZ/claim", data={"csrf_token": csrf_from(html)}
     )
     assert response.status_code == 404
+
+
+def test_viewing_survives_another_worker_writing_meanwhile(app, db, monkeypatch):
+    """The view's audit entry is written after its reads; another worker's write in
+    between must not turn the page into an error (on SQLite it would, were the write
+    made in the reading transaction)."""
+    row = make_request(db)
+    other = make_request(db, email="else@example.com", phone="+18135550777")
+    client, _ = signed_in_client(app, db)
+    real_duplicates = request_work.duplicates
+
+    def duplicates_then_someone_writes(session, **kwargs):
+        found = real_duplicates(session, **kwargs)
+        db.execute(
+            update(AppointmentRequest)
+            .where(AppointmentRequest.id == other.id)
+            .values(status=RequestStatus.CONTACTED)
+        )
+        db.commit()
+        return found
+
+    monkeypatch.setattr(request_work, "duplicates", duplicates_then_someone_writes)
+    assert client.get(detail_url(row)).status_code == 200
