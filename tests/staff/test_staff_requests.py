@@ -329,3 +329,37 @@ def test_viewing_survives_another_worker_writing_meanwhile(app, db, monkeypatch)
 
     monkeypatch.setattr(request_work, "duplicates", duplicates_then_someone_writes)
     assert client.get(detail_url(row)).status_code == 200
+
+
+def test_a_contacted_request_keeps_its_status_through_release_and_claim(app, db):
+    row = make_request(db)
+    first, me = signed_in_client(app, db)
+    db.execute(
+        update(AppointmentRequest)
+        .where(AppointmentRequest.id == row.id)
+        .values(status=RequestStatus.CONTACTED, claimed_by_id=me.id)
+    )
+    db.commit()
+    act(first, row, "release")
+    assert (current(db, row).status, current(db, row).claimed_by_id) == (
+        RequestStatus.CONTACTED,
+        None,
+    )
+    second, colleague = signed_in_client(app, db, email="robin@example.org", name="Robin")
+    act(second, row, "claim")
+    taken = current(db, row)
+    assert (taken.status, taken.claimed_by_id) == (RequestStatus.CONTACTED, colleague.id)
+
+
+def test_finished_requests_cannot_be_claimed(app, db):
+    row = make_request(db)
+    db.execute(
+        update(AppointmentRequest)
+        .where(AppointmentRequest.id == row.id)
+        .values(status=RequestStatus.SCHEDULED)
+    )
+    db.commit()
+    client, _ = signed_in_client(app, db)
+    act(client, row, "claim")
+    assert "A scheduled request cannot be claimed" in flash_text(client, row)
+    assert current(db, row).claimed_by_id is None
