@@ -9,7 +9,7 @@ from flask import Flask
 
 from config import ProductionConfig, config_from_env
 
-from . import db, errors
+from . import db, errors, ops
 from .extensions import csrf
 from .public import bp as public_bp
 
@@ -36,6 +36,8 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(public_bp)
     errors.init_app(app)
+    # Last: it wraps the views registered above (rate limits) and adds headers and logs.
+    ops.init_app(app)
 
     @app.context_processor
     def _center_facts() -> dict[str, Any]:
