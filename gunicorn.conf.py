@@ -1,6 +1,6 @@
 """gunicorn settings, from environment variables with defaults for a small machine.
 
-    gunicorn -c gunicorn.conf.py wsgi:app
+gunicorn -c gunicorn.conf.py wsgi:app
 """
 
 import os

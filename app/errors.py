@@ -86,4 +86,3 @@ def init_app(app: Flask) -> None:
         # Whatever was half-done must not be committed by a later use of the session.
         discard_session()
         return render_error(500)
-

@@ -6,7 +6,6 @@ import pytest
 from flask import Flask
 
 from config import DevelopmentConfig, ProductionConfig
-
 from tests.conftest import make_test_app
 from tests.support.forms import submit
 
@@ -89,8 +88,9 @@ def test_public_information_may_be_cached(client):
     assert not is_no_store(client.get("/"))
 
 
-@pytest.mark.parametrize("hsts, https, expected", [(True, True, True), (True, False, False),
-                                                   (False, True, False)])
+@pytest.mark.parametrize(
+    "hsts, https, expected", [(True, True, True), (True, False, False), (False, True, False)]
+)
 def test_hsts_only_when_enabled_and_over_https(database_url, hsts, https, expected):
     app = make_test_app(database_url, HSTS_ENABLED=hsts)
     base_url = "https://localhost" if https else "http://localhost"

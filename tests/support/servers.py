@@ -175,8 +175,19 @@ class PostgresCluster:
 
     def _pg_ctl(self, *args: str) -> None:
         subprocess.run(  # noqa: S603
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir),
-             "-w", "-t", "60", *args],
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                "60",
+                *args,
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -203,8 +214,20 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     shutil.chown(data_dir, "postgres")
     shutil.chown(socket_dir, "postgres")
     subprocess.run(  # noqa: S603
-        ["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(data_dir),
-         "-A", "trust", "-U", "postgres", "--no-sync"],
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data_dir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
