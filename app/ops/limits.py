@@ -26,6 +26,10 @@ def init_app(app: Flask) -> Limiter:
     # The client address is the one ProxyFix derived from the trusted proxies' headers.
     limiter = Limiter(key_func=get_remote_address)
     limiter.init_app(app)
+    # The wrapped views refer to the limiter weakly: the app must hold it.
+    app.extensions["rate_limiter"] = limiter
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        return limiter
     _limit(app, limiter, FORM_ENDPOINT, app.config["FORM_RATE_LIMIT"])
     for endpoint in sign_in_endpoints(app):
         _limit(app, limiter, endpoint, app.config["SIGNIN_RATE_LIMIT"])
