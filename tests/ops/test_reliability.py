@@ -118,7 +118,14 @@ def stored(url: str) -> list[tuple[str, str, str]]:
 def test_every_acknowledged_request_is_stored_exactly_once_under_faults():
     with postgres_cluster() as cluster:
         migrate_to_head(cluster.url)
-        env = {"DATABASE_URL": cluster.url, "RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING"}
+        env = {
+            "DATABASE_URL": cluster.url,
+            "RATELIMIT_ENABLED": "false",
+            "LOG_LEVEL": "WARNING",
+            # Workers forked from a loaded app (and re-forked after each kill) must not
+            # share the master's database connections.
+            "GUNICORN_PRELOAD": "true",
+        }
         with gunicorn(env, workers=3, threads=2) as server:
             run = Run(server, cluster)
             started = time.monotonic()
