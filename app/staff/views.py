@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from app.db import get_session
 from app.models import CloseReason, RequestStatus, StaffUser
@@ -43,32 +44,45 @@ def index():
     return redirect(url_for(".queue"))
 
 
-def _queue_filters() -> tuple[QueueFilterForm, QueueFilters]:
-    form = QueueFilterForm(request.args)
+def _filter_values() -> MultiDict:
+    """The queue's filters: posted when there is a search (a patient's name must never be
+    in a URL, where logs and browser history keep it), otherwise from the query string."""
+    if request.method == "POST":
+        return request.form
+    values = MultiDict(request.args)
+    values.pop("q", None)
+    return values
+
+
+def _queue_filters() -> tuple[QueueFilterForm, QueueFilters, int | None]:
+    values = _filter_values()
+    form = QueueFilterForm(values)
+    after = values.get("after", type=int)
     if not form.validate():
         # Unknown values fall back to the default view, and the form says what was wrong.
-        return form, QueueFilters()
-    return form, QueueFilters(
+        return form, QueueFilters(), None
+    filters = QueueFilters(
         status=StatusFilter(form.status.data),
         referral=ReferralFilter(form.referral.data),
         claim=ClaimFilter(form.claim.data),
         search=form.q.data or "",
     )
+    return form, filters, after
 
 
 def _filter_args(form: QueueFilterForm) -> dict[str, str]:
+    """Filters safe to put in a link: never the search text."""
     return {
         name: form[name].data
-        for name in ("status", "referral", "claim", "q")
+        for name in ("status", "referral", "claim")
         if form[name].data and not form[name].errors
     }
 
 
-@bp.get("/queue")
+@bp.route("/queue", methods=["GET", "POST"])
 @login_required
 def queue():
-    form, filters = _queue_filters()
-    after = request.args.get("after", type=int)
+    form, filters, after = _queue_filters()
     page = intake_queue.queue_page(
         get_session(),
         filters=filters,
@@ -80,6 +94,7 @@ def queue():
     return render_template(
         "staff/queue.html",
         form=form,
+        filters=filters,
         page=page,
         after=after,
         filter_args=_filter_args(form),
@@ -266,10 +281,10 @@ def audit_trail():
     )
 
 
-@bp.get("/export.csv")
+@bp.route("/export.csv", methods=["GET", "POST"])
 @admin_required
 def export_csv():
-    _form, filters = _queue_filters()
+    _form, filters, _after = _queue_filters()
     session = get_session()
     now = now_utc()
     rows = list(
@@ -322,23 +337,3 @@ def _csv_row(r: intake_queue.QueueRow) -> list[object]:
 
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
-
-
-@bp.app_template_filter("waited")
-def waited(since: datetime, now: datetime) -> str:
-    """How long a request has waited, in the largest units that matter."""
-    seconds = max(0, int((now - intake_queue.as_utc(since)).total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours} h"
-    if hours:
-        return f"{hours} h {rest // 60} min"
-    return f"{rest // 60} min"
-
-
-@bp.app_template_filter("utc")
-def utc(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return intake_queue.as_utc(value).strftime("%Y-%m-%d %H:%M UTC")

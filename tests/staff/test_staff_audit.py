@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from app.models import AuditEvent, StaffRole
+from app.models import AuditEvent, RequestEvent, StaffRole
+from app.services.audit import AppendOnlyError
 from tests.support.html import parse, visible_text
 from tests.support.staff import (
     PASSWORD,
@@ -126,3 +128,24 @@ def test_a_bad_reference_filter_says_so(app, db):
     assert "Enter a reference like" in visible_text(response)
     response = admin.get("/staff/audit", query_string={"staff": "999"})
     assert response.status_code == 200
+
+
+def test_entries_cannot_be_changed_or_deleted(app, db):
+    row = make_request(db)
+    client, _ = signed_in_client(app, db)
+    html = client.get(f"/staff/requests/{row.reference}").get_data(as_text=True)
+    client.post(
+        f"/staff/requests/{row.reference}/notes",
+        data={"note": "Called.", "csrf_token": csrf_from(html)},
+    )
+    db.rollback()
+    entry = db.scalars(select(AuditEvent)).first()
+    entry.detail = "rewritten"
+    with pytest.raises(AppendOnlyError):
+        db.flush()
+    db.rollback()
+    note = db.scalars(select(RequestEvent)).one()
+    db.delete(note)
+    with pytest.raises(AppendOnlyError):
+        db.flush()
+    db.rollback()

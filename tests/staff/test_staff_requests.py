@@ -59,7 +59,7 @@ def test_everything_submitted_is_shown_with_the_referral(app, db):
     for expected in [
         "Maria Santos",
         "03/27/1965",
-        "+18135550123",
+        "(813) 555-0123",
         "maria@example.com",
         "Florida 33612",
         "Spanish",
@@ -69,7 +69,7 @@ def test_everything_submitted_is_shown_with_the_referral(app, db):
         "Rosa Santos",
         "daughter",
         "Dr. Alan O'Neil",
-        "+17275550142",
+        "(727) 555-0142",
         "Bayside Oncology",
         "1234567893",
         "Please call after 10.",
@@ -181,8 +181,17 @@ def test_the_whole_way_to_scheduled_with_notes(app, db):
     assert "Left a voicemail, then she called back." in text
 
 
-@pytest.mark.parametrize("start", ["new", "in_progress", "contacted"])
-@pytest.mark.parametrize("reason", [r.value for r in CloseReason])
+# Every open state and every reason, each at least once.
+@pytest.mark.parametrize(
+    ("start", "reason"),
+    [
+        ("new", "duplicate"),
+        ("in_progress", "unable_to_reach"),
+        ("contacted", "declined"),
+        ("in_progress", "not_eligible"),
+        ("contacted", "other"),
+    ],
+)
 def test_closing_from_every_open_state_with_each_reason(app, db, start, reason):
     row = make_request(db)
     client, me = signed_in_client(app, db)
