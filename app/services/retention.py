@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from app.models import AppointmentRequest, AuditEvent, Referral, RequestEvent, RequestStatus
+from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
 
-PURGE_ACTION = "purge_patient_data"
+from . import audit
+
+PURGE_ACTION = audit.Action.PURGE
 
 # What stays: the reference, status, dates and the coded answers (state, insurance type,
 # contact preference...), which say nothing about who the patient is.
@@ -54,6 +56,8 @@ def purge_closed_requests(session: Session, *, closed_before: datetime) -> list[
     ids = [row.id for row in rows]
     now = datetime.now(UTC)
     session.execute(delete(Referral).where(Referral.request_id.in_(ids)))
+    # The history is append-only through the ORM; removing the text of its notes is the
+    # one change retention makes to it, done here as a deliberate bulk statement.
     session.execute(
         update(RequestEvent)
         .where(RequestEvent.request_id.in_(ids), RequestEvent.note.is_not(None))
@@ -64,13 +68,11 @@ def purge_closed_requests(session: Session, *, closed_before: datetime) -> list[
         for column, value in _BLANKED.items():
             setattr(row, column, value)
         row.purged_at = now
-        session.add(
-            AuditEvent(
-                staff_id=None,
-                action=PURGE_ACTION,
-                request_id=request_id,
-                detail=f"patient data removed (closed before {closed_before.date().isoformat()})",
-            )
+        audit.record(
+            session,
+            action=PURGE_ACTION,
+            request_id=request_id,
+            detail=f"patient data removed (closed before {closed_before.date().isoformat()})",
         )
     session.flush()
     return [row.reference for row in rows]
