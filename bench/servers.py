@@ -86,21 +86,19 @@ class Server:
                 pids.append(int(entry.name))
         return sorted(pids)
 
-    def cpu_seconds(self) -> tuple[frozenset[int], float]:
-        """The workers' pids and the CPU time (user + system) they have used so far.
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by this server's workers, past and present.
 
         CPU per request is the figure that a busy shared machine disturbs least: other
-        processes stretch wall-clock time, not the work each request takes."""
-        total = 0.0
-        pids = self.worker_pids()
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            # utime and stime are the 14th and 15th fields; 12th and 13th after the ')'.
-            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-        return frozenset(pids), total
+        processes stretch wall-clock time, not the work each request takes. Workers that
+        gunicorn has replaced (max_requests) are counted through the master, which
+        collects its exited children's CPU time."""
+        if not self.process:
+            return 0.0
+        total = _cpu_of(self.process.pid, children=True)
+        for pid in self.worker_pids():
+            total += _cpu_of(pid, children=False)
+        return total
 
     def stop(self) -> None:
         if not self.process or self.process.poll() is not None:
@@ -111,6 +109,16 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _cpu_of(pid: int, *, children: bool) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the ')': utime, stime, cutime, cstime are at 11, 12, 13, 14.
+    ticks = int(fields[13]) + int(fields[14]) if children else int(fields[11]) + int(fields[12])
+    return ticks / _CLOCK_TICKS
 
 
 def rss_mb(pid: int) -> float:
