@@ -271,6 +271,15 @@ def render(results: dict) -> str:
             change = f"{c - b:+.1f}" if b is not None and c is not None else "n/a"
             out.append(f"| {pid} | {_mb(a)} | {_mb(b)} | {_mb(c)} | {change} |")
         out.append("")
+        pss = memory.get("pss", {}).get("after_40000", {})
+        if pss:
+            out.append(
+                "Proportional set size after the last step (shared library and interpreter "
+                "pages split between the processes that map them): "
+                + ", ".join(f"{pid}: {value:.1f} MB" for pid, value in sorted(pss.items()))
+                + "."
+            )
+            out.append("")
         out.append(
             f"Errors during the mixed run: {memory['errors']} (statuses: {memory['statuses']})."
         )

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import database, load, report, seed, staff
-from .servers import ROOT, Server, rss_mb
+from .servers import ROOT, Server, pss_mb, rss_mb
 
 LOG_DIR = ROOT / "instance" / "bench"
 PHASES = ("public", "staff", "memory", "sqlite")
@@ -286,7 +286,7 @@ def memory_phase(settings: Settings, staff_cookie: dict | None, staff_paths: lis
         cookie = dict(browser.cookies) if browser else None
         load.run_mixed(app.port, total=500, start_n=19_000_000)
         warm = {str(pid): rss_mb(pid) for pid in app.worker_pids()}
-        snapshots = {}
+        snapshots, pss = {}, {}
         total = load.Result()
         for step, label in enumerate(("after_20000", "after_40000")):
             result = load.run_mixed(
@@ -298,12 +298,14 @@ def memory_phase(settings: Settings, staff_cookie: dict | None, staff_paths: lis
             )
             total.merge(result)
             snapshots[label] = {str(pid): rss_mb(pid) for pid in app.worker_pids()}
-            log(f"  {label}: {snapshots[label]} MB, {result.errors} errors")
+            pss[label] = {str(pid): pss_mb(pid) for pid in app.worker_pids()}
+            log(f"  {label}: RSS {snapshots[label]} MB, PSS {pss[label]}, {result.errors} errors")
     finally:
         app.stop()
     return {
         "warm": warm,
         **snapshots,
+        "pss": pss,
         "step": settings.mixed_step,
         "errors": total.errors,
         "statuses": total.statuses,
