@@ -38,7 +38,38 @@ NO_STORE_ENDPOINTS = frozenset({"public.request_appointment", "public.confirmati
 STAFF_BLUEPRINT_PREFIXES = ("staff", "intake", "auth", "admin")
 STAFF_PATH_PREFIX = "/staff"
 
-talisman = Talisman()
+
+class _CachedTalisman(Talisman):
+    """Talisman, keeping the headers it works out for each endpoint and scheme.
+
+    No policy here uses a nonce, so a view's security headers are the same on every
+    response; Talisman rebuilt them (the CSP string included) every time, which cost
+    about a seventh of the information page's time (docs/performance.md). What it sets
+    is unchanged: the first response of each endpoint and scheme is worked out by
+    Talisman itself and copied from then on."""
+
+    def init_app(self, app, **options):
+        # Talisman keeps its settings on the instance, one app at a time; so does this.
+        self._header_cache: dict = {}
+        super().init_app(app, **options)
+
+    def _set_response_headers(self, response):
+        if self.content_security_policy_nonce_in:
+            return super()._set_response_headers(response)
+        secure = request.is_secure or request.headers.get("X-Forwarded-Proto") == "https"
+        key = (request.endpoint, secure)
+        headers = self._header_cache.get(key)
+        if headers is None:
+            scratch = Response()
+            scratch.headers.clear()
+            super()._set_response_headers(scratch)
+            headers = self._header_cache[key] = list(scratch.headers.items())
+        for name, value in headers:
+            response.headers[name] = value
+        return response
+
+
+talisman = _CachedTalisman()
 
 
 def must_not_be_stored() -> bool:

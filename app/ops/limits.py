@@ -13,6 +13,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 FORM_ENDPOINT = "public.request_appointment"
+# Flask-Limiter settings that would put a limit on every request, not just on the views
+# limited below.
+_APP_WIDE_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
 # Endpoints (by the last part of their name) that check a password.
 SIGN_IN_VIEW_NAMES = frozenset({"sign_in", "signin", "login"})
 
@@ -28,6 +31,11 @@ def init_app(app: Flask) -> Limiter:
     limiter.init_app(app)
     # The wrapped views refer to the limiter weakly: the app must hold it.
     app.extensions["rate_limiter"] = limiter
+    if not any(app.config.get(name) for name in _APP_WIDE_LIMITS):
+        # Every limit here sits on a view (below), and each view's wrapper checks its
+        # own. The limiter's before-request hook only looks for app-wide limits, finds
+        # none, and cost about a fifth of the information page's time (docs/performance.md).
+        app.before_request_funcs[None].remove(limiter._check_request_limit)
     if not app.config.get("RATELIMIT_ENABLED", True):
         return limiter
     _limit(app, limiter, FORM_ENDPOINT, app.config["FORM_RATE_LIMIT"])
