@@ -156,7 +156,6 @@ def _render_request(reference: str, *, status_form=None, note_form=None, code=20
             ),
             status_form=status_form,
             note_form=note_form or NoteForm(formdata=None),
-            action_form=ActionForm(formdata=None),
             choices=choices,
             status_labels=request_work.STATUS_LABELS,
             close_labels=request_work.CLOSE_REASON_LABELS,
