@@ -111,16 +111,30 @@ def _load(reference: str):
         abort(404)
 
 
+def _record_after_reading(write) -> None:
+    """The audit entry of a page that only reads, in a transaction of its own.
+
+    On SQLite, a transaction that has read and then writes fails at once ("database is
+    locked") if another worker wrote in between; one that starts by writing waits its
+    turn instead. PostgreSQL pays one extra COMMIT.
+    """
+    session = get_session()
+    session.commit()
+    write()
+    session.commit()
+
+
 def _render_request(reference: str, *, status_form=None, note_form=None, code=200):
     session = get_session()
     try:
         detail = request_work.request_detail(session, reference=reference)
     except request_work.RequestNotFound:
         abort(404)
-    request_work.record_view(
-        session, request_id=detail.request.id, staff=g.staff, client_ip=client_ip()
+    _record_after_reading(
+        lambda: request_work.record_view(
+            session, request_id=detail.request.id, staff=g.staff, client_ip=client_ip()
+        )
     )
-    session.commit()
     row = detail.request
     if status_form is None:
         status_form = StatusForm(formdata=None)
@@ -142,7 +156,6 @@ def _render_request(reference: str, *, status_form=None, note_form=None, code=20
             ),
             status_form=status_form,
             note_form=note_form or NoteForm(formdata=None),
-            action_form=ActionForm(formdata=None),
             choices=choices,
             status_labels=request_work.STATUS_LABELS,
             close_labels=request_work.CLOSE_REASON_LABELS,
@@ -296,19 +309,20 @@ def export_csv():
             reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
         )
     )
-    audit.record(
-        session,
-        action=Action.EXPORT,
-        staff_id=g.staff.id,
-        to_value=f"{len(rows)} rows",
-        # The filters, but never the search text: it may be a patient's name.
-        detail=(
-            f"status={filters.status} referral={filters.referral} claim={filters.claim}"
-            f" search={'yes' if filters.search else 'no'}"
-        ),
-        client_ip=client_ip(),
+    _record_after_reading(
+        lambda: audit.record(
+            session,
+            action=Action.EXPORT,
+            staff_id=g.staff.id,
+            to_value=f"{len(rows)} rows",
+            # The filters, but never the search text: it may be a patient's name.
+            detail=(
+                f"status={filters.status} referral={filters.referral} claim={filters.claim}"
+                f" search={'yes' if filters.search else 'no'}"
+            ),
+            client_ip=client_ip(),
+        )
     )
-    session.commit()
     lines = csv_export.rows_to_csv(
         [csv_export.HEADER] + [_csv_row(r) for r in rows],
     )

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditEvent, RequestEvent, StaffRole
+from app.services import audit
 from app.services.audit import AppendOnlyError
 from tests.support.html import parse, visible_text
 from tests.support.staff import (
@@ -149,3 +150,24 @@ def test_entries_cannot_be_changed_or_deleted(app, db):
     with pytest.raises(AppendOnlyError):
         db.flush()
     db.rollback()
+
+
+def test_the_trail_is_paged_newest_first(app, db):
+    admin, ada = signed_in_client(app, db, role=StaffRole.ADMIN)
+    for i in range(audit.PAGE_SIZE + 4):
+        audit.record(db, action=audit.Action.SIGN_IN, staff_id=ada.id, detail=f"entry {i}")
+    db.commit()
+    first = parse(admin.get("/staff/audit"))
+    rows = first.select("table.audit tbody tr")
+    assert len(rows) == audit.PAGE_SIZE
+    assert "entry 103" in rows[0].get_text()
+    older = first.select_one('a[rel="next"]')["href"]
+    rest = parse(admin.get(older)).select("table.audit tbody tr")
+    # The rest: the last 4 of the loop, and the sign-in that came first of all.
+    assert [r.select("td")[6].get_text() for r in rest] == [
+        "entry 3",
+        "entry 2",
+        "entry 1",
+        "entry 0",
+        "",
+    ]

@@ -63,3 +63,16 @@ def test_deactivate_and_list(app, db):
     ]
     assert sign_in(app.test_client(), "lee@example.org", "long enough pass").status_code == 200
     assert run(app, "deactivate", "nobody@example.org").exit_code != 0
+
+
+def test_set_password_lifts_a_lock_out_and_the_new_password_works(app, db):
+    run(app, "create", "lee@example.org", "--name", "Lee Park", input="long enough pass\n")
+    client = app.test_client()
+    for _ in range(app.config["STAFF_LOCKOUT_ATTEMPTS"]):
+        sign_in(client, "lee@example.org", "wrong password!")
+    assert sign_in(client, "lee@example.org", "long enough pass").status_code == 200  # locked
+    result = run(app, "set-password", "lee@example.org", input="a brand new password\n")
+    assert result.exit_code == 0, result.output
+    assert sign_in(client, "lee@example.org", "long enough pass").status_code == 200
+    assert sign_in(client, "lee@example.org", "a brand new password").status_code == 303
+    assert run(app, "set-password", "lee@example.org", input="short\n").exit_code != 0

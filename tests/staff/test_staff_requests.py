@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from app.models import AppointmentRequest, CloseReason, RequestEvent, RequestStatus, StaffRole
 from app.services import request_work
+from tests.conftest import count_rows
 from tests.support.html import parse, visible_text
 from tests.support.staff import (
     a_referral,
@@ -252,7 +253,7 @@ def test_refused_moves_change_nothing(app, db, start, claimed, to):
     response = move(client, row, to, reason="other")
     assert response.status_code in (303, 400)
     assert current(db, row).status == RequestStatus(start)
-    assert db.scalars(select(RequestEvent)).first() is None
+    assert count_rows(db, "request_events") == 0
 
 
 def test_service_refuses_a_move_the_form_does_not_offer(app, db):
@@ -306,3 +307,60 @@ def test_unknown_reference_is_not_found(app, db):
         "/staff/requests/ZZZZZZZZZZZZ/claim", data={"csrf_token": csrf_from(html)}
     )
     assert response.status_code == 404
+
+
+def test_viewing_survives_another_worker_writing_meanwhile(app, db, monkeypatch):
+    """The view's audit entry is written after its reads; another worker's write in
+    between must not turn the page into an error (on SQLite it would, were the write
+    made in the reading transaction)."""
+    row = make_request(db)
+    other = make_request(db, email="else@example.com", phone="+18135550777")
+    client, _ = signed_in_client(app, db)
+    real_duplicates = request_work.duplicates
+
+    def duplicates_then_someone_writes(session, **kwargs):
+        found = real_duplicates(session, **kwargs)
+        db.execute(
+            update(AppointmentRequest)
+            .where(AppointmentRequest.id == other.id)
+            .values(status=RequestStatus.CONTACTED)
+        )
+        db.commit()
+        return found
+
+    monkeypatch.setattr(request_work, "duplicates", duplicates_then_someone_writes)
+    assert client.get(detail_url(row)).status_code == 200
+
+
+def test_a_contacted_request_keeps_its_status_through_release_and_claim(app, db):
+    row = make_request(db)
+    first, me = signed_in_client(app, db)
+    db.execute(
+        update(AppointmentRequest)
+        .where(AppointmentRequest.id == row.id)
+        .values(status=RequestStatus.CONTACTED, claimed_by_id=me.id)
+    )
+    db.commit()
+    act(first, row, "release")
+    assert (current(db, row).status, current(db, row).claimed_by_id) == (
+        RequestStatus.CONTACTED,
+        None,
+    )
+    second, colleague = signed_in_client(app, db, email="robin@example.org", name="Robin")
+    act(second, row, "claim")
+    taken = current(db, row)
+    assert (taken.status, taken.claimed_by_id) == (RequestStatus.CONTACTED, colleague.id)
+
+
+def test_finished_requests_cannot_be_claimed(app, db):
+    row = make_request(db)
+    db.execute(
+        update(AppointmentRequest)
+        .where(AppointmentRequest.id == row.id)
+        .values(status=RequestStatus.SCHEDULED)
+    )
+    db.commit()
+    client, _ = signed_in_client(app, db)
+    act(client, row, "claim")
+    assert "A scheduled request cannot be claimed" in flash_text(client, row)
+    assert current(db, row).claimed_by_id is None
