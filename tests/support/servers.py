@@ -99,6 +99,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 3, threads: int = 1) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        shutil.rmtree(log_dir, ignore_errors=True)
 
 
 def _answers(port: int) -> bool:
