@@ -2,6 +2,10 @@
 concurrent writers, and what gunicorn itself logs."""
 
 import json
+import signal
+import socket
+import time
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -82,3 +86,25 @@ def test_sqlite_takes_many_workers_writing_at_once(sqlite_url):
     assert count_requests(sqlite_url) == total
     assert "locked" not in log.lower()
     assert '"level": "ERROR"' not in log
+
+
+def test_a_request_in_flight_is_finished_when_gunicorn_is_told_to_stop(sqlite_url):
+    env = {"DATABASE_URL": sqlite_url, "RATELIMIT_ENABLED": "false"}
+    with gunicorn(env, workers=1, threads=1) as server:
+        client = FormClient(server.port)
+        body = urllib.parse.urlencode({**valid_answers(), **client.open_form()}, doseq=True)
+        head = (
+            "POST /request-appointment HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Cookie: {client.cookie}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+            sock.sendall(head.encode() + body[:100].encode())
+            time.sleep(0.5)
+            server.process.send_signal(signal.SIGTERM)  # mid-request
+            time.sleep(0.5)
+            sock.sendall(body[100:].encode())
+            answer = sock.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 303"), answer[:200]
+        assert server.process.wait(timeout=30) == 0
+    assert count_requests(sqlite_url) == 1

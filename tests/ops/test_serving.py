@@ -49,6 +49,8 @@ def test_post_fork_drops_connections_inherited_from_a_preloaded_master(monkeypat
     monkeypatch.setitem(sys.modules, "wsgi", types.SimpleNamespace(app=app))
     load_gunicorn_conf(monkeypatch)["post_fork"](None, None)
     assert engine.pool is not before, "a fresh pool for the worker"
+    # (A real worker leaves the parent's connections alone; this test is the parent too.)
+    before.dispose()
     engine.dispose()
 
 
