@@ -354,9 +354,13 @@ def main() -> int:
         staff_cookie, staff_paths = None, []
         if "staff" in settings.phases:
             log("staff pages")
-            results["staff"] = staff.measure(
-                app.port, settings.database_url, summary, samples=settings.staff_samples
-            )
+            try:
+                results["staff"] = staff.measure(
+                    app.port, settings.database_url, summary, samples=settings.staff_samples
+                )
+            except Exception as error:  # the rest of the run is still worth writing down
+                log(f"staff pages failed: {error!r}")
+                results["staff"] = {"note": f"The staff measurement failed: {error!r}."}
             results["staff"]["seed"] = seed_info
             staff_cookie = results["staff"].pop("cookie", None)
             staff_paths = results["staff"].pop("memory_paths", [])
@@ -371,7 +375,10 @@ def main() -> int:
         bare.stop()
 
     if "memory" in settings.phases:
-        results["memory"] = memory_phase(settings, staff_cookie, staff_paths)
+        try:
+            results["memory"] = memory_phase(settings, staff_cookie, staff_paths)
+        except Exception as error:
+            log(f"memory phase failed: {error!r}")
 
     if "sqlite" in settings.phases:
         results["sqlite"] = sqlite_phase(settings, 50_000_000)

@@ -35,7 +35,9 @@ def init_app(app: Flask) -> Limiter:
         # Every limit here sits on a view (below), and each view's wrapper checks its
         # own. The limiter's before-request hook only looks for app-wide limits, finds
         # none, and cost about a fifth of the information page's time (docs/performance.md).
-        app.before_request_funcs[None].remove(limiter._check_request_limit)
+        hooks = app.before_request_funcs.get(None, [])
+        if limiter._check_request_limit in hooks:  # absent when the limiter is disabled
+            hooks.remove(limiter._check_request_limit)
     if not app.config.get("RATELIMIT_ENABLED", True):
         return limiter
     _limit(app, limiter, FORM_ENDPOINT, app.config["FORM_RATE_LIMIT"])
