@@ -11,6 +11,7 @@ first page and a deep page of the same view send the same number of statements.
 
 from __future__ import annotations
 
+import html
 import re
 import time
 import urllib.parse
@@ -41,6 +42,8 @@ class Page:
     form: dict[str, str] | None = None
     # The same view on its first page, for the "fixed number of statements" check.
     first_page_of: str | None = None
+    # Text the page must show, so that a search that found nothing cannot pass as fast.
+    expect: str | None = None
 
     @property
     def shown_path(self) -> str:
@@ -70,8 +73,7 @@ def pages(database_url: str, summary: seed.SeedSummary) -> list[Page]:
             "SELECT last_name FROM appointment_requests GROUP BY last_name "
             "ORDER BY count(*) DESC LIMIT 1"
         ).fetchone()[0]
-    reference = summary.sample_reference
-    shown_reference = "-".join(reference[i : i + 4] for i in range(0, 12, 4))
+    shown_reference = _shown(summary.sample_reference)
     return [
         Page("queue, first page (open, oldest first)", "queue", "GET", "/staff/queue"),
         Page(
@@ -101,6 +103,7 @@ def pages(database_url: str, summary: seed.SeedSummary) -> list[Page]:
             "POST",
             "/staff/queue",
             {"status": "all", "referral": "any", "claim": "any", "q": common_name},
+            expect=common_name,
         ),
         Page(
             "search by reference",
@@ -108,14 +111,20 @@ def pages(database_url: str, summary: seed.SeedSummary) -> list[Page]:
             "POST",
             "/staff/queue",
             {"status": "all", "referral": "any", "claim": "any", "q": shown_reference},
+            expect=shown_reference,
         ),
         Page(
             "request detail (history, duplicates)",
             "detail",
             "GET",
             f"/staff/requests/{summary.sample_detail_reference}",
+            expect=_shown(summary.sample_detail_reference),
         ),
     ]
+
+
+def _shown(reference: str) -> str:
+    return "-".join(reference[i : i + 4] for i in range(0, 12, 4))
 
 
 def sign_in(port: int) -> load.Browser:
@@ -181,6 +190,9 @@ def count_statements(database_url: str, page_list: list[Page]) -> dict[str, int]
             response = send(page.path, data=page.form)
             if response.status_code != 200:
                 raise RuntimeError(f"{page.label}: {response.status_code}")
+            text = response.get_data(as_text=True)
+            if page.expect and page.expect not in text and html.escape(page.expect) not in text:
+                raise RuntimeError(f"{page.label}: the page does not show what was asked for")
             counts[page.label] = len(statements)
     finally:
         event.remove(engine, "before_cursor_execute", count)

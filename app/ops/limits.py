@@ -8,7 +8,9 @@ lives, and the views themselves stay free of rate-limit code.
 
 from __future__ import annotations
 
-from flask import Flask
+from functools import wraps
+
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -51,4 +53,14 @@ def _limit(app: Flask, limiter: Limiter, endpoint: str, limit: str) -> None:
     if view is None:
         return
     # Only attempts count: reading the form or the sign-in page is never limited.
-    app.view_functions[endpoint] = limiter.limit(limit, methods=["POST"])(view)
+    limited = limiter.limit(limit, methods=["POST"])(view)
+
+    @wraps(view)
+    def dispatch(*args, **kwargs):
+        # A GET skips the limiter altogether: it would only find that no limit applies,
+        # which cost about a third of the form page's time (docs/performance.md).
+        if request.method == "POST":
+            return limited(*args, **kwargs)
+        return view(*args, **kwargs)
+
+    app.view_functions[endpoint] = dispatch
