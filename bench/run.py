@@ -364,7 +364,7 @@ def main() -> int:
             results["staff"]["seed"] = seed_info
             staff_cookie = results["staff"].pop("cookie", None)
             staff_paths = results["staff"].pop("memory_paths", [])
-            for page in results["staff"]["pages"]:
+            for page in results["staff"].get("pages", []):
                 log(
                     f"  {page['label']:<55} p50 {report.ms(page['p50'])} ms  "
                     f"p95 {report.ms(page['p95'])} ms  statements {page['statements']}"

@@ -70,7 +70,9 @@ def pages(database_url: str, summary: seed.SeedSummary) -> list[Page]:
             "appointment_requests WHERE status IN ('new', 'in_progress')) - 60, 0) LIMIT 1"
         ).fetchone()[0]
         common_name = conn.execute(
-            "SELECT last_name FROM appointment_requests GROUP BY last_name "
+            # Plain letters, so that the page shows it exactly as typed (no HTML escapes).
+            "SELECT last_name FROM appointment_requests WHERE last_name ~ '^[A-Za-z]+$' "
+            "GROUP BY last_name "
             "ORDER BY count(*) DESC LIMIT 1"
         ).fetchone()[0]
     shown_reference = _shown(summary.sample_reference)
