@@ -311,7 +311,10 @@ def mixed_description(*, staff: bool) -> str:
         "2 submissions (form GET + POST = 4 requests), 1 stylesheet, 1 unknown URL (404)"
     )
     if staff:
-        parts += "; plus, per cycle, 4 staff pages (queue, deep page, search, a detail page)"
+        parts += (
+            "; plus, per cycle, 3 signed-in staff pages (the queue, a page 50,000 rows "
+            "deep, a request page)"
+        )
     return parts
 
 
