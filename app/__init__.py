@@ -12,6 +12,7 @@ from config import ProductionConfig, config_from_env
 from . import db, errors
 from .extensions import csrf
 from .public import bp as public_bp
+from .validation import normalize_phone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,14 +38,16 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(public_bp)
     errors.init_app(app)
 
+    # Computed once: every page shows these, and they change only with the config.
+    center_facts = {
+        "center_name": app.config["CENTER_NAME"],
+        "program_name": app.config["PROGRAM_NAME"],
+        "center_phone": app.config["CENTER_PHONE"],
+        "center_phone_href": "tel:" + (normalize_phone(app.config["CENTER_PHONE"]) or ""),
+    }
+
     @app.context_processor
     def _center_facts() -> dict[str, Any]:
-        return {
-            "center_name": app.config["CENTER_NAME"],
-            "program_name": app.config["PROGRAM_NAME"],
-            "center_phone": app.config["CENTER_PHONE"],
-            "center_phone_href": "tel:"
-            + "".join(c for c in app.config["CENTER_PHONE"] if c.isdigit() or c == "+"),
-        }
+        return center_facts
 
     return app

@@ -15,8 +15,8 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import models
@@ -91,12 +91,17 @@ class OptionalWhen:
 
 
 def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
+    # Whether the field is needed at all is decided first; then characters and length;
+    # then the field's own format.
+    gates = [v for v in validators if isinstance(v, Required | RequiredWhen | OptionalWhen)]
+    formats = [v for v in validators if v not in gates]
     return StringField(
         label,
         validators=[
-            *validators,
+            *gates,
             NoControlCharacters(),
             Length(max=max_length, message=f"Use {max_length} characters or fewer"),
+            *formats,
         ],
         **kwargs,
     )
@@ -150,9 +155,10 @@ class AppointmentRequestForm(TrimmedForm):
         Required("Enter the patient's last name"),
         PersonName("Last name can only include letters, spaces, hyphens, apostrophes and periods"),
     )
-    dob_month = StringField("Month", validators=[Optional(), Length(max=2)])
-    dob_day = StringField("Day", validators=[Optional(), Length(max=2)])
-    dob_year = StringField("Year", validators=[Optional(), Length(max=4)])
+    # The three boxes are checked together in _check_date_of_birth.
+    dob_month = StringField("Month")
+    dob_day = StringField("Day")
+    dob_year = StringField("Year")
     sex = RadioField("Sex (optional)", choices=options(choices.SEX), validators=[Optional()])
     email = _text(
         "Email address",
@@ -310,7 +316,7 @@ class AppointmentRequestForm(TrimmedForm):
         if not all(parts):
             missing = [n for n, v in zip(("month", "day", "year"), parts, strict=True) if not v]
             return "Date of birth must include a " + " and ".join(missing)
-        if not all(p.isascii() and p.isdigit() for p in parts):
+        if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
             return "Date of birth must be a real date, like 3 27 1965"
         month, day, year = (int(p) for p in parts)
         if len(self.dob_year.data) != 4:

@@ -52,16 +52,16 @@ def valid_answers(**overrides) -> dict:
 
 
 def referral_answers(**overrides) -> dict:
-    return valid_answers(
-        has_referral="yes",
-        physician_name="Dr. Alan O'Neil",
-        physician_phone="727-555-0142",
-        physician_practice="Bayside Oncology",
-        physician_fax="727 555 0199",
-        physician_email="oneil@bayside.example",
-        physician_npi="1234567893",
-        **overrides,
-    )
+    referral = {
+        "has_referral": "yes",
+        "physician_name": "Dr. Alan O'Neil",
+        "physician_phone": "727-555-0142",
+        "physician_practice": "Bayside Oncology",
+        "physician_fax": "727 555 0199",
+        "physician_email": "oneil@bayside.example",
+        "physician_npi": "1234567893",
+    }
+    return valid_answers(**{**referral, **overrides})
 
 
 def open_form(client: FlaskClient) -> dict[str, str]:

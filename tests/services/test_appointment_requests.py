@@ -1,0 +1,116 @@
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from app.models import AppointmentRequest, RequestStatus
+from app.services import reference_codes
+from app.services.appointment_requests import (
+    NewRequest,
+    ReferralDetails,
+    open_queue,
+    submit_request,
+)
+from app.validation import npi_is_valid
+
+
+def _details(**changes) -> NewRequest:
+    values = dict(
+        submitted_by_patient=True,
+        submitter_name=None,
+        submitter_relationship=None,
+        submitter_phone=None,
+        first_name="Ines",
+        last_name="Garza",
+        date_of_birth=date(1970, 1, 2),
+        sex=None,
+        email="ines@example.com",
+        phone="+18135550123",
+        contact_method="phone",
+        best_time_to_call="any",
+        state="FL",
+        zip_code="33612",
+        language="spanish",
+        language_other=None,
+        interpreter_needed=True,
+        diagnosed_metastatic="yes",
+        metastasis_sites=["lungs"],
+        in_treatment=False,
+        insurance_type="medicare",
+        insurance_carrier=None,
+        message=None,
+        consent_to_contact=True,
+        referral=None,
+    )
+    values.update(changes)
+    return NewRequest(**values)
+
+
+def test_submitting_the_same_token_twice_returns_the_first_reference(db):
+    first = submit_request(db, details=_details(), token="t" * 32)
+    second = submit_request(db, details=_details(first_name="Other"), token="t" * 32)
+    db.commit()
+    assert first.created and not second.created
+    assert first.reference == second.reference
+    assert db.scalar(select(func.count()).select_from(AppointmentRequest)) == 1
+
+
+def test_a_referral_is_stored_with_its_request(db):
+    referral = ReferralDetails(physician_name="Dr. Lee", physician_phone="+17275550142")
+    submit_request(db, details=_details(referral=referral), token="r" * 32)
+    db.commit()
+    row = db.scalars(select(AppointmentRequest)).one()
+    assert row.has_referral is True
+
+
+def test_the_open_queue_is_oldest_first_and_leaves_out_finished_requests(db):
+    refs = {}
+    for i, status in enumerate(
+        [
+            RequestStatus.NEW,
+            RequestStatus.CLOSED,
+            RequestStatus.IN_PROGRESS,
+            RequestStatus.SCHEDULED,
+            RequestStatus.NEW,
+        ]
+    ):
+        refs[i] = submit_request(db, details=_details(), token=f"token-{i:02d}-" + "x" * 20)
+        db.execute(
+            update(AppointmentRequest)
+            .where(AppointmentRequest.reference == refs[i].reference)
+            .values(
+                status=status, submitted_at=datetime(2026, 1, 1, tzinfo=UTC) - timedelta(hours=i)
+            )
+        )
+    db.commit()
+    queue = [r.reference for r in open_queue(db)]
+    assert queue == [refs[4].reference, refs[2].reference, refs[0].reference]
+
+
+def test_reference_codes_are_readable_and_parse_back():
+    codes = {reference_codes.new_reference() for _ in range(500)}
+    assert len(codes) == 500
+    for code in codes:
+        assert len(code) == 12
+        assert not set(code) & set("01ILOU")
+        shown = reference_codes.display(code)
+        assert shown.count("-") == 2
+        assert reference_codes.parse(shown.lower()) == code
+    assert reference_codes.parse("ABCD-EFGH-IJKL") is None  # I and L are never used
+    assert reference_codes.parse("short") is None
+
+
+@pytest.mark.parametrize(
+    ("npi", "valid"),
+    [
+        ("1234567893", True),
+        ("1245319599", True),
+        ("1234567890", False),
+        ("123456789", False),
+        ("12345678931", False),
+        ("12345678a3", False),
+        ("１２３４５６７８９３", False),
+    ],
+)
+def test_the_npi_check_digit(npi, valid):
+    assert npi_is_valid(npi) is valid
