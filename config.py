@@ -68,6 +68,12 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     STAFF_IDLE_MINUTES = _env_int("STAFF_IDLE_MINUTES", 15)
+    # Wrong passwords in a row before an account is locked, and for how long.
+    STAFF_LOCKOUT_ATTEMPTS = _env_int("STAFF_LOCKOUT_ATTEMPTS", 5)
+    STAFF_LOCKOUT_MINUTES = _env_int("STAFF_LOCKOUT_MINUTES", 15)
+    # Argon2id cost (OWASP's 19 MiB / 2 passes is the floor; this is above it).
+    ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_KIB = _env_int("ARGON2_MEMORY_KIB", 65536)
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
@@ -81,6 +87,9 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-only-not-secret"  # noqa: S105
     SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+    # Cheap hashes keep the suite fast; production keeps the real cost.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 8
 
 
 class ProductionConfig(Config):

@@ -9,9 +9,10 @@ from flask import Flask
 
 from config import ProductionConfig, config_from_env
 
-from . import db, errors
+from . import cli, db, errors
 from .extensions import csrf
 from .public import bp as public_bp
+from .staff import bp as staff_bp
 from .validation import normalize_phone
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,8 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(staff_bp)
+    cli.init_app(app)
     errors.init_app(app)
 
     # Computed once: every page shows these, and they change only with the config.

@@ -46,6 +46,9 @@ def make_test_app(database_url: str, **overrides) -> Flask:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "testing-only-not-secret",
         "SERVER_NAME": None,
+        # Cheap password hashes keep the suite fast.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_KIB": 8,
     }
     config.update(overrides)
     return create_app(config)

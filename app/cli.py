@@ -1,0 +1,80 @@
+"""Command-line tasks: `flask staff create|deactivate|list`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.db import get_session
+from app.models import StaffRole
+from app.services import staff_accounts
+
+staff_cli = AppGroup("staff", help="Manage intake staff accounts.")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    # Scripts pipe the password in: the first line of standard input.
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@staff_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's full name, as shown to colleagues.")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in StaffRole]),
+    default=StaffRole.INTAKE.value,
+    show_default=True,
+)
+def create(email: str, name: str, role: str) -> None:
+    """Create a staff account. The password is asked for twice, or read from stdin."""
+    password = _read_password()
+    session = get_session()
+    try:
+        staff_accounts.create_staff(
+            session,
+            email=email,
+            name=name,
+            role=StaffRole(role),
+            password=password,
+            cost=staff_accounts.HashCost(
+                time_cost=current_app.config["ARGON2_TIME_COST"],
+                memory_kib=current_app.config["ARGON2_MEMORY_KIB"],
+            ),
+        )
+    except staff_accounts.AccountError as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from None
+    session.commit()
+    click.echo(f"Created {role} account for {staff_accounts.normalize_email(email)}.")
+
+
+@staff_cli.command("deactivate")
+@click.argument("email")
+def deactivate(email: str) -> None:
+    """Stop an account from signing in, and end its open sessions."""
+    session = get_session()
+    try:
+        staff = staff_accounts.deactivate_staff(session, email=email)
+    except staff_accounts.AccountError as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from None
+    session.commit()
+    click.echo(f"Deactivated {staff.email}.")
+
+
+@staff_cli.command("list")
+def list_accounts() -> None:
+    """Every account, active or not."""
+    for staff in staff_accounts.list_staff(get_session()):
+        state = "active" if staff.active else "deactivated"
+        click.echo(f"{staff.email}\t{staff.name}\t{staff.role.value}\t{state}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(staff_cli)

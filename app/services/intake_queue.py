@@ -1,0 +1,225 @@
+"""The intake queue: filtered, searched and keyset-paginated on (submitted_at, id).
+
+One query per page whatever its size: the columns the queue shows, joined to the
+claiming staff member's name.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from app.models import NAME_MAX, OPEN_STATUSES, AppointmentRequest, RequestStatus, StaffUser
+
+from . import reference_codes
+
+PAGE_SIZE = 50
+
+
+class StatusFilter(enum.StrEnum):
+    OPEN = "open"
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    CONTACTED = "contacted"
+    SCHEDULED = "scheduled"
+    CLOSED = "closed"
+    ALL = "all"
+
+
+class ReferralFilter(enum.StrEnum):
+    ANY = "any"
+    REFERRED = "referred"
+    SELF = "self"
+
+
+class ClaimFilter(enum.StrEnum):
+    ANY = "any"
+    MINE = "mine"
+    UNCLAIMED = "unclaimed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueFilters:
+    status: StatusFilter = StatusFilter.OPEN
+    referral: ReferralFilter = ReferralFilter.ANY
+    claim: ClaimFilter = ClaimFilter.ANY
+    search: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueRow:
+    id: int
+    reference: str
+    first_name: str
+    last_name: str
+    submitted_at: datetime
+    status: RequestStatus
+    has_referral: bool
+    interpreter_needed: bool
+    claimed_by_id: int | None
+    claimed_by_name: str | None
+    reply_due: datetime
+    overdue: bool
+
+    @property
+    def reference_display(self) -> str:
+        return reference_codes.display(self.reference)
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    next_after: int | None  # the id to continue after, or None on the last page
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    """The same time of day, ``days`` weekdays later (weekends do not count)."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            remaining -= 1
+    return current
+
+
+def is_overdue(*, submitted_at: datetime, status: RequestStatus, now: datetime, days: int) -> bool:
+    if status not in OPEN_STATUSES:
+        return False
+    return now > add_business_days(as_utc(submitted_at), days)
+
+
+def _filtered(filters: QueueFilters, *, viewer_id: int) -> Select:
+    ar = AppointmentRequest
+    query = select(
+        ar.id,
+        ar.reference,
+        ar.first_name,
+        ar.last_name,
+        ar.submitted_at,
+        ar.status,
+        ar.has_referral,
+        ar.interpreter_needed,
+        ar.claimed_by_id,
+        StaffUser.name,
+    ).outerjoin(StaffUser, StaffUser.id == ar.claimed_by_id)
+
+    if filters.status == StatusFilter.OPEN:
+        query = query.where(ar.status.in_(OPEN_STATUSES))
+    elif filters.status != StatusFilter.ALL:
+        query = query.where(ar.status == RequestStatus(filters.status.value))
+
+    if filters.referral == ReferralFilter.REFERRED:
+        query = query.where(ar.has_referral.is_(True))
+    elif filters.referral == ReferralFilter.SELF:
+        query = query.where(ar.has_referral.is_(False))
+
+    if filters.claim == ClaimFilter.MINE:
+        query = query.where(ar.claimed_by_id == viewer_id)
+    elif filters.claim == ClaimFilter.UNCLAIMED:
+        query = query.where(ar.claimed_by_id.is_(None))
+
+    search = filters.search.strip()[:NAME_MAX]
+    if search:
+        reference = reference_codes.parse(search)
+        if reference is not None:
+            query = query.where(ar.reference == reference)
+        else:
+            # Every word must start the first or the last name: "maria san" finds
+            # Maria Santos-Ortiz.
+            for word in search.lower().split()[:4]:
+                pattern = _escape_like(word) + "%"
+                query = query.where(
+                    or_(
+                        func.lower(ar.first_name).like(pattern, escape="\\"),
+                        func.lower(ar.last_name).like(pattern, escape="\\"),
+                    )
+                )
+    return query.order_by(ar.submitted_at, ar.id)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _after(query: Select, after: int) -> Select:
+    ar = AppointmentRequest
+    anchor = select(ar.submitted_at).where(ar.id == after).scalar_subquery()
+    # A row-value comparison: both databases walk the (submitted_at, id) index from it.
+    return query.where(tuple_(ar.submitted_at, ar.id) > tuple_(anchor, after))
+
+
+def queue_page(
+    session: Session,
+    *,
+    filters: QueueFilters,
+    viewer_id: int,
+    now: datetime,
+    reply_days: int,
+    after: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> QueuePage:
+    query = _filtered(filters, viewer_id=viewer_id)
+    if after is not None:
+        query = _after(query, after)
+    rows = [
+        _row(r, now=now, reply_days=reply_days) for r in session.execute(query.limit(limit + 1))
+    ]
+    next_after = rows[limit - 1].id if len(rows) > limit else None
+    return QueuePage(rows[:limit], next_after)
+
+
+def iter_queue(
+    session: Session,
+    *,
+    filters: QueueFilters,
+    viewer_id: int,
+    now: datetime,
+    reply_days: int,
+    batch: int = 1000,
+) -> Iterator[QueueRow]:
+    """Every matching row, fetched a batch at a time by the same keyset as the pages."""
+    after = None
+    while True:
+        page = queue_page(
+            session,
+            filters=filters,
+            viewer_id=viewer_id,
+            now=now,
+            reply_days=reply_days,
+            after=after,
+            limit=batch,
+        )
+        yield from page.rows
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def _row(r, *, now: datetime, reply_days: int) -> QueueRow:
+    submitted_at = as_utc(r[4])
+    status = RequestStatus(r[5])
+    return QueueRow(
+        id=r[0],
+        reference=r[1],
+        first_name=r[2],
+        last_name=r[3],
+        submitted_at=submitted_at,
+        status=status,
+        has_referral=r[6],
+        interpreter_needed=r[7],
+        claimed_by_id=r[8],
+        claimed_by_name=r[9],
+        reply_due=add_business_days(submitted_at, reply_days),
+        overdue=is_overdue(submitted_at=submitted_at, status=status, now=now, days=reply_days),
+    )

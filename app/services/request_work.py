@@ -1,0 +1,359 @@
+"""Working a request: reading it, claiming and releasing it, moving its status, notes.
+
+Claims and status moves are single conditional UPDATEs: the database decides who wins
+when two people act at once, and the loser is told what happened instead.
+Every change writes a history event (shown on the request) and an audit event.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from app.models import (
+    AppointmentRequest,
+    CloseReason,
+    RequestEvent,
+    RequestStatus,
+    StaffRole,
+    StaffUser,
+)
+
+from . import audit
+from .audit import Action
+
+NOTE_MAX = 2000
+DUPLICATES_SHOWN = 20
+
+# Requests that can still be claimed, worked and closed.
+WORKABLE = (RequestStatus.NEW, RequestStatus.IN_PROGRESS, RequestStatus.CONTACTED)
+
+# Allowed moves, other than closing (allowed from every workable status).
+FORWARD: dict[RequestStatus, RequestStatus] = {
+    RequestStatus.IN_PROGRESS: RequestStatus.CONTACTED,
+    RequestStatus.CONTACTED: RequestStatus.SCHEDULED,
+}
+
+STATUS_LABELS = {
+    RequestStatus.NEW: "New",
+    RequestStatus.IN_PROGRESS: "In progress",
+    RequestStatus.CONTACTED: "Contacted",
+    RequestStatus.SCHEDULED: "Scheduled",
+    RequestStatus.CLOSED: "Closed",
+}
+
+CLOSE_REASON_LABELS = {
+    CloseReason.DECLINED: "Declined",
+    CloseReason.UNABLE_TO_REACH: "Unable to reach",
+    CloseReason.NOT_ELIGIBLE: "Not eligible",
+    CloseReason.DUPLICATE: "Duplicate",
+    CloseReason.OTHER: "Other",
+}
+
+
+class EventKind(enum.StrEnum):
+    CLAIM = "claim"
+    RELEASE = "release"
+    STATUS = "status"
+    NOTE = "note"
+
+
+class WorkRefused(Exception):
+    """A change that cannot be made; the message says why, for the person who tried."""
+
+
+class RequestNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    reference: str
+    first_name: str
+    last_name: str
+    submitted_at: datetime
+    status: RequestStatus
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    request: AppointmentRequest
+    history: list[RequestEvent]
+    duplicates: list[Duplicate]
+
+
+def find_request(session: Session, *, reference: str) -> AppointmentRequest:
+    row = session.scalar(
+        select(AppointmentRequest)
+        .options(joinedload(AppointmentRequest.referral), joinedload(AppointmentRequest.claimed_by))
+        .where(AppointmentRequest.reference == reference)
+    )
+    if row is None:
+        raise RequestNotFound(reference)
+    return row
+
+
+def request_detail(session: Session, *, reference: str) -> RequestDetail:
+    """The request with its referral, claimer, history and possible duplicates: four
+    queries however long the history is."""
+    row = find_request(session, reference=reference)
+    return RequestDetail(row, history(session, request_id=row.id), duplicates(session, row=row))
+
+
+def history(session: Session, *, request_id: int) -> list[RequestEvent]:
+    return list(
+        session.scalars(
+            select(RequestEvent)
+            .options(joinedload(RequestEvent.staff))
+            .where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.id)
+        )
+    )
+
+
+def duplicates(session: Session, *, row: AppointmentRequest) -> list[Duplicate]:
+    """Other requests with the same date of birth and last name, or the same email or phone."""
+    ar = AppointmentRequest
+    same_person = (ar.date_of_birth == row.date_of_birth) & (
+        func.lower(ar.last_name) == row.last_name.lower()
+    )
+    conditions = [ar.email == row.email, ar.phone == row.phone]
+    if row.date_of_birth is not None:
+        conditions.append(same_person)
+    found = session.execute(
+        select(
+            ar.reference,
+            ar.first_name,
+            ar.last_name,
+            ar.submitted_at,
+            ar.status,
+            ar.date_of_birth,
+            ar.email,
+            ar.phone,
+        )
+        .where(ar.id != row.id, ar.purged_at.is_(None), or_(*conditions))
+        .order_by(ar.submitted_at.desc(), ar.id.desc())
+        .limit(DUPLICATES_SHOWN)
+    )
+    result = []
+    for ref, first, last, submitted, status, dob, email, phone in found:
+        reasons = []
+        if dob is not None and dob == row.date_of_birth and last.lower() == row.last_name.lower():
+            reasons.append("same date of birth and last name")
+        if email == row.email:
+            reasons.append("same email")
+        if phone == row.phone:
+            reasons.append("same phone")
+        result.append(Duplicate(ref, first, last, submitted, RequestStatus(status), tuple(reasons)))
+    return result
+
+
+def record_view(
+    session: Session, *, request_id: int, staff: StaffUser, client_ip: str | None
+) -> None:
+    audit.record(
+        session,
+        action=Action.VIEW_REQUEST,
+        staff_id=staff.id,
+        request_id=request_id,
+        client_ip=client_ip,
+    )
+
+
+def _current(session: Session, request_id: int) -> tuple[RequestStatus, int | None, str | None]:
+    status, claimed_by_id, name = session.execute(
+        select(AppointmentRequest.status, AppointmentRequest.claimed_by_id, StaffUser.name)
+        .outerjoin(StaffUser, StaffUser.id == AppointmentRequest.claimed_by_id)
+        .where(AppointmentRequest.id == request_id)
+    ).one()
+    return RequestStatus(status), claimed_by_id, name
+
+
+def claim(
+    session: Session, *, request_id: int, staff: StaffUser, now: datetime, client_ip: str | None
+) -> None:
+    ar = AppointmentRequest
+    result = session.execute(
+        update(ar)
+        .where(ar.id == request_id, ar.claimed_by_id.is_(None), ar.status.in_(WORKABLE))
+        .values(
+            claimed_by_id=staff.id,
+            claimed_at=now,
+            status=_claimed_status(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    status, claimed_by_id, name = _current(session, request_id)
+    if result.rowcount != 1:
+        if claimed_by_id == staff.id:
+            raise WorkRefused("You have already claimed this request.")
+        if claimed_by_id is not None:
+            raise WorkRefused(f"{name} has already claimed this request.")
+        raise WorkRefused(f"A {STATUS_LABELS[status].lower()} request cannot be claimed.")
+    _event(session, request_id, staff, EventKind.CLAIM, to_status=status)
+    audit.record(
+        session, action=Action.CLAIM, staff_id=staff.id, request_id=request_id, client_ip=client_ip
+    )
+
+
+def _claimed_status():
+    ar = AppointmentRequest
+    return case(
+        (ar.status == RequestStatus.NEW.value, RequestStatus.IN_PROGRESS.value),
+        else_=ar.status,
+    )
+
+
+def release(session: Session, *, request_id: int, staff: StaffUser, client_ip: str | None) -> None:
+    """The claimer (or an admin) hands the request back to the queue."""
+    ar = AppointmentRequest
+    query = update(ar).where(ar.id == request_id, ar.claimed_by_id.is_not(None))
+    if staff.role != StaffRole.ADMIN:
+        query = query.where(ar.claimed_by_id == staff.id)
+    result = session.execute(
+        query.values(
+            claimed_by_id=None,
+            claimed_at=None,
+            # Claimed but not yet contacted: back to new, as if never picked up.
+            status=_released_status(),
+        ).execution_options(synchronize_session=False)
+    )
+    status, claimed_by_id, name = _current(session, request_id)
+    if result.rowcount != 1:
+        if claimed_by_id is None:
+            raise WorkRefused("Nobody has claimed this request.")
+        raise WorkRefused(f"Only {name} or an admin can release this request.")
+    _event(session, request_id, staff, EventKind.RELEASE, to_status=status)
+    audit.record(
+        session,
+        action=Action.RELEASE,
+        staff_id=staff.id,
+        request_id=request_id,
+        client_ip=client_ip,
+    )
+
+
+def _released_status():
+    ar = AppointmentRequest
+    return case(
+        (ar.status == RequestStatus.IN_PROGRESS.value, RequestStatus.NEW.value),
+        else_=ar.status,
+    )
+
+
+def allowed_moves(status: RequestStatus) -> list[RequestStatus]:
+    moves = [FORWARD[status]] if status in FORWARD else []
+    if status in WORKABLE:
+        moves.append(RequestStatus.CLOSED)
+    return moves
+
+
+def change_status(
+    session: Session,
+    *,
+    request_id: int,
+    staff: StaffUser,
+    to_status: RequestStatus,
+    close_reason: CloseReason | None,
+    note: str | None,
+    now: datetime,
+    client_ip: str | None,
+) -> None:
+    """Move the request on. Only its claimer may, except that an unclaimed request may be
+    closed (an obvious duplicate need not be claimed first)."""
+    status, claimed_by_id, name = _current(session, request_id)
+    if claimed_by_id is not None and claimed_by_id != staff.id:
+        raise WorkRefused(f"{name} has claimed this request; only they can change its status.")
+    if to_status not in allowed_moves(status):
+        raise WorkRefused(
+            f"A request that is {STATUS_LABELS[status].lower()} cannot be moved to "
+            f"{STATUS_LABELS[to_status].lower()}."
+        )
+    if to_status != RequestStatus.CLOSED and claimed_by_id is None:
+        raise WorkRefused("Claim the request before you change its status.")
+    if to_status == RequestStatus.CLOSED and close_reason is None:
+        raise WorkRefused("Choose why the request is being closed.")
+
+    ar = AppointmentRequest
+    values: dict = {"status": to_status}
+    if to_status == RequestStatus.CLOSED:
+        values.update(closed_reason=close_reason, closed_at=now)
+    claim_condition = (
+        ar.claimed_by_id.is_(None) if claimed_by_id is None else ar.claimed_by_id == staff.id
+    )
+    result = session.execute(
+        update(ar)
+        .where(ar.id == request_id, ar.status == status, claim_condition)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise WorkRefused("Someone changed this request a moment ago. Check it and try again.")
+    reason_value = (
+        close_reason.value if to_status == RequestStatus.CLOSED and close_reason else None
+    )
+    _event(
+        session,
+        request_id,
+        staff,
+        EventKind.STATUS,
+        from_status=status,
+        to_status=to_status,
+        close_reason=reason_value,
+        note=note or None,
+    )
+    audit.record(
+        session,
+        action=Action.STATUS_CHANGE,
+        staff_id=staff.id,
+        request_id=request_id,
+        from_value=status.value,
+        to_value=to_status.value,
+        detail=f"reason: {reason_value}" if reason_value else None,
+        client_ip=client_ip,
+    )
+
+
+def add_note(
+    session: Session, *, request_id: int, staff: StaffUser, note: str, client_ip: str | None
+) -> None:
+    event = _event(session, request_id, staff, EventKind.NOTE, note=note)
+    # The audit trail says a note was written, not what it says.
+    audit.record(
+        session,
+        action=Action.NOTE,
+        staff_id=staff.id,
+        request_id=request_id,
+        detail=f"history event {event.id}",
+        client_ip=client_ip,
+    )
+
+
+def _event(
+    session: Session,
+    request_id: int,
+    staff: StaffUser,
+    kind: EventKind,
+    *,
+    from_status: RequestStatus | None = None,
+    to_status: RequestStatus | None = None,
+    close_reason: str | None = None,
+    note: str | None = None,
+) -> RequestEvent:
+    event = RequestEvent(
+        request_id=request_id,
+        staff_id=staff.id,
+        kind=kind.value,
+        from_status=from_status.value if from_status else None,
+        to_status=to_status.value if to_status else None,
+        close_reason=close_reason,
+        note=note,
+    )
+    session.add(event)
+    session.flush()
+    return event

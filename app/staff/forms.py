@@ -1,0 +1,134 @@
+"""Staff forms. Messages say what to do."""
+
+from __future__ import annotations
+
+from wtforms import PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from app.models import EMAIL_MAX, NAME_MAX, CloseReason, RequestStatus
+from app.services.intake_queue import ClaimFilter, ReferralFilter, StatusFilter
+from app.services.request_work import CLOSE_REASON_LABELS, NOTE_MAX, STATUS_LABELS
+from app.services.staff_accounts import PASSWORD_MAX
+from app.validation import NoControlCharacters, TrimmedForm
+
+
+def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+class SignInForm(TrimmedForm):
+    email = StringField(
+        "Email address",
+        validators=[DataRequired("Enter your email address"), Length(max=EMAIL_MAX)],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Enter your password"), Length(max=PASSWORD_MAX)],
+    )
+
+
+class ActionForm(TrimmedForm):
+    """A button that changes something: only its CSRF token."""
+
+
+class NoteForm(TrimmedForm):
+    note = TextAreaField(
+        "Note",
+        validators=[
+            DataRequired("Write the note before you add it"),
+            Length(max=NOTE_MAX, message=f"Keep the note to {NOTE_MAX} characters or fewer"),
+            NoControlCharacters(multiline=True),
+        ],
+    )
+
+
+class StatusForm(TrimmedForm):
+    to_status = RadioField(
+        "Move the request to",
+        choices=[],
+        validate_choice=True,
+        validators=[DataRequired("Choose the new status")],
+    )
+    close_reason = RadioField(
+        "Reason for closing",
+        choices=options([(r.value, CLOSE_REASON_LABELS[r]) for r in CloseReason]),
+        validators=[Optional()],
+    )
+    status_note = TextAreaField(
+        "Note (optional)",
+        validators=[
+            Optional(),
+            Length(max=NOTE_MAX, message=f"Keep the note to {NOTE_MAX} characters or fewer"),
+            NoControlCharacters(multiline=True),
+        ],
+    )
+
+    def set_moves(self, moves: list[RequestStatus]) -> None:
+        self.to_status.choices = options([(m.value, STATUS_LABELS[m]) for m in moves])
+
+    def validate_close_reason(self, field) -> None:
+        if self.to_status.data == RequestStatus.CLOSED.value and not field.data:
+            raise ValidationError("Choose why the request is being closed")
+
+
+class QueueFilterForm(TrimmedForm):
+    class Meta:
+        csrf = False  # a GET search form: it changes nothing
+
+    status = SelectField(
+        "Status",
+        choices=options(
+            [
+                (StatusFilter.OPEN.value, "Open (new and in progress)"),
+                (StatusFilter.NEW.value, "New"),
+                (StatusFilter.IN_PROGRESS.value, "In progress"),
+                (StatusFilter.CONTACTED.value, "Contacted"),
+                (StatusFilter.SCHEDULED.value, "Scheduled"),
+                (StatusFilter.CLOSED.value, "Closed"),
+                (StatusFilter.ALL.value, "All"),
+            ]
+        ),
+        default=StatusFilter.OPEN.value,
+    )
+    referral = SelectField(
+        "Referral",
+        choices=options(
+            [
+                (ReferralFilter.ANY.value, "Referred or not"),
+                (ReferralFilter.REFERRED.value, "Physician referral"),
+                (ReferralFilter.SELF.value, "Self-referral"),
+            ]
+        ),
+        default=ReferralFilter.ANY.value,
+    )
+    claim = SelectField(
+        "Claimed",
+        choices=options(
+            [
+                (ClaimFilter.ANY.value, "By anyone or nobody"),
+                (ClaimFilter.MINE.value, "Claimed by me"),
+                (ClaimFilter.UNCLAIMED.value, "Unclaimed"),
+            ]
+        ),
+        default=ClaimFilter.ANY.value,
+    )
+    q = StringField(
+        "Reference or patient name",
+        validators=[
+            Optional(),
+            Length(max=NAME_MAX, message=f"Search for at most {NAME_MAX} characters"),
+            NoControlCharacters(),
+        ],
+    )
+
+
+class AuditFilterForm(TrimmedForm):
+    class Meta:
+        csrf = False
+
+    staff = SelectField("Staff member", choices=[], validate_choice=True)
+    reference = StringField(
+        "Request reference",
+        validators=[Optional(), Length(max=20, message="Enter a reference like ABCD-EFGH-JKMN")],
+    )
