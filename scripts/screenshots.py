@@ -58,9 +58,11 @@ def staff_pages(page: Page, server: LiveServer, width: int, credentials: tuple[s
     sign_in(page, *credentials)
     page.goto("/staff/queue")
     shoot(page, "staff-queue", width)
-    page.locator("main table a").first.click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("main table a").first.click()
     shoot(page, "staff-request", width)
+    page.goto("/staff/audit")
+    shoot(page, "staff-audit", width)
 
 
 def main() -> int:

@@ -72,11 +72,13 @@ def sign_in(page: Page, email: str, password: str) -> None:
 def seed_staff_journey(server: LiveServer) -> tuple[str, str]:
     """An admin account and a few requests, for pictures of the staff pages."""
     account = StaffAccount(email="pat.admin@example.org", name="Pat Admin")
+    from tests.support.staff import a_referral
+
     create_staff(server, account, role="admin")
     add_requests(
         server,
         {"first_name": "Grace", "last_name": "Okafor", "days_ago": 6, "interpreter_needed": True},
-        {"first_name": "Lena", "last_name": "Marsh", "days_ago": 2, "language": "spanish"},
-        {"first_name": "Rosa", "last_name": "Delgado", "days_ago": 0},
+        {"first_name": "Lena", "last_name": "Marsh", "days_ago": 2, "referral": a_referral()},
+        {"first_name": "Rosa", "last_name": "Delgado", "days_ago": 1, "language": "spanish"},
     )
     return account.email, account.password
