@@ -25,6 +25,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+_SKIP_NOTE = pytest.StashKey[str]()
 
 
 def chromium_missing_reason() -> str | None:
@@ -34,6 +35,25 @@ def chromium_missing_reason() -> str | None:
             "(install it with `apt-get install chromium`, or set CHROMIUM_PATH)"
         )
     return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without Chromium (and outside CI) the browser tests are set aside, and the run says
+    why in one line at the end rather than once per test."""
+    reason = chromium_missing_reason()
+    if reason is None or os.environ.get("CI"):
+        return
+    browser_tests = [item for item in items if item.get_closest_marker("browser")]
+    if browser_tests:
+        config.hook.pytest_deselected(items=browser_tests)
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+        config.stash[_SKIP_NOTE] = f"{len(browser_tests)} {reason}"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    note = config.stash.get(_SKIP_NOTE, None)
+    if note:
+        terminalreporter.write_line(note, yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session")
