@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.support import ConsoleWatch
+from tests.browser.support import NO_JAVASCRIPT_PAGES, ConsoleWatch
 from tests.support.live_server import LiveServer, start_live_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -95,6 +95,9 @@ def browser(playwright_instance, chromium_path):
 def new_page(browser, live_server, request):
     """Opens pages in fresh contexts: ``new_page(javascript=False, viewport=...)``.
 
+    ``site_script=False`` blocks the site's own script but leaves the browser's
+    JavaScript on: the page looks as it does without JavaScript, and axe-core can run.
+
     Every page fails its test on a JavaScript error, a Content-Security-Policy violation
     or any other console error, or when the server logged a traceback.
     """
@@ -102,7 +105,7 @@ def new_page(browser, live_server, request):
     watches: list[ConsoleWatch] = []
     log_size = live_server.log_path.stat().st_size
 
-    def open_page(*, javascript: bool = True, **context_options):
+    def open_page(*, javascript: bool = True, site_script: bool = True, **context_options):
         context_options.setdefault("viewport", {"width": 1280, "height": 900})
         context = browser.new_context(
             base_url=live_server.url, java_script_enabled=javascript, **context_options
@@ -111,6 +114,10 @@ def new_page(browser, live_server, request):
         contexts.append(context)
         page = context.new_page()
         watches.append(ConsoleWatch(page))
+        if not javascript:
+            NO_JAVASCRIPT_PAGES.add(page)
+        if not site_script:
+            page.route("**/static/js/*.js", lambda route: route.abort())
         return page
 
     yield open_page

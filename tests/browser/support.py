@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from functools import cache
 from pathlib import Path
 
@@ -14,6 +15,10 @@ VENDOR = Path(__file__).resolve().parent / "vendor"
 # WCAG 2.0 and 2.1, levels A and AA: what US health-care providers are held to.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 MIN_TARGET_PX = 24
+# Pages opened with JavaScript off: axe-core cannot run in them (its promise never
+# settles), so assert_accessible refuses them rather than hang. Their no-script state is
+# checked with the site's script blocked instead (``new_page(site_script=False)``).
+NO_JAVASCRIPT_PAGES: weakref.WeakSet = weakref.WeakSet()
 
 
 class ConsoleWatch:
@@ -46,6 +51,8 @@ def axe_source() -> str:
 
 
 def axe_violations(page: Page) -> list[dict]:
+    if page in NO_JAVASCRIPT_PAGES:
+        raise RuntimeError("axe-core needs JavaScript: use new_page(site_script=False)")
     if not page.evaluate("() => typeof window.axe === 'object'"):
         # Evaluated through the DevTools protocol, so a strict Content-Security-Policy
         # on the page does not stop it (a <script> tag would be refused).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.support import (
+    ConsoleWatch,
     axe_violations,
     controls_without_visible_focus,
     format_violations,
@@ -59,3 +60,21 @@ def test_focus_tap_target_and_width_checks(broken_page):
     assert any(target.startswith("a#") for target in small)
     assert any(target.startswith("button#") for target in small)
     assert horizontal_overflow(broken_page) > 1000
+
+
+def test_console_watch_reports_a_blocked_inline_script(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    watch = ConsoleWatch(page)
+    page.route(
+        "http://csp.invalid/",
+        lambda route: route.fulfill(
+            status=200,
+            headers={"Content-Security-Policy": "script-src 'self'; style-src 'self'"},
+            content_type="text/html",
+            body="<!doctype html><title>t</title><p style='color:red'>x</p><script>1</script>",
+        ),
+    )
+    page.goto("http://csp.invalid/")
+    context.close()
+    assert any("Content Security Policy" in problem for problem in watch.problems), watch.problems

@@ -88,6 +88,20 @@ def test_request_form_with_errors_in_follow_up_questions(page):
     assert_accessible(page, "errors in follow-up questions")
 
 
+def test_request_form_without_the_site_script(new_page):
+    """What people without JavaScript get: every follow-up question shown, and errors
+    focused by the browser itself."""
+    page = new_page(site_script=False)
+    page.goto(FORM)
+    assert page.locator("#referral-details").is_visible()
+    assert page.locator("#submitter-details").is_visible()
+    assert_accessible(page, "empty form, no site script")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send the request").click()
+    assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
+    assert_accessible(page, "errors after an empty submit, no site script")
+
+
 def test_confirmation_page(page):
     page.goto(FORM)
     fill_request_form(page, valid_answers())
