@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask staff create|deactivate|list`."""
+"""Command-line tasks: `flask staff create|set-password|deactivate|list`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+def _cost() -> staff_accounts.HashCost:
+    return staff_accounts.HashCost(
+        time_cost=current_app.config["ARGON2_TIME_COST"],
+        memory_kib=current_app.config["ARGON2_MEMORY_KIB"],
+    )
+
+
 @staff_cli.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="The person's full name, as shown to colleagues.")
@@ -42,16 +49,28 @@ def create(email: str, name: str, role: str) -> None:
             name=name,
             role=StaffRole(role),
             password=password,
-            cost=staff_accounts.HashCost(
-                time_cost=current_app.config["ARGON2_TIME_COST"],
-                memory_kib=current_app.config["ARGON2_MEMORY_KIB"],
-            ),
+            cost=_cost(),
         )
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
     session.commit()
     click.echo(f"Created {role} account for {staff_accounts.normalize_email(email)}.")
+
+
+@staff_cli.command("set-password")
+@click.argument("email")
+def set_password(email: str) -> None:
+    """Give an account a new password; this also lifts a lock-out and signs it out."""
+    password = _read_password()
+    session = get_session()
+    try:
+        staff = staff_accounts.set_password(session, email=email, password=password, cost=_cost())
+    except staff_accounts.AccountError as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from None
+    session.commit()
+    click.echo(f"New password set for {staff.email}.")
 
 
 @staff_cli.command("deactivate")

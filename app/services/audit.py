@@ -10,10 +10,25 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from app.models import AppointmentRequest, AuditEvent, StaffUser
+from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
+
+
+class AppendOnlyError(RuntimeError):
+    """Someone tried to change or delete an audit or history entry."""
+
+
+def _refuse_change(_mapper, _connection, target) -> None:
+    raise AppendOnlyError(f"{type(target).__name__} entries cannot be changed or deleted")
+
+
+# Declared with the models they guard, like a constraint: the ORM refuses to update or
+# delete an entry of the audit trail or of a request's history.
+for _model in (AuditEvent, RequestEvent):
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)
 
 
 class Action(enum.StrEnum):

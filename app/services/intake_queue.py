@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import Select, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from app.models import NAME_MAX, OPEN_STATUSES, AppointmentRequest, RequestStatus, StaffUser
@@ -99,7 +99,7 @@ def is_overdue(*, submitted_at: datetime, status: RequestStatus, now: datetime, 
     return now > add_business_days(as_utc(submitted_at), days)
 
 
-def _filtered(filters: QueueFilters, *, viewer_id: int) -> Select:
+def _filtered(filters: QueueFilters, *, viewer_id: int, status: RequestStatus | None) -> Select:
     ar = AppointmentRequest
     query = select(
         ar.id,
@@ -114,10 +114,8 @@ def _filtered(filters: QueueFilters, *, viewer_id: int) -> Select:
         StaffUser.name,
     ).outerjoin(StaffUser, StaffUser.id == ar.claimed_by_id)
 
-    if filters.status == StatusFilter.OPEN:
-        query = query.where(ar.status.in_(OPEN_STATUSES))
-    elif filters.status != StatusFilter.ALL:
-        query = query.where(ar.status == RequestStatus(filters.status.value))
+    if status is not None:
+        query = query.where(ar.status == status)
 
     if filters.referral == ReferralFilter.REFERRED:
         query = query.where(ar.has_referral.is_(True))
@@ -148,6 +146,27 @@ def _filtered(filters: QueueFilters, *, viewer_id: int) -> Select:
     return query.order_by(ar.submitted_at, ar.id)
 
 
+def _page_query(filters: QueueFilters, *, viewer_id: int, after: int | None, limit: int) -> Select:
+    if filters.status == StatusFilter.ALL:
+        statuses: tuple[RequestStatus | None, ...] = (None,)
+    elif filters.status == StatusFilter.OPEN:
+        statuses = OPEN_STATUSES
+    else:
+        statuses = (RequestStatus(filters.status.value),)
+    branches = []
+    for status in statuses:
+        branch = _filtered(filters, viewer_id=viewer_id, status=status)
+        if after is not None:
+            branch = _after(branch, after)
+        branches.append(branch.limit(limit))
+    if len(branches) == 1:
+        return branches[0]
+    # One ordered index range per status, merged: "status IN (...) ORDER BY submitted_at"
+    # would walk every closed request older than the oldest open one.
+    merged = union_all(*(select(b.subquery()) for b in branches)).subquery()
+    return select(merged).order_by(merged.c.submitted_at, merged.c.id).limit(limit)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -169,12 +188,8 @@ def queue_page(
     after: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> QueuePage:
-    query = _filtered(filters, viewer_id=viewer_id)
-    if after is not None:
-        query = _after(query, after)
-    rows = [
-        _row(r, now=now, reply_days=reply_days) for r in session.execute(query.limit(limit + 1))
-    ]
+    query = _page_query(filters, viewer_id=viewer_id, after=after, limit=limit + 1)
+    rows = [_row(r, now=now, reply_days=reply_days) for r in session.execute(query)]
     next_after = rows[limit - 1].id if len(rows) > limit else None
     return QueuePage(rows[:limit], next_after)
 

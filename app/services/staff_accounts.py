@@ -103,6 +103,21 @@ def deactivate_staff(session: Session, *, email: str) -> StaffUser:
     return staff
 
 
+def set_password(session: Session, *, email: str, password: str, cost: HashCost) -> StaffUser:
+    """A new password (a forgotten one, or after a lock-out): clears the lock and ends the
+    account's open sessions."""
+    staff = find_by_email(session, email=email)
+    if staff is None:
+        raise AccountError(f"There is no account for {normalize_email(email)}")
+    check_password_rules(password)
+    staff.password_hash = hasher(cost).hash(password)
+    staff.failed_sign_ins = 0
+    staff.locked_until = None
+    staff.session_nonce = None
+    session.flush()
+    return staff
+
+
 def list_staff(session: Session) -> list[StaffUser]:
     return list(session.scalars(select(StaffUser).order_by(func.lower(StaffUser.name))))
 

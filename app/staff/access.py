@@ -53,7 +53,7 @@ def current_staff() -> StaffUser | None:
     return g.staff
 
 
-def _idle_expired() -> bool:
+def idle_expired() -> bool:
     seen = session.get("staff_seen")
     limit = current_app.config["STAFF_IDLE_MINUTES"] * 60
     return not isinstance(seen, int) or time.time() - seen > limit
@@ -74,7 +74,7 @@ def _to_sign_in():
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args, **kwargs):
-        if "staff_id" in session and _idle_expired():
+        if "staff_id" in session and idle_expired():
             minutes = current_app.config["STAFF_IDLE_MINUTES"]
             end_session()
             flash(f"You were signed out after {minutes} minutes without activity.", "info")

@@ -12,6 +12,7 @@ from .access import (
     client_ip,
     current_staff,
     end_session,
+    idle_expired,
     login_required,
     public,
     safe_next,
@@ -40,7 +41,7 @@ def lockout_policy() -> staff_accounts.LockoutPolicy:
 @public
 def login():
     next_url = safe_next(request.args.get("next"))
-    if request.method == "GET" and current_staff() is not None:
+    if request.method == "GET" and not idle_expired() and current_staff() is not None:
         return redirect(next_url or url_for(".queue"))
     form = SignInForm()
     if form.validate_on_submit():

@@ -53,7 +53,8 @@ class StatusForm(TrimmedForm):
     close_reason = RadioField(
         "Reason for closing",
         choices=options([(r.value, CLOSE_REASON_LABELS[r]) for r in CloseReason]),
-        validators=[Optional()],
+        # Needed only when closing: checked in validate_close_reason.
+        validate_choice=False,
     )
     status_note = TextAreaField(
         "Note (optional)",
@@ -68,7 +69,8 @@ class StatusForm(TrimmedForm):
         self.to_status.choices = options([(m.value, STATUS_LABELS[m]) for m in moves])
 
     def validate_close_reason(self, field) -> None:
-        if self.to_status.data == RequestStatus.CLOSED.value and not field.data:
+        closing = self.to_status.data == RequestStatus.CLOSED.value
+        if closing and field.data not in {r.value for r in CloseReason}:
             raise ValidationError("Choose why the request is being closed")
 
 
@@ -127,7 +129,8 @@ class AuditFilterForm(TrimmedForm):
     class Meta:
         csrf = False
 
-    staff = SelectField("Staff member", choices=[], validate_choice=True)
+    # Checked in the view against the staff list it builds.
+    staff = SelectField("Staff member", choices=[], validate_choice=False)
     reference = StringField(
         "Request reference",
         validators=[Optional(), Length(max=20, message="Enter a reference like ABCD-EFGH-JKMN")],

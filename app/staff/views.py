@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from app.db import get_session
 from app.models import CloseReason, RequestStatus, StaffUser
@@ -43,32 +44,45 @@ def index():
     return redirect(url_for(".queue"))
 
 
-def _queue_filters() -> tuple[QueueFilterForm, QueueFilters]:
-    form = QueueFilterForm(request.args)
+def _filter_values() -> MultiDict:
+    """The queue's filters: posted when there is a search (a patient's name must never be
+    in a URL, where logs and browser history keep it), otherwise from the query string."""
+    if request.method == "POST":
+        return request.form
+    values = MultiDict(request.args)
+    values.pop("q", None)
+    return values
+
+
+def _queue_filters() -> tuple[QueueFilterForm, QueueFilters, int | None]:
+    values = _filter_values()
+    form = QueueFilterForm(values)
+    after = values.get("after", type=int)
     if not form.validate():
         # Unknown values fall back to the default view, and the form says what was wrong.
-        return form, QueueFilters()
-    return form, QueueFilters(
+        return form, QueueFilters(), None
+    filters = QueueFilters(
         status=StatusFilter(form.status.data),
         referral=ReferralFilter(form.referral.data),
         claim=ClaimFilter(form.claim.data),
         search=form.q.data or "",
     )
+    return form, filters, after
 
 
 def _filter_args(form: QueueFilterForm) -> dict[str, str]:
+    """Filters safe to put in a link: never the search text."""
     return {
         name: form[name].data
-        for name in ("status", "referral", "claim", "q")
+        for name in ("status", "referral", "claim")
         if form[name].data and not form[name].errors
     }
 
 
-@bp.get("/queue")
+@bp.route("/queue", methods=["GET", "POST"])
 @login_required
 def queue():
-    form, filters = _queue_filters()
-    after = request.args.get("after", type=int)
+    form, filters, after = _queue_filters()
     page = intake_queue.queue_page(
         get_session(),
         filters=filters,
@@ -80,6 +94,7 @@ def queue():
     return render_template(
         "staff/queue.html",
         form=form,
+        filters=filters,
         page=page,
         after=after,
         filter_args=_filter_args(form),
@@ -96,16 +111,30 @@ def _load(reference: str):
         abort(404)
 
 
+def _record_after_reading(write) -> None:
+    """The audit entry of a page that only reads, in a transaction of its own.
+
+    On SQLite, a transaction that has read and then writes fails at once ("database is
+    locked") if another worker wrote in between; one that starts by writing waits its
+    turn instead. PostgreSQL pays one extra COMMIT.
+    """
+    session = get_session()
+    session.commit()
+    write()
+    session.commit()
+
+
 def _render_request(reference: str, *, status_form=None, note_form=None, code=200):
     session = get_session()
     try:
         detail = request_work.request_detail(session, reference=reference)
     except request_work.RequestNotFound:
         abort(404)
-    request_work.record_view(
-        session, request_id=detail.request.id, staff=g.staff, client_ip=client_ip()
+    _record_after_reading(
+        lambda: request_work.record_view(
+            session, request_id=detail.request.id, staff=g.staff, client_ip=client_ip()
+        )
     )
-    session.commit()
     row = detail.request
     if status_form is None:
         status_form = StatusForm(formdata=None)
@@ -127,7 +156,6 @@ def _render_request(reference: str, *, status_form=None, note_form=None, code=20
             ),
             status_form=status_form,
             note_form=note_form or NoteForm(formdata=None),
-            action_form=ActionForm(formdata=None),
             choices=choices,
             status_labels=request_work.STATUS_LABELS,
             close_labels=request_work.CLOSE_REASON_LABELS,
@@ -243,36 +271,33 @@ def audit_trail():
     form.staff.choices = options(
         [("", "Everyone")] + [(str(s.id), f"{s.name} ({s.email})") for s in staff]
     )
+    form.validate()
     staff_id = reference = None
-    if request.args and form.validate():
-        staff_id = int(form.staff.data) if form.staff.data else None
-        if form.reference.data:
-            reference = reference_codes.parse(form.reference.data)
-            if reference is None:
-                form.reference.errors = ["Enter a reference like ABCD-EFGH-JKMN"]
-    if form.errors:
-        staff_id = reference = None
+    if form.staff.data:
+        if form.staff.data in {str(s.id) for s in staff}:
+            staff_id = int(form.staff.data)
+        else:
+            form.staff.errors = ["Choose a staff member from the list"]
+    if form.reference.data and not form.reference.errors:
+        reference = reference_codes.parse(form.reference.data)
+        if reference is None:
+            form.reference.errors = ["Enter a reference like ABCD-EFGH-JKMN"]
     before = request.args.get("before", type=int)
-    page = audit.audit_page(
-        session,
-        staff_id=staff_id,
-        reference=reference if not form.errors else None,
-        before=before,
-    )
+    page = audit.audit_page(session, staff_id=staff_id, reference=reference, before=before)
     filter_args = {
-        k: v
-        for k, v in {"staff": form.staff.data, "reference": form.reference.data}.items()
-        if v and not form.errors
+        name: form[name].data
+        for name in ("staff", "reference")
+        if form[name].data and not form[name].errors
     }
     return render_template(
         "staff/audit.html", form=form, page=page, before=before, filter_args=filter_args
     )
 
 
-@bp.get("/export.csv")
+@bp.route("/export.csv", methods=["GET", "POST"])
 @admin_required
 def export_csv():
-    _form, filters = _queue_filters()
+    _form, filters, _after = _queue_filters()
     session = get_session()
     now = now_utc()
     rows = list(
@@ -284,19 +309,20 @@ def export_csv():
             reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
         )
     )
-    audit.record(
-        session,
-        action=Action.EXPORT,
-        staff_id=g.staff.id,
-        to_value=f"{len(rows)} rows",
-        # The filters, but never the search text: it may be a patient's name.
-        detail=(
-            f"status={filters.status} referral={filters.referral} claim={filters.claim}"
-            f" search={'yes' if filters.search else 'no'}"
-        ),
-        client_ip=client_ip(),
+    _record_after_reading(
+        lambda: audit.record(
+            session,
+            action=Action.EXPORT,
+            staff_id=g.staff.id,
+            to_value=f"{len(rows)} rows",
+            # The filters, but never the search text: it may be a patient's name.
+            detail=(
+                f"status={filters.status} referral={filters.referral} claim={filters.claim}"
+                f" search={'yes' if filters.search else 'no'}"
+            ),
+            client_ip=client_ip(),
+        )
     )
-    session.commit()
     lines = csv_export.rows_to_csv(
         [csv_export.HEADER] + [_csv_row(r) for r in rows],
     )
@@ -325,23 +351,3 @@ def _csv_row(r: intake_queue.QueueRow) -> list[object]:
 
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
-
-
-@bp.app_template_filter("waited")
-def waited(since: datetime, now: datetime) -> str:
-    """How long a request has waited, in the largest units that matter."""
-    seconds = max(0, int((now - intake_queue.as_utc(since)).total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours} h"
-    if hours:
-        return f"{hours} h {rest // 60} min"
-    return f"{rest // 60} min"
-
-
-@bp.app_template_filter("utc")
-def utc(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return intake_queue.as_utc(value).strftime("%Y-%m-%d %H:%M UTC")

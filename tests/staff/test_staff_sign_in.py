@@ -208,3 +208,11 @@ def test_staff_pages_are_not_cached(app, db):
 def test_admin_role_is_stored(app, db):
     staff = make_staff(app, db, role=StaffRole.ADMIN)
     assert staff.role == StaffRole.ADMIN
+
+
+def test_an_idle_session_gets_the_sign_in_form_not_the_queue(app, db):
+    client, _ = signed_in_client(app, db)
+    assert client.get("/staff/login").status_code == 302  # signed in: on to the queue
+    with client.session_transaction() as session:
+        session["staff_seen"] = int(time.time()) - 60 * app.config["STAFF_IDLE_MINUTES"] - 5
+    assert client.get("/staff/login").status_code == 200
