@@ -153,8 +153,11 @@ def test_queue_filled_empty_and_with_a_bad_filter(new_page, oldest):
     assert "No requests match." in page.locator("main").inner_text()
     assert_accessible(page, "queue, nothing matches")
 
-    page.goto("/staff/queue?q=" + "x" * 300)
-    assert page.locator(".error-summary").is_visible()
+    page.get_by_label("Reference or patient name").fill("x" * 300)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show requests").click()
+    assert page.title().startswith("Error:")
+    assert "Search for at most" in page.locator(".error-summary").inner_text()
     assert_accessible(page, "queue with a search that is too long")
 
 
@@ -171,17 +174,16 @@ def test_request_page_with_form_errors(new_page, staff_server):
     assert "Choose the new status" in page.locator(".error-summary").inner_text()
     assert_accessible(page, "request, status form with an error")
 
+    reasons = page.get_by_role("group", name="Reason for closing")
+    assert not reasons.is_visible(), "the reasons for closing wait until Closed is chosen"
     page.get_by_role("group", name="Move the request to").get_by_label("Closed").check()
+    assert reasons.is_visible()
     with page.expect_navigation():
         page.get_by_role("button", name="Change status").click()
-    # Shown as a page message or in the error summary: either way the person reads it.
-    assert "Choose why the request is being closed" in page.locator("main").inner_text()
-    assert (
-        "Closed"
-        not in page.locator("dt", has_text="Status")
-        .first.locator("xpath=following-sibling::dd")
-        .inner_text()
-    )
+    assert "Choose why the request is being closed" in page.locator(".error-summary").inner_text()
+    # The reasons appear with "Closed" chosen, and the choice is kept.
+    assert page.get_by_role("group", name="Reason for closing").is_visible()
+    assert page.get_by_role("group", name="Move the request to").get_by_label("Closed").is_checked()
     assert_accessible(page, "request, closing without a reason")
 
     with page.expect_navigation():
