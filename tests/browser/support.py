@@ -14,6 +14,17 @@ from playwright.sync_api import ConsoleMessage, Page
 VENDOR = Path(__file__).resolve().parent / "vendor"
 # WCAG 2.0 and 2.1, levels A and AA: what US health-care providers are held to.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Beyond the WCAG-tagged rules, axe-core's structure rules: the issue asks for headings in
+# order, landmarks and a skip link on every page.
+STRUCTURE_RULES = [
+    "heading-order",
+    "page-has-heading-one",
+    "landmark-one-main",
+    "landmark-no-duplicate-main",
+    "landmark-unique",
+    "region",
+    "skip-link",
+]
 MIN_TARGET_PX = 24
 # Pages opened with JavaScript off: axe-core cannot run in them (its promise never
 # settles), so assert_accessible refuses them rather than hang. Their no-script state is
@@ -58,20 +69,21 @@ def axe_violations(page: Page) -> list[dict]:
         # on the page does not stop it (a <script> tag would be refused).
         page.evaluate(axe_source())
     results = page.evaluate(
-        """async (tags) => {
+        """async ([tags, extraRules]) => {
             const results = await axe.run(document, {
                 runOnly: {type: 'tag', values: tags},
+                rules: Object.fromEntries(extraRules.map(id => [id, {enabled: true}])),
                 resultTypes: ['violations'],
             });
             return results.violations;
         }""",
-        WCAG_TAGS,
+        [WCAG_TAGS, STRUCTURE_RULES],
     )
     return results
 
 
 def format_violations(violations: list[dict], where: str) -> str:
-    lines = [f"axe-core found {len(violations)} WCAG 2.1 A/AA violation(s) on {where}:"]
+    lines = [f"axe-core found {len(violations)} violation(s) on {where}:"]
     for violation in violations:
         lines.append(
             f"- rule {violation['id']} ({violation.get('impact')}): {violation['help']}"
@@ -86,7 +98,8 @@ def format_violations(violations: list[dict], where: str) -> str:
 
 
 def assert_accessible(page: Page, state: str) -> None:
-    """Zero axe-core violations of the WCAG 2.0/2.1 A and AA rules on the page as it is."""
+    """Zero axe-core violations of the WCAG 2.0/2.1 A and AA rules, and of its heading,
+    landmark and skip-link rules, on the page as it is."""
     violations = axe_violations(page)
     where = f"{page.url} ({state})"
     assert not violations, format_violations(violations, where)

@@ -25,12 +25,13 @@ BROKEN_PAGE = """<!doctype html><html><head><title>Broken</title>
 </style></head>
 <body><main>
   <h1>Broken</h1>
+  <h3>Skipped a level</h3>
   <p class="faint">Hard to read.</p>
   <input id="unlabelled" type="text">
   <p><a href="#x">standalone</a></p>
   <button class="tiny">b</button>
   <div class="wide">wide</div>
-</main></body></html>"""
+</main><p>Outside every landmark.</p></body></html>"""
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def broken_page(browser):
 def test_axe_reports_rule_element_and_fix(broken_page):
     violations = axe_violations(broken_page)
     rules = {violation["id"] for violation in violations}
-    assert {"color-contrast", "label"} <= rules
+    assert {"color-contrast", "label", "heading-order", "region"} <= rules
     report = format_violations(violations, "the broken page")
     assert "rule color-contrast" in report
     assert "element: #unlabelled" in report

@@ -16,6 +16,7 @@ from tests.browser.support import (
     assert_accessible,
     controls_without_visible_focus,
     horizontal_overflow,
+    small_tap_targets,
 )
 
 pytestmark = pytest.mark.browser
@@ -203,6 +204,11 @@ def test_audit_trail_for_an_admin(new_page, oldest):
         page.get_by_role("button", name="Show entries").click()
     assert page.locator(".error-summary").is_visible()
     assert_accessible(page, "audit trail with a bad reference")
+    page.get_by_label("Request reference").fill("ZZZZ-ZZZZ-ZZZZ")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show entries").click()
+    assert "No entries match." in page.locator("main").inner_text()
+    assert_accessible(page, "audit trail, nothing matches")
 
 
 def test_a_coordinator_cannot_open_the_audit_trail(new_page, staff_server):
@@ -220,3 +226,18 @@ def test_staff_pages_fit_a_phone(new_page, oldest):
         page.goto(path)
         # The queue table scrolls inside its own region; the page itself must not.
         assert horizontal_overflow(page) <= 0, f"{path} scrolls sideways"
+        small = small_tap_targets(page)
+        assert not small, f"{path}: tap targets under 24x24 px: {small}"
+
+
+def test_every_staff_control_shows_where_focus_is(new_page, oldest):
+    page = new_page()
+    page.goto("/staff/login")
+    stops, unchanged = controls_without_visible_focus(page)
+    assert stops >= 3 and not unchanged, unchanged
+    sign_in(page, ADMIN.email, ADMIN.password)
+    for path in (f"/staff/requests/{oldest}", "/staff/audit"):
+        page.goto(path)
+        stops, unchanged = controls_without_visible_focus(page)
+        assert stops > 5, path
+        assert not unchanged, f"{path}: no visible focus on {unchanged}"
