@@ -91,12 +91,27 @@ def browser(playwright_instance, chromium_path):
     browser.close()
 
 
+@pytest.fixture(scope="session")
+def browser_with_back_forward_cache(playwright_instance, chromium_path):
+    """Chromium as people have it, keeping recent pages in memory for the back button
+    (Playwright turns that cache off by default)."""
+    browser = playwright_instance.chromium.launch(
+        executable_path=chromium_path,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
 def new_page(browser, live_server, request):
     """Opens pages in fresh contexts: ``new_page(javascript=False, viewport=...)``.
 
     ``site_script=False`` blocks the site's own script but leaves the browser's
     JavaScript on: the page looks as it does without JavaScript, and axe-core can run.
+    ``back_forward_cache=True`` uses a Chromium that keeps pages for the back button.
 
     Every page fails its test on a JavaScript error, a Content-Security-Policy violation
     or any other console error, or when the server logged a traceback.
@@ -105,9 +120,20 @@ def new_page(browser, live_server, request):
     watches: list[ConsoleWatch] = []
     log_size = live_server.log_path.stat().st_size
 
-    def open_page(*, javascript: bool = True, site_script: bool = True, **context_options):
+    def open_page(
+        *,
+        javascript: bool = True,
+        site_script: bool = True,
+        back_forward_cache: bool = False,
+        **context_options,
+    ):
         context_options.setdefault("viewport", {"width": 1280, "height": 900})
-        context = browser.new_context(
+        chosen = (
+            request.getfixturevalue("browser_with_back_forward_cache")
+            if back_forward_cache
+            else browser
+        )
+        context = chosen.new_context(
             base_url=live_server.url, java_script_enabled=javascript, **context_options
         )
         context.set_default_timeout(10_000)

@@ -55,7 +55,9 @@ def display(reference: str) -> str:
 
 
 def test_a_coordinator_works_the_oldest_request_then_signs_out(new_page, oldest):
-    page = new_page()
+    # The back-forward cache on, as in everyday Chrome: a page kept in memory would show
+    # again after sign-out without asking the server, unless the page forbids storing.
+    page = new_page(back_forward_cache=True)
     page.goto("/staff/queue")
     assert "/staff/login" in page.url, "the queue needs sign-in"
 
@@ -109,8 +111,9 @@ def test_a_coordinator_works_the_oldest_request_then_signs_out(new_page, oldest)
     # Back through the history: every page the coordinator saw is asked for again (the
     # staff pages say no-store), and the server sends the sign-in page instead.
     for _ in range(3):
-        page.go_back()
-        page.wait_for_load_state()
+        # "commit": a page restored from memory fires no new load event.
+        page.go_back(wait_until="commit")
+        page.wait_for_function("() => document.readyState === 'complete'")
         text = page.content()
         assert "Oldest-Waiting" not in text, f"patient data shown after sign-out at {page.url}"
         assert "Odette" not in text
