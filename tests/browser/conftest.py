@@ -37,11 +37,15 @@ def chromium_missing_reason() -> str | None:
     return None
 
 
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
 def pytest_collection_modifyitems(config, items):
     """Without Chromium (and outside CI) the browser tests are set aside, and the run says
     why in one line at the end rather than once per test."""
     reason = chromium_missing_reason()
-    if reason is None or os.environ.get("CI"):
+    if reason is None or running_in_ci():
         return
     browser_tests = [item for item in items if item.get_closest_marker("browser")]
     if browser_tests:
@@ -61,7 +65,7 @@ def chromium_path() -> str:
     reason = chromium_missing_reason()
     if reason:
         # CI must prove the pages in a browser: there a missing Chromium is a failure.
-        if os.environ.get("CI"):
+        if running_in_ci():
             pytest.fail(reason.replace("skipped", "cannot run in CI"), pytrace=False)
         pytest.skip(reason)
     return CHROMIUM

@@ -138,10 +138,6 @@ def tab_to(page: Page, selector: str, *, limit: int = 120, backwards: bool = Fal
     raise AssertionError(f"{selector} never got focus by {key}; focus went: {path}")
 
 
-def type_keys(page: Page, text: str) -> None:
-    page.keyboard.type(text)
-
-
 def horizontal_overflow(page: Page) -> int:
     """How many CSS pixels the page is wider than the viewport (0: no sideways scroll)."""
     return page.evaluate(
