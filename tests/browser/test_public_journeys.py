@@ -289,3 +289,14 @@ def test_mistakes_are_explained_and_nothing_typed_is_lost(new_page, live_server,
     assert page.get_by_role("heading", level=1).inner_text() == "Request received"
     assert not page.title().startswith("Error")
     assert stored_request(live_server, last_name)["state"] == "FL"
+
+
+def test_public_pages_reflow_at_320_pixels(new_page):
+    """WCAG 1.4.10: content reflows at 320 CSS pixels (a 1280-pixel screen at 400% zoom)."""
+    page = new_page(viewport={"width": 320, "height": 640})
+    for path in ("/", FORM):
+        page.goto(path)
+        assert horizontal_overflow(page) <= 0, f"{path} scrolls sideways at 320 px"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send the request").click()
+    assert horizontal_overflow(page) <= 0, "the form with errors scrolls sideways at 320 px"
