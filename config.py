@@ -77,6 +77,26 @@ class Config:
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
+    # Production and operations (issue 4).
+    # How many proxies in front of the app set X-Forwarded-*; 0 trusts none of them.
+    TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+    # How many hosts run the app against this database (only read by `flask check-deploy`).
+    DEPLOY_HOSTS = _env_int("DEPLOY_HOSTS", 1)
+    # Strict-Transport-Security; sent only over HTTPS and only where the site is HTTPS-only.
+    HSTS_ENABLED = _env_bool("HSTS_ENABLED", False)
+    # Rate limits: counters in Redis in production so every worker and host shares them.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "intake")
+    # A Redis outage must not take the form down: count in memory until it is back.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # Short timeouts so an unreachable Redis costs a request half a second, not a hang.
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    RATELIMIT_HEADERS_ENABLED = True
+    FORM_RATE_LIMIT = _env("FORM_RATE_LIMIT", "20 per hour")
+    SIGNIN_RATE_LIMIT = _env("SIGNIN_RATE_LIMIT", "10 per 15 minutes")
+
 
 class DevelopmentConfig(Config):
     # A development-only key; Production never falls back to it.
@@ -94,6 +114,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    HSTS_ENABLED = _env_bool("HSTS_ENABLED", True)
 
     @classmethod
     def validate(cls) -> None:

@@ -1,6 +1,43 @@
-"""gunicorn settings, from environment variables with defaults for a small machine."""
+"""gunicorn settings, from environment variables with defaults for a small machine.
+
+gunicorn -c gunicorn.conf.py wsgi:app
+"""
 
 import os
+import sys
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# Two processes, each with a few threads: enough for a small machine; raise the workers
+# with the cores (about 2 per core). Every worker holds its own database pool.
+workers = int(os.environ.get("GUNICORN_WORKERS", os.environ.get("WEB_CONCURRENCY", "2")))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM, workers finish the requests they hold for up to this long before exiting.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+preload_app = os.environ.get("GUNICORN_PRELOAD", "false").lower() in {"1", "true", "yes", "on"}
+# Recycle workers now and then so a slow leak cannot grow forever; jitter avoids all
+# workers restarting at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = max_requests // 10
+
+# Logs to stdout/stderr as JSON lines; the access line has the path but never the query
+# string, and carries the app's request id.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logger_class = "app.ops.logs.GunicornJsonLogger"
+# The proxy in front sets X-Forwarded-*; the app's ProxyFix (TRUSTED_PROXY_COUNT) reads them.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_fork(server, worker):
+    # With preload_app the app, and its database engine, were created in the master: a
+    # pooled connection copied into several processes would be shared by all of them.
+    # Each worker drops the copies (without closing the parent's sockets) and opens its own.
+    wsgi = sys.modules.get("wsgi")
+    app = getattr(wsgi, "app", None)
+    engine = getattr(app, "extensions", {}).get("db_engine") if app else None
+    if engine is not None:
+        engine.dispose(close=False)

@@ -9,7 +9,7 @@ from flask import Flask
 
 from config import ProductionConfig, config_from_env
 
-from . import cli, db, errors
+from . import cli, db, errors, ops
 from .extensions import csrf
 from .public import bp as public_bp
 from .staff import bp as staff_bp
@@ -40,6 +40,8 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_bp)
     cli.init_app(app)
     errors.init_app(app)
+    # Last: it wraps the views registered above (rate limits) and adds headers and logs.
+    ops.init_app(app)
 
     # Computed once: every page shows these, and they change only with the config.
     center_facts = {

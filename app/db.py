@@ -28,12 +28,18 @@ def make_engine(
         pool_timeout=pool_timeout,
         # Recycle before typical proxy/firewall idle cut-offs.
         pool_recycle=1800,
+        # Database errors would otherwise quote the values (patient data) in their message.
+        hide_parameters=True,
     )
 
 
 def _make_sqlite_engine(url: str) -> Engine:
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
-    kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 15}}
+    kwargs: dict = {
+        "connect_args": {"check_same_thread": False, "timeout": 15},
+        # Database errors would otherwise quote the values (patient data) in their message.
+        "hide_parameters": True,
+    }
     if in_memory:
         # One shared connection, or every connection would see its own empty database.
         kwargs["poolclass"] = StaticPool
@@ -98,3 +104,16 @@ def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def discard_session() -> None:
+    """Roll back and drop the request's session after a failure, so nothing half-done
+    can be committed by a later use of it. The connection may already be gone."""
+    session = g.pop("db_session", None)
+    if session is None:
+        return
+    try:
+        session.rollback()
+        session.close()
+    except Exception:  # the connection is broken; the pool will replace it
+        session.invalidate()

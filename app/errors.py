@@ -3,9 +3,13 @@ went wrong inside."""
 
 from __future__ import annotations
 
-from flask import Flask, g, render_template
+from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .db import discard_session
 
 # status: (title, what to say, what the person can do)
 PAGES: dict[int, tuple[str, str]] = {
@@ -67,11 +71,18 @@ def init_app(app: Flask) -> None:
             return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
         return response
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeoutError)
+    def _database_unavailable(_error: Exception):
+        # The database is down, restarting or out of connections: a temporary state, so
+        # 503 (load balancers and clients may retry), and nothing half-done is kept.
+        app.logger.error("database unavailable", exc_info=_error)
+        discard_session()
+        return render_error(503)
+
     @app.errorhandler(InternalServerError)
     def _server_error(_error: InternalServerError):
         # Whatever was half-done must not be committed by a later use of the session.
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.rollback()
-            session.close()
+        discard_session()
         return render_error(500)

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, current_app, redirect, render_template, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from app.db import get_session
+from app.db import discard_session, get_session
 from app.services import appointment_requests, reference_codes
 
 from . import bp
@@ -23,11 +25,20 @@ def information():
 @bp.route("/request-appointment", methods=["GET", "POST"])
 def request_appointment():
     form = AppointmentRequestForm()
+    if request.method == "POST" and request.form.get("website", "").strip():
+        return _pretend_to_accept()
     if form.validate_on_submit() and form.token_is_well_formed:
-        submitted = appointment_requests.submit_request(
-            get_session(), details=to_new_request(form), token=form.form_token.data
-        )
-        get_session().commit()
+        try:
+            submitted = appointment_requests.submit_request(
+                get_session(), details=to_new_request(form), token=form.form_token.data
+            )
+            get_session().commit()
+        except (OperationalError, InterfaceError, PoolTimeoutError):
+            # The same form (same token) sent again stores one request, so asking the
+            # person to send it again is safe even if this commit did reach the database.
+            current_app.logger.warning("request not saved: database unavailable", exc_info=True)
+            discard_session()
+            return render_template("public/request_form.html", form=form, not_saved=True), 503
         _remember(submitted.reference)
         return redirect(url_for(".confirmation", reference=submitted.reference), code=303)
 
@@ -47,6 +58,15 @@ def confirmation(reference: str):
         reference=reference_codes.display(reference),
         reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
     )
+
+
+def _pretend_to_accept():
+    """The hidden "website" field is filled: a robot, since people never see it. Store
+    nothing, but answer as if it worked, so the robot has no reason to try otherwise."""
+    current_app.logger.info("bot trap: form discarded")
+    reference = reference_codes.new_reference()
+    _remember(reference)
+    return redirect(url_for(".confirmation", reference=reference), code=303)
 
 
 def _remember(reference: str) -> None:

@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     STATUS_CHANGE = "status_change"
     NOTE = "note"
     EXPORT = "export"
+    PURGE = "purge_patient_data"
 
 
 ACTION_LABELS = {
@@ -53,6 +54,7 @@ ACTION_LABELS = {
     Action.STATUS_CHANGE: "Changed status",
     Action.NOTE: "Added a note",
     Action.EXPORT: "Exported CSV",
+    Action.PURGE: "Removed patient data (retention)",
 }
 
 PAGE_SIZE = 100

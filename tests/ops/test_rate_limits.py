@@ -1,0 +1,81 @@
+"""Rate limits on the form's POST and on sign-in, per client address (in-process; the
+shared-counter test against gunicorn and Redis is in test_servers.py)."""
+
+import io
+import logging
+
+import pytest
+from flask import Blueprint, Flask
+
+from app.ops import limits
+from tests.conftest import count_rows
+from tests.support.forms import FORM_URL, open_form, submit
+from tests.support.servers import free_port
+
+
+@pytest.fixture
+def app_overrides():
+    return {"FORM_RATE_LIMIT": "3 per hour", "TRUSTED_PROXY_COUNT": 1}
+
+
+def post_from(client, address: str):
+    """An empty form (with its tokens): rejected with errors, but an attempt all the same."""
+    tokens = open_form(client)
+    return client.post(FORM_URL, data=tokens, headers={"X-Forwarded-For": address})
+
+
+def test_the_form_post_is_limited_per_client_address(client):
+    statuses = [post_from(client, "203.0.113.7").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert post_from(client, "203.0.113.8").status_code == 200, "another address is not limited"
+    # Reading the form is never limited.
+    assert client.get(FORM_URL, headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 200
+
+
+def test_the_limit_answer_is_the_sites_429_page(client):
+    for _ in range(3):
+        post_from(client, "203.0.113.9")
+    response = post_from(client, "203.0.113.9")
+    assert response.status_code == 429
+    assert "Too many attempts" in response.get_data(as_text=True)
+    assert "Retry-After" in response.headers
+
+
+def test_valid_requests_count_too(client, db):
+    for _ in range(3):
+        assert submit(client).status_code == 303
+    assert submit(client).status_code == 429
+    assert count_rows(db, "appointment_requests") == 3
+
+
+def test_sign_in_views_are_limited_wherever_they_are_registered():
+    app = Flask(__name__)
+    app.config.update(
+        RATELIMIT_STORAGE_URI="memory://",
+        FORM_RATE_LIMIT="100 per hour",
+        SIGNIN_RATE_LIMIT="2 per minute",
+    )
+    staff = Blueprint("staff", __name__)
+    staff.add_url_rule("/staff/sign-in", "sign_in", lambda: "ok", methods=["GET", "POST"])
+    app.register_blueprint(staff)
+    limits.init_app(app)
+    client = app.test_client()
+    assert [client.post("/staff/sign-in").status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get("/staff/sign-in").status_code == 200
+
+
+NO_REDIS = {"RATELIMIT_STORAGE_URI": f"redis://127.0.0.1:{free_port()}/0"}
+
+
+@pytest.mark.parametrize("app_overrides", [NO_REDIS])
+def test_redis_down_the_form_still_takes_requests_and_the_failure_is_logged(client, db):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        assert submit(client).status_code == 303
+        assert submit(client).status_code == 303
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "Rate limit storage unreachable" in stream.getvalue()
+    assert count_rows(db, "appointment_requests") == 2
