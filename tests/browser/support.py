@@ -97,12 +97,33 @@ def format_violations(violations: list[dict], where: str) -> str:
     return "\n".join(lines)
 
 
+_UNGROUPED_CHOICES_JS = """() => {
+    const names = new Set();
+    for (const input of document.querySelectorAll('input[type=radio], input[type=checkbox]')) {
+        const group = document.querySelectorAll(`input[name="${CSS.escape(input.name)}"]`);
+        if (group.length < 2) continue;
+        const fieldset = input.closest('fieldset');
+        const legend = fieldset && fieldset.querySelector(':scope > legend');
+        if (!legend || !legend.textContent.trim()) names.add(input.name);
+    }
+    return [...names];
+}"""
+
+
+def choices_without_a_legend(page: Page) -> list[str]:
+    """Names of radio or check box groups that are not in a fieldset with a legend."""
+    return page.evaluate(_UNGROUPED_CHOICES_JS)
+
+
 def assert_accessible(page: Page, state: str) -> None:
     """Zero axe-core violations of the WCAG 2.0/2.1 A and AA rules, and of its heading,
-    landmark and skip-link rules, on the page as it is."""
+    landmark and skip-link rules, on the page as it is; and every group of radios or
+    check boxes in a fieldset with a legend."""
     violations = axe_violations(page)
     where = f"{page.url} ({state})"
     assert not violations, format_violations(violations, where)
+    ungrouped = choices_without_a_legend(page)
+    assert not ungrouped, f"choices without a fieldset and legend on {where}: {ungrouped}"
 
 
 def active_element(page: Page) -> dict:

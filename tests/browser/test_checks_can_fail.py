@@ -8,6 +8,7 @@ import pytest
 from tests.browser.support import (
     ConsoleWatch,
     axe_violations,
+    choices_without_a_legend,
     controls_without_visible_focus,
     format_violations,
     horizontal_overflow,
@@ -31,6 +32,8 @@ BROKEN_PAGE = """<!doctype html><html><head><title>Broken</title>
   <p><a href="#x">standalone</a></p>
   <button class="tiny">b</button>
   <div class="wide">wide</div>
+  <label><input type="radio" name="loose" value="a"> A</label>
+  <label><input type="radio" name="loose" value="b"> B</label>
 </main><p>Outside every landmark.</p></body></html>"""
 
 
@@ -56,11 +59,12 @@ def test_axe_reports_rule_element_and_fix(broken_page):
 
 def test_focus_tap_target_and_width_checks(broken_page):
     stops, unchanged = controls_without_visible_focus(broken_page)
-    assert stops == 3 and len(unchanged) == 3
+    assert stops == 4 and len(unchanged) == 4
     small = small_tap_targets(broken_page)
     assert any(target.startswith("a#") for target in small)
     assert any(target.startswith("button#") for target in small)
     assert horizontal_overflow(broken_page) > 1000
+    assert choices_without_a_legend(broken_page) == ["loose"]
 
 
 def test_console_watch_reports_a_blocked_inline_script(browser):
