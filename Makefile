@@ -46,3 +46,12 @@ format: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+.PHONY: browser screenshots
+browser:  ## make sure Debian's Chromium is there for the browser tests (installs it when root)
+	@bash scripts/ensure-chromium.sh
+
+test: browser
+
+screenshots: install browser  ## pictures of each page, 375 and 1280 px wide, into docs/screenshots/
+	$(BIN)/python scripts/screenshots.py

@@ -7,9 +7,9 @@
     form.querySelectorAll("[data-reveals]").forEach(function (radio) {
       var block = document.getElementById(radio.getAttribute("data-reveals"));
       if (!block) { return; }
-      var shown = radio.checked;
-      block.classList.toggle("conditional--hidden", !shown);
-      radio.setAttribute("aria-expanded", shown ? "true" : "false");
+      // No aria-expanded: ARIA does not allow it on a radio button. aria-controls
+      // (in the markup) ties the answer to the questions it shows.
+      block.classList.toggle("conditional--hidden", !radio.checked);
     });
   }
 

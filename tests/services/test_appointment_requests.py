@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -12,38 +12,11 @@ from app.services.appointment_requests import (
     submit_request,
 )
 from app.validation import npi_is_valid
+from tests.support.staff import request_details
 
 
 def _details(**changes) -> NewRequest:
-    values = dict(
-        submitted_by_patient=True,
-        submitter_name=None,
-        submitter_relationship=None,
-        submitter_phone=None,
-        first_name="Ines",
-        last_name="Garza",
-        date_of_birth=date(1970, 1, 2),
-        sex=None,
-        email="ines@example.com",
-        phone="+18135550123",
-        contact_method="phone",
-        best_time_to_call="any",
-        state="FL",
-        zip_code="33612",
-        language="spanish",
-        language_other=None,
-        interpreter_needed=True,
-        diagnosed_metastatic="yes",
-        metastasis_sites=["lungs"],
-        in_treatment=False,
-        insurance_type="medicare",
-        insurance_carrier=None,
-        message=None,
-        consent_to_contact=True,
-        referral=None,
-    )
-    values.update(changes)
-    return NewRequest(**values)
+    return request_details(**changes)
 
 
 def test_submitting_the_same_token_twice_returns_the_first_reference(db):
