@@ -43,3 +43,14 @@ def post_fork(server, worker):
     engine = getattr(app, "extensions", {}).get("db_engine") if app else None
     if engine is not None:
         engine.dispose(close=False)
+
+
+# gunicorn 27's control socket lives at one path per user (~/.gunicorn/gunicorn.ctl), so
+# a second gunicorn on the same host (another instance, a bench, a test server) would
+# fight over it. Off unless asked for.
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "false").lower() not in {
+    "1",
+    "true",
+    "yes",
+    "on",
+}

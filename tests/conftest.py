@@ -51,7 +51,22 @@ def make_test_app(database_url: str, **overrides) -> Flask:
         "ARGON2_MEMORY_KIB": 8,
     }
     config.update(overrides)
-    return create_app(config)
+    application = create_app(config)
+    _apps_made.append(application)
+    return application
+
+
+# Every app a test makes has its connection pool closed when the test ends, so an open
+# connection never outlives its test (it would surface later as a ResourceWarning, which
+# the suite treats as an error, in whichever test happened to run next).
+_apps_made: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_pools_of_apps_made() -> Iterator[None]:
+    yield
+    while _apps_made:
+        _apps_made.pop().extensions["db_engine"].dispose()
 
 
 @pytest.fixture
