@@ -42,7 +42,7 @@ def request_appointment():
             "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
         )
     form = AppointmentRequestForm()
-    if request.method == "POST" and request.form.get("website", "").strip():
+    if request.form.get("website", "").strip():
         return _pretend_to_accept()
     if form.validate_on_submit() and form.token_is_well_formed:
         try:
