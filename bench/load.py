@@ -241,6 +241,21 @@ ACTIONS: dict[str, Callable[[Browser, int, Result], None]] = {
 }
 
 
+def _run_threads(loop, results: list[Result], started: float) -> Result:
+    """Run ``loop(i)`` on one thread per result and add the results up."""
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(len(results))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    total = Result()
+    for result in results:
+        total.merge(result)
+    # Until the last request in flight at the end has finished.
+    total.elapsed = time.perf_counter() - started
+    return total
+
+
 def _process_main(args: tuple) -> Result:
     action_name, host, port, duration, threads, first_n, stride = args
     action = ACTIONS[action_name]
@@ -254,17 +269,7 @@ def _process_main(args: tuple) -> Result:
             action(Browser(host, port), n, results[index])
             n += stride
 
-    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    total = Result()
-    for result in results:
-        total.merge(result)
-    # Until the last request in flight at the deadline has finished.
-    total.elapsed = time.perf_counter() - started
-    return total
+    return _run_threads(loop, results, started)
 
 
 def run_client(
@@ -365,16 +370,7 @@ def _mixed_process(args: tuple) -> Result:
                     get(staff_browser, path, result)
             step += 1
 
-    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    total = Result()
-    for result in results:
-        total.merge(result)
-    total.elapsed = time.perf_counter() - started
-    return total
+    return _run_threads(loop, results, started)
 
 
 def run_mixed(
