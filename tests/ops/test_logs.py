@@ -148,3 +148,24 @@ def test_a_well_formed_request_id_from_the_proxy_is_kept(client):
     assert response.headers["X-Request-ID"] == "proxy-abc-12345"
     forged = client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)</script>"})
     assert forged.headers["X-Request-ID"] != "<script>alert(1)</script>"
+
+
+def test_request_ids_differ_between_a_worker_and_its_parent():
+    # gunicorn forks its workers: a child must not hand out the ids its parent will.
+    import os
+
+    from app.ops.logs import request_id_for
+
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (runs in the child)
+        os.write(write_end, request_id_for(None).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    child_id = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.close(write_end)
+    parent_ids = {request_id_for(None) for _ in range(3)}
+    assert len(parent_ids) == 3
+    assert len(child_id) == 32
+    assert child_id[:16] not in {i[:16] for i in parent_ids}
