@@ -93,7 +93,8 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     # Short timeouts so an unreachable Redis costs a request half a second, not a hang.
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-    RATELIMIT_HEADERS_ENABLED = True
+    # No X-RateLimit-* headers: each cost a Redis round trip; the 429 page sends Retry-After.
+    RATELIMIT_HEADERS_ENABLED = False
     FORM_RATE_LIMIT = _env("FORM_RATE_LIMIT", "20 per hour")
     SIGNIN_RATE_LIMIT = _env("SIGNIN_RATE_LIMIT", "10 per 15 minutes")
 

@@ -8,9 +8,11 @@ lives, and the views themselves stay free of rate-limit code.
 
 from __future__ import annotations
 
+import math
+import time
 from functools import wraps
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -40,6 +42,7 @@ def init_app(app: Flask) -> Limiter:
         hooks = app.before_request_funcs.get(None, [])
         if limiter._check_request_limit in hooks:  # absent when the limiter is disabled
             hooks.remove(limiter._check_request_limit)
+    _answer_429_with_retry_after(app, limiter)
     if not app.config.get("RATELIMIT_ENABLED", True):
         return limiter
     _limit(app, limiter, FORM_ENDPOINT, app.config["FORM_RATE_LIMIT"])
@@ -64,3 +67,24 @@ def _limit(app: Flask, limiter: Limiter, endpoint: str, limit: str) -> None:
         return view(*args, **kwargs)
 
     app.view_functions[endpoint] = dispatch
+
+
+def _answer_429_with_retry_after(app: Flask, limiter: Limiter) -> None:
+    """Retry-After on every 429 (the page itself is the site's, from app.errors). The
+    limiter's own X-RateLimit-* headers are off (RATELIMIT_HEADERS_ENABLED): filling them
+    in cost a Redis round trip on every limited POST, and only a refused request needs to
+    know when to come back."""
+
+    @app.after_request
+    def _retry_after(response: Response) -> Response:
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(_seconds_until_reset(limiter))
+        return response
+
+
+def _seconds_until_reset(limiter: Limiter) -> int:
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    reset_time = current.window[0]
+    return max(1, math.ceil(reset_time - time.time()))

@@ -9,13 +9,13 @@ is created with ``hide_parameters``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-import re
-import sys
-import itertools
 import os
+import re
 import secrets
+import sys
 import traceback
 from datetime import UTC, datetime
 
