@@ -1,5 +1,6 @@
 """gunicorn settings, the trusted proxy count and the database pool."""
 
+import os
 import runpy
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def load_gunicorn_conf(monkeypatch, **env) -> dict:
 def test_gunicorn_defaults_suit_a_small_machine(monkeypatch):
     conf = load_gunicorn_conf(monkeypatch)
     assert conf["bind"] == "127.0.0.1:8000"
-    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (2, 4, "gthread")
+    cores = os.cpu_count()
+    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (2 * cores + 1, 1, "sync")
     assert conf["accesslog"] == "-"
     assert conf["logger_class"] == "app.ops.logs.GunicornJsonLogger"
     assert conf["graceful_timeout"] > 0
@@ -32,9 +34,10 @@ def test_gunicorn_defaults_suit_a_small_machine(monkeypatch):
 
 def test_gunicorn_reads_its_settings_from_the_environment(monkeypatch):
     conf = load_gunicorn_conf(
-        monkeypatch, GUNICORN_BIND="0.0.0.0:9000", GUNICORN_WORKERS="5", GUNICORN_THREADS="1"
+        monkeypatch, GUNICORN_BIND="0.0.0.0:9000", GUNICORN_WORKERS="3", GUNICORN_THREADS="4"
     )
-    assert (conf["bind"], conf["workers"], conf["worker_class"]) == ("0.0.0.0:9000", 5, "sync")
+    assert (conf["bind"], conf["workers"], conf["worker_class"]) == ("0.0.0.0:9000", 3, "gthread")
+    assert load_gunicorn_conf(monkeypatch, WEB_CONCURRENCY="6")["workers"] == 6
 
 
 def test_post_fork_drops_connections_inherited_from_a_preloaded_master(monkeypatch, database_url):
