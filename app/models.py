@@ -154,9 +154,18 @@ class AppointmentRequest(Base):
         Index("ix_appointment_requests_status_submitted", "status", "submitted_at", "id"),
         Index("ix_appointment_requests_submitted", "submitted_at", "id"),
         Index("ix_appointment_requests_claimed_by", "claimed_by_id"),
-        # Search and duplicate detection.
-        Index("ix_appointment_requests_last_name_lower", func.lower(last_name)),
-        Index("ix_appointment_requests_first_name_lower", func.lower(first_name)),
+        # Search (a prefix: LIKE 'word%') and duplicate detection (equality). On
+        # PostgreSQL, text_pattern_ops lets LIKE use them whatever the collation.
+        Index(
+            "ix_appointment_requests_last_name_lower",
+            func.lower(last_name).label("last_name_lower"),
+            postgresql_ops={"last_name_lower": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_appointment_requests_first_name_lower",
+            func.lower(first_name).label("first_name_lower"),
+            postgresql_ops={"first_name_lower": "text_pattern_ops"},
+        ),
         Index("ix_appointment_requests_dob", "date_of_birth"),
         Index("ix_appointment_requests_email", "email"),
         Index("ix_appointment_requests_phone", "phone"),

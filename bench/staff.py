@@ -108,6 +108,14 @@ def pages(database_url: str, summary: seed.SeedSummary) -> list[Page]:
             expect=common_name,
         ),
         Page(
+            "search by a name nobody has (all statuses)",
+            "queue",
+            "POST",
+            "/staff/queue",
+            {"status": "all", "referral": "any", "claim": "any", "q": "Zzyzxq"},
+            expect="No requests match.",
+        ),
+        Page(
             "search by reference",
             "queue",
             "POST",
