@@ -51,11 +51,13 @@ class PageReplay:
         if self._app.debug or self._app.jinja_env.auto_reload:
             return self._wsgi_app(environ, start_response)
         # Everything the answer may depend on; the query string is not (campaign links).
+        # Only a yes/no from X-Forwarded-Proto, as the security headers use it: kept as
+        # sent, a client could fill this cache with made-up values.
         kind = (
             environ.get("PATH_INFO"),
             environ.get("SCRIPT_NAME", ""),
-            environ.get("wsgi.url_scheme"),
-            environ.get("HTTP_X_FORWARDED_PROTO"),
+            environ.get("wsgi.url_scheme") == "https"
+            or environ.get("HTTP_X_FORWARDED_PROTO") == "https",
         )
         etag = self._etags.get(kind)
         not_modified = etag is not None and _matches(environ, etag)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import cache
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.models import OPEN_STATUSES, AppointmentRequest, Referral, RequestStatus
@@ -100,14 +101,18 @@ def submit_request(session: Session, *, details: NewRequest, token: str) -> Subm
 # statement is compiled once per process rather than keyed again on every submission.
 _REQUESTS = AppointmentRequest.__table__
 _INSERT_REFERRAL = insert(Referral.__table__)
-_INSERT_REQUEST = {
-    name: builder(_REQUESTS).on_conflict_do_nothing().returning(_REQUESTS.c.id)
-    for name, builder in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+
+
+@cache
+def _insert_request_for(dialect: str):
+    # Imported here: a worker on PostgreSQL need not load the SQLite dialect, or the
+    # other way round (memory per worker, docs/performance.md).
+    builder = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+    return builder(_REQUESTS).on_conflict_do_nothing().returning(_REQUESTS.c.id)
 
 
 def _insert_ignoring_conflicts(session: Session):
-    return _INSERT_REQUEST[session.get_bind().dialect.name]
+    return _insert_request_for(session.get_bind().dialect.name)
 
 
 def _reference_for_token(session: Session, token: str) -> str | None:

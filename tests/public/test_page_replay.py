@@ -119,3 +119,13 @@ def test_an_answer_that_sets_a_cookie_is_never_replayed():
     cookies = [client.get("/").headers["Set-Cookie"] for _ in range(3)]
     assert len(calls) == 3
     assert len(set(cookies)) == 3
+
+
+def test_made_up_forwarded_headers_cannot_fill_the_copies(app, client):
+    # Without a trusted proxy anyone can send X-Forwarded-Proto; each value must not be
+    # kept as a copy of its own.
+    for n in range(50):
+        client.get("/", headers={"X-Forwarded-Proto": f"made-up-{n}"})
+    replay = app.wsgi_app
+    assert isinstance(replay, PageReplay)
+    assert len(replay._answers) == 1
