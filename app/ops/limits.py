@@ -84,7 +84,7 @@ def _answer_429_with_retry_after(app: Flask, limiter: Limiter) -> None:
 
 def _seconds_until_reset(limiter: Limiter) -> int:
     current = limiter.current_limit
-    if current is None:
+    if current is None:  # a 429 that no limit of the limiter's raised
         return 60
     reset_time = current.window[0]
     return max(1, math.ceil(reset_time - time.time()))

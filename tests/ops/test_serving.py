@@ -24,8 +24,9 @@ def load_gunicorn_conf(monkeypatch, **env) -> dict:
 def test_gunicorn_defaults_suit_a_small_machine(monkeypatch):
     conf = load_gunicorn_conf(monkeypatch)
     assert conf["bind"] == "127.0.0.1:8000"
-    cores = os.cpu_count()
-    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (2 * cores + 1, 1, "sync")
+    cores = len(os.sched_getaffinity(0))
+    workers = min(2 * cores + 1, 9)
+    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (workers, 1, "sync")
     assert conf["accesslog"] == "-"
     assert conf["logger_class"] == "app.ops.logs.GunicornJsonLogger"
     assert conf["graceful_timeout"] > 0
