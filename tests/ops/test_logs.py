@@ -3,11 +3,12 @@
 import io
 import json
 import logging
+import os
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from app.ops.logs import RequestIdFilter, SafeJsonFormatter
+from app.ops.logs import RequestIdFilter, SafeJsonFormatter, request_id_for
 from app.services import appointment_requests
 from tests.conftest import count_rows
 from tests.support.forms import FORM_URL, open_form, referral_answers, submit, valid_answers
@@ -152,10 +153,6 @@ def test_a_well_formed_request_id_from_the_proxy_is_kept(client):
 
 def test_request_ids_differ_between_a_worker_and_its_parent():
     # gunicorn forks its workers: a child must not hand out the ids its parent will.
-    import os
-
-    from app.ops.logs import request_id_for
-
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover (runs in the child)

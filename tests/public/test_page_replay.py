@@ -4,7 +4,7 @@ request: the same status, headers and body, a request id of its own, and Flask n
 from __future__ import annotations
 
 import pytest
-from flask import Flask, Response, request_started
+from flask import Flask, Response, request, request_started
 
 from app.public.page_replay import PageReplay
 from tests.conftest import make_test_app
@@ -19,8 +19,6 @@ def _requests_flask_handled(app: Flask) -> list[str]:
     paths: list[str] = []
 
     def record(_sender, **_extra):
-        from flask import request
-
         paths.append(request.path)
 
     request_started.connect(record, app)
