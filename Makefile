@@ -3,6 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
+# `PORT=8100 make run` serves a second checkout beside the first.
+PORT ?= 8000
 
 .PHONY: run test install migrate services lint format clean
 .PHONY: bench bench-quick wrk
@@ -16,10 +18,13 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)  ## create .venv and install the app with its test tools
 
 migrate: install  ## apply the database migrations (DATABASE_URL, default SQLite under instance/)
+	@$(BIN)/python scripts/preflight.py
 	$(BIN)/alembic upgrade head
 
-run: migrate  ## start gunicorn on http://127.0.0.1:8000 with the SQLite default
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+run: install  ## migrate, then serve on http://127.0.0.1:$(PORT) (default 8000) with the SQLite default
+	@$(BIN)/python scripts/preflight.py --bind 127.0.0.1:$(PORT)
+	$(BIN)/alembic upgrade head
+	GUNICORN_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 services:  ## make sure PostgreSQL and Redis are running (the tests need both)
 	bash scripts/ensure-services.sh
@@ -36,7 +41,7 @@ bench: install services wrk  ## the full benchmark against bare Flask (~12 min);
 bench-quick: install services wrk  ## a ~3-minute sanity run of the benchmark; writes instance/bench/quick.md
 	BENCH_QUICK=1 $(BIN)/python -m bench.run
 
-lint: install
+lint: install  ## ruff: the lint rules and the formatting (CI fails on either)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

@@ -7,8 +7,11 @@ flush but never commit.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -33,8 +36,17 @@ def make_engine(
     )
 
 
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder of a SQLite file URL. SQLite makes the file but not its folder,
+    and on a fresh clone nothing else has made ``instance/`` before the first migration."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _make_sqlite_engine(url: str) -> Engine:
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
+    ensure_sqlite_directory(url)
     kwargs: dict = {
         "connect_args": {"check_same_thread": False, "timeout": 15},
         # Database errors would otherwise quote the values (patient data) in their message.

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -89,3 +99,10 @@ def _pretend_to_accept():
 def _remember(reference: str) -> None:
     remembered = [r for r in session.get("submitted_references", []) if r != reference]
     session["submitted_references"] = (remembered + [reference])[-_REMEMBERED_REFERENCES:]
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico on every first visit whatever the page says; without it
+    # each visit logged a 404.
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=86400)
