@@ -36,7 +36,7 @@ def main(base: str) -> int:
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
         try:
             with opener.open(base + path, data=body, timeout=30) as response:
-                return response.status, response.geturl(), response.read().decode()
+                return response.status, response.geturl(), response.read().decode(errors="replace")
         except urllib.error.HTTPError as error:
             return error.code, error.geturl(), error.read().decode(errors="replace")
 
