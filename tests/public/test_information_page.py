@@ -83,3 +83,11 @@ def test_center_facts_come_from_configuration(database_url):
         assert "Moffitt" not in text
     finally:
         app.extensions["db_engine"].dispose()
+
+
+def test_the_site_icon_answers(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file's signature
+    response.close()
