@@ -6,7 +6,6 @@ reference) and say what changed, never what the person wrote or who they are.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
+from app.vocabulary import AuditAction
 
 
 class AppendOnlyError(RuntimeError):
@@ -31,31 +31,8 @@ for _model in (AuditEvent, RequestEvent):
     event.listen(_model, "before_delete", _refuse_change)
 
 
-class Action(enum.StrEnum):
-    SIGN_IN = "sign_in"
-    SIGN_IN_FAILED = "sign_in_failed"
-    SIGN_OUT = "sign_out"
-    VIEW_REQUEST = "view_request"
-    CLAIM = "claim"
-    RELEASE = "release"
-    STATUS_CHANGE = "status_change"
-    NOTE = "note"
-    EXPORT = "export"
-    PURGE = "purge_patient_data"
-
-
-ACTION_LABELS = {
-    Action.SIGN_IN: "Signed in",
-    Action.SIGN_IN_FAILED: "Sign-in failed",
-    Action.SIGN_OUT: "Signed out",
-    Action.VIEW_REQUEST: "Viewed request",
-    Action.CLAIM: "Claimed request",
-    Action.RELEASE: "Released request",
-    Action.STATUS_CHANGE: "Changed status",
-    Action.NOTE: "Added a note",
-    Action.EXPORT: "Exported CSV",
-    Action.PURGE: "Removed patient data (retention)",
-}
+# Imported under the name the callers have always used: audit.Action.CLAIM.
+Action = AuditAction
 
 PAGE_SIZE = 100
 
@@ -63,7 +40,7 @@ PAGE_SIZE = 100
 def record(
     session: Session,
     *,
-    action: Action,
+    action: AuditAction,
     staff_id: int | None = None,
     actor_email: str | None = None,
     request_id: int | None = None,
@@ -102,10 +79,7 @@ class AuditRow:
 
     @property
     def action_label(self) -> str:
-        try:
-            return ACTION_LABELS[Action(self.action)]
-        except ValueError:
-            return self.action
+        return AuditAction.label_for(self.action) or self.action
 
 
 @dataclass(frozen=True)

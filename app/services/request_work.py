@@ -7,24 +7,16 @@ Every change writes a history event (shown on the request) and an audit event.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from app.models import (
-    AppointmentRequest,
-    CloseReason,
-    RequestEvent,
-    RequestStatus,
-    StaffRole,
-    StaffUser,
-)
+from app.models import AppointmentRequest, RequestEvent, StaffUser
+from app.vocabulary import AuditAction, CloseReason, EventKind, RequestStatus, StaffRole
 
 from . import audit
-from .audit import Action
 
 NOTE_MAX = 2000
 DUPLICATES_SHOWN = 20
@@ -37,29 +29,6 @@ FORWARD: dict[RequestStatus, RequestStatus] = {
     RequestStatus.IN_PROGRESS: RequestStatus.CONTACTED,
     RequestStatus.CONTACTED: RequestStatus.SCHEDULED,
 }
-
-STATUS_LABELS = {
-    RequestStatus.NEW: "New",
-    RequestStatus.IN_PROGRESS: "In progress",
-    RequestStatus.CONTACTED: "Contacted",
-    RequestStatus.SCHEDULED: "Scheduled",
-    RequestStatus.CLOSED: "Closed",
-}
-
-CLOSE_REASON_LABELS = {
-    CloseReason.DECLINED: "Declined",
-    CloseReason.UNABLE_TO_REACH: "Unable to reach",
-    CloseReason.NOT_ELIGIBLE: "Not eligible",
-    CloseReason.DUPLICATE: "Duplicate",
-    CloseReason.OTHER: "Other",
-}
-
-
-class EventKind(enum.StrEnum):
-    CLAIM = "claim"
-    RELEASE = "release"
-    STATUS = "status"
-    NOTE = "note"
 
 
 class WorkRefused(Exception):
@@ -158,7 +127,7 @@ def record_view(
 ) -> None:
     audit.record(
         session,
-        action=Action.VIEW_REQUEST,
+        action=AuditAction.VIEW_REQUEST,
         staff_id=staff.id,
         request_id=request_id,
         client_ip=client_ip,
@@ -194,10 +163,14 @@ def claim(
             raise WorkRefused("You have already claimed this request.")
         if claimed_by_id is not None:
             raise WorkRefused(f"{name} has already claimed this request.")
-        raise WorkRefused(f"A {STATUS_LABELS[status].lower()} request cannot be claimed.")
+        raise WorkRefused(f"A {status.label.lower()} request cannot be claimed.")
     _event(session, request_id, staff, EventKind.CLAIM, to_status=status)
     audit.record(
-        session, action=Action.CLAIM, staff_id=staff.id, request_id=request_id, client_ip=client_ip
+        session,
+        action=AuditAction.CLAIM,
+        staff_id=staff.id,
+        request_id=request_id,
+        client_ip=client_ip,
     )
 
 
@@ -231,7 +204,7 @@ def release(session: Session, *, request_id: int, staff: StaffUser, client_ip: s
     _event(session, request_id, staff, EventKind.RELEASE, to_status=status)
     audit.record(
         session,
-        action=Action.RELEASE,
+        action=AuditAction.RELEASE,
         staff_id=staff.id,
         request_id=request_id,
         client_ip=client_ip,
@@ -271,8 +244,8 @@ def change_status(
         raise WorkRefused(f"{name} has claimed this request; only they can change its status.")
     if to_status not in allowed_moves(status):
         raise WorkRefused(
-            f"A request that is {STATUS_LABELS[status].lower()} cannot be moved to "
-            f"{STATUS_LABELS[to_status].lower()}."
+            f"A request that is {status.label.lower()} cannot be moved to "
+            f"{to_status.label.lower()}."
         )
     if to_status != RequestStatus.CLOSED and claimed_by_id is None:
         raise WorkRefused("Claim the request before you change its status.")
@@ -309,7 +282,7 @@ def change_status(
     )
     audit.record(
         session,
-        action=Action.STATUS_CHANGE,
+        action=AuditAction.STATUS_CHANGE,
         staff_id=staff.id,
         request_id=request_id,
         from_value=status.value,
@@ -326,7 +299,7 @@ def add_note(
     # The audit trail says a note was written, not what it says.
     audit.record(
         session,
-        action=Action.NOTE,
+        action=AuditAction.NOTE,
         staff_id=staff.id,
         request_id=request_id,
         detail=f"history event {event.id}",

@@ -6,11 +6,12 @@ from wtforms import PasswordField, RadioField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.models import EMAIL_MAX, NAME_MAX, CloseReason, RequestStatus
+from app.models import EMAIL_MAX, NAME_MAX
 from app.services.intake_queue import ClaimFilter, ReferralFilter, StatusFilter
-from app.services.request_work import CLOSE_REASON_LABELS, NOTE_MAX, STATUS_LABELS
+from app.services.request_work import NOTE_MAX
 from app.services.staff_accounts import PASSWORD_MAX
 from app.validation import NoControlCharacters, TrimmedForm
+from app.vocabulary import CloseReason, RequestStatus
 
 
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
@@ -52,7 +53,7 @@ class StatusForm(TrimmedForm):
     )
     close_reason = RadioField(
         "Reason for closing",
-        choices=options([(r.value, CLOSE_REASON_LABELS[r]) for r in CloseReason]),
+        choices=options(CloseReason.choices()),
         # Needed only when closing: checked in validate_close_reason.
         validate_choice=False,
     )
@@ -66,7 +67,7 @@ class StatusForm(TrimmedForm):
     )
 
     def set_moves(self, moves: list[RequestStatus]) -> None:
-        self.to_status.choices = options([(m.value, STATUS_LABELS[m]) for m in moves])
+        self.to_status.choices = options([(m.value, m.label) for m in moves])
 
     def validate_close_reason(self, field) -> None:
         closing = self.to_status.data == RequestStatus.CLOSED.value
@@ -83,11 +84,7 @@ class QueueFilterForm(TrimmedForm):
         choices=options(
             [
                 (StatusFilter.OPEN.value, "Open (new and in progress)"),
-                (StatusFilter.NEW.value, "New"),
-                (StatusFilter.IN_PROGRESS.value, "In progress"),
-                (StatusFilter.CONTACTED.value, "Contacted"),
-                (StatusFilter.SCHEDULED.value, "Scheduled"),
-                (StatusFilter.CLOSED.value, "Closed"),
+                *RequestStatus.choices(),
                 (StatusFilter.ALL.value, "All"),
             ]
         ),

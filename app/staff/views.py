@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     current_app,
@@ -20,13 +21,11 @@ from werkzeug.datastructures import MultiDict
 
 from app.db import get_session
 from app.models import CloseReason, RequestStatus, StaffUser
-from app.public import choices
 from app.services import audit, csv_export, intake_queue, reference_codes, request_work
 from app.services.audit import Action
 from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter, StatusFilter
 from app.services.staff_accounts import now_utc
 
-from . import bp
 from .access import admin_required, client_ip, login_required
 from .forms import (
     ActionForm,
@@ -36,6 +35,16 @@ from .forms import (
     StatusForm,
     options,
 )
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@bp.after_request
+def _no_store(response):
+    # Staff pages carry patient data: no browser or proxy may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 @bp.get("/")
@@ -99,7 +108,6 @@ def queue():
         after=after,
         filter_args=_filter_args(form),
         now=now_utc(),
-        status_labels=request_work.STATUS_LABELS,
         reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
     )
 
@@ -147,7 +155,6 @@ def _render_request(reference: str, *, status_form=None, note_form=None, code=20
             "staff/request.html",
             r=row,
             detail=detail,
-            reference_display=reference_codes.display(row.reference),
             submitted_at=submitted_at,
             now=now,
             reply_due=intake_queue.add_business_days(submitted_at, reply_days),
@@ -156,9 +163,6 @@ def _render_request(reference: str, *, status_form=None, note_form=None, code=20
             ),
             status_form=status_form,
             note_form=note_form or NoteForm(formdata=None),
-            choices=choices,
-            status_labels=request_work.STATUS_LABELS,
-            close_labels=request_work.CLOSE_REASON_LABELS,
             form=status_form if status_form.errors else (note_form or None),
         ),
         code,
@@ -239,7 +243,7 @@ def change_status(reference: str):
             client_ip=client_ip(),
         )
         get_session().commit()
-        flash(f"Status changed to {request_work.STATUS_LABELS[to_status].lower()}.", "success")
+        flash(f"Status changed to {to_status.label.lower()}.", "success")
     except request_work.WorkRefused as refused:
         get_session().rollback()
         flash(str(refused), "error")
