@@ -17,7 +17,6 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 from app.db import get_session
 from app.models import StaffRole, StaffUser
 
-SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen")
 ACCESS_ATTRIBUTE = "staff_access"
 
 
