@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation, V
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import models
+from app.request_fields import FORM_ORDER
 from app.validation import (
     EmailAddress,
     NoControlCharacters,
@@ -123,6 +124,9 @@ def _radio(label: str, vocabulary: type[Vocabulary], message: str) -> RadioField
 
 
 class AppointmentRequestForm(TrimmedForm):
+    # The questions' order (app/request_fields.py): the error summary lists problems in it.
+    field_order = FORM_ORDER
+
     form_token = HiddenField()
 
     # Who is filling in the form.

@@ -19,6 +19,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from app import request_fields
 from app.db import get_session
 from app.models import CloseReason, RequestStatus, StaffUser
 from app.services import audit, csv_export, intake_queue, reference_codes, request_work
@@ -155,6 +156,10 @@ def _render_request(reference: str, *, status_form=None, note_form=None, code=20
             "staff/request.html",
             r=row,
             detail=detail,
+            answers={
+                section.value: list(request_fields.staff_rows(row, section))
+                for section in request_fields.Section
+            },
             submitted_at=submitted_at,
             now=now,
             reply_due=intake_queue.add_business_days(submitted_at, reply_days),
