@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
 from app.vocabulary import AuditAction
 
+from .actor import Actor
+
 
 class AppendOnlyError(RuntimeError):
     """Someone tried to change or delete an audit or history entry."""
@@ -41,6 +43,7 @@ def record(
     session: Session,
     *,
     action: AuditAction,
+    actor: Actor | None = None,
     staff_id: int | None = None,
     actor_email: str | None = None,
     request_id: int | None = None,
@@ -49,6 +52,10 @@ def record(
     detail: str | None = None,
     client_ip: str | None = None,
 ) -> AuditEvent:
+    """One entry. ``actor`` gives the staff id and address of a signed-in person; the
+    sign-in pages, where there is nobody yet, pass them one by one."""
+    if actor is not None:
+        staff_id, client_ip = actor.staff_id, actor.client_ip
     event = AuditEvent(
         action=action.value,
         staff_id=staff_id,
@@ -138,3 +145,11 @@ def audit_page(
     ]
     next_before = rows[limit - 1].id if len(rows) > limit else None
     return AuditPage(rows[:limit], next_before)
+
+
+def staff_members(session: Session) -> list[tuple[int, str]]:
+    """Everyone the trail can be filtered by, as (id, "Name (email)"), by name."""
+    rows = session.execute(
+        select(StaffUser.id, StaffUser.name, StaffUser.email).order_by(StaffUser.name)
+    )
+    return [(staff_id, f"{name} ({email})") for staff_id, name, email in rows]
