@@ -132,9 +132,11 @@ def _render_request(reference: str, *, status_form=None, note_form=None, code=20
         reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
     )
     record_after_reading(lambda: request_work.record_view(get_session(), page=page, actor=actor))
-    status_form = status_form or StatusForm(formdata=None)
+    if status_form is None:
+        status_form = StatusForm(formdata=None)
     status_form.set_moves(page.moves)
-    note_form = note_form or NoteForm(formdata=None)
+    if note_form is None:
+        note_form = NoteForm(formdata=None)
     return render_template(
         "staff/request.html",
         page=page,
