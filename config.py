@@ -7,6 +7,7 @@ Production. Production refuses to start without a real SECRET_KEY and DATABASE_U
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -138,3 +139,24 @@ def config_from_env() -> type[Config]:
         return CONFIGS[name]
     except KeyError:
         raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}") from None
+
+
+def gunicorn_workers(environ: Mapping[str, str]) -> int:
+    """How many worker processes gunicorn starts: GUNICORN_WORKERS, else WEB_CONCURRENCY,
+    else gunicorn's rule of thumb, 2 per core plus 1, counting the cores this process may
+    run on, and at most 9: a container on a large host would otherwise start a worker per
+    host core, each with its own database connection.
+
+    gunicorn.conf.py starts that many and `flask check-deploy` judges the rate-limit
+    storage by it, so the two cannot disagree.
+    """
+    raw = environ.get("GUNICORN_WORKERS") or environ.get("WEB_CONCURRENCY")
+    if raw is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return min(2 * (cores or 1) + 1, 9)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"GUNICORN_WORKERS or WEB_CONCURRENCY must be a whole number, not {raw!r}"
+        ) from None

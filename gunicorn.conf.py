@@ -6,20 +6,15 @@ gunicorn -c gunicorn.conf.py wsgi:app
 import os
 import sys
 
+from config import gunicorn_workers
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers (one request at a time each), as gunicorn recommends behind a buffering
 # proxy, which ours is (docs/production.md): the proxy takes the slow clients, and a worker
 # only ever sees a whole request. Measured against four gthread threads per worker, a sync
 # worker answered the public pages 20-40% faster per core and used about 5 MB less memory
-# (docs/performance.md). How many: gunicorn's rule of thumb, 2 per core plus 1, counting
-# the cores this process may run on, and at most 9 unless set: a container on a large host
-# would otherwise start a worker per host core, each with its own database connection.
-_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-workers = int(
-    os.environ.get(
-        "GUNICORN_WORKERS", os.environ.get("WEB_CONCURRENCY", min(2 * (_cores or 1) + 1, 9))
-    )
-)
+# (docs/performance.md). How many: config.gunicorn_workers, which check-deploy uses too.
+workers = gunicorn_workers(os.environ)
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -9,7 +9,7 @@ from flask import Flask
 
 from config import ProductionConfig, config_from_env
 
-from . import cli, db, errors, ops
+from . import cli, db, errors, ops, templating
 from .extensions import csrf
 from .public import bp as public_bp
 from .public import page_replay
@@ -36,6 +36,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(exist_ok=True)
     db.init_app(app)
     csrf.init_app(app)
+    templating.init_app(app)
 
     app.register_blueprint(public_bp)
     app.register_blueprint(staff_bp)

@@ -24,6 +24,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The coded values live in the vocabulary; the models are where most code meets them.
+from .vocabulary import (
+    AuditAction,
+    BestTime,
+    CloseReason,
+    ContactMethod,
+    EventKind,
+    Insurance,
+    Language,
+    RequestStatus,
+    Sex,
+    StaffRole,
+    UsState,
+    YesNoNotSure,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -37,7 +53,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
+def _enum(cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
     # Stored as the enum's value in a VARCHAR with a CHECK constraint: portable between
     # SQLite and PostgreSQL, and adding a value later is a plain migration.
     return Enum(
@@ -45,34 +61,10 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=20,
+        length=length,
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
-
-
-class RequestStatus(enum.StrEnum):
-    NEW = "new"
-    IN_PROGRESS = "in_progress"
-    CONTACTED = "contacted"
-    SCHEDULED = "scheduled"
-    CLOSED = "closed"
-
-
-OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
-
-
-class CloseReason(enum.StrEnum):
-    DECLINED = "declined"
-    UNABLE_TO_REACH = "unable_to_reach"
-    NOT_ELIGIBLE = "not_eligible"
-    DUPLICATE = "duplicate"
-    OTHER = "other"
-
-
-class StaffRole(enum.StrEnum):
-    INTAKE = "intake"
-    ADMIN = "admin"
 
 
 # Field sizes, shared with the forms.
@@ -113,23 +105,28 @@ class AppointmentRequest(Base):
     last_name: Mapped[str] = mapped_column(String(NAME_MAX))
     # Nullable only so that `flask intake purge` can remove it; the form requires it.
     date_of_birth: Mapped[date | None] = mapped_column(Date)
-    sex: Mapped[str | None] = mapped_column(String(20))
+    sex: Mapped[Sex | None] = mapped_column(_enum(Sex, "sex"))
     email: Mapped[str] = mapped_column(String(EMAIL_MAX))
     phone: Mapped[str] = mapped_column(String(PHONE_MAX))
-    contact_method: Mapped[str] = mapped_column(String(10))
-    best_time_to_call: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(2))
+    contact_method: Mapped[ContactMethod] = mapped_column(
+        _enum(ContactMethod, "contact_method", 10)
+    )
+    best_time_to_call: Mapped[BestTime] = mapped_column(_enum(BestTime, "best_time_to_call"))
+    state: Mapped[UsState] = mapped_column(_enum(UsState, "state", 2))
     zip_code: Mapped[str] = mapped_column(String(10))
-    language: Mapped[str] = mapped_column(String(10))
+    language: Mapped[Language] = mapped_column(_enum(Language, "language", 10))
     language_other: Mapped[str | None] = mapped_column(String(SHORT_TEXT_MAX))
     interpreter_needed: Mapped[bool] = mapped_column(Boolean)
 
     # What they know of the diagnosis.
-    diagnosed_metastatic: Mapped[str] = mapped_column(String(10))
+    diagnosed_metastatic: Mapped[YesNoNotSure] = mapped_column(
+        _enum(YesNoNotSure, "diagnosed_metastatic", 10)
+    )
+    # MetastasisSite codes. A JSON list has no portable CHECK: the form is its guard.
     metastasis_sites: Mapped[list[str]] = mapped_column(JSON, default=list)
     in_treatment: Mapped[bool] = mapped_column(Boolean)
 
-    insurance_type: Mapped[str] = mapped_column(String(20))
+    insurance_type: Mapped[Insurance] = mapped_column(_enum(Insurance, "insurance_type"))
     insurance_carrier: Mapped[str | None] = mapped_column(String(SHORT_TEXT_MAX))
 
     has_referral: Mapped[bool] = mapped_column(Boolean)
@@ -216,10 +213,10 @@ class RequestEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("appointment_requests.id"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
-    kind: Mapped[str] = mapped_column(String(20))
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str | None] = mapped_column(String(20))
-    close_reason: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "kind"))
+    from_status: Mapped[RequestStatus | None] = mapped_column(_enum(RequestStatus, "from_status"))
+    to_status: Mapped[RequestStatus | None] = mapped_column(_enum(RequestStatus, "to_status"))
+    close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason, "close_reason"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -241,7 +238,7 @@ class AuditEvent(Base):
     # The email typed at a failed sign-in, when no account matched: a staff address,
     # never a patient's.
     actor_email: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[AuditAction] = mapped_column(_enum(AuditAction, "action", 40))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_requests.id"))
     from_value: Mapped[str | None] = mapped_column(String(40))
     to_value: Mapped[str | None] = mapped_column(String(40))

@@ -10,19 +10,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from config import ConfigError, gunicorn_workers
+
 MIN_SECRET_KEY_LENGTH = 32
 KNOWN_WEAK_KEYS = frozenset(
     {"development-only-not-secret", "testing-only-not-secret", "dev", "secret", "changeme"}
 )
-
-
-def gunicorn_workers(environ: Mapping[str, str]) -> int:
-    """The worker count gunicorn.conf.py will use."""
-    raw = environ.get("GUNICORN_WORKERS") or environ.get("WEB_CONCURRENCY") or "2"
-    try:
-        return int(raw)
-    except ValueError:
-        return 2
 
 
 def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
@@ -42,7 +35,11 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             'e.g. python -c "import secrets; print(secrets.token_urlsafe(48))".'
         )
     hosts = int(config.get("DEPLOY_HOSTS") or 1)
-    workers = gunicorn_workers(environ)
+    try:
+        workers = gunicorn_workers(environ)
+    except ConfigError as error:
+        problems.append(f"{error}.")
+        workers = 1
     if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite") and hosts > 1:
         problems.append(
             f"DATABASE_URL is SQLite but DEPLOY_HOSTS is {hosts}: each host would have its "

@@ -1,7 +1,5 @@
 """The public side: the information page, the request form and its confirmation."""
 
-from flask import Blueprint
+from .views import bp
 
-bp = Blueprint("public", __name__)
-
-from . import views  # noqa: E402,F401  (registers the routes on bp)
+__all__ = ["bp"]

@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation, V
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import models
+from app.request_fields import FORM_ORDER
 from app.validation import (
     EmailAddress,
     NoControlCharacters,
@@ -28,8 +29,19 @@ from app.validation import (
     TrimmedForm,
     npi_is_valid,
 )
-
-from . import choices
+from app.vocabulary import (
+    BestTime,
+    ContactMethod,
+    Insurance,
+    Language,
+    MetastasisSite,
+    Sex,
+    Submitter,
+    UsState,
+    Vocabulary,
+    YesNo,
+    YesNoNotSure,
+)
 
 MAX_AGE_YEARS = 120
 _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
@@ -107,23 +119,26 @@ def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
     )
 
 
-def _radio(label: str, choice_list, message: str) -> RadioField:
-    return RadioField(label, choices=options(choice_list), validators=[Required(message)])
+def _radio(label: str, vocabulary: type[Vocabulary], message: str) -> RadioField:
+    return RadioField(label, choices=options(vocabulary.choices()), validators=[Required(message)])
 
 
 class AppointmentRequestForm(TrimmedForm):
+    # The questions' order (app/request_fields.py): the error summary lists problems in it.
+    field_order = FORM_ORDER
+
     form_token = HiddenField()
 
     # Who is filling in the form.
     submitter = _radio(
         "Who is filling in this form?",
-        choices.SUBMITTER,
+        Submitter,
         "Select whether you are the patient or filling this in for them",
     )
     submitter_name = _text(
         "Your full name",
         models.NAME_MAX,
-        RequiredWhen("submitter", ("someone_else",), "Enter your full name"),
+        RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), "Enter your full name"),
         PersonName("Your name can only include letters, spaces, hyphens, apostrophes and periods"),
     )
     submitter_relationship = _text(
@@ -131,14 +146,14 @@ class AppointmentRequestForm(TrimmedForm):
         models.SHORT_TEXT_MAX,
         RequiredWhen(
             "submitter",
-            ("someone_else",),
+            (Submitter.SOMEONE_ELSE,),
             "Enter your relationship to the patient, like daughter or friend",
         ),
     )
     submitter_phone = _text(
         "Your phone number",
         40,
-        RequiredWhen("submitter", ("someone_else",), "Enter your phone number"),
+        RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), "Enter your phone number"),
         PhoneNumber(),
     )
 
@@ -159,7 +174,7 @@ class AppointmentRequestForm(TrimmedForm):
     dob_month = StringField("Month")
     dob_day = StringField("Day")
     dob_year = StringField("Year")
-    sex = RadioField("Sex (optional)", choices=options(choices.SEX), validators=[Optional()])
+    sex = RadioField("Sex (optional)", choices=options(Sex.choices()), validators=[Optional()])
     email = _text(
         "Email address",
         models.EMAIL_MAX,
@@ -169,71 +184,71 @@ class AppointmentRequestForm(TrimmedForm):
     phone = _text("Phone number", 40, Required("Enter the patient's phone number"), PhoneNumber())
     contact_method = _radio(
         "How should we contact the patient?",
-        choices.CONTACT_METHOD,
+        ContactMethod,
         "Select how we should contact the patient",
     )
-    best_time_to_call = _radio(
-        "Best time to call", choices.BEST_TIME, "Select the best time to call"
-    )
+    best_time_to_call = _radio("Best time to call", BestTime, "Select the best time to call")
     state = SelectField(
         "State",
-        choices=options([("", "Select a state")] + choices.US_STATES),
+        choices=options([("", "Select a state"), *UsState.choices()]),
         validators=[Required("Select the state where the patient lives")],
     )
     zip_code = _text("ZIP code", 10, Required("Enter the patient's ZIP code"))
-    language = _radio("Preferred language", choices.LANGUAGE, "Select the preferred language")
+    language = _radio("Preferred language", Language, "Select the preferred language")
     language_other = _text(
         "Which language?",
         models.SHORT_TEXT_MAX,
-        RequiredWhen("language", ("other",), "Enter the preferred language"),
+        RequiredWhen("language", (Language.OTHER,), "Enter the preferred language"),
     )
     interpreter_needed = _radio(
-        "Is an interpreter needed?", choices.YES_NO, "Select whether an interpreter is needed"
+        "Is an interpreter needed?", YesNo, "Select whether an interpreter is needed"
     )
 
     # The diagnosis.
     diagnosed_metastatic = _radio(
         "Has the patient been diagnosed with breast cancer that has spread beyond the breast?",
-        choices.YES_NO_NOT_SURE,
+        YesNoNotSure,
         "Select whether the patient has been diagnosed with breast cancer that has spread",
     )
     metastasis_sites = MultiCheckboxField(
         "Where has it spread? Select all that apply.",
-        choices=options(choices.SITES),
+        choices=options(MetastasisSite.choices()),
         validators=[
             RequiredWhen(
                 "diagnosed_metastatic",
-                ("yes",),
+                (YesNoNotSure.YES,),
                 "Select where the cancer has spread, or select Not sure",
             ),
         ],
     )
     in_treatment = _radio(
         "Is the patient being treated for cancer now?",
-        choices.YES_NO,
+        YesNo,
         "Select whether the patient is being treated now",
     )
 
     # Insurance.
-    insurance_type = _radio("Insurance", choices.INSURANCE, "Select the patient's insurance")
+    insurance_type = _radio("Insurance", Insurance, "Select the patient's insurance")
     insurance_carrier = _text(
         "Insurance company name",
         models.SHORT_TEXT_MAX,
         RequiredWhen(
-            "insurance_type", ("commercial", "other"), "Enter the name of the insurance company"
+            "insurance_type",
+            (Insurance.COMMERCIAL, Insurance.OTHER),
+            "Enter the name of the insurance company",
         ),
     )
 
     # Referral.
     has_referral = _radio(
         "Has a physician referred the patient to us?",
-        choices.YES_NO,
+        YesNo,
         "Select whether a physician has referred the patient",
     )
     physician_name = _text(
         "Referring physician's name",
         models.NAME_MAX,
-        RequiredWhen("has_referral", ("yes",), "Enter the referring physician's name"),
+        RequiredWhen("has_referral", (YesNo.YES,), "Enter the referring physician's name"),
         PersonName(
             "Physician's name can only include letters, spaces, hyphens, apostrophes and periods"
         ),
@@ -241,27 +256,27 @@ class AppointmentRequestForm(TrimmedForm):
     physician_phone = _text(
         "Referring physician's phone number",
         40,
-        RequiredWhen("has_referral", ("yes",), "Enter the referring physician's phone number"),
+        RequiredWhen("has_referral", (YesNo.YES,), "Enter the referring physician's phone number"),
         PhoneNumber(),
     )
     physician_practice = _text(
         "Practice or hospital (optional)",
         models.SHORT_TEXT_MAX,
-        OptionalWhen("has_referral", ("yes",)),
+        OptionalWhen("has_referral", (YesNo.YES,)),
     )
     physician_fax = _text(
         "Fax number (optional)",
         40,
-        OptionalWhen("has_referral", ("yes",)),
+        OptionalWhen("has_referral", (YesNo.YES,)),
         PhoneNumber("Enter a fax number, like 813 555 0199"),
     )
     physician_email = _text(
         "Email address (optional)",
         models.EMAIL_MAX,
-        OptionalWhen("has_referral", ("yes",)),
+        OptionalWhen("has_referral", (YesNo.YES,)),
         EmailAddress(),
     )
-    physician_npi = _text("NPI number (optional)", 10, OptionalWhen("has_referral", ("yes",)))
+    physician_npi = _text("NPI number (optional)", 10, OptionalWhen("has_referral", (YesNo.YES,)))
 
     message = TextAreaField(
         "Anything else you would like us to know? (optional)",
@@ -291,7 +306,7 @@ class AppointmentRequestForm(TrimmedForm):
             raise ValidationError("Enter the 10-digit NPI number, or leave it blank")
 
     def validate_metastasis_sites(self, field: Field) -> None:
-        if "not_sure" in (field.data or []) and len(field.data) > 1:
+        if MetastasisSite.NOT_SURE in (field.data or []) and len(field.data) > 1:
             raise ValidationError("Select the places the cancer has spread, or Not sure, not both")
 
     def validate(self, extra_validators=None) -> bool:

@@ -1,55 +1,50 @@
-"""Turns a validated form into the service's NewRequest: the stored shape of each answer."""
+"""Turns a validated form into the service's NewRequest: the stored shape of each answer,
+as app/request_fields.py describes it."""
 
 from __future__ import annotations
 
+from app.request_fields import FIELDS, FORM_ORDER, RequestField, Stored, is_kept
 from app.services.appointment_requests import NewRequest, ReferralDetails
+from app.vocabulary import YesNo
 
 from .forms import AppointmentRequestForm
 
 
-def _optional(value: str | None) -> str | None:
-    return value or None
+def _stored_value(form: AppointmentRequestForm, field: RequestField) -> object:
+    form_field = form[field.form_field]
+    data = form_field.data
+    match field.stored:
+        case Stored.TEXT:
+            return data
+        case Stored.OPTIONAL | Stored.CODE:
+            return data or None
+        case Stored.NORMALIZED:
+            # Set by the field's validator; absent when an optional field was left empty.
+            return getattr(form_field, "normalized", None)
+        case Stored.CODES:
+            return list(data or [])
+        case Stored.FLAG:
+            # A check box's data is True or False; a radio's is the answer chosen.
+            return data == field.flag_answer if isinstance(data, str) else bool(data)
+        case Stored.DATE:
+            return form.date_of_birth
+    raise ValueError(f"{field.name}: no stored shape for {field.stored}")
 
 
 def to_new_request(form: AppointmentRequestForm) -> NewRequest:
-    on_behalf = form.submitter.data == "someone_else"
-    referral = None
-    if form.has_referral.data == "yes":
-        referral = ReferralDetails(
-            physician_name=form.physician_name.data,
-            physician_phone=form.physician_phone.normalized,
-            practice=_optional(form.physician_practice.data),
-            fax=getattr(form.physician_fax, "normalized", None),
-            email=getattr(form.physician_email, "normalized", None),
-            npi=_optional(form.physician_npi.data),
-        )
-    sites = list(form.metastasis_sites.data or []) if form.diagnosed_metastatic.data != "no" else []
+    answers = {name: form[name].data for name in FORM_ORDER}
+    values: dict[str, object] = {}
+    referral: dict[str, object] = {}
+    for field in FIELDS:
+        if field.stored == Stored.NOT_STORED or field.column is None:
+            continue
+        if is_kept(field, answers):
+            value = _stored_value(form, field)
+        else:
+            value = [] if field.stored == Stored.CODES else None
+        (referral if field.on_referral else values)[field.column] = value
+    referred = answers["has_referral"] == YesNo.YES
     return NewRequest(
-        submitted_by_patient=not on_behalf,
-        submitter_name=form.submitter_name.data if on_behalf else None,
-        submitter_relationship=form.submitter_relationship.data if on_behalf else None,
-        submitter_phone=form.submitter_phone.normalized if on_behalf else None,
-        first_name=form.first_name.data,
-        last_name=form.last_name.data,
-        date_of_birth=form.date_of_birth,
-        sex=_optional(form.sex.data),
-        email=form.email.normalized,
-        phone=form.phone.normalized,
-        contact_method=form.contact_method.data,
-        best_time_to_call=form.best_time_to_call.data,
-        state=form.state.data,
-        zip_code=form.zip_code.normalized,
-        language=form.language.data,
-        language_other=form.language_other.data if form.language.data == "other" else None,
-        interpreter_needed=form.interpreter_needed.data == "yes",
-        diagnosed_metastatic=form.diagnosed_metastatic.data,
-        metastasis_sites=sites,
-        in_treatment=form.in_treatment.data == "yes",
-        insurance_type=form.insurance_type.data,
-        insurance_carrier=(
-            _optional(form.insurance_carrier.data) if form.insurance_type.data != "none" else None
-        ),
-        message=_optional(form.message.data),
-        consent_to_contact=bool(form.consent.data),
-        referral=referral,
+        **values,  # type: ignore[arg-type]
+        referral=ReferralDetails(**referral) if referred else None,  # type: ignore[arg-type]
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 
 from flask import (
+    Blueprint,
     Response,
     abort,
     current_app,
@@ -19,9 +20,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from app.db import discard_session, get_session
 from app.services import appointment_requests, reference_codes
 
-from . import bp, cached_pages
+from . import cached_pages
 from .forms import AppointmentRequestForm
 from .submission import to_new_request
+
+bp = Blueprint("public", __name__)
 
 # How many confirmations one browser can reopen; older ones fall off.
 _REMEMBERED_REFERENCES = 5

@@ -1,4 +1,4 @@
-"""Submitting a new-patient request, and the open queue intake works from."""
+"""Submitting a new-patient request."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import cache
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from app.models import OPEN_STATUSES, AppointmentRequest, Referral, RequestStatus
+from app.models import AppointmentRequest, Referral, RequestStatus
 
 from . import reference_codes
 
@@ -130,15 +130,3 @@ def _row_values(details: NewRequest, token: str, reference: str) -> dict:
         "status": RequestStatus.NEW,
         "has_referral": details.referral is not None,
     }
-
-
-def open_queue(session: Session, *, limit: int = 50) -> list[AppointmentRequest]:
-    """Open requests (new and in progress), oldest first."""
-    return list(
-        session.scalars(
-            select(AppointmentRequest)
-            .where(AppointmentRequest.status.in_(OPEN_STATUSES))
-            .order_by(AppointmentRequest.submitted_at, AppointmentRequest.id)
-            .limit(limit)
-        )
-    )

@@ -6,7 +6,6 @@ reference) and say what changed, never what the person wrote or who they are.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +13,9 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
+from app.vocabulary import AuditAction
+
+from .actor import Actor
 
 
 class AppendOnlyError(RuntimeError):
@@ -31,31 +33,8 @@ for _model in (AuditEvent, RequestEvent):
     event.listen(_model, "before_delete", _refuse_change)
 
 
-class Action(enum.StrEnum):
-    SIGN_IN = "sign_in"
-    SIGN_IN_FAILED = "sign_in_failed"
-    SIGN_OUT = "sign_out"
-    VIEW_REQUEST = "view_request"
-    CLAIM = "claim"
-    RELEASE = "release"
-    STATUS_CHANGE = "status_change"
-    NOTE = "note"
-    EXPORT = "export"
-    PURGE = "purge_patient_data"
-
-
-ACTION_LABELS = {
-    Action.SIGN_IN: "Signed in",
-    Action.SIGN_IN_FAILED: "Sign-in failed",
-    Action.SIGN_OUT: "Signed out",
-    Action.VIEW_REQUEST: "Viewed request",
-    Action.CLAIM: "Claimed request",
-    Action.RELEASE: "Released request",
-    Action.STATUS_CHANGE: "Changed status",
-    Action.NOTE: "Added a note",
-    Action.EXPORT: "Exported CSV",
-    Action.PURGE: "Removed patient data (retention)",
-}
+# Imported under the name the callers have always used: audit.Action.CLAIM.
+Action = AuditAction
 
 PAGE_SIZE = 100
 
@@ -63,7 +42,8 @@ PAGE_SIZE = 100
 def record(
     session: Session,
     *,
-    action: Action,
+    action: AuditAction,
+    actor: Actor | None = None,
     staff_id: int | None = None,
     actor_email: str | None = None,
     request_id: int | None = None,
@@ -72,6 +52,10 @@ def record(
     detail: str | None = None,
     client_ip: str | None = None,
 ) -> AuditEvent:
+    """One entry. ``actor`` gives the staff id and address of a signed-in person; the
+    sign-in pages, where there is nobody yet, pass them one by one."""
+    if actor is not None:
+        staff_id, client_ip = actor.staff_id, actor.client_ip
     event = AuditEvent(
         action=action.value,
         staff_id=staff_id,
@@ -102,10 +86,7 @@ class AuditRow:
 
     @property
     def action_label(self) -> str:
-        try:
-            return ACTION_LABELS[Action(self.action)]
-        except ValueError:
-            return self.action
+        return AuditAction.label_for(self.action) or self.action
 
 
 @dataclass(frozen=True)
@@ -164,3 +145,11 @@ def audit_page(
     ]
     next_before = rows[limit - 1].id if len(rows) > limit else None
     return AuditPage(rows[:limit], next_before)
+
+
+def staff_members(session: Session) -> list[tuple[int, str]]:
+    """Everyone the trail can be filtered by, as (id, "Name (email)"), by name."""
+    rows = session.execute(
+        select(StaffUser.id, StaffUser.name, StaffUser.email).order_by(StaffUser.name)
+    )
+    return [(staff_id, f"{name} ({email})") for staff_id, name, email in rows]

@@ -10,6 +10,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.vocabulary import AuditAction, YesNo
+
+from . import audit, reference_codes
+from .actor import Actor
+from .intake_queue import QueueFilters, QueueRow
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -43,3 +52,41 @@ def rows_to_csv(rows: Iterable[Iterable[object]]) -> Iterator[str]:
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
+
+
+def queue_csv(rows: Iterable[QueueRow]) -> Iterator[str]:
+    """The queue rows as CSV lines, header first: codes from the vocabulary, times UTC."""
+    return rows_to_csv([HEADER] + [_row(r) for r in rows])
+
+
+def _row(r: QueueRow) -> list[object]:
+    return [
+        reference_codes.display(r.reference),
+        r.status.value,
+        _iso(r.submitted_at),
+        _iso(r.reply_due),
+        YesNo.YES if r.overdue else YesNo.NO,
+        r.first_name,
+        r.last_name,
+        "referral" if r.has_referral else "self",
+        YesNo.YES if r.interpreter_needed else YesNo.NO,
+        r.claimed_by_name or "",
+    ]
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def record_export(session: Session, *, actor: Actor, filters: QueueFilters, rows: int) -> None:
+    audit.record(
+        session,
+        action=AuditAction.EXPORT,
+        actor=actor,
+        to_value=f"{rows} rows",
+        # The filters, but never the search text: it may be a patient's name.
+        detail=(
+            f"status={filters.status} referral={filters.referral} claim={filters.claim}"
+            f" search={'yes' if filters.search else 'no'}"
+        ),
+    )

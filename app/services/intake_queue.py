@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
-from app.models import NAME_MAX, OPEN_STATUSES, AppointmentRequest, RequestStatus, StaffUser
+from app.models import NAME_MAX, AppointmentRequest, StaffUser
+from app.vocabulary import OPEN_STATUSES, RequestStatus
 
 from . import reference_codes
 
@@ -65,10 +66,6 @@ class QueueRow:
     claimed_by_name: str | None
     reply_due: datetime
     overdue: bool
-
-    @property
-    def reference_display(self) -> str:
-        return reference_codes.display(self.reference)
 
 
 @dataclass(frozen=True)

@@ -7,24 +7,20 @@ Every change writes a history event (shown on the request) and an audit event.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from app.models import (
-    AppointmentRequest,
-    CloseReason,
-    RequestEvent,
-    RequestStatus,
-    StaffRole,
-    StaffUser,
-)
+from app.models import AppointmentRequest, RequestEvent, StaffUser
+from app.request_fields import Section, StaffRow, staff_rows
+from app.vocabulary import AuditAction, CloseReason, EventKind, RequestStatus
 
 from . import audit
-from .audit import Action
+from .actor import Actor
+from .errors import NotFound, Refused
+from .intake_queue import add_business_days, as_utc, is_overdue
 
 NOTE_MAX = 2000
 DUPLICATES_SHOWN = 20
@@ -38,36 +34,12 @@ FORWARD: dict[RequestStatus, RequestStatus] = {
     RequestStatus.CONTACTED: RequestStatus.SCHEDULED,
 }
 
-STATUS_LABELS = {
-    RequestStatus.NEW: "New",
-    RequestStatus.IN_PROGRESS: "In progress",
-    RequestStatus.CONTACTED: "Contacted",
-    RequestStatus.SCHEDULED: "Scheduled",
-    RequestStatus.CLOSED: "Closed",
-}
 
-CLOSE_REASON_LABELS = {
-    CloseReason.DECLINED: "Declined",
-    CloseReason.UNABLE_TO_REACH: "Unable to reach",
-    CloseReason.NOT_ELIGIBLE: "Not eligible",
-    CloseReason.DUPLICATE: "Duplicate",
-    CloseReason.OTHER: "Other",
-}
+CLOSE_REASON_MISSING = "Choose why the request is being closed"
 
-
-class EventKind(enum.StrEnum):
-    CLAIM = "claim"
-    RELEASE = "release"
-    STATUS = "status"
-    NOTE = "note"
-
-
-class WorkRefused(Exception):
-    """A change that cannot be made; the message says why, for the person who tried."""
-
-
-class RequestNotFound(LookupError):
-    pass
+# The names these errors had before app/services/errors.py; the same classes.
+WorkRefused = Refused
+RequestNotFound = NotFound
 
 
 @dataclass(frozen=True)
@@ -80,11 +52,25 @@ class Duplicate:
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class RequestDetail:
+@dataclass(frozen=True, kw_only=True)
+class RequestPage:
+    """Everything the request page shows, for the person looking at it: the page asks
+    this, never the rules themselves."""
+
     request: AppointmentRequest
     history: list[RequestEvent]
     duplicates: list[Duplicate]
+    answers: dict[str, list[StaffRow]]  # the patient's answers, by section
+    submitted_at: datetime
+    reply_due: datetime
+    overdue: bool
+    can_claim: bool
+    can_release: bool
+    moves: list[RequestStatus]  # where the status may go next (empty: nowhere)
+
+    @property
+    def reference(self) -> str:
+        return self.request.reference
 
 
 def find_request(session: Session, *, reference: str) -> AppointmentRequest:
@@ -98,11 +84,26 @@ def find_request(session: Session, *, reference: str) -> AppointmentRequest:
     return row
 
 
-def request_detail(session: Session, *, reference: str) -> RequestDetail:
-    """The request with its referral, claimer, history and possible duplicates: four
-    queries however long the history is."""
+def request_page(
+    session: Session, *, reference: str, actor: Actor, now: datetime, reply_days: int
+) -> RequestPage:
+    """The request with its referral, claimer, history and possible duplicates (four
+    queries however long the history is), and what ``actor`` may do with it."""
     row = find_request(session, reference=reference)
-    return RequestDetail(row, history(session, request_id=row.id), duplicates(session, row=row))
+    submitted_at = as_utc(row.submitted_at)
+    return RequestPage(
+        request=row,
+        history=history(session, request_id=row.id),
+        duplicates=duplicates(session, row=row),
+        answers={section.value: list(staff_rows(row, section)) for section in Section},
+        submitted_at=submitted_at,
+        reply_due=add_business_days(submitted_at, reply_days),
+        overdue=is_overdue(submitted_at=submitted_at, status=row.status, now=now, days=reply_days),
+        can_claim=row.claimed_by_id is None and row.status in WORKABLE,
+        can_release=row.claimed_by_id is not None
+        and (row.claimed_by_id == actor.staff_id or actor.is_admin),
+        moves=allowed_moves(row.status),
+    )
 
 
 def history(session: Session, *, request_id: int) -> list[RequestEvent]:
@@ -153,16 +154,17 @@ def duplicates(session: Session, *, row: AppointmentRequest) -> list[Duplicate]:
     return result
 
 
-def record_view(
-    session: Session, *, request_id: int, staff: StaffUser, client_ip: str | None
-) -> None:
-    audit.record(
-        session,
-        action=Action.VIEW_REQUEST,
-        staff_id=staff.id,
-        request_id=request_id,
-        client_ip=client_ip,
+def record_view(session: Session, *, page: RequestPage, actor: Actor) -> None:
+    audit.record(session, action=AuditAction.VIEW_REQUEST, actor=actor, request_id=page.request.id)
+
+
+def _request_id(session: Session, reference: str) -> int:
+    request_id = session.scalar(
+        select(AppointmentRequest.id).where(AppointmentRequest.reference == reference)
     )
+    if request_id is None:
+        raise NotFound(reference)
+    return request_id
 
 
 def _current(session: Session, request_id: int) -> tuple[RequestStatus, int | None, str | None]:
@@ -174,15 +176,14 @@ def _current(session: Session, request_id: int) -> tuple[RequestStatus, int | No
     return RequestStatus(status), claimed_by_id, name
 
 
-def claim(
-    session: Session, *, request_id: int, staff: StaffUser, now: datetime, client_ip: str | None
-) -> None:
+def claim(session: Session, *, reference: str, actor: Actor, now: datetime) -> None:
+    request_id = _request_id(session, reference)
     ar = AppointmentRequest
     result = session.execute(
         update(ar)
         .where(ar.id == request_id, ar.claimed_by_id.is_(None), ar.status.in_(WORKABLE))
         .values(
-            claimed_by_id=staff.id,
+            claimed_by_id=actor.staff_id,
             claimed_at=now,
             status=_claimed_status(),
         )
@@ -190,15 +191,13 @@ def claim(
     )
     status, claimed_by_id, name = _current(session, request_id)
     if result.rowcount != 1:
-        if claimed_by_id == staff.id:
-            raise WorkRefused("You have already claimed this request.")
+        if claimed_by_id == actor.staff_id:
+            raise Refused("You have already claimed this request.")
         if claimed_by_id is not None:
-            raise WorkRefused(f"{name} has already claimed this request.")
-        raise WorkRefused(f"A {STATUS_LABELS[status].lower()} request cannot be claimed.")
-    _event(session, request_id, staff, EventKind.CLAIM, to_status=status)
-    audit.record(
-        session, action=Action.CLAIM, staff_id=staff.id, request_id=request_id, client_ip=client_ip
-    )
+            raise Refused(f"{name} has already claimed this request.")
+        raise Refused(f"A {status.label.lower()} request cannot be claimed.")
+    _event(session, request_id, actor, EventKind.CLAIM, to_status=status)
+    audit.record(session, action=AuditAction.CLAIM, actor=actor, request_id=request_id)
 
 
 def _claimed_status():
@@ -209,12 +208,13 @@ def _claimed_status():
     )
 
 
-def release(session: Session, *, request_id: int, staff: StaffUser, client_ip: str | None) -> None:
+def release(session: Session, *, reference: str, actor: Actor) -> None:
     """The claimer (or an admin) hands the request back to the queue."""
+    request_id = _request_id(session, reference)
     ar = AppointmentRequest
     query = update(ar).where(ar.id == request_id, ar.claimed_by_id.is_not(None))
-    if staff.role != StaffRole.ADMIN:
-        query = query.where(ar.claimed_by_id == staff.id)
+    if not actor.is_admin:
+        query = query.where(ar.claimed_by_id == actor.staff_id)
     result = session.execute(
         query.values(
             claimed_by_id=None,
@@ -226,16 +226,10 @@ def release(session: Session, *, request_id: int, staff: StaffUser, client_ip: s
     status, claimed_by_id, name = _current(session, request_id)
     if result.rowcount != 1:
         if claimed_by_id is None:
-            raise WorkRefused("Nobody has claimed this request.")
-        raise WorkRefused(f"Only {name} or an admin can release this request.")
-    _event(session, request_id, staff, EventKind.RELEASE, to_status=status)
-    audit.record(
-        session,
-        action=Action.RELEASE,
-        staff_id=staff.id,
-        request_id=request_id,
-        client_ip=client_ip,
-    )
+            raise Refused("Nobody has claimed this request.")
+        raise Refused(f"Only {name} or an admin can release this request.")
+    _event(session, request_id, actor, EventKind.RELEASE, to_status=status)
+    audit.record(session, action=AuditAction.RELEASE, actor=actor, request_id=request_id)
 
 
 def _released_status():
@@ -253,38 +247,45 @@ def allowed_moves(status: RequestStatus) -> list[RequestStatus]:
     return moves
 
 
+def needs_close_reason(to_status: str | None) -> bool:
+    """Closing needs a reason; no other move takes one. The status form asks this too."""
+    return to_status == RequestStatus.CLOSED
+
+
 def change_status(
     session: Session,
     *,
-    request_id: int,
-    staff: StaffUser,
+    reference: str,
+    actor: Actor,
     to_status: RequestStatus,
     close_reason: CloseReason | None,
     note: str | None,
     now: datetime,
-    client_ip: str | None,
 ) -> None:
     """Move the request on. Only its claimer may, except that an unclaimed request may be
     closed (an obvious duplicate need not be claimed first)."""
+    request_id = _request_id(session, reference)
     status, claimed_by_id, name = _current(session, request_id)
-    if claimed_by_id is not None and claimed_by_id != staff.id:
-        raise WorkRefused(f"{name} has claimed this request; only they can change its status.")
+    if claimed_by_id is not None and claimed_by_id != actor.staff_id:
+        raise Refused(f"{name} has claimed this request; only they can change its status.")
     if to_status not in allowed_moves(status):
-        raise WorkRefused(
-            f"A request that is {STATUS_LABELS[status].lower()} cannot be moved to "
-            f"{STATUS_LABELS[to_status].lower()}."
+        raise Refused(
+            f"A request that is {status.label.lower()} cannot be moved to "
+            f"{to_status.label.lower()}."
         )
     if to_status != RequestStatus.CLOSED and claimed_by_id is None:
-        raise WorkRefused("Claim the request before you change its status.")
-    if to_status == RequestStatus.CLOSED and close_reason is None:
-        raise WorkRefused("Choose why the request is being closed.")
+        raise Refused("Claim the request before you change its status.")
+    if not needs_close_reason(to_status):
+        close_reason = None
+    elif close_reason is None:
+        raise Refused(f"{CLOSE_REASON_MISSING}.")
 
     ar = AppointmentRequest
     values: dict = {"status": to_status}
     if to_status == RequestStatus.CLOSED:
         values.update(closed_reason=close_reason, closed_at=now)
     claim_condition = (
-        ar.claimed_by_id.is_(None) if claimed_by_id is None else ar.claimed_by_id == staff.id
+        ar.claimed_by_id.is_(None) if claimed_by_id is None else ar.claimed_by_id == actor.staff_id
     )
     result = session.execute(
         update(ar)
@@ -293,14 +294,14 @@ def change_status(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise WorkRefused("Someone changed this request a moment ago. Check it and try again.")
+        raise Refused("Someone changed this request a moment ago. Check it and try again.")
     reason_value = (
         close_reason.value if to_status == RequestStatus.CLOSED and close_reason else None
     )
     _event(
         session,
         request_id,
-        staff,
+        actor,
         EventKind.STATUS,
         from_status=status,
         to_status=to_status,
@@ -309,35 +310,32 @@ def change_status(
     )
     audit.record(
         session,
-        action=Action.STATUS_CHANGE,
-        staff_id=staff.id,
+        action=AuditAction.STATUS_CHANGE,
+        actor=actor,
         request_id=request_id,
         from_value=status.value,
         to_value=to_status.value,
         detail=f"reason: {reason_value}" if reason_value else None,
-        client_ip=client_ip,
     )
 
 
-def add_note(
-    session: Session, *, request_id: int, staff: StaffUser, note: str, client_ip: str | None
-) -> None:
-    event = _event(session, request_id, staff, EventKind.NOTE, note=note)
+def add_note(session: Session, *, reference: str, actor: Actor, note: str) -> None:
+    request_id = _request_id(session, reference)
+    event = _event(session, request_id, actor, EventKind.NOTE, note=note)
     # The audit trail says a note was written, not what it says.
     audit.record(
         session,
-        action=Action.NOTE,
-        staff_id=staff.id,
+        action=AuditAction.NOTE,
+        actor=actor,
         request_id=request_id,
         detail=f"history event {event.id}",
-        client_ip=client_ip,
     )
 
 
 def _event(
     session: Session,
     request_id: int,
-    staff: StaffUser,
+    actor: Actor,
     kind: EventKind,
     *,
     from_status: RequestStatus | None = None,
@@ -347,7 +345,7 @@ def _event(
 ) -> RequestEvent:
     event = RequestEvent(
         request_id=request_id,
-        staff_id=staff.id,
+        staff_id=actor.staff_id,
         kind=kind.value,
         from_status=from_status.value if from_status else None,
         to_status=to_status.value if to_status else None,

@@ -4,33 +4,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import JSON, delete, select, update
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
+from app.request_fields import identifying_columns
 
 from . import audit
 
 PURGE_ACTION = audit.Action.PURGE
 
+
+def _blank(column: str) -> object:
+    """What a removed answer becomes: an empty list, NULL, or "" where NULL is not allowed."""
+    definition = AppointmentRequest.__table__.c[column]
+    if isinstance(definition.type, JSON):
+        return []
+    return None if definition.nullable else ""
+
+
 # What stays: the reference, status, dates and the coded answers (state, insurance type,
 # contact preference...), which say nothing about who the patient is.
-_BLANKED: dict[str, object] = {
-    "submitter_name": None,
-    "submitter_relationship": None,
-    "submitter_phone": None,
-    "first_name": "",
-    "last_name": "",
-    "date_of_birth": None,
-    "sex": None,
-    "email": "",
-    "phone": "",
-    "zip_code": "",
-    "language_other": None,
-    "metastasis_sites": [],
-    "insurance_carrier": None,
-    "message": None,
-}
+_BLANKED: dict[str, object] = {column: _blank(column) for column in identifying_columns()}
 
 
 def purge_closed_requests(session: Session, *, closed_before: datetime) -> list[str]:

@@ -1,16 +1,6 @@
 """The intake staff side: sign-in, the queue, working a request, audit trail, export."""
 
-from flask import Blueprint
+from . import auth  # noqa: F401  (the sign-in routes join the blueprint defined in views)
+from .views import bp
 
-bp = Blueprint("staff", __name__, url_prefix="/staff")
-
-
-@bp.after_request
-def _no_store(response):
-    # Staff pages carry patient data: no browser or proxy may keep a copy.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
-
-
-from . import auth, template_filters, views  # noqa: E402,F401  (registers the routes on bp)
+__all__ = ["bp"]

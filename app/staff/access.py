@@ -16,8 +16,8 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 
 from app.db import get_session
 from app.models import StaffRole, StaffUser
+from app.services.actor import Actor
 
-SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen")
 ACCESS_ATTRIBUTE = "staff_access"
 
 
@@ -109,3 +109,9 @@ def public(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def client_ip() -> str | None:
     return request.remote_addr
+
+
+def current_actor() -> Actor:
+    """The signed-in staff member as the services need them (behind login_required)."""
+    staff = g.staff
+    return Actor(staff_id=staff.id, role=staff.role, client_ip=client_ip())

@@ -7,7 +7,6 @@ from flask import current_app, redirect, render_template, request, url_for
 from app.db import get_session
 from app.services import staff_accounts
 
-from . import bp
 from .access import (
     client_ip,
     current_staff,
@@ -19,6 +18,7 @@ from .access import (
     start_session,
 )
 from .forms import ActionForm, SignInForm
+from .views import bp
 
 SIGN_IN_FAILED = "The email address or password is not right"
 

@@ -6,11 +6,13 @@ from wtforms import PasswordField, RadioField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.models import EMAIL_MAX, NAME_MAX, CloseReason, RequestStatus
+from app.models import EMAIL_MAX, NAME_MAX
+from app.services import reference_codes
 from app.services.intake_queue import ClaimFilter, ReferralFilter, StatusFilter
-from app.services.request_work import CLOSE_REASON_LABELS, NOTE_MAX, STATUS_LABELS
+from app.services.request_work import CLOSE_REASON_MISSING, NOTE_MAX, needs_close_reason
 from app.services.staff_accounts import PASSWORD_MAX
 from app.validation import NoControlCharacters, TrimmedForm
+from app.vocabulary import CloseReason, RequestStatus
 
 
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
@@ -44,15 +46,17 @@ class NoteForm(TrimmedForm):
 
 
 class StatusForm(TrimmedForm):
+    # Any status: whether this request may move there is the service's to say (and the
+    # page, from the service, offers only the moves it allows).
     to_status = RadioField(
         "Move the request to",
-        choices=[],
+        choices=options(RequestStatus.choices()),
         validate_choice=True,
         validators=[DataRequired("Choose the new status")],
     )
     close_reason = RadioField(
         "Reason for closing",
-        choices=options([(r.value, CLOSE_REASON_LABELS[r]) for r in CloseReason]),
+        choices=options(CloseReason.choices()),
         # Needed only when closing: checked in validate_close_reason.
         validate_choice=False,
     )
@@ -66,12 +70,11 @@ class StatusForm(TrimmedForm):
     )
 
     def set_moves(self, moves: list[RequestStatus]) -> None:
-        self.to_status.choices = options([(m.value, STATUS_LABELS[m]) for m in moves])
+        self.to_status.choices = options([(m.value, m.label) for m in moves])
 
     def validate_close_reason(self, field) -> None:
-        closing = self.to_status.data == RequestStatus.CLOSED.value
-        if closing and field.data not in {r.value for r in CloseReason}:
-            raise ValidationError("Choose why the request is being closed")
+        if needs_close_reason(self.to_status.data) and field.data not in CloseReason.values():
+            raise ValidationError(CLOSE_REASON_MISSING)
 
 
 class QueueFilterForm(TrimmedForm):
@@ -83,11 +86,7 @@ class QueueFilterForm(TrimmedForm):
         choices=options(
             [
                 (StatusFilter.OPEN.value, "Open (new and in progress)"),
-                (StatusFilter.NEW.value, "New"),
-                (StatusFilter.IN_PROGRESS.value, "In progress"),
-                (StatusFilter.CONTACTED.value, "Contacted"),
-                (StatusFilter.SCHEDULED.value, "Scheduled"),
-                (StatusFilter.CLOSED.value, "Closed"),
+                *RequestStatus.choices(),
                 (StatusFilter.ALL.value, "All"),
             ]
         ),
@@ -129,9 +128,27 @@ class AuditFilterForm(TrimmedForm):
     class Meta:
         csrf = False
 
-    # Checked in the view against the staff list it builds.
+    # The view gives the choices: everyone who has an account.
     staff = SelectField("Staff member", choices=[], validate_choice=False)
     reference = StringField(
         "Request reference",
         validators=[Optional(), Length(max=20, message="Enter a reference like ABCD-EFGH-JKMN")],
     )
+
+    # Filled in by validation: what to filter by.
+    parsed_reference: str | None = None
+
+    def validate_staff(self, field) -> None:
+        if field.data and field.data not in {choice.value for choice in field.choices}:
+            raise ValidationError("Choose a staff member from the list")
+
+    def validate_reference(self, field) -> None:
+        if field.errors:
+            return
+        self.parsed_reference = reference_codes.parse(field.data)
+        if self.parsed_reference is None:
+            raise ValidationError("Enter a reference like ABCD-EFGH-JKMN")
+
+    @property
+    def staff_id(self) -> int | None:
+        return int(self.staff.data) if self.staff.data and not self.staff.errors else None

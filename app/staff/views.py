@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import (
+    Blueprint,
     Response,
-    abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
     url_for,
 )
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.db import get_session
-from app.models import CloseReason, RequestStatus, StaffUser
-from app.public import choices
-from app.services import audit, csv_export, intake_queue, reference_codes, request_work
-from app.services.audit import Action
+from app.errors import render_error
+from app.services import audit, csv_export, intake_queue, request_work
+from app.services.errors import DomainError, NotFound
 from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter, StatusFilter
 from app.services.staff_accounts import now_utc
+from app.transactions import commits, record_after_reading
+from app.vocabulary import CloseReason, RequestStatus
 
-from . import bp
-from .access import admin_required, client_ip, login_required
+from .access import admin_required, current_actor, login_required
 from .forms import (
     ActionForm,
     AuditFilterForm,
@@ -36,6 +32,28 @@ from .forms import (
     StatusForm,
     options,
 )
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@bp.after_request
+def _no_store(response):
+    # Staff pages carry patient data: no browser or proxy may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.errorhandler(DomainError)
+def _not_found_or_refused(error: DomainError):
+    """The one place a service's refusal becomes a page: nothing of the attempt is kept;
+    an unknown request is a 404, a refused change a message on the request's page."""
+    get_session().rollback()
+    if isinstance(error, NotFound):
+        return render_error(404)
+    flash(str(error), "error")
+    reference = (request.view_args or {}).get("reference")
+    return _back(reference) if reference else redirect(url_for(".queue"), code=303)
 
 
 @bp.get("/")
@@ -83,12 +101,13 @@ def _filter_args(form: QueueFilterForm) -> dict[str, str]:
 @login_required
 def queue():
     form, filters, after = _queue_filters()
+    reply_days = current_app.config["REPLY_BUSINESS_DAYS"]
     page = intake_queue.queue_page(
         get_session(),
         filters=filters,
-        viewer_id=g.staff.id,
+        viewer_id=current_actor().staff_id,
         now=now_utc(),
-        reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
+        reply_days=reply_days,
         after=after,
     )
     return render_template(
@@ -99,70 +118,34 @@ def queue():
         after=after,
         filter_args=_filter_args(form),
         now=now_utc(),
-        status_labels=request_work.STATUS_LABELS,
-        reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
+        reply_days=reply_days,
     )
-
-
-def _load(reference: str):
-    try:
-        return request_work.find_request(get_session(), reference=reference)
-    except request_work.RequestNotFound:
-        abort(404)
-
-
-def _record_after_reading(write) -> None:
-    """The audit entry of a page that only reads, in a transaction of its own.
-
-    On SQLite, a transaction that has read and then writes fails at once ("database is
-    locked") if another worker wrote in between; one that starts by writing waits its
-    turn instead. PostgreSQL pays one extra COMMIT.
-    """
-    session = get_session()
-    session.commit()
-    write()
-    session.commit()
 
 
 def _render_request(reference: str, *, status_form=None, note_form=None, code=200):
-    session = get_session()
-    try:
-        detail = request_work.request_detail(session, reference=reference)
-    except request_work.RequestNotFound:
-        abort(404)
-    _record_after_reading(
-        lambda: request_work.record_view(
-            session, request_id=detail.request.id, staff=g.staff, client_ip=client_ip()
-        )
+    actor = current_actor()
+    page = request_work.request_page(
+        get_session(),
+        reference=reference,
+        actor=actor,
+        now=now_utc(),
+        reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
     )
-    row = detail.request
+    record_after_reading(lambda: request_work.record_view(get_session(), page=page, actor=actor))
     if status_form is None:
         status_form = StatusForm(formdata=None)
-    status_form.set_moves(request_work.allowed_moves(row.status))
-    now = now_utc()
-    submitted_at = intake_queue.as_utc(row.submitted_at)
-    reply_days = current_app.config["REPLY_BUSINESS_DAYS"]
-    return (
-        render_template(
-            "staff/request.html",
-            r=row,
-            detail=detail,
-            reference_display=reference_codes.display(row.reference),
-            submitted_at=submitted_at,
-            now=now,
-            reply_due=intake_queue.add_business_days(submitted_at, reply_days),
-            overdue=intake_queue.is_overdue(
-                submitted_at=submitted_at, status=row.status, now=now, days=reply_days
-            ),
-            status_form=status_form,
-            note_form=note_form or NoteForm(formdata=None),
-            choices=choices,
-            status_labels=request_work.STATUS_LABELS,
-            close_labels=request_work.CLOSE_REASON_LABELS,
-            form=status_form if status_form.errors else (note_form or None),
-        ),
-        code,
-    )
+    status_form.set_moves(page.moves)
+    if note_form is None:
+        note_form = NoteForm(formdata=None)
+    return render_template(
+        "staff/request.html",
+        page=page,
+        r=page.request,
+        now=now_utc(),
+        status_form=status_form,
+        note_form=note_form,
+        form=status_form if status_form.errors else note_form if note_form.errors else None,
+    ), code
 
 
 @bp.get("/requests/<reference>")
@@ -177,87 +160,55 @@ def _back(reference: str):
 
 @bp.post("/requests/<reference>/claim")
 @login_required
+@commits
 def claim(reference: str):
-    row = _load(reference)
     if ActionForm().validate_on_submit():
-        try:
-            request_work.claim(
-                get_session(),
-                request_id=row.id,
-                staff=g.staff,
-                now=now_utc(),
-                client_ip=client_ip(),
-            )
-            get_session().commit()
-            flash("You have claimed this request.", "success")
-        except request_work.WorkRefused as refused:
-            get_session().rollback()
-            flash(str(refused), "error")
+        request_work.claim(get_session(), reference=reference, actor=current_actor(), now=now_utc())
+        flash("You have claimed this request.", "success")
     return _back(reference)
 
 
 @bp.post("/requests/<reference>/release")
 @login_required
+@commits
 def release(reference: str):
-    row = _load(reference)
     if ActionForm().validate_on_submit():
-        try:
-            request_work.release(
-                get_session(), request_id=row.id, staff=g.staff, client_ip=client_ip()
-            )
-            get_session().commit()
-            flash("You have released this request back to the queue.", "success")
-        except request_work.WorkRefused as refused:
-            get_session().rollback()
-            flash(str(refused), "error")
+        request_work.release(get_session(), reference=reference, actor=current_actor())
+        flash("You have released this request back to the queue.", "success")
     return _back(reference)
 
 
 @bp.post("/requests/<reference>/status")
 @login_required
+@commits
 def change_status(reference: str):
-    row = _load(reference)
     form = StatusForm()
-    form.set_moves(request_work.allowed_moves(row.status))
     if not form.validate_on_submit():
-        get_session().rollback()
         return _render_request(reference, status_form=form, code=400)
     to_status = RequestStatus(form.to_status.data)
-    try:
-        request_work.change_status(
-            get_session(),
-            request_id=row.id,
-            staff=g.staff,
-            to_status=to_status,
-            close_reason=(
-                CloseReason(form.close_reason.data)
-                if to_status == RequestStatus.CLOSED and form.close_reason.data
-                else None
-            ),
-            note=form.status_note.data or None,
-            now=now_utc(),
-            client_ip=client_ip(),
-        )
-        get_session().commit()
-        flash(f"Status changed to {request_work.STATUS_LABELS[to_status].lower()}.", "success")
-    except request_work.WorkRefused as refused:
-        get_session().rollback()
-        flash(str(refused), "error")
+    request_work.change_status(
+        get_session(),
+        reference=reference,
+        actor=current_actor(),
+        to_status=to_status,
+        close_reason=CloseReason(form.close_reason.data) if form.close_reason.data else None,
+        note=form.status_note.data or None,
+        now=now_utc(),
+    )
+    flash(f"Status changed to {to_status.label.lower()}.", "success")
     return _back(reference)
 
 
 @bp.post("/requests/<reference>/notes")
 @login_required
+@commits
 def add_note(reference: str):
-    row = _load(reference)
     form = NoteForm()
     if not form.validate_on_submit():
-        get_session().rollback()
         return _render_request(reference, note_form=form, code=400)
     request_work.add_note(
-        get_session(), request_id=row.id, staff=g.staff, note=form.note.data, client_ip=client_ip()
+        get_session(), reference=reference, actor=current_actor(), note=form.note.data
     )
-    get_session().commit()
     flash("Note added.", "success")
     return _back(reference)
 
@@ -266,24 +217,15 @@ def add_note(reference: str):
 @admin_required
 def audit_trail():
     session = get_session()
-    staff = list(session.scalars(select(StaffUser).order_by(StaffUser.name)))
     form = AuditFilterForm(request.args)
     form.staff.choices = options(
-        [("", "Everyone")] + [(str(s.id), f"{s.name} ({s.email})") for s in staff]
+        [("", "Everyone")] + [(str(i), name) for i, name in audit.staff_members(session)]
     )
     form.validate()
-    staff_id = reference = None
-    if form.staff.data:
-        if form.staff.data in {str(s.id) for s in staff}:
-            staff_id = int(form.staff.data)
-        else:
-            form.staff.errors = ["Choose a staff member from the list"]
-    if form.reference.data and not form.reference.errors:
-        reference = reference_codes.parse(form.reference.data)
-        if reference is None:
-            form.reference.errors = ["Enter a reference like ABCD-EFGH-JKMN"]
     before = request.args.get("before", type=int)
-    page = audit.audit_page(session, staff_id=staff_id, reference=reference, before=before)
+    page = audit.audit_page(
+        session, staff_id=form.staff_id, reference=form.parsed_reference, before=before
+    )
     filter_args = {
         name: form[name].data
         for name in ("staff", "reference")
@@ -298,56 +240,27 @@ def audit_trail():
 @admin_required
 def export_csv():
     _form, filters, _after = _queue_filters()
-    session = get_session()
-    now = now_utc()
+    actor, now = current_actor(), now_utc()
     rows = list(
         intake_queue.iter_queue(
-            session,
+            get_session(),
             filters=filters,
-            viewer_id=g.staff.id,
+            viewer_id=actor.staff_id,
             now=now,
             reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
         )
     )
-    _record_after_reading(
-        lambda: audit.record(
-            session,
-            action=Action.EXPORT,
-            staff_id=g.staff.id,
-            to_value=f"{len(rows)} rows",
-            # The filters, but never the search text: it may be a patient's name.
-            detail=(
-                f"status={filters.status} referral={filters.referral} claim={filters.claim}"
-                f" search={'yes' if filters.search else 'no'}"
-            ),
-            client_ip=client_ip(),
+    record_after_reading(
+        lambda: csv_export.record_export(
+            get_session(), actor=actor, filters=filters, rows=len(rows)
         )
     )
-    lines = csv_export.rows_to_csv(
-        [csv_export.HEADER] + [_csv_row(r) for r in rows],
-    )
-    stamp = now.strftime("%Y%m%d-%H%M%S")
     return Response(
-        "".join(lines),
+        "".join(csv_export.queue_csv(rows)),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="intake-queue-{stamp}.csv"'},
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="intake-queue-{now.strftime("%Y%m%d-%H%M%S")}.csv"'
+            )
+        },
     )
-
-
-def _csv_row(r: intake_queue.QueueRow) -> list[object]:
-    return [
-        reference_codes.display(r.reference),
-        r.status.value,
-        _iso(r.submitted_at),
-        _iso(r.reply_due),
-        "yes" if r.overdue else "no",
-        r.first_name,
-        r.last_name,
-        "referral" if r.has_referral else "self",
-        "yes" if r.interpreter_needed else "no",
-        r.claimed_by_name or "",
-    ]
-
-
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M")

@@ -1,5 +1,6 @@
 from app.ops.deploy_check import unsafe_settings
 from tests.conftest import make_test_app
+from tests.ops.test_serving import load_gunicorn_conf
 
 SAFE = {
     "DEBUG": False,
@@ -65,3 +66,16 @@ def test_the_command_exits_zero_when_all_is_safe(database_url, monkeypatch):
     result = app.test_cli_runner().invoke(args=["check-deploy"])
     assert result.exit_code == 0, result.output
     assert "No unsafe settings found." in result.output
+
+
+def test_the_check_counts_the_workers_gunicorn_will_start(monkeypatch):
+    # With nothing set, gunicorn starts 2 per core + 1 (at most 9); the check must judge
+    # the rate-limit storage by that same count, not by a default of its own.
+    started = load_gunicorn_conf(monkeypatch)["workers"]
+    found = problems({"APP_ENV": "production"}, RATELIMIT_STORAGE_URI="memory://", DEPLOY_HOSTS=1)
+    assert any(f"with {started} workers" in p for p in found) or started == 1
+
+
+def test_a_worker_count_that_is_not_a_number_is_named():
+    found = problems({"APP_ENV": "production", "GUNICORN_WORKERS": "many"})
+    assert any("GUNICORN_WORKERS" in p and "'many'" in p for p in found)

@@ -20,8 +20,8 @@ from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import vocabulary
 from app.models import AppointmentRequest, Referral
-from app.public import choices
 from app.public.forms import MAX_AGE_YEARS
 from app.validation import PersonName, has_control_characters, npi_is_valid
 from tests.conftest import make_test_app
@@ -169,14 +169,14 @@ def assert_follows_the_rules(row: AppointmentRequest, referral: Referral | None)
     assert today.year - row.date_of_birth.year <= MAX_AGE_YEARS + 1
     assert validate_email(row.email, check_deliverability=False).normalized == row.email
     assert E164.match(row.phone) and ZIP.match(row.zip_code)
-    assert row.state in codes(choices.US_STATES)
-    assert row.contact_method in codes(choices.CONTACT_METHOD)
-    assert row.best_time_to_call in codes(choices.BEST_TIME)
-    assert row.language in codes(choices.LANGUAGE)
-    assert row.insurance_type in codes(choices.INSURANCE)
-    assert row.diagnosed_metastatic in codes(choices.YES_NO_NOT_SURE)
-    assert set(row.metastasis_sites) <= codes(choices.SITES)
-    assert row.sex is None or row.sex in codes(choices.SEX)
+    assert row.state in codes(vocabulary.UsState.choices())
+    assert row.contact_method in codes(vocabulary.ContactMethod.choices())
+    assert row.best_time_to_call in codes(vocabulary.BestTime.choices())
+    assert row.language in codes(vocabulary.Language.choices())
+    assert row.insurance_type in codes(vocabulary.Insurance.choices())
+    assert row.diagnosed_metastatic in codes(vocabulary.YesNoNotSure.choices())
+    assert set(row.metastasis_sites) <= codes(vocabulary.MetastasisSite.choices())
+    assert row.sex is None or row.sex in codes(vocabulary.Sex.choices())
     assert row.consent_to_contact is True
     assert clean_text(row.message, 2000, multiline=True)
     assert clean_text(row.insurance_carrier, 100) and clean_text(row.language_other, 100)

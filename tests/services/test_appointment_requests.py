@@ -8,9 +8,9 @@ from app.services import reference_codes
 from app.services.appointment_requests import (
     NewRequest,
     ReferralDetails,
-    open_queue,
     submit_request,
 )
+from app.services.intake_queue import QueueFilters, queue_page
 from app.validation import npi_is_valid
 from tests.support.staff import request_details
 
@@ -56,7 +56,9 @@ def test_the_open_queue_is_oldest_first_and_leaves_out_finished_requests(db):
             )
         )
     db.commit()
-    queue = [r.reference for r in open_queue(db)]
+    # The queue intake works from (open requests is its default filter).
+    page = queue_page(db, filters=QueueFilters(), viewer_id=0, now=datetime.now(UTC), reply_days=2)
+    queue = [r.reference for r in page.rows]
     assert queue == [refs[4].reference, refs[2].reference, refs[0].reference]
 
 

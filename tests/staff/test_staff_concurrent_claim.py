@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, RequestEvent
 from app.services import request_work
+from app.services.actor import Actor
 from tests.support.staff import csrf_from, make_request, make_staff, signed_in_client
 
 
@@ -30,22 +31,22 @@ def test_second_claim_waits_for_the_first_and_is_told_who_won(app, db, postgres_
     outcome: dict = {}
 
     with Session(engine) as one:
-        staff_one = one.get(type(first), first.id)
         request_work.claim(
-            one, request_id=row.id, staff=staff_one, now=datetime.now(UTC), client_ip=None
+            one,
+            reference=row.reference,
+            actor=Actor(staff_id=first.id, role=first.role),
+            now=datetime.now(UTC),
         )
         # The first claim holds the row lock, uncommitted; the second must wait for it.
 
         def second_claim():
             with Session(engine) as two:
-                staff_two = two.get(type(second), second.id)
                 try:
                     request_work.claim(
                         two,
-                        request_id=row.id,
-                        staff=staff_two,
+                        reference=row.reference,
+                        actor=Actor(staff_id=second.id, role=second.role),
                         now=datetime.now(UTC),
-                        client_ip=None,
                     )
                     two.commit()
                     outcome["second"] = "claimed"

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from app.models import AppointmentRequest, CloseReason, RequestEvent, RequestStatus, StaffRole
 from app.services import request_work
+from app.services.actor import Actor
 from tests.conftest import count_rows
 from tests.support.html import parse, visible_text
 from tests.support.staff import (
@@ -263,13 +264,12 @@ def test_service_refuses_a_move_the_form_does_not_offer(app, db):
     with pytest.raises(request_work.WorkRefused, match="cannot be moved to scheduled"):
         request_work.change_status(
             db,
-            request_id=row.id,
-            staff=staff,
+            reference=row.reference,
+            actor=Actor(staff_id=staff.id, role=staff.role),
             to_status=RequestStatus.SCHEDULED,
             close_reason=None,
             note=None,
             now=row.submitted_at,
-            client_ip=None,
         )
 
 

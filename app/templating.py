@@ -1,17 +1,32 @@
-"""Template filters for staff pages: waiting times, timestamps, phone numbers."""
+"""Template filters every page may use, registered by the factory: labels from the
+vocabulary, references in groups of four, times, waiting times and phone numbers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import phonenumbers
+from flask import Flask
 
-from app.services import intake_queue
+from .services import intake_queue, reference_codes
+from .vocabulary import BY_NAME, Vocabulary
 
-from . import bp
+
+def label(value: object, vocabulary: str | None = None) -> str:
+    """What people read for a coded value: ``status | label``, or, for a plain stored
+    string, ``site | label("MetastasisSite")``. Empty for none or an unknown value."""
+    if isinstance(value, Vocabulary) and vocabulary is None:
+        return value.label
+    if vocabulary is None or value is None:
+        return ""
+    return BY_NAME[vocabulary].label_for(str(value))
 
 
-@bp.app_template_filter("waited")
+def reference(value: str | None) -> str:
+    """A reference as people read and type it: K7QM-4XPD-9RTA."""
+    return reference_codes.display(value) if value else ""
+
+
 def waited(since: datetime, now: datetime) -> str:
     """How long a request has waited, in the largest units that matter."""
     seconds = max(0, int((now - intake_queue.as_utc(since)).total_seconds()))
@@ -24,14 +39,14 @@ def waited(since: datetime, now: datetime) -> str:
     return f"{rest // 60} min"
 
 
-@bp.app_template_filter("utc")
 def utc(value: datetime | None) -> str:
+    # Every time is shown in UTC, said so on the page: the one place to change for the
+    # center's local time.
     if value is None:
         return ""
     return intake_queue.as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
-@bp.app_template_filter("phone")
 def phone(value: str | None) -> str:
     """E.164 as people read it: (813) 555-0123 at home, +44 20 7946 0958 abroad."""
     if not value:
@@ -46,3 +61,9 @@ def phone(value: str | None) -> str:
         else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
     return phonenumbers.format_number(number, style)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        label=label, reference=reference, waited=waited, utc=utc, phone=phone
+    )

@@ -1,0 +1,482 @@
+"""The patient's answers, written once, in the order the form asks them.
+
+Each entry names the form field, where the answer is stored and in what shape, how staff
+see it, and whether it says who the patient is. Read by the form (its field order and the
+error summary's), by ``app/public/submission.py`` (the stored shape), by the staff
+request page (its rows) and by the retention purge (what it removes). A new question is
+one line here, its field on the form, and a column.
+
+No Flask and no database here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from .vocabulary import (
+    BestTime,
+    ContactMethod,
+    Insurance,
+    Language,
+    MetastasisSite,
+    Sex,
+    Submitter,
+    UsState,
+    Vocabulary,
+    YesNo,
+    YesNoNotSure,
+)
+
+
+class Stored(enum.StrEnum):
+    """How a form answer becomes its stored value."""
+
+    TEXT = "text"  # the trimmed text
+    OPTIONAL = "optional"  # the text, or None when left empty
+    NORMALIZED = "normalized"  # a phone in E.164, an email, a ZIP: what validation made of it
+    CODE = "code"  # one vocabulary code (None when an optional one is left empty)
+    CODES = "codes"  # a list of vocabulary codes
+    FLAG = "flag"  # a boolean: the answer was ``flag_answer``
+    DATE = "date"  # the date the three boxes make
+    NOT_STORED = "not_stored"  # asked, checked, but not kept (the referral question is a row)
+
+
+class Shown(enum.StrEnum):
+    """How the staff request page shows a stored value."""
+
+    TEXT = "text"
+    PHONE = "phone"  # formatted, and a tel: link
+    FAX = "fax"  # formatted, no link
+    EMAIL = "email"  # a mailto: link
+    DATE = "date"  # MM/DD/YYYY
+    LABEL = "label"  # the vocabulary's label
+    LABELS = "labels"  # the labels, comma-separated
+    FLAG = "flag"  # flag_text, the first for true
+
+
+class Section(enum.StrEnum):
+    PATIENT = "patient"
+    SUBMITTER = "submitter"
+    DIAGNOSIS = "diagnosis"
+    REFERRAL = "referral"
+    MESSAGE = "message"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestField:
+    name: str  # the form field
+    section: Section
+    stored: Stored
+    # The column on appointment_requests (or on referrals, for the physician's details).
+    column: str | None = None
+    on_referral: bool = False
+    vocabulary: type[Vocabulary] | None = None
+    # Kept (and shown) only when another answer is one of these; otherwise stored empty.
+    kept_when: tuple[str, tuple[str, ...]] | None = None
+    flag_answer: str = YesNo.YES
+    # The staff page's row; fields sharing a row follow each other and are joined by a space.
+    staff_label: str | None = None
+    shown: Shown = Shown.TEXT
+    flag_text: tuple[str, str] = ("Yes", "No")
+    emphasise_true: bool = False
+    # Sharing a row: put after the previous part with this, or in its place.
+    joiner: str = " "
+    replaces: bool = False
+    missing: str = ""  # shown when there is no value ("" hides the row)
+    # Says who the patient (or the person filling in the form) is: removed when retention
+    # ends. What stays are the coded answers, which identify nobody.
+    identifying: bool = False
+
+    @property
+    def form_field(self) -> str:
+        return self.name
+
+
+_ON_BEHALF = ("submitter", (Submitter.SOMEONE_ELSE.value,))
+_REFERRED = ("has_referral", (YesNo.YES.value,))
+
+FIELDS: tuple[RequestField, ...] = (
+    # Who is filling in the form.
+    RequestField(
+        name="submitter",
+        section=Section.SUBMITTER,
+        stored=Stored.FLAG,
+        column="submitted_by_patient",
+        vocabulary=Submitter,
+        flag_answer=Submitter.PATIENT,
+        staff_label="Who",
+        shown=Shown.FLAG,
+        flag_text=("The patient", ""),
+    ),
+    RequestField(
+        name="submitter_name",
+        section=Section.SUBMITTER,
+        stored=Stored.TEXT,
+        column="submitter_name",
+        kept_when=_ON_BEHALF,
+        staff_label="Name",
+        identifying=True,
+    ),
+    RequestField(
+        name="submitter_relationship",
+        section=Section.SUBMITTER,
+        stored=Stored.TEXT,
+        column="submitter_relationship",
+        kept_when=_ON_BEHALF,
+        staff_label="Relationship",
+        identifying=True,
+    ),
+    RequestField(
+        name="submitter_phone",
+        section=Section.SUBMITTER,
+        stored=Stored.NORMALIZED,
+        column="submitter_phone",
+        kept_when=_ON_BEHALF,
+        staff_label="Phone",
+        shown=Shown.PHONE,
+        identifying=True,
+    ),
+    # The patient.
+    RequestField(
+        name="first_name",
+        section=Section.PATIENT,
+        stored=Stored.TEXT,
+        column="first_name",
+        staff_label="Name",
+        identifying=True,
+    ),
+    RequestField(
+        name="last_name",
+        section=Section.PATIENT,
+        stored=Stored.TEXT,
+        column="last_name",
+        staff_label="Name",
+        identifying=True,
+    ),
+    # The three boxes' errors are shown on the first, the month.
+    RequestField(
+        name="dob_month",
+        section=Section.PATIENT,
+        stored=Stored.DATE,
+        column="date_of_birth",
+        staff_label="Date of birth",
+        shown=Shown.DATE,
+        missing="Removed",
+        identifying=True,
+    ),
+    RequestField(
+        name="sex",
+        section=Section.PATIENT,
+        stored=Stored.CODE,
+        column="sex",
+        vocabulary=Sex,
+        staff_label="Sex",
+        shown=Shown.LABEL,
+        missing="Not given",
+        identifying=True,
+    ),
+    RequestField(
+        name="email",
+        section=Section.PATIENT,
+        stored=Stored.NORMALIZED,
+        column="email",
+        staff_label="Email",
+        shown=Shown.EMAIL,
+        identifying=True,
+    ),
+    RequestField(
+        name="phone",
+        section=Section.PATIENT,
+        stored=Stored.NORMALIZED,
+        column="phone",
+        staff_label="Phone",
+        shown=Shown.PHONE,
+        identifying=True,
+    ),
+    RequestField(
+        name="contact_method",
+        section=Section.PATIENT,
+        stored=Stored.CODE,
+        column="contact_method",
+        vocabulary=ContactMethod,
+        staff_label="Contact by",
+        shown=Shown.LABEL,
+    ),
+    RequestField(
+        name="best_time_to_call",
+        section=Section.PATIENT,
+        stored=Stored.CODE,
+        column="best_time_to_call",
+        vocabulary=BestTime,
+        staff_label="Best time to call",
+        shown=Shown.LABEL,
+    ),
+    RequestField(
+        name="state",
+        section=Section.PATIENT,
+        stored=Stored.CODE,
+        column="state",
+        vocabulary=UsState,
+        staff_label="State and ZIP",
+        shown=Shown.LABEL,
+    ),
+    RequestField(
+        name="zip_code",
+        section=Section.PATIENT,
+        stored=Stored.NORMALIZED,
+        column="zip_code",
+        staff_label="State and ZIP",
+        identifying=True,
+    ),
+    RequestField(
+        name="language",
+        section=Section.PATIENT,
+        stored=Stored.CODE,
+        column="language",
+        vocabulary=Language,
+        staff_label="Language",
+        shown=Shown.LABEL,
+    ),
+    RequestField(
+        name="language_other",
+        section=Section.PATIENT,
+        stored=Stored.TEXT,
+        column="language_other",
+        kept_when=("language", (Language.OTHER.value,)),
+        staff_label="Language",
+        replaces=True,  # the language itself, not "Another language"
+        identifying=True,
+    ),
+    RequestField(
+        name="interpreter_needed",
+        section=Section.PATIENT,
+        stored=Stored.FLAG,
+        column="interpreter_needed",
+        vocabulary=YesNo,
+        staff_label="Interpreter",
+        shown=Shown.FLAG,
+        flag_text=("Needed", "Not needed"),
+        emphasise_true=True,
+    ),
+    # The diagnosis.
+    RequestField(
+        name="diagnosed_metastatic",
+        section=Section.DIAGNOSIS,
+        stored=Stored.CODE,
+        column="diagnosed_metastatic",
+        vocabulary=YesNoNotSure,
+        staff_label="Told the cancer has spread",
+        shown=Shown.LABEL,
+    ),
+    RequestField(
+        name="metastasis_sites",
+        section=Section.DIAGNOSIS,
+        stored=Stored.CODES,
+        column="metastasis_sites",
+        vocabulary=MetastasisSite,
+        # Asked when the answer is yes; kept for not sure too, if any were ticked.
+        kept_when=("diagnosed_metastatic", (YesNoNotSure.YES.value, YesNoNotSure.NOT_SURE.value)),
+        staff_label="Where",
+        shown=Shown.LABELS,
+        missing="Not given",
+        identifying=True,
+    ),
+    RequestField(
+        name="in_treatment",
+        section=Section.DIAGNOSIS,
+        stored=Stored.FLAG,
+        column="in_treatment",
+        vocabulary=YesNo,
+        staff_label="In treatment now",
+        shown=Shown.FLAG,
+    ),
+    # Insurance.
+    RequestField(
+        name="insurance_type",
+        section=Section.DIAGNOSIS,
+        stored=Stored.CODE,
+        column="insurance_type",
+        vocabulary=Insurance,
+        staff_label="Insurance",
+        shown=Shown.LABEL,
+    ),
+    RequestField(
+        name="insurance_carrier",
+        section=Section.DIAGNOSIS,
+        stored=Stored.OPTIONAL,
+        column="insurance_carrier",
+        kept_when=("insurance_type", tuple(i.value for i in Insurance if i != Insurance.NONE)),
+        staff_label="Insurance",
+        joiner=": ",
+        identifying=True,
+    ),
+    # The referral: a row of its own, stored only when there is one.
+    RequestField(
+        name="has_referral",
+        section=Section.REFERRAL,
+        stored=Stored.NOT_STORED,
+        vocabulary=YesNo,
+    ),
+    RequestField(
+        name="physician_name",
+        section=Section.REFERRAL,
+        stored=Stored.TEXT,
+        column="physician_name",
+        on_referral=True,
+        kept_when=_REFERRED,
+        staff_label="Physician",
+    ),
+    RequestField(
+        name="physician_phone",
+        section=Section.REFERRAL,
+        stored=Stored.NORMALIZED,
+        column="physician_phone",
+        on_referral=True,
+        kept_when=_REFERRED,
+        staff_label="Phone",
+        shown=Shown.PHONE,
+    ),
+    RequestField(
+        name="physician_practice",
+        section=Section.REFERRAL,
+        stored=Stored.OPTIONAL,
+        column="practice",
+        on_referral=True,
+        kept_when=_REFERRED,
+        staff_label="Practice",
+        missing="Not given",
+    ),
+    RequestField(
+        name="physician_fax",
+        section=Section.REFERRAL,
+        stored=Stored.NORMALIZED,
+        column="fax",
+        on_referral=True,
+        kept_when=_REFERRED,
+        staff_label="Fax",
+        shown=Shown.FAX,
+        missing="Not given",
+    ),
+    RequestField(
+        name="physician_email",
+        section=Section.REFERRAL,
+        stored=Stored.NORMALIZED,
+        column="email",
+        on_referral=True,
+        kept_when=_REFERRED,
+        staff_label="Email",
+        missing="Not given",
+    ),
+    RequestField(
+        name="physician_npi",
+        section=Section.REFERRAL,
+        stored=Stored.OPTIONAL,
+        column="npi",
+        on_referral=True,
+        kept_when=_REFERRED,
+        staff_label="NPI",
+        missing="Not given",
+    ),
+    # Last words.
+    RequestField(
+        name="message",
+        section=Section.MESSAGE,
+        stored=Stored.OPTIONAL,
+        column="message",
+        identifying=True,
+    ),
+    RequestField(
+        name="consent",
+        section=Section.SUBMITTER,
+        stored=Stored.FLAG,
+        column="consent_to_contact",
+        staff_label="Consent to be contacted",
+        shown=Shown.FLAG,
+    ),
+)
+
+BY_NAME: dict[str, RequestField] = {f.name: f for f in FIELDS}
+
+# The order the form asks its questions: the error summary lists problems in it.
+FORM_ORDER: tuple[str, ...] = tuple(f.form_field for f in FIELDS)
+
+
+def stored_columns() -> tuple[str, ...]:
+    """The appointment_requests columns that hold an answer, in the form's order."""
+    return tuple(f.column for f in FIELDS if f.column and not f.on_referral)
+
+
+def identifying_columns() -> tuple[str, ...]:
+    """What the retention purge removes from a request."""
+    return tuple(f.column for f in FIELDS if f.identifying and f.column and not f.on_referral)
+
+
+def is_kept(field: RequestField, answers: dict[str, object]) -> bool:
+    """Whether an answer is kept, given the other answers as the form sent them."""
+    if field.kept_when is None:
+        return True
+    other, values = field.kept_when
+    return answers.get(other) in values
+
+
+@dataclass(frozen=True)
+class Part:
+    shown: Shown
+    value: object
+    emphasised: bool = False
+    joiner: str = ""  # what comes before it in its row
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    label: str
+    parts: tuple[Part, ...]
+
+
+def staff_rows(request: object, section: Section) -> Iterator[StaffRow]:
+    """The rows of one section of the staff request page, from a stored request (its
+    referral, if any, as ``request.referral``)."""
+    current: list[Part] = []
+    label: str | None = None
+    for field in FIELDS:
+        if field.section != section or field.staff_label is None:
+            continue
+        if field.on_referral and getattr(request, "referral", None) is None:
+            continue
+        part = _part(field, _stored(request, field))
+        if field.staff_label != label:
+            if label is not None and current:
+                yield StaffRow(label, tuple(current))
+            label, current = field.staff_label, []
+        if part is None:
+            continue
+        if current and field.replaces:
+            current[-1] = Part(part.shown, part.value, part.emphasised, current[-1].joiner)
+        elif current:
+            current.append(Part(part.shown, part.value, part.emphasised, field.joiner))
+        else:
+            current.append(part)
+    if label is not None and current:
+        yield StaffRow(label, tuple(current))
+
+
+def _stored(request: object, field: RequestField) -> object:
+    holder = getattr(request, "referral", None) if field.on_referral else request
+    return getattr(holder, field.column, None) if holder is not None and field.column else None
+
+
+def _part(field: RequestField, value: object) -> Part | None:
+    if field.shown == Shown.FLAG:
+        text = field.flag_text[0] if value else field.flag_text[1]
+        return Part(Shown.TEXT, text, bool(value) and field.emphasise_true) if text else None
+    if value in (None, "", []):
+        return Part(Shown.TEXT, field.missing) if field.missing else None
+    if field.shown in (Shown.LABEL, Shown.LABELS) and field.vocabulary is not None:
+        values = value if isinstance(value, list) else [value]
+        return Part(Shown.TEXT, ", ".join(field.vocabulary.label_for(str(v)) for v in values))
+    if field.shown == Shown.DATE and isinstance(value, date):
+        return Part(Shown.TEXT, value.strftime("%m/%d/%Y"))
+    return Part(field.shown, value)

@@ -1,0 +1,257 @@
+"""The one vocabulary: every coded answer, status, reason, history kind and audit action.
+
+Each is a string enum whose members carry the stored value, the label people read and a
+slot for an external code (FHIR, for export; empty where nobody has mapped it yet). Forms
+offer ``choices()``, the models store the value behind a CHECK constraint, templates show
+``label``, and the CSV and the audit trail write the value. A label is written here once.
+
+No Flask and no database here: the services, the models and the forms all import it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+
+def _l(text: str) -> str:
+    """Marks a label for translation.
+
+    Why a no-op: the site is English only today, and a Spanish page is coming. When
+    Flask-Babel arrives, this one function becomes its ``lazy_gettext`` (labels are built
+    at import, before any request knows its language, so they must be lazy), and the
+    extractor already finds every label by this name. Nothing else changes.
+    """
+    return text
+
+
+class Vocabulary(StrEnum):
+    """A closed list of coded values: ``MEMBER = value, label`` or ``value, label, code``."""
+
+    label: str
+    code: str | None
+
+    def __new__(cls, value: str, label: str, code: str | None = None) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        # The external code (for example FHIR's) where one is known; None until mapped.
+        member.code = code
+        return member
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        """(stored value, label) pairs, in the order the form offers them."""
+        return [(member.value, member.label) for member in cls]
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+    @classmethod
+    def label_for(cls, value: str | None) -> str:
+        """The label of a stored value; empty for none or for a value not in the list."""
+        try:
+            return cls(value).label
+        except ValueError:
+            return ""
+
+
+# The patient's answers -------------------------------------------------------------------
+
+
+class Submitter(Vocabulary):
+    # Stored as AppointmentRequest.submitted_by_patient (a boolean), not as this code.
+    PATIENT = "patient", _l("I am the patient")
+    SOMEONE_ELSE = "someone_else", _l("I am filling this in for the patient")
+
+
+class Sex(Vocabulary):
+    FEMALE = "female", _l("Female")
+    MALE = "male", _l("Male")
+    PREFER_NOT_TO_SAY = "prefer_not_to_say", _l("Prefer not to say")
+
+
+class ContactMethod(Vocabulary):
+    PHONE = "phone", _l("Phone")
+    EMAIL = "email", _l("Email")
+    EITHER = "either", _l("Either")
+
+
+class BestTime(Vocabulary):
+    MORNING = "morning", _l("Morning (8 a.m. to noon)")
+    AFTERNOON = "afternoon", _l("Afternoon (noon to 5 p.m.)")
+    ANY = "any", _l("Any time")
+
+
+class Language(Vocabulary):
+    ENGLISH = "english", _l("English")
+    SPANISH = "spanish", _l("Spanish")
+    OTHER = "other", _l("Another language")
+
+
+class YesNo(Vocabulary):
+    # Stored as booleans (interpreter_needed, in_treatment, has_referral); offered as this.
+    YES = "yes", _l("Yes")
+    NO = "no", _l("No")
+
+
+class YesNoNotSure(Vocabulary):
+    YES = "yes", _l("Yes")
+    NO = "no", _l("No")
+    NOT_SURE = "not_sure", _l("Not sure")
+
+
+class MetastasisSite(Vocabulary):
+    LUNGS = "lungs", _l("Lungs")
+    LIVER = "liver", _l("Liver")
+    BONES = "bones", _l("Bones")
+    BRAIN = "brain", _l("Brain")
+    OTHER = "other", _l("Somewhere else")
+    NOT_SURE = "not_sure", _l("Not sure")
+
+
+class Insurance(Vocabulary):
+    COMMERCIAL = "commercial", _l("Commercial or employer insurance")
+    MEDICARE = "medicare", _l("Medicare")
+    MEDICAID = "medicaid", _l("Medicaid")
+    OTHER = "other", _l("Other insurance")
+    NONE = "none", _l("No insurance / self-pay")
+
+
+class UsState(Vocabulary):
+    """USPS codes: the states, the District of Columbia and the inhabited territories."""
+
+    AL = "AL", _l("Alabama")
+    AK = "AK", _l("Alaska")
+    AZ = "AZ", _l("Arizona")
+    AR = "AR", _l("Arkansas")
+    CA = "CA", _l("California")
+    CO = "CO", _l("Colorado")
+    CT = "CT", _l("Connecticut")
+    DE = "DE", _l("Delaware")
+    DC = "DC", _l("District of Columbia")
+    FL = "FL", _l("Florida")
+    GA = "GA", _l("Georgia")
+    HI = "HI", _l("Hawaii")
+    ID = "ID", _l("Idaho")
+    IL = "IL", _l("Illinois")
+    IN = "IN", _l("Indiana")
+    IA = "IA", _l("Iowa")
+    KS = "KS", _l("Kansas")
+    KY = "KY", _l("Kentucky")
+    LA = "LA", _l("Louisiana")
+    ME = "ME", _l("Maine")
+    MD = "MD", _l("Maryland")
+    MA = "MA", _l("Massachusetts")
+    MI = "MI", _l("Michigan")
+    MN = "MN", _l("Minnesota")
+    MS = "MS", _l("Mississippi")
+    MO = "MO", _l("Missouri")
+    MT = "MT", _l("Montana")
+    NE = "NE", _l("Nebraska")
+    NV = "NV", _l("Nevada")
+    NH = "NH", _l("New Hampshire")
+    NJ = "NJ", _l("New Jersey")
+    NM = "NM", _l("New Mexico")
+    NY = "NY", _l("New York")
+    NC = "NC", _l("North Carolina")
+    ND = "ND", _l("North Dakota")
+    OH = "OH", _l("Ohio")
+    OK = "OK", _l("Oklahoma")
+    OR = "OR", _l("Oregon")
+    PA = "PA", _l("Pennsylvania")
+    RI = "RI", _l("Rhode Island")
+    SC = "SC", _l("South Carolina")
+    SD = "SD", _l("South Dakota")
+    TN = "TN", _l("Tennessee")
+    TX = "TX", _l("Texas")
+    UT = "UT", _l("Utah")
+    VT = "VT", _l("Vermont")
+    VA = "VA", _l("Virginia")
+    WA = "WA", _l("Washington")
+    WV = "WV", _l("West Virginia")
+    WI = "WI", _l("Wisconsin")
+    WY = "WY", _l("Wyoming")
+    AS = "AS", _l("American Samoa")
+    GU = "GU", _l("Guam")
+    MP = "MP", _l("Northern Mariana Islands")
+    PR = "PR", _l("Puerto Rico")
+    VI = "VI", _l("U.S. Virgin Islands")
+
+
+# Intake's work ---------------------------------------------------------------------------
+
+
+class RequestStatus(Vocabulary):
+    NEW = "new", _l("New")
+    IN_PROGRESS = "in_progress", _l("In progress")
+    CONTACTED = "contacted", _l("Contacted")
+    SCHEDULED = "scheduled", _l("Scheduled")
+    CLOSED = "closed", _l("Closed")
+
+
+# Waiting for intake: what the queue shows by default and what can be overdue.
+OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
+
+
+class CloseReason(Vocabulary):
+    DECLINED = "declined", _l("Declined")
+    UNABLE_TO_REACH = "unable_to_reach", _l("Unable to reach")
+    NOT_ELIGIBLE = "not_eligible", _l("Not eligible")
+    DUPLICATE = "duplicate", _l("Duplicate")
+    OTHER = "other", _l("Other")
+
+
+class StaffRole(Vocabulary):
+    INTAKE = "intake", _l("Intake")
+    ADMIN = "admin", _l("Admin")
+
+
+class EventKind(Vocabulary):
+    """What a line of a request's history records."""
+
+    CLAIM = "claim", _l("Claimed the request")
+    RELEASE = "release", _l("Released the request to the queue")
+    STATUS = "status", _l("Changed the status")
+    NOTE = "note", _l("Added a note")
+
+
+class AuditAction(Vocabulary):
+    """What an audit entry records. A new member needs a migration: the column's CHECK
+    constraint lists every value."""
+
+    SIGN_IN = "sign_in", _l("Signed in")
+    SIGN_IN_FAILED = "sign_in_failed", _l("Sign-in failed")
+    SIGN_OUT = "sign_out", _l("Signed out")
+    VIEW_REQUEST = "view_request", _l("Viewed request")
+    CLAIM = "claim", _l("Claimed request")
+    RELEASE = "release", _l("Released request")
+    STATUS_CHANGE = "status_change", _l("Changed status")
+    NOTE = "note", _l("Added a note")
+    EXPORT = "export", _l("Exported CSV")
+    PURGE = "purge_patient_data", _l("Removed patient data (retention)")
+
+
+# Every vocabulary by name, for the ``label`` template filter when a value arrives as a
+# plain string (the metastasis sites, stored as a JSON list of codes).
+BY_NAME: dict[str, type[Vocabulary]] = {
+    cls.__name__: cls
+    for cls in (
+        Submitter,
+        Sex,
+        ContactMethod,
+        BestTime,
+        Language,
+        YesNo,
+        YesNoNotSure,
+        MetastasisSite,
+        Insurance,
+        UsState,
+        RequestStatus,
+        CloseReason,
+        StaffRole,
+        EventKind,
+        AuditAction,
+    )
+}
