@@ -222,12 +222,13 @@ class Nginx:
         if check.returncode != 0:
             raise ClusterError(f"nginx rejects {self.conf_path}:\n{check.stderr}")
         # In the foreground, so that it is our child and stops with us.
-        self.process = subprocess.Popen(  # noqa: S603
-            [*command, "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.prefix / "logs" / "stderr.log").open("ab"),
-            start_new_session=True,
-        )
+        with (self.prefix / "logs" / "stderr.log").open("ab") as stderr:
+            self.process = subprocess.Popen(  # noqa: S603
+                [*command, "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -295,12 +296,15 @@ def prepare_database(url: str) -> None:
     command.upgrade(config, "head")
 
 
-def flask_command(env: Mapping[str, str], *args: str, timeout: float = 60):
+def flask_command(
+    env: Mapping[str, str], *args: str, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """A `flask` command with a host's settings, as an operator on that host runs it."""
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "flask", "--app", "wsgi:app", *args],
         cwd=ROOT,
         env=dict(env),
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -377,15 +381,15 @@ class Cluster:
     def _start_outbox(self, env: Mapping[str, str]) -> None:
         # The e-mail outbox worker (`flask outbox work`), when this code has it: one per cluster.
         if flask_command(env, "outbox", "work", "--help").returncode == 0:
-            log = (self.workdir / "outbox.log").open("ab")
-            self.outbox = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "flask", "--app", "wsgi:app", "outbox", "work"],
-                cwd=ROOT,
-                env=dict(env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            with (self.workdir / "outbox.log").open("ab") as log:
+                self.outbox = subprocess.Popen(  # noqa: S603
+                    [sys.executable, "-m", "flask", "--app", "wsgi:app", "outbox", "work"],
+                    cwd=ROOT,
+                    env=dict(env),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
 
     def stop(self) -> None:
         """Stop everything this cluster started, nginx first (no new requests), then the
