@@ -88,14 +88,14 @@ def children_of(pid: int) -> list[int]:
 
 def get(port: int, path: str, timeout: float = 2.0) -> int | None:
     """The status of a GET, or None when nothing answers."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         conn.request("GET", path)
-        status = conn.getresponse().status
-        conn.close()
-        return status
-    except OSError:
+        return conn.getresponse().status
+    except (OSError, http.client.HTTPException):
         return None
+    finally:
+        conn.close()
 
 
 @dataclass
