@@ -189,8 +189,8 @@ def render(results: dict) -> str:
         "static_nginx": f"static file of the same size ({results['page_bytes']} bytes) from nginx",
         "form_cluster": "form page, nginx + 2 hosts",
         "form_one_host": "form page, 1 host directly",
-        "submit_cluster": "submissions (form GET + POST), nginx + 2 hosts",
-        "submit_one_host": "submissions (form GET + POST), 1 host directly",
+        "submit_cluster": "submissions, nginx + 2 hosts",
+        "submit_one_host": "submissions, 1 host directly",
     }
     for name, label in labels.items():
         lines.append(
@@ -203,8 +203,8 @@ def render(results: dict) -> str:
         f"Information page through nginx / static file from nginx: **{ratio:.2f}** "
         f"(median of the per-round ratios; target {TARGET}: {verdict}).",
         "",
-        "Submissions count each visitor's form GET and POST as one; requests/s for them is "
-        "HTTP requests (two per submission).",
+        "For submissions the figure is submissions per second (each a new visitor's form "
+        "GET and POST), from 4 simulated visitors at a time (bench/load.py).",
         END,
     ]
     return "\n".join(lines)
