@@ -146,7 +146,10 @@ def run() -> dict:
                 (
                     "submit_one_host",
                     lambda n=n: load.run_client(
-                        "app_submission", one_host, duration=seconds, start_n=n * 1_000_000 + 500_000
+                        "app_submission",
+                        one_host,
+                        duration=seconds,
+                        start_n=n * 1_000_000 + 500_000,
                     ),
                 ),
             ]
@@ -155,7 +158,8 @@ def run() -> dict:
             out = {}
             for name, step in steps:
                 out[name] = row(step())
-                log(f"round {n + 1} {name:<16} {out[name]['rate']:8.1f}/s errors {out[name]['errors']}")
+                rate, errors = out[name]["rate"], out[name]["errors"]
+                log(f"round {n + 1} {name:<16} {rate:8.1f}/s errors {errors}")
             out["ratio"] = out["info_nginx"]["rate"] / out["static_nginx"]["rate"]
             results["rounds"].append(out)
     finally:
@@ -193,11 +197,9 @@ def render(results: dict) -> str:
         "submit_one_host": "submissions, 1 host directly",
     }
     for name, label in labels.items():
-        lines.append(
-            f"| {label} | {median_of(results, name, 'rate'):.0f} | "
-            f"{median_of(results, name, 'p50_ms'):.2f} | {median_of(results, name, 'p99_ms'):.2f} | "
-            f"{sum(r[name]['errors'] for r in results['rounds'])} |"
-        )
+        rate, p50, p99 = (median_of(results, name, key) for key in ("rate", "p50_ms", "p99_ms"))
+        errors = sum(r[name]["errors"] for r in results["rounds"])
+        lines.append(f"| {label} | {rate:.0f} | {p50:.2f} | {p99:.2f} | {errors} |")
     lines += [
         "",
         f"Information page through nginx / static file from nginx: **{ratio:.2f}** "

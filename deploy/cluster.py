@@ -59,7 +59,9 @@ def render_nginx_conf(
     }
     found = set(_PLACEHOLDER.findall(text))
     if found != set(PLACEHOLDERS):
-        raise ClusterError(f"deploy/nginx.conf placeholders are {sorted(found)}, not {PLACEHOLDERS}")
+        raise ClusterError(
+            f"deploy/nginx.conf placeholders are {sorted(found)}, not {PLACEHOLDERS}"
+        )
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
@@ -337,13 +339,16 @@ class Cluster:
 
     @property
     def env(self) -> dict[str, str]:
-        return app_env(
-            database_url=self.database_url,
-            redis_url=self.redis_url,
-            key_prefix=self.key_prefix,
-            secret_key=self.secret_key,
-            workers=self.workers,
-        ) | self.extra_env
+        return (
+            app_env(
+                database_url=self.database_url,
+                redis_url=self.redis_url,
+                key_prefix=self.key_prefix,
+                secret_key=self.secret_key,
+                workers=self.workers,
+            )
+            | self.extra_env
+        )
 
     def start(self, *, check_deploy: bool = True) -> Cluster:
         self.workdir.mkdir(parents=True, exist_ok=True)

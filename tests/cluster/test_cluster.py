@@ -24,14 +24,16 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from deploy.cluster import ROOT, Cluster, flask_command, nginx_binary
 from tests.cluster.support import (
+    FORM_TOKEN,
     AccessLog,
     Browser,
+    Reply,
     cache_entries,
     cache_validity,
-    FORM_TOKEN,
     csrf_of,
     expire_cache_entry,
     reference_of,
@@ -60,7 +62,10 @@ def cluster():
             pytest.fail(f"the cluster cannot run in CI: {error}", pytrace=False)
         pytest.skip(f"cluster tests skipped: {error}")
     # A database of this suite's own, beside the tests' (TEST_POSTGRES_URL) one.
-    database_url = postgres_url() + "_cluster"
+    tests_db = make_url(postgres_url())
+    database_url = tests_db.set(database=f"{tests_db.database}_cluster").render_as_string(
+        hide_password=False
+    )
     prepare_postgres(database_url)
     # Not under pytest's own directory, which only root may enter: nginx's workers run as
     # nobody when the tests run as root, and they keep the page cache in here.
@@ -164,7 +169,9 @@ def test_the_form_works_when_each_request_lands_on_another_host(cluster, log, da
     assert confirmation.status == 200
     assert "-".join(reference[i : i + 4] for i in (0, 4, 8)) in confirmation.body
     # The same form sent again (a double click, a retry) stores nothing more.
-    again = browser.request("POST", "/request-appointment", {**valid_answers(email=email), **tokens})
+    again = browser.request(
+        "POST", "/request-appointment", {**valid_answers(email=email), **tokens}
+    )
     answered.append(log.answered_by(again.request_id))
     assert again.status == 303 and reference_of(again) == reference
 
@@ -494,4 +501,3 @@ def test_a_thousand_submissions_survive_a_lost_host_and_a_rolling_deploy(cluster
     # The information page still agrees across hosts after the deploys and the restart.
     etags = {Browser(host.port).request("GET", "/").headers["etag"] for host in cluster.hosts}
     assert len(etags) == 1
-
