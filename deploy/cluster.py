@@ -11,7 +11,7 @@ Settings (environment, all optional): ``CLUSTER_PORT`` (nginx, 8080), ``CLUSTER_
 (``8001,8002``), ``CLUSTER_WORKERS`` (per host, 2), ``CLUSTER_DATABASE_URL`` (the database
 ``intake_cluster`` on the local PostgreSQL; created and migrated if needed),
 ``CLUSTER_REDIS_URL`` (``redis://127.0.0.1:6379/0``), ``CLUSTER_DIR`` (logs, pid files, the
-rendered nginx.conf and its cache: ``instance/cluster``).
+rendered nginx.conf and its cache: ``instance/cluster``), ``NGINX_BIN`` (``/usr/sbin/nginx``).
 
 The tests (``tests/cluster/``) and the bench (``bench/cluster.py``) start the same cluster
 through :class:`Cluster`, so what they prove is what this starts.
