@@ -60,3 +60,15 @@ test: browser
 
 screenshots: install browser  ## pictures of each page, 375 and 1280 px wide, into docs/screenshots/
 	$(BIN)/python scripts/screenshots.py
+
+.PHONY: nginx cluster bench-cluster
+nginx:  ## make sure Debian's nginx is there for the cluster (installs nginx-light when root)
+	@bash scripts/ensure-nginx.sh
+
+cluster: install services nginx  ## nginx + two app hosts on this machine (deploy/); Ctrl-C stops all
+	$(BIN)/python -m deploy.cluster
+
+bench-cluster: install services wrk nginx  ## the information page through nginx against a static file, and the cluster against one host
+	$(BIN)/python -m bench.cluster
+
+test: nginx

@@ -16,6 +16,9 @@ MIN_SECRET_KEY_LENGTH = 32
 KNOWN_WEAK_KEYS = frozenset(
     {"development-only-not-secret", "testing-only-not-secret", "dev", "secret", "changeme"}
 )
+# The proxy docs/production.md tells ops to run, deploy/nginx.conf, sets X-Forwarded-For to
+# the one address that connected to it (it never appends): exactly one hop to believe.
+SHIPPED_NGINX_PROXY_COUNT = 1
 
 
 def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
@@ -59,6 +62,20 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
         problems.append(
             f"RATELIMIT_STORAGE_URI keeps counters in process memory with {workers} workers "
             f"on {hosts} host(s): each one counts separately. Use redis://."
+        )
+    proxies = int(config.get("TRUSTED_PROXY_COUNT") or 0)
+    if proxies == 0:
+        problems.append(
+            "TRUSTED_PROXY_COUNT is 0: behind the shipped nginx (deploy/nginx.conf) every "
+            f"client would have nginx's address and share one rate limit. Set it to "
+            f"{SHIPPED_NGINX_PROXY_COUNT}."
+        )
+    elif proxies != SHIPPED_NGINX_PROXY_COUNT:
+        problems.append(
+            f"TRUSTED_PROXY_COUNT is {proxies}, but the shipped nginx (deploy/nginx.conf) is "
+            f"{SHIPPED_NGINX_PROXY_COUNT} proxy and sends one address: the app would ignore "
+            "it and every client would have nginx's address. Set it to "
+            f"{SHIPPED_NGINX_PROXY_COUNT}."
         )
     return problems
 

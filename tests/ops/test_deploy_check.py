@@ -1,6 +1,7 @@
-from app.ops.deploy_check import unsafe_settings
+from app.ops.deploy_check import SHIPPED_NGINX_PROXY_COUNT, unsafe_settings
 from tests.conftest import make_test_app
 from tests.ops.test_serving import load_gunicorn_conf
+from tests.support.databases import ROOT
 
 SAFE = {
     "DEBUG": False,
@@ -13,6 +14,7 @@ SAFE = {
     "HSTS_ENABLED": True,
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "redis://redis:6379/0",
+    "TRUSTED_PROXY_COUNT": 1,
 }
 PRODUCTION_ENV = {"APP_ENV": "production", "GUNICORN_WORKERS": "4"}
 
@@ -38,6 +40,20 @@ def test_each_unsafe_setting_is_named():
     assert any("RATELIMIT_ENABLED" in p for p in problems(RATELIMIT_ENABLED=False))
     assert any("HSTS" in p for p in problems(HSTS_ENABLED=False))
     assert any("APP_ENV" in p for p in problems(environ={"GUNICORN_WORKERS": "4"}))
+
+
+def test_the_proxy_count_is_the_one_the_shipped_nginx_implies():
+    assert any("TRUSTED_PROXY_COUNT is 0" in p for p in problems(TRUSTED_PROXY_COUNT=0))
+    assert any("TRUSTED_PROXY_COUNT is 2" in p for p in problems(TRUSTED_PROXY_COUNT=2))
+
+
+def test_the_shipped_nginx_sends_exactly_one_address():
+    # What SHIPPED_NGINX_PROXY_COUNT says of deploy/nginx.conf: X-Forwarded-For is set to
+    # the address nginx saw (never $proxy_add_x_forwarded_for, which appends to the client's).
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert SHIPPED_NGINX_PROXY_COUNT == 1
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+    assert "proxy_add_x_forwarded_for" not in conf
 
 
 def test_memory_rate_limits_are_fine_for_one_worker_on_one_host():

@@ -1,0 +1,1 @@
+"""What production runs besides the app: the nginx configuration and `make cluster`."""

@@ -1,0 +1,503 @@
+"""The production topology, proven: nginx with the shipped deploy/nginx.conf in front of two
+app hosts (two gunicorn masters, each with its workers) on one PostgreSQL and one Redis.
+
+Everything goes through nginx, as a visitor's browser would. nginx's round robin sends
+successive requests to alternate hosts, and its access log says which host answered each
+request id, so each test can show that what it checks held across hosts.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from deploy.cluster import ROOT, Cluster, flask_command, nginx_binary
+from tests.cluster.support import (
+    FORM_TOKEN,
+    AccessLog,
+    Browser,
+    Reply,
+    cache_entries,
+    cache_validity,
+    csrf_of,
+    expire_cache_entry,
+    reference_of,
+)
+from tests.support.databases import postgres_url, prepare_postgres
+from tests.support.forms import valid_answers
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.slow
+
+FORM_LIMIT = 5
+PASSWORD = "correct horse battery staple"  # noqa: S105
+RESULTS = ROOT / "instance" / "cluster" / "test-results.json"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    try:
+        nginx_binary()
+    except RuntimeError as error:
+        if _in_ci():
+            pytest.fail(f"the cluster cannot run in CI: {error}", pytrace=False)
+        pytest.skip(f"cluster tests skipped: {error}")
+    # A database of this suite's own, beside the tests' (TEST_POSTGRES_URL) one.
+    tests_db = make_url(postgres_url())
+    database_url = tests_db.set(database=f"{tests_db.database}_cluster").render_as_string(
+        hide_password=False
+    )
+    prepare_postgres(database_url)
+    # Not under pytest's own directory, which only root may enter: nginx's workers run as
+    # nobody when the tests run as root, and they keep the page cache in here.
+    workdir = Path(tempfile.mkdtemp(prefix="intake-cluster-test-"))
+    workdir.chmod(0o755)
+    cluster = Cluster(
+        workdir=workdir,
+        port=free_port(),
+        host_ports=(free_port(), free_port()),
+        database_url=database_url,
+        workers=2,
+        key_prefix=f"intake-cluster-test-{uuid.uuid4().hex}",
+        extra_env={
+            "FORM_RATE_LIMIT": f"{FORM_LIMIT} per hour",
+            # Production's Argon2 cost, but less memory: a handful of sign-ins here.
+            "ARGON2_MEMORY_KIB": "19456",
+        },
+    )
+    try:
+        with cluster:
+            yield cluster
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    store = redis.Redis.from_url(cluster.redis_url)
+    for key in store.scan_iter(f"*{cluster.key_prefix}*"):
+        store.delete(key)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def log(cluster) -> AccessLog:
+    return AccessLog(cluster.nginx.access_log)
+
+
+@pytest.fixture(scope="module")
+def database(cluster):
+    engine = create_engine(cluster.database_url)
+    yield engine
+    engine.dispose()
+
+
+def hosts_of(cluster: Cluster) -> set[str]:
+    return {host.address for host in cluster.hosts}
+
+
+def rows_for(database, email: str) -> list[str]:
+    with database.connect() as conn:
+        return list(
+            conn.scalars(
+                text("SELECT reference FROM appointment_requests WHERE email = :e"), {"e": email}
+            )
+        )
+
+
+def make_staff(cluster: Cluster, email: str, name: str) -> None:
+    result = flask_command(
+        cluster.env, "staff", "create", email, "--name", name, input=PASSWORD + "\n"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def sign_in(browser: Browser, email: str) -> None:
+    page = browser.request("GET", "/staff/login")
+    reply = browser.request(
+        "POST",
+        "/staff/login",
+        {"csrf_token": csrf_of(page), "email": email, "password": PASSWORD},
+    )
+    assert reply.status == 303, reply.status
+    assert reply.headers["location"].endswith("/staff/queue")
+
+
+# -- sessions, CSRF and the form across hosts ----------------------------------------------
+
+
+def test_the_form_works_when_each_request_lands_on_another_host(cluster, log, database):
+    browser = Browser(cluster.port, source="127.0.0.2")
+    email = f"across.{uuid.uuid4().hex[:8]}@example.com"
+    answered = []
+
+    form = browser.request("GET", "/request-appointment")
+    answered.append(log.answered_by(form.request_id))
+    tokens = {"csrf_token": csrf_of(form), "form_token": FORM_TOKEN.search(form.body)[1]}
+    # A mistake first: the form comes back from the other host with what was typed...
+    mistake = browser.request(
+        "POST", "/request-appointment", {**valid_answers(email=email, dob_year=""), **tokens}
+    )
+    answered.append(log.answered_by(mistake.request_id))
+    assert mistake.status == 200
+    assert "data-error-summary" in mistake.body
+    assert f'value="{email}"' in mistake.body
+    # ...and, corrected, is accepted by the first host with the same session and tokens.
+    sent = browser.request("POST", "/request-appointment", {**valid_answers(email=email), **tokens})
+    answered.append(log.answered_by(sent.request_id))
+    assert sent.status == 303, sent.status
+    reference = reference_of(sent)
+    # The confirmation opens only for the browser that sent the form: its session, read
+    # by whichever host answers.
+    confirmation = browser.request("GET", sent.headers["location"])
+    answered.append(log.answered_by(confirmation.request_id))
+    assert confirmation.status == 200
+    assert "-".join(reference[i : i + 4] for i in (0, 4, 8)) in confirmation.body
+    # The same form sent again (a double click, a retry) stores nothing more.
+    again = browser.request(
+        "POST", "/request-appointment", {**valid_answers(email=email), **tokens}
+    )
+    answered.append(log.answered_by(again.request_id))
+    assert again.status == 303 and reference_of(again) == reference
+
+    assert all(a != b for a, b in zip(answered, answered[1:], strict=False)), answered
+    assert set(answered) == hosts_of(cluster)
+    assert rows_for(database, email) == [reference]
+    # Another browser cannot open that confirmation, whichever host it asks.
+    stranger = Browser(cluster.port, source="127.0.0.2")
+    assert [stranger.request("GET", sent.headers["location"]).status for _ in range(2)] == [404] * 2
+
+
+# -- staff sessions ------------------------------------------------------------------------
+
+
+def test_a_staff_session_holds_on_both_hosts_and_ends_on_both(cluster, log):
+    make_staff(cluster, "robin@example.org", "Robin Intake")
+    make_staff(cluster, "sam@example.org", "Sam Intake")
+
+    robin = Browser(cluster.port, source="127.0.0.3")
+    sign_in(robin, "robin@example.org")
+    pages = [robin.request("GET", "/staff/queue") for _ in range(4)]
+    assert [p.status for p in pages] == [200] * 4
+    assert {log.answered_by(p.request_id) for p in pages} == hosts_of(cluster)
+
+    # Signing out on one host ends the session on both: a copy of the old cookie (another
+    # tab, a stolen cookie) is turned away by each host.
+    copy = Browser(cluster.port, source="127.0.0.3", cookies=dict(robin.cookies))
+    out = robin.request("POST", "/staff/logout", {"csrf_token": csrf_of(pages[-1])})
+    assert out.status == 303
+    after = [copy.request("GET", "/staff/queue") for _ in range(2)]
+    assert [a.status for a in after] == [302, 302]
+    assert all("/staff/login" in a.headers["location"] for a in after)
+    assert {log.answered_by(a.request_id) for a in after} == hosts_of(cluster)
+
+    # Deactivated by an operator on host 1: the session ends on both hosts.
+    sam = Browser(cluster.port, source="127.0.0.4")
+    sign_in(sam, "sam@example.org")
+    assert [sam.request("GET", "/staff/queue").status for _ in range(2)] == [200, 200]
+    result = flask_command(cluster.hosts[0].env, "staff", "deactivate", "sam@example.org")
+    assert result.returncode == 0, result.stderr
+    after = [sam.request("GET", "/staff/queue") for _ in range(2)]
+    assert [a.status for a in after] == [302, 302]
+    assert {log.answered_by(a.request_id) for a in after} == hosts_of(cluster)
+
+
+# -- rate limits and the client's address --------------------------------------------------
+
+
+def test_rate_limits_are_exact_across_hosts_whatever_a_client_forges(cluster, log, database):
+    browser = Browser(cluster.port, source="127.0.0.5")
+    email = f"limited.{uuid.uuid4().hex[:8]}@example.com"
+    # Forms fetched first, so that the posts themselves alternate between the hosts.
+    forms = [browser.open_form() for _ in range(FORM_LIMIT + 2)]
+    replies = []
+    for i, tokens in enumerate(forms):
+        # A client claiming another address each time, to reset its count if it could.
+        forged = {"X-Forwarded-For": f"203.0.113.{i + 1}", "X-Real-IP": f"198.51.100.{i + 1}"}
+        replies.append(
+            browser.request(
+                "POST", "/request-appointment", {**valid_answers(email=email), **tokens}, forged
+            )
+        )
+    statuses = [r.status for r in replies]
+    assert statuses == [303] * FORM_LIMIT + [429, 429], statuses
+    refused_by = {log.answered_by(r.request_id) for r in replies[FORM_LIMIT:]}
+    assert refused_by == hosts_of(cluster), "each host refused one: the count is shared"
+    assert {log.answered_by(r.request_id) for r in replies[:FORM_LIMIT]} == hosts_of(cluster)
+    assert all(r.headers.get("retry-after") for r in replies[FORM_LIMIT:])
+    assert len(rows_for(database, email)) == FORM_LIMIT
+
+    # The address the app counted by is the one nginx saw, on both hosts.
+    ids = {r.request_id for r in replies}
+    seen = set()
+    for host in cluster.hosts:
+        for line in host.log_path.read_text().splitlines():
+            entry = json.loads(line) if line.startswith("{") else {}
+            if entry.get("logger") == "gunicorn.access" and entry.get("request_id") in ids:
+                seen.add(entry["remote_addr"])
+    assert seen == {"127.0.0.5"}
+    store = redis.Redis.from_url(cluster.redis_url)
+    keys = [k.decode() for k in store.scan_iter(f"*{cluster.key_prefix}*")]
+    store.close()
+    assert any("127.0.0.5" in k for k in keys), keys
+    assert not any("203.0.113." in k or "198.51.100." in k for k in keys), keys
+
+    # The audit trail records the same address for a staff sign-in with a forged header.
+    liar = Browser(cluster.port, source="127.0.0.6", headers={"X-Forwarded-For": "10.9.8.7"})
+    page = liar.request("GET", "/staff/login")
+    liar.request(
+        "POST",
+        "/staff/login",
+        {"csrf_token": csrf_of(page), "email": "nobody@example.org", "password": "wrong"},
+    )
+    with database.connect() as conn:
+        addresses = set(conn.scalars(text("SELECT client_ip FROM audit_events")))
+    assert "127.0.0.6" in addresses and "10.9.8.7" not in addresses
+
+
+# -- what nginx keeps, and what it never keeps ---------------------------------------------
+
+
+def test_nginx_keeps_the_public_page_and_nothing_marked_no_store(cluster, log):
+    visitor = Browser(cluster.port, source="127.0.0.7")
+    first = visitor.request("GET", "/")
+    second = visitor.request("GET", "/")
+    assert first.status == second.status == 200
+    assert first.headers["cache-control"] == "public, max-age=300"
+    assert second.headers["x-cache-status"] == "HIT"
+    assert log.upstream(second.request_id) == "-", "answered by nginx, no host asked"
+    assert second.body == first.body and second.headers["etag"] == first.headers["etag"]
+    # Every host, asked directly, has the same page under the same ETag.
+    direct = [Browser(host.port).request("GET", "/") for host in cluster.hosts]
+    assert {d.headers["etag"] for d in direct} == {first.headers["etag"]}
+    # A browser that has the page gets a 304 from nginx.
+    again = visitor.request("GET", "/", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status == 304 and log.upstream(again.request_id) == "-"
+
+    # Kept for the page's max-age (300 s from when it was stored)...
+    entries = cache_entries(cluster.nginx.cache_dir)
+    info_key = next(k for k in entries if k.endswith("/"))
+    valid_until, stored_at = cache_validity(entries[info_key])
+    assert valid_until - stored_at == 300
+    # ...then revalidated with the app's ETag: the host answers 304 and sends no page.
+    expire_cache_entry(entries[info_key])
+    revalidated = visitor.request("GET", "/")
+    assert revalidated.status == 200 and revalidated.body == first.body
+    assert revalidated.headers["x-cache-status"] == "REVALIDATED"
+    assert log.entry(revalidated.request_id)["upstream_status"] == "304"
+    assert visitor.request("GET", "/").headers["x-cache-status"] == "HIT"
+
+    # The form (no-store) reaches a host every time, and every visitor gets fresh tokens.
+    forms = [visitor.request("GET", "/request-appointment") for _ in range(2)]
+    assert all(f.headers["cache-control"] == "no-store" for f in forms)
+    assert all(log.upstream(f.request_id) in hosts_of(cluster) for f in forms)
+    assert csrf_of(forms[0]) and forms[0].body != forms[1].body
+    # A staff page (no-store) too.
+    make_staff(cluster, "kim@example.org", "Kim Intake")
+    kim = Browser(cluster.port, source="127.0.0.8")
+    sign_in(kim, "kim@example.org")
+    queue = [kim.request("GET", "/staff/queue") for _ in range(2)]
+    assert all(q.status == 200 and q.headers["cache-control"] == "no-store" for q in queue)
+    assert all(log.upstream(q.request_id) in hosts_of(cluster) for q in queue)
+
+    # Nothing but public pages in nginx's cache: no form, no staff page, no patient data.
+    kept = cache_entries(cluster.nginx.cache_dir)
+    assert kept, "the information page is kept"
+    assert all(re.fullmatch(r"http127\.0\.0\.1/", key) for key in kept), list(kept)
+    for path in kept.values():
+        data = path.read_bytes()
+        assert b"Set-Cookie" not in data and b"@example.com" not in data
+
+    # Static files come from nginx itself, the same bytes as in static/.
+    css = visitor.request("GET", "/static/css/site.css")
+    assert css.status == 200 and log.upstream(css.request_id) == "-"
+    assert css.body == (ROOT / "static" / "css" / "site.css").read_text()
+
+
+# -- a lost host and a rolling deploy under load -------------------------------------------
+
+SUBMISSIONS, CLIENTS = 1000, 20
+
+
+class Load:
+    """20 clients, 1,000 submissions; each submission a new visitor from an address of
+    its own: fetch the form, send it, open the confirmation."""
+
+    def __init__(self, cluster: Cluster, run: str) -> None:
+        self.cluster = cluster
+        self.run = run
+        self.lock = threading.Lock()
+        self.done = 0
+        self.acknowledged: dict[str, str] = {}  # email -> reference
+        self.statuses: Counter[int] = Counter()
+        self.failures: list[str] = []
+        self.server_errors = 0
+        self.cut_short: list[str] = []
+
+    def email(self, n: int) -> str:
+        return f"load.{self.run}.{n}@example.com"
+
+    def request(self, browser: Browser, method: str, path: str, body=None) -> Reply:
+        """One request, and once more if its answer was cut short. A host killed while
+        writing an answer leaves nginx holding the status line and headers it already
+        passed on, and no more: nothing can retry that for the person, whose page stops
+        loading; they reload, or send the form again (the same form token: stored once)."""
+        try:
+            reply = browser.request(method, path, body)
+        except http.client.IncompleteRead:
+            with self.lock:
+                self.cut_short.append(f"{method} {path.split('/received/')[0]}")
+            reply = browser.request(method, path, body)
+        with self.lock:
+            self.statuses[reply.status] += 1
+            if reply.status >= 500:
+                self.server_errors += 1
+        return reply
+
+    def submit(self, n: int) -> None:
+        browser = Browser(self.cluster.port, source=f"127.{10 + n // 250}.0.{n % 250 + 1}")
+        try:
+            form = self.request(browser, "GET", "/request-appointment")
+            if form.status != 200:
+                raise AssertionError(f"form page answered {form.status}")
+            tokens = {"csrf_token": csrf_of(form), "form_token": FORM_TOKEN.search(form.body)[1]}
+            answers = {**valid_answers(email=self.email(n)), **tokens}
+            sent = self.request(browser, "POST", "/request-appointment", answers)
+            if sent.status != 303:
+                raise AssertionError(f"form answered {sent.status}")
+            confirmation = self.request(browser, "GET", sent.headers["location"])
+            if confirmation.status != 200:
+                raise AssertionError(f"confirmation answered {confirmation.status}")
+            with self.lock:
+                self.acknowledged[self.email(n)] = reference_of(sent)
+        except (OSError, http.client.HTTPException, AssertionError) as error:
+            with self.lock:
+                self.failures.append(f"{n}: {error!r}")
+        finally:
+            with self.lock:
+                self.done += 1
+
+    def wait_for(self, count: int) -> None:
+        while self.done < count:
+            time.sleep(0.05)
+
+
+def wait_for_new_workers(host, old: set[int], timeout: float = 60) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        pids = set(host.worker_pids())
+        if pids and not pids & old and len(pids) >= host_workers(host):
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"{host.name} still has old workers after {timeout}s")
+
+
+def host_workers(host) -> int:
+    return int(host.env["GUNICORN_WORKERS"])
+
+
+def test_a_thousand_submissions_survive_a_lost_host_and_a_rolling_deploy(cluster, log, database):
+    load = Load(cluster, uuid.uuid4().hex[:8])
+    lost, deployed = cluster.hosts
+    events: list[str] = []
+    log_start = len(log.lines())
+    started = time.monotonic()
+
+    def faults() -> None:
+        def note(what: str) -> None:
+            events.append(f"{time.monotonic() - started:5.1f}s after {load.done}: {what}")
+
+        load.wait_for(150)
+        lost.crash()
+        note(f"{lost.name} killed (SIGKILL to its master and workers)")
+        load.wait_for(350)
+        old = set(deployed.worker_pids())
+        deployed.reload()
+        note(f"{deployed.name} deploy started (kill -HUP master) while {lost.name} is down")
+        note(f"{deployed.name} all workers new after {wait_for_new_workers(deployed, old):.1f}s")
+        load.wait_for(550)
+        lost.start()
+        note(f"{lost.name} started again and ready")
+        load.wait_for(750)
+        old = set(deployed.worker_pids())
+        deployed.reload()
+        note(f"{deployed.name} second deploy started")
+        note(f"{deployed.name} all workers new after {wait_for_new_workers(deployed, old):.1f}s")
+
+    driver = threading.Thread(target=faults, daemon=True)
+    driver.start()
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        list(pool.map(load.submit, range(SUBMISSIONS)))
+    elapsed = time.monotonic() - started
+    driver.join(timeout=120)
+    assert not driver.is_alive(), "the fault driver did not finish"
+
+    with database.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT email, count(*), min(reference) FROM appointment_requests "
+                "WHERE email LIKE :pattern GROUP BY email"
+            ),
+            {"pattern": f"load.{load.run}.%"},
+        ).all()
+    per_email = {email: (count, reference) for email, count, reference in stored}
+    duplicates = sum(count - 1 for count, _ in per_email.values())
+    missing = [e for e in load.acknowledged if e not in per_email]
+    wrong = [e for e, ref in load.acknowledged.items() if e in per_email and per_email[e][1] != ref]
+
+    entries = log.lines()[log_start:]
+    retried = [e for e in entries if "," in e["upstream"]]
+    by_host = Counter(e["upstream"].split(",")[-1].strip() for e in entries if e["upstream"] != "-")
+    results = {
+        "submissions": SUBMISSIONS,
+        "clients": CLIENTS,
+        "acknowledged": len(load.acknowledged),
+        "stored": sum(count for count, _ in per_email.values()),
+        "stored_twice": duplicates,
+        "acknowledged_not_stored": len(missing),
+        "stored_under_another_reference": len(wrong),
+        "server_errors_seen_by_clients": load.server_errors,
+        "answers_cut_short_by_the_kill": load.cut_short,
+        "failures": len(load.failures),
+        "responses_by_status": dict(sorted(load.statuses.items())),
+        "requests_through_nginx": len(entries),
+        "retried_by_nginx_on_the_other_host": len(retried),
+        "retried_posts": sum(1 for e in retried if e["method"] == "POST"),
+        "answered_by_host": dict(by_host),
+        "seconds": round(elapsed, 1),
+        "submissions_per_second": round(SUBMISSIONS / elapsed, 1),
+        "events": events,
+    }
+    print("\ncluster under faults:\n" + json.dumps(results, indent=2))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+    assert load.failures == [], load.failures[:10]
+    assert load.server_errors == 0
+    # Only the kill cuts answers short, at most one per worker of the killed host.
+    assert len(load.cut_short) <= host_workers(lost), load.cut_short
+    assert len(load.acknowledged) == SUBMISSIONS
+    assert missing == [] and wrong == [] and duplicates == 0
+    assert len(per_email) == SUBMISSIONS
+    assert len(events) == 6, events
+    # Both hosts did real work, and the killed host was back for the last part.
+    assert set(by_host) == hosts_of(cluster)
+    assert lost.running() and deployed.running()
+    # The information page still agrees across hosts after the deploys and the restart.
+    etags = {Browser(host.port).request("GET", "/").headers["etag"] for host in cluster.hosts}
+    assert len(etags) == 1
