@@ -77,6 +77,20 @@ class Config:
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
+    # Audit trail and retention (issue 14, docs/security.md).
+    # The key of the audit trail's hash chain and of its keyed hashes (search text, an
+    # unknown sign-in's typed text). Unset: derived from SECRET_KEY; set it before ever
+    # rotating SECRET_KEY, or older entries stop verifying.
+    AUDIT_HASH_KEY = _env("AUDIT_HASH_KEY")
+    # Patient data of requests closed this many days ago is removed by `flask intake retention`.
+    RETENTION_CLOSED_DAYS = _env_int("RETENTION_CLOSED_DAYS", 180)
+    # Open requests untouched this many days are flagged to admins.
+    RETENTION_STALE_DAYS = _env_int("RETENTION_STALE_DAYS", 30)
+    # Audit entries are kept this many years (at least 6), then removed by the same command.
+    AUDIT_RETENTION_YEARS = _env_int("AUDIT_RETENTION_YEARS", 6)
+    # A break-glass account may be made for at most this many hours.
+    EMERGENCY_ACCESS_MAX_HOURS = _env_int("EMERGENCY_ACCESS_MAX_HOURS", 72)
+
     # Production and operations (issue 4).
     # How many proxies in front of the app set X-Forwarded-*; 0 trusts none of them.
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)

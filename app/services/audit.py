@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
+
+from . import audit_chain
 
 
 class AppendOnlyError(RuntimeError):
@@ -42,6 +44,18 @@ class Action(enum.StrEnum):
     NOTE = "note"
     EXPORT = "export"
     PURGE = "purge_patient_data"
+    # Issue 14: audit coverage, retention, emergency access.
+    QUEUE_VIEW = "queue_view"
+    QUEUE_SEARCH = "queue_search"
+    ACCESS_DENIED = "access_denied"
+    SIGN_IN_REQUIRED = "sign_in_required"
+    ACCOUNT_CREATED = "account_created"
+    PASSWORD_SET = "password_set"
+    ACCOUNT_DEACTIVATED = "account_deactivated"
+    EMERGENCY_ACCOUNT_CREATED = "emergency_account_created"
+    RETENTION_RUN = "retention_run"
+    STALE_REQUEST = "stale_request"
+    AUDIT_ENTRIES_REMOVED = "audit_entries_removed"
 
 
 ACTION_LABELS = {
@@ -55,6 +69,17 @@ ACTION_LABELS = {
     Action.NOTE: "Added a note",
     Action.EXPORT: "Exported CSV",
     Action.PURGE: "Removed patient data (retention)",
+    Action.QUEUE_VIEW: "Viewed the queue",
+    Action.QUEUE_SEARCH: "Searched the queue",
+    Action.ACCESS_DENIED: "Refused: not allowed",
+    Action.SIGN_IN_REQUIRED: "Refused: not signed in",
+    Action.ACCOUNT_CREATED: "Created an account",
+    Action.PASSWORD_SET: "Set a password",
+    Action.ACCOUNT_DEACTIVATED: "Deactivated an account",
+    Action.EMERGENCY_ACCOUNT_CREATED: "Created an emergency account",
+    Action.RETENTION_RUN: "Ran retention",
+    Action.STALE_REQUEST: "Request untouched too long",
+    Action.AUDIT_ENTRIES_REMOVED: "Removed old audit entries (retention)",
 }
 
 PAGE_SIZE = 100
@@ -72,7 +97,18 @@ def record(
     detail: str | None = None,
     client_ip: str | None = None,
 ) -> AuditEvent:
+    """Append an entry to the trail, chained to the one before it.
+
+    On SQLite, call this in a transaction that began with BEGIN IMMEDIATE or has already
+    written (a POST's), or with no transaction open: then this one begins as a write
+    transaction, so reading the last entry and adding the next cannot interleave with
+    another worker's. (A GET's own read transaction must be committed first; see
+    ``_record_after_reading`` in the staff views.)"""
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_write": True})
+    audit_chain.lock_chain(session)
     event = AuditEvent(
+        occurred_at=datetime.now(UTC),
         action=action.value,
         staff_id=staff_id,
         actor_email=actor_email,
@@ -82,9 +118,32 @@ def record(
         detail=detail[:255] if detail else None,
         client_ip=client_ip[:45] if client_ip else None,
     )
+    # Also flags every entry made by a break-glass account, whoever calls this.
+    audit_chain.seal(session, event)
     session.add(event)
     session.flush()
     return event
+
+
+def record_account_change(
+    session: Session,
+    *,
+    action: Action,
+    account: StaffUser,
+    by_staff_id: int | None,
+    via: str,
+    client_ip: str | None = None,
+) -> AuditEvent:
+    """The one way an account change (made with the CLI or an admin page) is recorded:
+    who changed it (a staff member, or the command line), which account, how."""
+    return record(
+        session,
+        action=action,
+        staff_id=by_staff_id,
+        to_value=account.role.value if account.role else None,
+        detail=f"account {account.email} via {via}",
+        client_ip=client_ip,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
