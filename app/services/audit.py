@@ -50,7 +50,7 @@ class Action(enum.StrEnum):
     ACCESS_DENIED = "access_denied"
     SIGN_IN_REQUIRED = "sign_in_required"
     ACCOUNT_CREATED = "account_created"
-    PASSWORD_SET = "password_set"
+    PASSWORD_SET = "password_set"  # noqa: S105 (an action, not a password)
     ACCOUNT_DEACTIVATED = "account_deactivated"
     EMERGENCY_ACCOUNT_CREATED = "emergency_account_created"
     RETENTION_RUN = "retention_run"
@@ -146,6 +146,28 @@ def record_account_change(
     )
 
 
+def filters_detail(session: Session, *, filters) -> str:
+    """The queue's filters as an audit detail; the search text as a keyed hash only (it
+    may be a patient's name): an admin can hash a name to ask "who searched for it?"."""
+    text = f"status={filters.status} referral={filters.referral} claim={filters.claim}"
+    if filters.search:
+        digest = audit_chain.keyed_digest(session, purpose="queue search", value=filters.search)
+        text += f" search={digest}"
+    return text
+
+
+def queue_view_fields(
+    session: Session, *, staff_id: int, filters, after: int | None, rows: int
+) -> dict:
+    """The fields of a queue view's audit entry (a page shows up to 50 patients' names)."""
+    return {
+        "action": Action.QUEUE_SEARCH if filters.search else Action.QUEUE_VIEW,
+        "staff_id": staff_id,
+        "to_value": f"{rows} rows",
+        "detail": filters_detail(session, filters=filters) + (f" after={after}" if after else ""),
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class AuditRow:
     id: int
@@ -158,6 +180,7 @@ class AuditRow:
     to_value: str | None
     detail: str | None
     client_ip: str | None
+    emergency: bool = False
 
     @property
     def action_label(self) -> str:
@@ -179,6 +202,8 @@ def audit_page(
     staff_id: int | None = None,
     reference: str | None = None,
     before: int | None = None,
+    emergency_only: bool = False,
+    searched_for: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> AuditPage:
     """Newest first, keyset-paginated on the id."""
@@ -194,6 +219,7 @@ def audit_page(
             AuditEvent.to_value,
             AuditEvent.detail,
             AuditEvent.client_ip,
+            AuditEvent.emergency,
         )
         .outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
         .outerjoin(AppointmentRequest, AppointmentRequest.id == AuditEvent.request_id)
@@ -206,6 +232,12 @@ def audit_page(
         query = query.where(AppointmentRequest.reference == reference)
     if before is not None:
         query = query.where(AuditEvent.id < before)
+    if emergency_only:
+        query = query.where(AuditEvent.emergency.is_(True))
+    if searched_for:
+        # Searches are kept as keyed hashes: hash the question the same way.
+        digest = audit_chain.keyed_digest(session, purpose="queue search", value=searched_for)
+        query = query.where(AuditEvent.detail.like(f"% search={digest}%"))
     rows = [
         AuditRow(
             id=r[0],
@@ -218,6 +250,7 @@ def audit_page(
             to_value=r[7],
             detail=r[8],
             client_ip=r[9],
+            emergency=bool(r[10]),
         )
         for r in session.execute(query)
     ]

@@ -16,6 +16,8 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 
 from app.db import get_session
 from app.models import StaffRole, StaffUser
+from app.services import audit
+from app.services.staff_accounts import emergency_expired, now_utc
 
 SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen")
 ACCESS_ATTRIBUTE = "staff_access"
@@ -31,8 +33,24 @@ def start_session(staff: StaffUser, nonce: str) -> None:
 
 
 def end_session() -> None:
-    session.clear()
+    """Forget the staff sign-in, and only that: the same browser may have the public
+    form open in another tab, whose CSRF token lives in this session too."""
+    for key in SESSION_KEYS:
+        if key in session:
+            session.pop(key)
     g.staff = None
+
+
+def record_audit(**fields) -> None:
+    """An audit entry written from a page or a refusal, in a transaction of its own.
+
+    Whatever the request read so far is committed (nothing was changed) so the entry's
+    transaction starts by writing: on SQLite it takes the write lock first (BEGIN
+    IMMEDIATE), which the hash chain needs; on PostgreSQL it costs one COMMIT."""
+    db_session = get_session()
+    db_session.commit()
+    audit.record(db_session, client_ip=client_ip(), **fields)
+    db_session.commit()
 
 
 def current_staff() -> StaffUser | None:
@@ -48,6 +66,7 @@ def current_staff() -> StaffUser | None:
             and staff.active
             and staff.session_nonce
             and hmac.compare_digest(staff.session_nonce, nonce)
+            and not emergency_expired(get_session(), staff_id=staff.id, now=now_utc())
         ):
             g.staff = staff
     return g.staff
@@ -67,6 +86,9 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _to_sign_in():
+    # On the record: someone (or something) reached a staff URL without a session. The
+    # path only, never the query string.
+    record_audit(action=audit.Action.SIGN_IN_REQUIRED, detail=f"{request.method} {request.path}")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("staff.login", next=safe_next(target)))
 
@@ -93,6 +115,11 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def check_role(*args, **kwargs):
         if g.staff.role != StaffRole.ADMIN:
+            record_audit(
+                action=audit.Action.ACCESS_DENIED,
+                staff_id=g.staff.id,
+                detail=f"{request.method} {request.path} (admins only)",
+            )
             abort(403)
         return view(*args, **kwargs)
 

@@ -21,13 +21,20 @@ from werkzeug.datastructures import MultiDict
 from app.db import get_session
 from app.models import CloseReason, RequestStatus, StaffUser
 from app.public import choices
-from app.services import audit, csv_export, intake_queue, reference_codes, request_work
+from app.services import (
+    audit,
+    csv_export,
+    emergency_access,
+    intake_queue,
+    reference_codes,
+    request_work,
+)
 from app.services.audit import Action
 from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter, StatusFilter
 from app.services.staff_accounts import now_utc
 
 from . import bp
-from .access import admin_required, client_ip, login_required
+from .access import admin_required, client_ip, login_required, record_audit
 from .forms import (
     ActionForm,
     AuditFilterForm,
@@ -90,6 +97,11 @@ def queue():
         now=now_utc(),
         reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
         after=after,
+    )
+    record_audit(
+        **audit.queue_view_fields(
+            get_session(), staff_id=g.staff.id, filters=filters, after=after, rows=len(page.rows)
+        )
     )
     return render_template(
         "staff/queue.html",
@@ -283,20 +295,46 @@ def audit_trail():
         if reference is None:
             form.reference.errors = ["Enter a reference like ABCD-EFGH-JKMN"]
     before = request.args.get("before", type=int)
-    page = audit.audit_page(session, staff_id=staff_id, reference=reference, before=before)
+    emergency_only = request.args.get("emergency") == "1"
+    page = audit.audit_page(
+        session,
+        staff_id=staff_id,
+        reference=reference,
+        before=before,
+        emergency_only=emergency_only,
+    )
     filter_args = {
         name: form[name].data
         for name in ("staff", "reference")
         if form[name].data and not form[name].errors
     }
+    if emergency_only:
+        filter_args["emergency"] = "1"
     return render_template(
-        "staff/audit.html", form=form, page=page, before=before, filter_args=filter_args
+        "staff/audit.html",
+        form=form,
+        page=page,
+        before=before,
+        filter_args=filter_args,
+        emergency_only=emergency_only,
+        emergency_accounts=emergency_access.accounts_to_review(session, now=now_utc()),
     )
 
 
-@bp.route("/export.csv", methods=["GET", "POST"])
+# Browsers say where a request came from; a bulk export of patients' names is only ever
+# started from this site's own queue page (or typed/bookmarked: "none").
+_EXPORT_FETCH_SITES = frozenset({"same-origin", "none"})
+
+
+@bp.post("/export.csv")
 @admin_required
 def export_csv():
+    # POST with the form's CSRF token only (a GET link on another site must not make an
+    # admin's browser download the queue), and never from another site's page.
+    if request.headers.get("Sec-Fetch-Site", "none") not in _EXPORT_FETCH_SITES:
+        abort(403)
+    if not ActionForm().validate_on_submit():
+        abort(400)
     _form, filters, _after = _queue_filters()
     session = get_session()
     now = now_utc()
@@ -315,11 +353,8 @@ def export_csv():
             action=Action.EXPORT,
             staff_id=g.staff.id,
             to_value=f"{len(rows)} rows",
-            # The filters, but never the search text: it may be a patient's name.
-            detail=(
-                f"status={filters.status} referral={filters.referral} claim={filters.claim}"
-                f" search={'yes' if filters.search else 'no'}"
-            ),
+            # The filters; the search text only as a keyed hash (it may be a name).
+            detail="CSV of the queue: " + audit.filters_detail(session, filters=filters),
             client_ip=client_ip(),
         )
     )
