@@ -96,6 +96,7 @@ def record(
     to_value: str | None = None,
     detail: str | None = None,
     client_ip: str | None = None,
+    now: datetime | None = None,
 ) -> AuditEvent:
     """Append an entry to the trail, chained to the one before it.
 
@@ -108,7 +109,7 @@ def record(
         session.connection(execution_options={"sqlite_write": True})
     audit_chain.lock_chain(session)
     event = AuditEvent(
-        occurred_at=datetime.now(UTC),
+        occurred_at=now or datetime.now(UTC),
         action=action.value,
         staff_id=staff_id,
         actor_email=actor_email,

@@ -38,30 +38,41 @@ depends_on = None
 
 _GENESIS = "0" * 64
 
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION intake_append_only() RETURNS trigger AS $$
-DECLARE
-    maintenance boolean := coalesce(current_setting('intake.audit_maintenance', true), '') = 'on';
+# One function per table: PL/pgSQL resolves NEW.note even where the IF could not reach it.
+_PG_FUNCTIONS = {
+    "audit_events": """
+CREATE OR REPLACE FUNCTION intake_audit_events_append_only() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND maintenance THEN
+    IF TG_OP IN ('DELETE', 'TRUNCATE')
+       AND coalesce(current_setting('intake.audit_maintenance', true), '') = 'on' THEN
         RETURN OLD;
     END IF;
-    IF TG_OP = 'UPDATE' AND maintenance AND TG_TABLE_NAME = 'request_events'
-       AND NEW.note IS NULL
-       AND (NEW.id, NEW.request_id, NEW.staff_id, NEW.kind, NEW.created_at)
-           IS NOT DISTINCT FROM (OLD.id, OLD.request_id, OLD.staff_id, OLD.kind, OLD.created_at)
-       AND (NEW.from_status, NEW.to_status, NEW.close_reason)
-           IS NOT DISTINCT FROM (OLD.from_status, OLD.to_status, OLD.close_reason) THEN
-        RETURN NEW;
-    END IF;
-    IF TG_OP = 'TRUNCATE' AND maintenance THEN
-        RETURN NULL;
-    END IF;
-    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+    RAISE EXCEPTION 'audit_events is append-only: % refused', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;
 $$ LANGUAGE plpgsql;
-"""
+""",
+    "request_events": """
+CREATE OR REPLACE FUNCTION intake_request_events_append_only() RETURNS trigger AS $$
+BEGIN
+    IF coalesce(current_setting('intake.audit_maintenance', true), '') = 'on' THEN
+        IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
+            RETURN OLD;
+        END IF;
+        IF NEW.note IS NULL
+           AND (NEW.id, NEW.request_id, NEW.staff_id, NEW.kind, NEW.created_at)
+               IS NOT DISTINCT FROM (OLD.id, OLD.request_id, OLD.staff_id, OLD.kind, OLD.created_at)
+           AND (NEW.from_status, NEW.to_status, NEW.close_reason)
+               IS NOT DISTINCT FROM (OLD.from_status, OLD.to_status, OLD.close_reason) THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'request_events is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+""",
+}
 
 _TABLES = ("audit_events", "request_events")
 
@@ -168,15 +179,15 @@ def upgrade() -> None:
     bind = op.get_bind()
     _backfill(bind)
     if bind.dialect.name == "postgresql":
-        op.execute(_PG_FUNCTION)
         for table in _TABLES:
+            op.execute(_PG_FUNCTIONS[table])
             op.execute(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
-                " FOR EACH ROW EXECUTE FUNCTION intake_append_only()"
+                f" FOR EACH ROW EXECUTE FUNCTION intake_{table}_append_only()"
             )
             op.execute(
                 f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}"
-                " FOR EACH STATEMENT EXECUTE FUNCTION intake_append_only()"
+                f" FOR EACH STATEMENT EXECUTE FUNCTION intake_{table}_append_only()"
             )
     elif bind.dialect.name == "sqlite":
         for table in _TABLES:
@@ -190,7 +201,7 @@ def downgrade() -> None:
         for table in _TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-        op.execute("DROP FUNCTION IF EXISTS intake_append_only()")
+            op.execute(f"DROP FUNCTION IF EXISTS intake_{table}_append_only()")
     elif bind.dialect.name == "sqlite":
         for table in _TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
