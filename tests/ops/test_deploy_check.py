@@ -5,13 +5,15 @@ SAFE = {
     "DEBUG": False,
     "TESTING": False,
     "SECRET_KEY": "x" * 48,
-    "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://intake@db/intake",
+    "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://intake@db/intake?sslmode=verify-full",
     "DEPLOY_HOSTS": 2,
     "SESSION_COOKIE_SECURE": True,
     "WTF_CSRF_ENABLED": True,
     "HSTS_ENABLED": True,
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": "redis://redis:6379/0",
+    "RATELIMIT_STORAGE_URI": "rediss://redis:6379/0",
+    "SESSION_COOKIE_NAME": "__Host-session",
+    "AUDIT_RETENTION_YEARS": 6,
 }
 PRODUCTION_ENV = {"APP_ENV": "production", "GUNICORN_WORKERS": "4"}
 
@@ -65,3 +67,30 @@ def test_the_command_exits_zero_when_all_is_safe(database_url, monkeypatch):
     result = app.test_cli_runner().invoke(args=["check-deploy"])
     assert result.exit_code == 0, result.output
     assert "No unsafe settings found." in result.output
+
+
+def test_database_and_redis_on_other_hosts_need_tls():
+    plain_db = problems(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://intake@db.internal/intake")
+    assert any("DATABASE_URL points at db.internal without TLS" in p for p in plain_db)
+    allowing = problems(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://i@db/i?sslmode=prefer")
+    assert any("DATABASE_URL" in p for p in allowing), "prefer falls back to plain text"
+    plain_redis = problems(RATELIMIT_STORAGE_URI="redis://cache.internal:6379/0")
+    assert any("RATELIMIT_STORAGE_URI points at cache.internal" in p for p in plain_redis)
+
+
+def test_local_database_and_redis_need_no_tls():
+    assert (
+        problems(
+            SQLALCHEMY_DATABASE_URI="postgresql+psycopg://intake@127.0.0.1:5432/intake",
+            RATELIMIT_STORAGE_URI="redis://localhost:6379/0",
+        )
+        == []
+    )
+    assert (
+        problems(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://intake@/intake?host=/run/pg") == []
+    )
+
+
+def test_cookie_name_and_audit_retention_are_checked():
+    assert any("__Host-session" in p for p in problems(SESSION_COOKIE_NAME="session"))
+    assert any("AUDIT_RETENTION_YEARS" in p for p in problems(AUDIT_RETENTION_YEARS=2))
