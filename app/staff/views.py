@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import (
     Response,
@@ -28,6 +28,7 @@ from app.services import (
     intake_queue,
     reference_codes,
     request_work,
+    retention,
 )
 from app.services.audit import Action
 from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter, StatusFilter
@@ -318,6 +319,11 @@ def audit_trail():
         filter_args=filter_args,
         emergency_only=emergency_only,
         emergency_accounts=emergency_access.accounts_to_review(session, now=now_utc()),
+        stale_days=current_app.config["RETENTION_STALE_DAYS"],
+        stale=retention.stale_requests(
+            session,
+            untouched_since=now_utc() - timedelta(days=current_app.config["RETENTION_STALE_DAYS"]),
+        ),
     )
 
 

@@ -170,3 +170,15 @@ def test_the_command_says_when_another_run_holds_the_lock(app, db, backend):
     assert "Another retention run holds the lock; nothing done here." in result.output
     assert actions(db, "purge_patient_data") == []
     assert actions(db, "retention_run") == []
+
+
+def test_admins_see_the_untouched_requests_on_the_audit_page(app, db):
+    from app.models import StaffRole
+    from tests.support.staff import signed_in_client
+
+    stale = aged(db, days=40, closed=False)
+    aged(db, days=5, closed=False, last_name="Fresh")
+    admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
+    html = admin.get("/staff/audit").get_data(as_text=True)
+    assert "1 open request untouched for 30 days or more" in html
+    assert f"/staff/requests/{stale.reference}" in html
