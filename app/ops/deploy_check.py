@@ -72,6 +72,12 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             f"SESSION_COOKIE_NAME is {name!r}: use '__Host-session' so the cookie is bound "
             "to this host over HTTPS."
         )
+    audit_key = config.get("AUDIT_HASH_KEY") or ""
+    if len(audit_key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(
+            "AUDIT_HASH_KEY is not set (or under 32 characters): the audit trail's hash "
+            "chain would hang on SECRET_KEY, and rotating it would break `flask audit verify`."
+        )
     if int(config.get("AUDIT_RETENTION_YEARS") or 6) < 6:
         problems.append("AUDIT_RETENTION_YEARS is under 6: HIPAA asks for six years.")
     return problems

@@ -14,6 +14,7 @@ SAFE = {
     "RATELIMIT_STORAGE_URI": "rediss://redis:6379/0",
     "SESSION_COOKIE_NAME": "__Host-session",
     "AUDIT_RETENTION_YEARS": 6,
+    "AUDIT_HASH_KEY": "a" * 48,
 }
 PRODUCTION_ENV = {"APP_ENV": "production", "GUNICORN_WORKERS": "4"}
 
@@ -94,3 +95,4 @@ def test_local_database_and_redis_need_no_tls():
 def test_cookie_name_and_audit_retention_are_checked():
     assert any("__Host-session" in p for p in problems(SESSION_COOKIE_NAME="session"))
     assert any("AUDIT_RETENTION_YEARS" in p for p in problems(AUDIT_RETENTION_YEARS=2))
+    assert any("AUDIT_HASH_KEY is not set" in p for p in problems(AUDIT_HASH_KEY=None))
