@@ -182,3 +182,37 @@ def test_admins_see_the_untouched_requests_on_the_audit_page(app, db):
     html = admin.get("/staff/audit").get_data(as_text=True)
     assert "1 open request untouched for 30 days or more" in html
     assert f"/staff/requests/{stale.reference}" in html
+
+
+@pytest.mark.slow
+def test_two_retention_commands_started_together_purge_each_request_once(app, db, backend):
+    """Two real processes, as two hosts' timers would start them."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL: the multi-host database")
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rows = [aged(db, days=200, closed=True, last_name=f"Old{i}") for i in range(30)]
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "APP_ENV": "testing",
+        "TEST_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "RETENTION_CLOSED_DAYS": "180",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "intake", "retention"]
+    runs = [
+        subprocess.Popen(  # noqa: S603
+            command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    said = " ".join(out for out, _err in outputs)
+    assert said.count("Removed patient data from 30 request(s)") == 1, said
+    purges = actions(db, "purge_patient_data")
+    assert sorted(e.request_id for e in purges) == sorted(r.id for r in rows)
+    assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
