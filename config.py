@@ -14,6 +14,10 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
 
+# Signed cookies and the audit trail's keys are only as strong as this (ASVS 5.0 V11).
+MIN_SECRET_KEY_BYTES = 32
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe; the message names the variable."""
 
@@ -68,6 +72,10 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    # "__Host-" (production's default) makes browsers accept the cookie only if it is
+    # Secure, for the whole site (Path=/) and this host alone (no Domain): a sibling
+    # subdomain cannot plant one. Needs HTTPS, so plain "session" elsewhere.
+    SESSION_COOKIE_NAME = _env("SESSION_COOKIE_NAME", "session")
     STAFF_IDLE_MINUTES = _env_int("STAFF_IDLE_MINUTES", 15)
     # Wrong passwords in a row before an account is locked, and for how long.
     STAFF_LOCKOUT_ATTEMPTS = _env_int("STAFF_LOCKOUT_ATTEMPTS", 5)
@@ -78,6 +86,20 @@ class Config:
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
+    # Audit trail and retention (issue 14, docs/security.md).
+    # The key of the audit trail's hash chain and of its keyed hashes (search text, an
+    # unknown sign-in's typed text). Unset: derived from SECRET_KEY; set it before ever
+    # rotating SECRET_KEY, or older entries stop verifying.
+    AUDIT_HASH_KEY = _env("AUDIT_HASH_KEY")
+    # Patient data of requests closed this many days ago is removed by `flask intake retention`.
+    RETENTION_CLOSED_DAYS = _env_int("RETENTION_CLOSED_DAYS", 180)
+    # Open requests untouched this many days are flagged to admins.
+    RETENTION_STALE_DAYS = _env_int("RETENTION_STALE_DAYS", 30)
+    # Audit entries are kept this many years (at least 6), then removed by the same command.
+    AUDIT_RETENTION_YEARS = _env_int("AUDIT_RETENTION_YEARS", 6)
+    # A break-glass account may be made for at most this many hours.
+    EMERGENCY_ACCESS_MAX_HOURS = _env_int("EMERGENCY_ACCESS_MAX_HOURS", 72)
+
     # Production and operations (issue 4).
     # How many proxies in front of the app set X-Forwarded-*; 0 trusts none of them.
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
@@ -85,6 +107,8 @@ class Config:
     DEPLOY_HOSTS = _env_int("DEPLOY_HOSTS", 1)
     # Strict-Transport-Security; sent only over HTTPS and only where the site is HTTPS-only.
     HSTS_ENABLED = _env_bool("HSTS_ENABLED", False)
+    # ...and for every subdomain (turn off only if a subdomain must still answer http).
+    HSTS_INCLUDE_SUBDOMAINS = _env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
     # Rate limits: counters in Redis in production so every worker and host shares them.
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
@@ -117,11 +141,18 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
     HSTS_ENABLED = _env_bool("HSTS_ENABLED", True)
+    SESSION_COOKIE_NAME = _env("SESSION_COOKIE_NAME", "__Host-session")
 
     @classmethod
     def validate(cls) -> None:
-        if not _env("SECRET_KEY"):
+        key = _env("SECRET_KEY")
+        if not key:
             raise ConfigError("SECRET_KEY is not set: production needs a long random secret.")
+        if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(
+                f"SECRET_KEY is too short: production needs at least {MIN_SECRET_KEY_BYTES}"
+                " random bytes (python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
         if not _env("DATABASE_URL"):
             raise ConfigError("DATABASE_URL is not set: production needs a database URL.")
 

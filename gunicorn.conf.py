@@ -16,7 +16,13 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # (docs/performance.md). How many: config.gunicorn_workers, which check-deploy uses too.
 workers = gunicorn_workers(os.environ)
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-worker_class = "gthread" if threads > 1 else "sync"
+# gunicorn's sync and gthread workers, answering malformed requests without echoing them
+# (app/ops/gunicorn_workers.py).
+worker_class = (
+    "app.ops.gunicorn_workers.QuietThreadWorker"
+    if threads > 1
+    else "app.ops.gunicorn_workers.QuietSyncWorker"
+)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, workers finish the requests they hold for up to this long before exiting.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))

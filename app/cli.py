@@ -1,7 +1,11 @@
-"""Command-line tasks: `flask staff create|set-password|deactivate|list`."""
+"""Command-line tasks: `flask staff create|set-password|deactivate|list|break-glass`.
+
+Every change an account command makes is recorded in the audit trail, through
+audit.record_account_change, in the same transaction as the change."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 
 import click
@@ -10,7 +14,8 @@ from flask.cli import AppGroup
 
 from app.db import get_session
 from app.models import StaffRole
-from app.services import staff_accounts
+from app.services import audit, emergency_access, staff_accounts
+from app.services.audit import Action
 
 staff_cli = AppGroup("staff", help="Manage intake staff accounts.")
 
@@ -20,6 +25,19 @@ def _read_password() -> str:
         return click.prompt("Password", hide_input=True, confirmation_prompt=True)
     # Scripts pipe the password in: the first line of standard input.
     return sys.stdin.readline().rstrip("\r\n")
+
+
+def _via() -> str:
+    """Who ran the command, as the operating system knows them."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"command line (user {user})"
+
+
+def _record(session, action: Action, staff) -> None:
+    audit.record_account_change(session, action=action, account=staff, by_staff_id=None, via=_via())
 
 
 def _cost() -> staff_accounts.HashCost:
@@ -43,7 +61,7 @@ def create(email: str, name: str, role: str) -> None:
     password = _read_password()
     session = get_session()
     try:
-        staff_accounts.create_staff(
+        staff = staff_accounts.create_staff(
             session,
             email=email,
             name=name,
@@ -51,6 +69,7 @@ def create(email: str, name: str, role: str) -> None:
             password=password,
             cost=_cost(),
         )
+        _record(session, Action.ACCOUNT_CREATED, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
@@ -66,6 +85,7 @@ def set_password(email: str) -> None:
     session = get_session()
     try:
         staff = staff_accounts.set_password(session, email=email, password=password, cost=_cost())
+        _record(session, Action.PASSWORD_SET, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
@@ -80,6 +100,7 @@ def deactivate(email: str) -> None:
     session = get_session()
     try:
         staff = staff_accounts.deactivate_staff(session, email=email)
+        _record(session, Action.ACCOUNT_DEACTIVATED, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
@@ -93,6 +114,47 @@ def list_accounts() -> None:
     for staff in staff_accounts.list_staff(get_session()):
         state = "active" if staff.active else "deactivated"
         click.echo(f"{staff.email}\t{staff.name}\t{staff.role.value}\t{state}")
+
+
+@staff_cli.command("break-glass")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's full name.")
+@click.option("--hours", type=int, required=True, help="How long the account works (1 to 72).")
+@click.option("--reason", required=True, help="Why emergency access is needed; admins see it.")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in StaffRole]),
+    default=StaffRole.INTAKE.value,
+    show_default=True,
+)
+def break_glass(email: str, name: str, hours: int, reason: str, role: str) -> None:
+    """Emergency access: a time-boxed account whose every action is flagged in the audit
+    trail and listed for admins. The password is asked for twice, or read from stdin."""
+    password = _read_password()
+    session = get_session()
+    try:
+        grant = emergency_access.create_emergency_account(
+            session,
+            email=email,
+            name=name,
+            role=StaffRole(role),
+            password=password,
+            hours=hours,
+            max_hours=current_app.config["EMERGENCY_ACCESS_MAX_HOURS"],
+            reason=reason,
+            now=staff_accounts.now_utc(),
+            cost=_cost(),
+            via=_via(),
+        )
+    except staff_accounts.AccountError as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from None
+    session.commit()
+    expires = grant.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(
+        f"Created emergency {role} account for {staff_accounts.normalize_email(email)}, "
+        f"usable until {expires}. Every action it takes is flagged for admins."
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from app.services import audit_chain
+
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -70,6 +72,8 @@ def _make_sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA busy_timeout=15000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+        # The audit triggers ask it whether retention may remove rows (0007 migration).
+        audit_chain.install_on_sqlite_connection(dbapi_conn, _record.info)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
@@ -92,6 +96,15 @@ def init_app(app: Flask) -> None:
         pool_timeout=app.config["DB_POOL_TIMEOUT"],
     )
     app.extensions["db_engine"] = engine
+    audit_key = audit_chain.derive_key(
+        secret_key=app.config.get("SECRET_KEY"), audit_hash_key=app.config.get("AUDIT_HASH_KEY")
+    )
+
+    @event.listens_for(engine, "connect")
+    def _attach_audit_key(_dbapi_conn, connection_record) -> None:
+        # Services find the audit trail's hash key on their session's connection.
+        connection_record.info[audit_chain.KEY_INFO] = audit_key
+
     app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.extensions["db_write_sessionmaker"] = sessionmaker(
         bind=engine.execution_options(sqlite_write=True), expire_on_commit=False

@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -244,6 +245,12 @@ class AuditEvent(Base):
     to_value: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(String(255))
     client_ip: Mapped[str | None] = mapped_column(String(45))
+    # Done by an emergency ("break-glass") account: shown to admins on the audit page.
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The hash chain (app/services/audit_chain.py): each entry's keyed hash covers its
+    # content and the previous entry's hash, so a changed, removed or inserted row shows.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
 
     staff: Mapped[StaffUser | None] = relationship(lazy="raise")
 
@@ -251,3 +258,18 @@ class AuditEvent(Base):
         Index("ix_audit_events_staff", "staff_id", "id"),
         Index("ix_audit_events_request", "request_id", "id"),
     )
+
+
+# --- Audit, retention and emergency access (issue 14) ---
+
+
+class EmergencyAccess(Base):
+    """A break-glass account: made with `flask staff break-glass`, usable until it
+    expires, and every action it takes is flagged in the audit trail."""
+
+    __tablename__ = "emergency_access"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

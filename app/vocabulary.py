@@ -231,6 +231,17 @@ class AuditAction(Vocabulary):
     NOTE = "note", _l("Added a note")
     EXPORT = "export", _l("Exported CSV")
     PURGE = "purge_patient_data", _l("Removed patient data (retention)")
+    QUEUE_VIEW = "queue_view", _l("Viewed the queue")
+    QUEUE_SEARCH = "queue_search", _l("Searched the queue")
+    ACCESS_DENIED = "access_denied", _l("Refused: not allowed")
+    SIGN_IN_REQUIRED = "sign_in_required", _l("Refused: not signed in")
+    ACCOUNT_CREATED = "account_created", _l("Created an account")
+    PASSWORD_SET = "password_set", _l("Set a password")  # noqa: S105 (an action)
+    ACCOUNT_DEACTIVATED = "account_deactivated", _l("Deactivated an account")
+    EMERGENCY_ACCOUNT_CREATED = "emergency_account_created", _l("Created an emergency account")
+    RETENTION_RUN = "retention_run", _l("Ran retention")
+    STALE_REQUEST = "stale_request", _l("Request untouched too long")
+    AUDIT_ENTRIES_REMOVED = "audit_entries_removed", _l("Removed old audit entries (retention)")
 
 
 # Every vocabulary by name, for the ``label`` template filter when a value arrives as a

@@ -262,6 +262,9 @@ def seed(
     now = now or datetime.now(UTC)
     with psycopg.connect(psycopg_url(sqlalchemy_url)) as conn:
         with conn.cursor() as cur:
+            # The audit trail and history refuse TRUNCATE unless audit maintenance is on
+            # in this transaction (migration 0007).
+            cur.execute("SELECT set_config('intake.audit_maintenance', 'on', true)")
             cur.execute(
                 "TRUNCATE audit_events, request_events, referrals, appointment_requests, "
                 "staff_users RESTART IDENTITY CASCADE"

@@ -49,3 +49,21 @@ def test_an_unknown_environment_name_is_refused():
     result = _start_production(APP_ENV="prod")
     assert result.returncode != 0
     assert "APP_ENV" in result.stderr.strip().splitlines()[-1]
+
+
+def test_production_refuses_a_short_secret_key():
+    result = _start_production(
+        SECRET_KEY="k" * 31, DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1/test"
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SECRET_KEY is too short" in lines[0] and "32" in lines[0]
+
+
+def test_production_names_the_session_cookie_host_only():
+    from config import ProductionConfig, TestingConfig
+
+    assert ProductionConfig.SESSION_COOKIE_NAME == "__Host-session"
+    assert ProductionConfig.SESSION_COOKIE_SECURE is True
+    assert TestingConfig.SESSION_COOKIE_NAME == "session"

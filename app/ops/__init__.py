@@ -7,7 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import headers, limits, logs
-from .cli import intake_cli
+from .cli import audit_cli, intake_cli
 from .deploy_check import check_deploy_command
 from .views import bp
 
@@ -28,3 +28,4 @@ def init_app(app: Flask) -> None:
     limits.init_app(app)
     app.cli.add_command(check_deploy_command)
     app.cli.add_command(intake_cli)
+    app.cli.add_command(audit_cli)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.db import get_session
+from app.services import audit_chain, retention
 from app.services.retention import purge_closed_requests
 
 intake_cli = AppGroup("intake", help="Intake data tasks.")
@@ -29,3 +31,51 @@ def purge_command(closed_before: datetime) -> None:
     purged = purge_closed_requests(session, closed_before=closed_before.replace(tzinfo=UTC))
     session.commit()
     click.echo(f"Removed patient data from {len(purged)} closed request(s).")
+
+
+def retention_policy() -> retention.RetentionPolicy:
+    config = current_app.config
+    return retention.RetentionPolicy(
+        closed_days=config["RETENTION_CLOSED_DAYS"],
+        stale_days=config["RETENTION_STALE_DAYS"],
+        audit_years=config["AUDIT_RETENTION_YEARS"],
+    )
+
+
+@intake_cli.command("retention")
+def retention_command() -> None:
+    """Apply the retention policy (settings RETENTION_*): safe to run from cron or a
+    systemd timer on every host at once; one run does the work."""
+    session = get_session()
+    policy = retention_policy()
+    result = retention.run_retention(session, now=datetime.now(UTC), policy=policy)
+    session.commit()
+    if result is None:
+        click.echo("Another retention run holds the lock; nothing done here.")
+        return
+    click.echo(
+        f"Removed patient data from {len(result.purged)} request(s) closed over "
+        f"{policy.closed_days} days ago; flagged {len(result.flagged)} request(s) untouched "
+        f"for {policy.stale_days} days; removed {result.audit_entries_removed} audit "
+        f"entr{'y' if result.audit_entries_removed == 1 else 'ies'} over "
+        f"{policy.audit_years} years old."
+    )
+
+
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("verify")
+def verify_command() -> None:
+    """Recompute the audit trail's hash chain; exit 1 at the first entry that fails."""
+    report = audit_chain.verify(get_session())
+    if report.ok:
+        start = f" from entry #{report.first_id}" if report.first_id else ""
+        click.echo(f"Audit trail intact: {report.checked} entries checked{start}.")
+        return
+    click.echo(
+        f"Audit trail BROKEN at entry #{report.broken_at}: {report.problem} "
+        f"({report.checked} entries before it verified).",
+        err=True,
+    )
+    raise SystemExit(1)

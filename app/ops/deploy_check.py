@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.engine import make_url
 
 from config import ConfigError, gunicorn_workers
 
@@ -77,6 +79,48 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             "it and every client would have nginx's address. Set it to "
             f"{SHIPPED_NGINX_PROXY_COUNT}."
         )
+    problems.extend(_transport_problems(config))
+    name = str(config.get("SESSION_COOKIE_NAME") or "session")
+    if not name.startswith("__Host-"):
+        problems.append(
+            f"SESSION_COOKIE_NAME is {name!r}: use '__Host-session' so the cookie is bound "
+            "to this host over HTTPS."
+        )
+    audit_key = config.get("AUDIT_HASH_KEY") or ""
+    if len(audit_key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(
+            "AUDIT_HASH_KEY is not set (or under 32 characters): the audit trail's hash "
+            "chain would hang on SECRET_KEY, and rotating it would break `flask audit verify`."
+        )
+    if int(config.get("AUDIT_RETENTION_YEARS") or 6) < 6:
+        problems.append("AUDIT_RETENTION_YEARS is under 6: HIPAA asks for six years.")
+    return problems
+
+
+_LOCAL_HOSTS = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
+# libpq's sslmode values that refuse a connection without TLS.
+_PG_TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
+
+
+def _transport_problems(config: Mapping[str, Any]) -> list[str]:
+    """Patient data and rate-limit keys cross the network to the database and Redis when
+    they run on other hosts: then the connection must be TLS (ASVS 5.0 V12.3)."""
+    problems: list[str] = []
+    database = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if database.startswith("postgres"):
+        url = make_url(database)
+        # A host starting with "/" is a Unix socket: local.
+        local = url.host in _LOCAL_HOSTS or str(url.host).startswith("/")
+        if not local and url.query.get("sslmode") not in _PG_TLS_MODES:
+            problems.append(
+                f"DATABASE_URL points at {url.host} without TLS: add ?sslmode=verify-full "
+                "(or require)."
+            )
+    redis = str(config.get("RATELIMIT_STORAGE_URI") or "")
+    if redis.startswith("redis://"):
+        host = urlsplit(redis).hostname
+        if host not in _LOCAL_HOSTS:
+            problems.append(f"RATELIMIT_STORAGE_URI points at {host} without TLS: use rediss://.")
     return problems
 
 

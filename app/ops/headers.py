@@ -96,7 +96,7 @@ def init_app(app: Flask) -> None:
         referrer_policy="strict-origin-when-cross-origin",
         strict_transport_security=app.config["HSTS_ENABLED"],
         strict_transport_security_max_age=365 * 24 * 3600,
-        strict_transport_security_include_subdomains=False,
+        strict_transport_security_include_subdomains=app.config["HSTS_INCLUDE_SUBDOMAINS"],
         # The cookie settings stay with config.py (SESSION_COOKIE_*).
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
         session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],

@@ -133,6 +133,23 @@ def init_request_ids(app: Flask) -> None:
         return response
 
 
+_QUERY_STRING = re.compile(r"\?[^\s'\"]*")
+
+
+def without_query_strings(text: str) -> str:
+    """Every ``?...`` (up to a space or quote) replaced: gunicorn's own error lines quote
+    request lines and URIs ("Error handling request GET /x?name=..."), and a query
+    string may hold patient data."""
+    return _QUERY_STRING.sub("?[query removed]", text)
+
+
+class QueryStringFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = without_query_strings(record.getMessage())
+        record.args = ()
+        return True
+
+
 class GunicornJsonLogger(glogging.Logger):
     """gunicorn's logger, writing JSON: access lines carry the path without its query
     string, and the request id the app set on the response."""
@@ -141,6 +158,7 @@ class GunicornJsonLogger(glogging.Logger):
         super().setup(cfg)
         for handler in self.error_log.handlers:
             handler.setFormatter(SafeJsonFormatter())
+            handler.addFilter(QueryStringFilter())
         for handler in self.access_log.handlers:
             handler.setFormatter(logging.Formatter("%(message)s"))
 

@@ -7,7 +7,7 @@ reference) and say what changed, never what the person wrote or who they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
 from app.vocabulary import AuditAction
 
+from . import audit_chain
 from .actor import Actor
 
 
@@ -51,12 +52,24 @@ def record(
     to_value: str | None = None,
     detail: str | None = None,
     client_ip: str | None = None,
+    now: datetime | None = None,
 ) -> AuditEvent:
-    """One entry. ``actor`` gives the staff id and address of a signed-in person; the
-    sign-in pages, where there is nobody yet, pass them one by one."""
+    """Append an entry to the trail, chained to the one before it. ``actor`` gives the
+    staff id and address of a signed-in person; the sign-in pages, where there is nobody
+    yet, pass them one by one.
+
+    On SQLite, call this in a transaction that began with BEGIN IMMEDIATE or has already
+    written (a POST's), or with no transaction open: then this one begins as a write
+    transaction, so reading the last entry and adding the next cannot interleave with
+    another worker's. (A GET's own read transaction must be committed first; see
+    ``record_after_reading`` in ``app/transactions.py``.)"""
     if actor is not None:
         staff_id, client_ip = actor.staff_id, actor.client_ip
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_write": True})
+    audit_chain.lock_chain(session)
     event = AuditEvent(
+        occurred_at=now or datetime.now(UTC),
         action=action.value,
         staff_id=staff_id,
         actor_email=actor_email,
@@ -66,9 +79,55 @@ def record(
         detail=detail[:255] if detail else None,
         client_ip=client_ip[:45] if client_ip else None,
     )
+    # Also flags every entry made by a break-glass account, whoever calls this.
+    audit_chain.seal(session, event)
     session.add(event)
     session.flush()
     return event
+
+
+def record_account_change(
+    session: Session,
+    *,
+    action: Action,
+    account: StaffUser,
+    by_staff_id: int | None,
+    via: str,
+    client_ip: str | None = None,
+) -> AuditEvent:
+    """The one way an account change (made with the CLI or an admin page) is recorded:
+    who changed it (a staff member, or the command line), which account, how."""
+    return record(
+        session,
+        action=action,
+        staff_id=by_staff_id,
+        to_value=account.role.value if account.role else None,
+        detail=f"account {account.email} via {via}",
+        client_ip=client_ip,
+    )
+
+
+def filters_detail(session: Session, *, filters) -> str:
+    """The queue's filters as an audit detail; the search text as a keyed hash only (it
+    may be a patient's name): an admin can hash a name to ask "who searched for it?"."""
+    text = f"status={filters.status} referral={filters.referral} claim={filters.claim}"
+    if filters.search:
+        digest = audit_chain.keyed_digest(session, purpose="queue search", value=filters.search)
+        text += f" search={digest}"
+    return text
+
+
+def record_queue_view(
+    session: Session, *, actor: Actor, filters, after: int | None, rows: int
+) -> AuditEvent:
+    """A queue page's entry: a page shows up to 50 patients' names."""
+    return record(
+        session,
+        action=Action.QUEUE_SEARCH if filters.search else Action.QUEUE_VIEW,
+        actor=actor,
+        to_value=f"{rows} rows",
+        detail=filters_detail(session, filters=filters) + (f" after={after}" if after else ""),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +142,7 @@ class AuditRow:
     to_value: str | None
     detail: str | None
     client_ip: str | None
+    emergency: bool = False
 
     @property
     def action_label(self) -> str:
@@ -101,6 +161,8 @@ def audit_page(
     staff_id: int | None = None,
     reference: str | None = None,
     before: int | None = None,
+    emergency_only: bool = False,
+    searched_for: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> AuditPage:
     """Newest first, keyset-paginated on the id."""
@@ -116,6 +178,7 @@ def audit_page(
             AuditEvent.to_value,
             AuditEvent.detail,
             AuditEvent.client_ip,
+            AuditEvent.emergency,
         )
         .outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
         .outerjoin(AppointmentRequest, AppointmentRequest.id == AuditEvent.request_id)
@@ -128,6 +191,12 @@ def audit_page(
         query = query.where(AppointmentRequest.reference == reference)
     if before is not None:
         query = query.where(AuditEvent.id < before)
+    if emergency_only:
+        query = query.where(AuditEvent.emergency.is_(True))
+    if searched_for:
+        # Searches are kept as keyed hashes: hash the question the same way.
+        digest = audit_chain.keyed_digest(session, purpose="queue search", value=searched_for)
+        query = query.where(AuditEvent.detail.like(f"% search={digest}%"))
     rows = [
         AuditRow(
             id=r[0],
@@ -140,6 +209,7 @@ def audit_page(
             to_value=r[7],
             detail=r[8],
             client_ip=r[9],
+            emergency=bool(r[10]),
         )
         for r in session.execute(query)
     ]

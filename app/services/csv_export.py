@@ -84,9 +84,6 @@ def record_export(session: Session, *, actor: Actor, filters: QueueFilters, rows
         action=AuditAction.EXPORT,
         actor=actor,
         to_value=f"{rows} rows",
-        # The filters, but never the search text: it may be a patient's name.
-        detail=(
-            f"status={filters.status} referral={filters.referral} claim={filters.claim}"
-            f" search={'yes' if filters.search else 'no'}"
-        ),
+        # The filters; the search text only as a keyed hash (it may be a name).
+        detail="CSV of the queue: " + audit.filters_detail(session, filters=filters),
     )

@@ -16,9 +16,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.models import EMAIL_MAX, NAME_MAX, StaffRole, StaffUser
+from app.models import EMAIL_MAX, NAME_MAX, EmergencyAccess, StaffRole, StaffUser
 
-from . import audit
+from . import audit, audit_chain
 from .audit import Action
 
 PASSWORD_MIN = 12
@@ -152,11 +152,14 @@ def sign_in(
     staff = find_by_email(session, email=email)
     if staff is None:
         _verify(_dummy_hash(cost), password, cost)
+        # Never what was typed: it may be a password in the wrong box or a patient's
+        # address. A keyed hash lets an admin check a guess ("was it jo@...?") and see
+        # repeats, without the trail showing anyone the text.
+        typed = audit_chain.keyed_digest(session, purpose="sign-in email", value=email)
         audit.record(
             session,
             action=Action.SIGN_IN_FAILED,
-            actor_email=normalize_email(email)[:EMAIL_MAX],
-            detail="no such account",
+            detail=f"unknown account; typed text hash {typed}",
             client_ip=client_ip,
         )
         return SignIn(None)
@@ -166,6 +169,8 @@ def sign_in(
     reason = None
     if not staff.active:
         reason = "account deactivated"
+    elif emergency_expired(session, staff_id=staff.id, now=now):
+        reason = "emergency access expired"
     elif locked_until is not None and locked_until > now:
         reason = "account locked"
     elif not right_password:
@@ -190,6 +195,11 @@ def sign_in(
     staff.session_nonce = secrets.token_urlsafe(32)
     audit.record(session, action=Action.SIGN_IN, staff_id=staff.id, client_ip=client_ip)
     return SignIn(staff, staff.session_nonce)
+
+
+def emergency_expired(session: Session, *, staff_id: int, now: datetime) -> bool:
+    grant = session.get(EmergencyAccess, staff_id)
+    return grant is not None and as_utc(grant.expires_at) <= now
 
 
 def _verify(password_hash: str, password: str, cost: HashCost) -> bool:

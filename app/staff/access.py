@@ -16,8 +16,13 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 
 from app.db import get_session
 from app.models import StaffRole, StaffUser
+from app.services import audit
 from app.services.actor import Actor
+from app.services.staff_accounts import emergency_expired, now_utc
+from app.transactions import record_after_reading
 
+# What a staff sign-in keeps in the session: end_session() removes these and nothing else.
+SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen")
 ACCESS_ATTRIBUTE = "staff_access"
 
 
@@ -31,8 +36,18 @@ def start_session(staff: StaffUser, nonce: str) -> None:
 
 
 def end_session() -> None:
-    session.clear()
+    """Forget the staff sign-in, and only that: the same browser may have the public
+    form open in another tab, whose CSRF token lives in this session too."""
+    for key in SESSION_KEYS:
+        if key in session:
+            session.pop(key)
     g.staff = None
+
+
+def record_audit(**fields) -> None:
+    """An audit entry written from a refusal, in a transaction of its own (nothing was
+    changed, so what the request read is committed first; see record_after_reading)."""
+    record_after_reading(lambda: audit.record(get_session(), client_ip=client_ip(), **fields))
 
 
 def current_staff() -> StaffUser | None:
@@ -48,6 +63,7 @@ def current_staff() -> StaffUser | None:
             and staff.active
             and staff.session_nonce
             and hmac.compare_digest(staff.session_nonce, nonce)
+            and not emergency_expired(get_session(), staff_id=staff.id, now=now_utc())
         ):
             g.staff = staff
     return g.staff
@@ -67,6 +83,9 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _to_sign_in():
+    # On the record: someone (or something) reached a staff URL without a session. The
+    # path only, never the query string.
+    record_audit(action=audit.Action.SIGN_IN_REQUIRED, detail=f"{request.method} {request.path}")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("staff.login", next=safe_next(target)))
 
@@ -93,6 +112,11 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def check_role(*args, **kwargs):
         if g.staff.role != StaffRole.ADMIN:
+            record_audit(
+                action=audit.Action.ACCESS_DENIED,
+                staff_id=g.staff.id,
+                detail=f"{request.method} {request.path} (admins only)",
+            )
             abort(403)
         return view(*args, **kwargs)
 

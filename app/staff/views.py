@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     flash,
     redirect,
@@ -16,7 +19,14 @@ from werkzeug.datastructures import MultiDict
 
 from app.db import get_session
 from app.errors import render_error
-from app.services import audit, csv_export, intake_queue, request_work
+from app.services import (
+    audit,
+    csv_export,
+    emergency_access,
+    intake_queue,
+    request_work,
+    retention,
+)
 from app.services.errors import DomainError, NotFound
 from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter, StatusFilter
 from app.services.staff_accounts import now_utc
@@ -101,14 +111,20 @@ def _filter_args(form: QueueFilterForm) -> dict[str, str]:
 @login_required
 def queue():
     form, filters, after = _queue_filters()
+    actor = current_actor()
     reply_days = current_app.config["REPLY_BUSINESS_DAYS"]
     page = intake_queue.queue_page(
         get_session(),
         filters=filters,
-        viewer_id=current_actor().staff_id,
+        viewer_id=actor.staff_id,
         now=now_utc(),
         reply_days=reply_days,
         after=after,
+    )
+    record_after_reading(
+        lambda: audit.record_queue_view(
+            get_session(), actor=actor, filters=filters, after=after, rows=len(page.rows)
+        )
     )
     return render_template(
         "staff/queue.html",
@@ -223,22 +239,51 @@ def audit_trail():
     )
     form.validate()
     before = request.args.get("before", type=int)
+    emergency_only = request.args.get("emergency") == "1"
     page = audit.audit_page(
-        session, staff_id=form.staff_id, reference=form.parsed_reference, before=before
+        session,
+        staff_id=form.staff_id,
+        reference=form.parsed_reference,
+        before=before,
+        emergency_only=emergency_only,
     )
     filter_args = {
         name: form[name].data
         for name in ("staff", "reference")
         if form[name].data and not form[name].errors
     }
+    if emergency_only:
+        filter_args["emergency"] = "1"
     return render_template(
-        "staff/audit.html", form=form, page=page, before=before, filter_args=filter_args
+        "staff/audit.html",
+        form=form,
+        page=page,
+        before=before,
+        filter_args=filter_args,
+        emergency_only=emergency_only,
+        emergency_accounts=emergency_access.accounts_to_review(session, now=now_utc()),
+        stale_days=current_app.config["RETENTION_STALE_DAYS"],
+        stale=retention.stale_requests(
+            session,
+            untouched_since=now_utc() - timedelta(days=current_app.config["RETENTION_STALE_DAYS"]),
+        ),
     )
 
 
-@bp.route("/export.csv", methods=["GET", "POST"])
+# Browsers say where a request came from; a bulk export of patients' names is only ever
+# started from this site's own queue page (or typed/bookmarked: "none").
+_EXPORT_FETCH_SITES = frozenset({"same-origin", "none"})
+
+
+@bp.post("/export.csv")
 @admin_required
 def export_csv():
+    # POST with the form's CSRF token only (a GET link on another site must not make an
+    # admin's browser download the queue), and never from another site's page.
+    if request.headers.get("Sec-Fetch-Site", "none") not in _EXPORT_FETCH_SITES:
+        abort(403)
+    if not ActionForm().validate_on_submit():
+        abort(400)
     _form, filters, _after = _queue_filters()
     actor, now = current_actor(), now_utc()
     rows = list(

@@ -7,14 +7,17 @@ SAFE = {
     "DEBUG": False,
     "TESTING": False,
     "SECRET_KEY": "x" * 48,
-    "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://intake@db/intake",
+    "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://intake@db/intake?sslmode=verify-full",
     "DEPLOY_HOSTS": 2,
     "SESSION_COOKIE_SECURE": True,
     "WTF_CSRF_ENABLED": True,
     "HSTS_ENABLED": True,
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": "redis://redis:6379/0",
     "TRUSTED_PROXY_COUNT": 1,
+    "RATELIMIT_STORAGE_URI": "rediss://redis:6379/0",
+    "SESSION_COOKIE_NAME": "__Host-session",
+    "AUDIT_RETENTION_YEARS": 6,
+    "AUDIT_HASH_KEY": "a" * 48,
 }
 PRODUCTION_ENV = {"APP_ENV": "production", "GUNICORN_WORKERS": "4"}
 
@@ -95,3 +98,31 @@ def test_the_check_counts_the_workers_gunicorn_will_start(monkeypatch):
 def test_a_worker_count_that_is_not_a_number_is_named():
     found = problems({"APP_ENV": "production", "GUNICORN_WORKERS": "many"})
     assert any("GUNICORN_WORKERS" in p and "'many'" in p for p in found)
+
+
+def test_database_and_redis_on_other_hosts_need_tls():
+    plain_db = problems(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://intake@db.internal/intake")
+    assert any("DATABASE_URL points at db.internal without TLS" in p for p in plain_db)
+    allowing = problems(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://i@db/i?sslmode=prefer")
+    assert any("DATABASE_URL" in p for p in allowing), "prefer falls back to plain text"
+    plain_redis = problems(RATELIMIT_STORAGE_URI="redis://cache.internal:6379/0")
+    assert any("RATELIMIT_STORAGE_URI points at cache.internal" in p for p in plain_redis)
+
+
+def test_local_database_and_redis_need_no_tls():
+    assert (
+        problems(
+            SQLALCHEMY_DATABASE_URI="postgresql+psycopg://intake@127.0.0.1:5432/intake",
+            RATELIMIT_STORAGE_URI="redis://localhost:6379/0",
+        )
+        == []
+    )
+    assert (
+        problems(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://intake@/intake?host=/run/pg") == []
+    )
+
+
+def test_cookie_name_and_audit_retention_are_checked():
+    assert any("__Host-session" in p for p in problems(SESSION_COOKIE_NAME="session"))
+    assert any("AUDIT_RETENTION_YEARS" in p for p in problems(AUDIT_RETENTION_YEARS=2))
+    assert any("AUDIT_HASH_KEY is not set" in p for p in problems(AUDIT_HASH_KEY=None))

@@ -102,3 +102,20 @@ def test_hsts_only_when_enabled_and_over_https(database_url, hsts, https, expect
 def test_hsts_is_on_by_default_in_production_only():
     assert ProductionConfig.HSTS_ENABLED is True
     assert DevelopmentConfig.HSTS_ENABLED is False
+
+
+@pytest.mark.parametrize("include", [True, False])
+def test_hsts_covers_subdomains_unless_told_not_to(database_url, include):
+    app = make_test_app(database_url, HSTS_ENABLED=True, HSTS_INCLUDE_SUBDOMAINS=include)
+    response = app.test_client().get("/", base_url="https://localhost")
+    assert ("includeSubDomains" in response.headers["Strict-Transport-Security"]) is include
+
+
+def test_the_host_prefixed_session_cookie_is_set_secure_for_the_whole_site(database_url):
+    app = make_test_app(
+        database_url, SESSION_COOKIE_NAME="__Host-session", SESSION_COOKIE_SECURE=True
+    )
+    response = app.test_client().get("/request-appointment", base_url="https://localhost")
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie

@@ -74,7 +74,7 @@ def test_staff_work_on_a_marked_request_logs_no_patient_data(app, db, captured_l
     # A note too long, so the form comes back with an error and what was typed.
     long_note = {"note": MARKED["last_name"] * 400}
     post_form(client, f"{page}/notes", long_note, page=page)
-    assert client.get("/staff/export.csv").status_code == 200
+    assert client.get("/staff/export.csv").status_code == 405  # POST only
     assert post_form(client, "/staff/export.csv", {"q": MARKED["first_name"]}).status_code == 200
     assert client.get("/staff/audit").status_code == 200
     # A sign-in with a patient's address typed by mistake.

@@ -40,7 +40,8 @@ def test_admin_exports_the_filtered_queue(app, db):
     make_request(db, referral=a_referral(), last_name="Referred")
     make_request(db, last_name='=HYPERLINK("http://evil.example","x")')
     admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
-    response = admin.get("/staff/export.csv", query_string={"referral": "self"})
+    token = csrf_from(admin.get("/staff/queue").get_data(as_text=True))
+    response = admin.post("/staff/export.csv", data={"referral": "self", "csrf_token": token})
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -50,7 +51,7 @@ def test_admin_exports_the_filtered_queue(app, db):
     assert rows[0]["last_name"] == '\'=HYPERLINK("http://evil.example","x")'
     assert rows[0]["referral"] == "self"
 
-    everything = read_csv(admin.get("/staff/export.csv"))
+    everything = read_csv(admin.post("/staff/export.csv", data={"csrf_token": token}))
     assert len(everything) == 2
 
 
@@ -69,9 +70,45 @@ def test_export_is_recorded_without_the_search_text(app, db):
     assert event.to_value == "1 rows"
     assert "status=all" in event.detail
     assert "santos" not in event.detail.lower()
+    assert " search=" in event.detail  # a keyed hash of the search text
 
 
 def test_intake_staff_cannot_export(app, db):
     intake, _ = signed_in_client(app, db)
-    assert intake.get("/staff/export.csv").status_code == 403
+    token = csrf_from(intake.get("/staff/queue").get_data(as_text=True))
+    assert intake.post("/staff/export.csv", data={"csrf_token": token}).status_code == 403
     assert "Download these requests as CSV" not in intake.get("/staff/queue").get_data(True)
+
+
+def test_export_answers_post_only_with_a_csrf_token(app, db):
+    make_request(db)
+    admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
+    # A link (or an image) on another site cannot start a download: GET is not allowed.
+    assert admin.get("/staff/export.csv").status_code == 405
+    # A form on another site cannot either: it has no CSRF token.
+    assert admin.post("/staff/export.csv", data={"status": "all"}).status_code == 400
+    db.rollback()
+    assert not db.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_export_refuses_fetches_from_other_sites(app, db, site):
+    make_request(db)
+    admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
+    token = csrf_from(admin.get("/staff/queue").get_data(as_text=True))
+    refused = admin.post(
+        "/staff/export.csv", data={"csrf_token": token}, headers={"Sec-Fetch-Site": site}
+    )
+    assert refused.status_code == 403
+    allowed = admin.post(
+        "/staff/export.csv", data={"csrf_token": token}, headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    assert allowed.status_code == 200
+    assert len(read_csv(allowed)) == 1
+
+
+def test_the_queue_offers_the_export_as_a_posted_form(app, db):
+    admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
+    html = admin.get("/staff/queue?status=all").get_data(as_text=True)
+    assert 'method="post" action="/staff/export.csv"' in html
+    assert 'href="/staff/export.csv' not in html
