@@ -42,6 +42,7 @@ class Action(enum.StrEnum):
     NOTE = "note"
     EXPORT = "export"
     PURGE = "purge_patient_data"
+    OUTBOX_SEND_AGAIN = "outbox_send_again"
 
 
 ACTION_LABELS = {
@@ -55,6 +56,7 @@ ACTION_LABELS = {
     Action.NOTE: "Added a note",
     Action.EXPORT: "Exported CSV",
     Action.PURGE: "Removed patient data (retention)",
+    Action.OUTBOX_SEND_AGAIN: "Queued an e-mail to send again",
 }
 
 PAGE_SIZE = 100
