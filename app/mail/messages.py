@@ -120,6 +120,8 @@ def build(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    # The library draws a random boundary; a fixed one keeps a re-send identical.
+    message.set_boundary(f"==outbox-{token}==")
     return message
 
 

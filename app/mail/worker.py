@@ -127,11 +127,17 @@ class Worker:
         """Deliver due messages until none is left (or ``limit``, or a stop, or the mail
         server is unreachable). Returns how many were settled."""
         settled = 0
-        while not self.stop.is_set() and (limit is None or settled < limit):
-            result = self.deliver_one()
-            if result is None or result == "unreachable":
-                break
-            settled += 1
+        try:
+            while not self.stop.is_set() and (limit is None or settled < limit):
+                result = self.deliver_one()
+                if result is None or result == "unreachable":
+                    break
+                settled += 1
+        finally:
+            # Kept open through a burst, closed when the queue is empty: mail servers drop
+            # idle connections anyway.
+            if self.transport:
+                self.transport.close()
         return settled
 
     # One message -----------------------------------------------------------------------
