@@ -298,7 +298,8 @@ class OutboxMessage(Base):
     covers_through_id: Mapped[int | None] = mapped_column(Integer)
     recipient: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
     recipient_hash: Mapped[str | None] = mapped_column(String(64))
-    payload: Mapped[dict | None] = mapped_column(JSON)
+    # SQL NULL once removed (not JSON's null), so "has a body" is a plain IS NOT NULL.
+    payload: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
+from jinja2 import TemplateError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -172,10 +173,13 @@ class Worker:
                 created_at=claimed.created_at,
                 settings=self.settings,
             )
-        except (messages.MessageRefused, KeyError, ValueError, TypeError) as exc:
+        except (messages.MessageRefused, TemplateError, KeyError, ValueError, TypeError) as exc:
             reason = f"The message could not be built: {exc}"
             outbox.mark_failed(session, claimed=claimed, now=now, reason=reason, hashed=hashed)
-            log.error("outbox message failed", extra=self._fields(claimed, hashed))
+            log.error(
+                "outbox message failed",
+                extra={**self._fields(claimed, hashed), "reason": outbox.safe_reason(reason)},
+            )
             return "failed"
 
         if self.transport is None:
