@@ -61,14 +61,16 @@ class _Handler:
         with self.server.lock:
             self.server.data_count += 1
             number = self.server.data_count
-        if rules.hold_nth == number:
-            rules.holding.set()
-            while not rules.release.is_set():
-                await asyncio.sleep(0.02)
+        # Kept as soon as it is all here, before answering: a client that dies while
+        # waiting for the answer has still handed the message over.
         with self.server.lock:
             self.server.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
             )
+        if rules.hold_nth == number:
+            rules.holding.set()
+            while not rules.release.is_set():
+                await asyncio.sleep(0.02)
         return "250 Message accepted for delivery"
 
 
