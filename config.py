@@ -124,6 +124,9 @@ class Config:
     # take it (the first one died). Longer than any one send can take.
     OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
     OUTBOX_POLL_SECONDS = _env_int("OUTBOX_POLL_SECONDS", 2)
+    # Messages one worker claims at once: fewer round trips to the database; the lease is
+    # renewed after each message, so a slow batch is never taken over while it is worked.
+    OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 10)
     # Addresses and bodies of undelivered messages are removed after this many days.
     OUTBOX_KEEP_DAYS = _env_int("OUTBOX_KEEP_DAYS", 30)
 

@@ -80,6 +80,7 @@ class Worker:
         self.retry_base = timedelta(seconds=c["OUTBOX_RETRY_SECONDS"])
         self.retry_cap = timedelta(seconds=c["OUTBOX_RETRY_MAX_SECONDS"])
         self.poll = c["OUTBOX_POLL_SECONDS"]
+        self.batch_size = max(1, c["OUTBOX_BATCH_SIZE"])
         self._backoff = 0.0
         self._next_alert_check = 0.0
         self._next_purge = 0.0
@@ -126,35 +127,56 @@ class Worker:
 
     def deliver_due(self, limit: int | None = None) -> int:
         """Deliver due messages until none is left (or ``limit``, or a stop, or the mail
-        server is unreachable). Returns how many were settled."""
+        server is unreachable). Returns how many were settled (sent, retried, failed).
+
+        One session (one connection) for the whole burst, a commit after each message:
+        a message is marked sent as soon as the server has it."""
         settled = 0
-        try:
-            while not self.stop.is_set() and (limit is None or settled < limit):
-                result = self.deliver_one()
-                if result is None or result == "unreachable":
-                    break
-                settled += 1
-        finally:
-            # Kept open through a burst, closed when the queue is empty: mail servers drop
-            # idle connections anyway.
-            if self.transport:
-                self.transport.close()
+        with self._session() as session:
+            try:
+                while not self.stop.is_set() and (limit is None or settled < limit):
+                    size = self.batch_size if limit is None else min(self.batch_size, limit)
+                    batch = outbox.claim_batch(
+                        session, now=now_utc(), lease=self.lease, limit=size
+                    )
+                    session.commit()
+                    log.debug("outbox claim", extra={"claimed": len(batch)})
+                    if not batch:
+                        break
+                    done, reachable = self._deliver_batch(session, batch)
+                    settled += done
+                    if not reachable:
+                        break
+            finally:
+                # Kept open through a burst, closed when the queue is empty: mail servers
+                # drop idle connections anyway.
+                if self.transport:
+                    self.transport.close()
         return settled
 
-    # One message -----------------------------------------------------------------------
-
-    def deliver_one(self) -> str | None:
-        """Claim and deliver one message. Returns None when nothing is due, otherwise what
-        became of it: 'sent', 'retry', 'failed' or 'unreachable'."""
-        with self._session() as session:
-            claimed = outbox.claim_next(session, now=now_utc(), lease=self.lease)
-            session.commit()
-        if claimed is None:
-            return None
-        with self._session() as session:
+    def _deliver_batch(self, session: Session, batch: list[outbox.Claimed]) -> tuple[int, bool]:
+        done = 0
+        lease_until = now_utc() + self.lease
+        for index, claimed in enumerate(batch):
+            if self.stop.is_set():
+                self._hand_back(session, batch[index:])
+                return done, True
             outcome = self._deliver(session, claimed)
+            if now_utc() > lease_until - self.lease / 2:
+                # Half the lease gone: the rest of the batch stays ours a while longer.
+                lease_until = now_utc() + self.lease
+                outbox.extend_lease(session, claim_token=claimed.claim_token, until=lease_until)
             session.commit()
-        return outcome
+            if outcome == "unreachable":
+                self._hand_back(session, batch[index + 1 :])
+                return done, False
+            done += 1
+        return done, True
+
+    def _hand_back(self, session: Session, rest: list[outbox.Claimed]) -> None:
+        for claimed in rest:
+            outbox.release(session, claimed=claimed)
+        session.commit()
 
     def _deliver(self, session: Session, claimed: outbox.Claimed) -> str:
         now = now_utc()
@@ -215,7 +237,7 @@ class Worker:
             )
             return "retry" if again else "failed"
         except Unreachable as exc:
-            outbox.release(session, claimed=claimed, now=now, reason=exc.reason)
+            outbox.release(session, claimed=claimed, reason=exc.reason)
             log.warning(
                 "outbox: mail server unreachable",
                 extra={"reason": outbox.safe_reason(exc.reason)},

@@ -215,32 +215,36 @@ def _claimable(now: datetime):
     )
 
 
-def claim_next(session: Session, *, now: datetime, lease: timedelta) -> Claimed | None:
-    """Take the next due message for this worker, or None. Commit right after, so the
-    claim is visible to the others before the (slow) send starts."""
-    candidate = (
+def claim_batch(
+    session: Session, *, now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Take up to ``limit`` due messages for this worker, oldest first.
+    Commit right after, so the claim is visible to the others before the (slow) sends.
+
+    They share one claim token; a worker that stops early hands the rest back with
+    `release`, and one that dies leaves them to its lease."""
+    # Two statements, on purpose: in one (`UPDATE ... WHERE id IN (SELECT ... LIMIT n
+    # FOR UPDATE SKIP LOCKED)`) PostgreSQL may run the sub-select more than once and,
+    # skipping what it locked the first time, take far more than n rows.
+    ids = session.scalars(
         select(OutboxMessage.id)
         .where(_claimable(now))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(1)
-        # PostgreSQL: skip rows another worker is claiming right now instead of waiting
-        # for it. SQLite has no row locks (the clause is left out); its write lock, taken
-        # up front by BEGIN IMMEDIATE, lets one claim run at a time.
+        .limit(limit)
+        # PostgreSQL: lock the rows picked and skip those another worker is claiming right
+        # now instead of waiting for it. SQLite has no row locks (the clause is left out);
+        # its write lock, taken up front by BEGIN IMMEDIATE, lets one claim run at a time.
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+    ).all()
+    if not ids:
+        return []
     claim_token = secrets.token_hex(16)
-    claimed_id = session.execute(
+    rows = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == candidate, _claimable(now))
+        .where(OutboxMessage.id.in_(ids), _claimable(now))
         .values(status=OutboxStatus.SENDING, claim_token=claim_token, lease_until=now + lease)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    ).scalar()
-    if claimed_id is None:
-        return None
-    row = session.execute(
-        select(
+        .returning(
+            OutboxMessage.id,
             OutboxMessage.kind,
             OutboxMessage.token,
             OutboxMessage.locale,
@@ -248,18 +252,39 @@ def claim_next(session: Session, *, now: datetime, lease: timedelta) -> Claimed 
             OutboxMessage.payload,
             OutboxMessage.attempts,
             OutboxMessage.created_at,
-        ).where(OutboxMessage.id == claimed_id)
-    ).one()
-    return Claimed(
-        id=claimed_id,
-        claim_token=claim_token,
-        kind=MessageKind(row.kind),
-        token=row.token,
-        locale=row.locale,
-        recipient=row.recipient,
-        payload=row.payload,
-        attempts=row.attempts,
-        created_at=as_utc(row.created_at),
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [
+        Claimed(
+            id=row.id,
+            claim_token=claim_token,
+            kind=MessageKind(row.kind),
+            token=row.token,
+            locale=row.locale,
+            recipient=row.recipient,
+            payload=row.payload,
+            attempts=row.attempts,
+            created_at=as_utc(row.created_at),
+        )
+        for row in sorted(rows, key=lambda r: r.id)
+    ]
+
+
+def claim_next(session: Session, *, now: datetime, lease: timedelta) -> Claimed | None:
+    claimed = claim_batch(session, now=now, lease=lease, limit=1)
+    return claimed[0] if claimed else None
+
+
+def extend_lease(session: Session, *, claim_token: str, until: datetime) -> None:
+    """The rest of a batch stays this worker's while it works through it."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.claim_token == claim_token,
+            OutboxMessage.status == OutboxStatus.SENDING,
+        )
+        .values(lease_until=until)
     )
 
 
@@ -347,18 +372,14 @@ def mark_retry(
     return True
 
 
-def release(session: Session, *, claimed: Claimed, now: datetime, reason: str) -> None:
-    """The mail server could not be reached: not this message's fault, so no try is
-    counted. It waits (as every other message does) until the server is back."""
-    session.execute(
-        _ours(claimed).values(
-            status=OutboxStatus.PENDING,
-            next_attempt_at=now,
-            claim_token=None,
-            lease_until=None,
-            last_error=safe_reason(reason),
-        )
-    )
+def release(session: Session, *, claimed: Claimed, reason: str | None = None) -> None:
+    """Hand a claimed message back untried: the mail server could not be reached (not
+    this message's fault, so no try is counted: it waits, as every other message does,
+    until the server is back), or the worker is stopping."""
+    values: dict = {"status": OutboxStatus.PENDING, "claim_token": None, "lease_until": None}
+    if reason is not None:
+        values["last_error"] = safe_reason(reason)
+    session.execute(_ours(claimed).values(**values))
 
 
 # Keeping only what is needed -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -49,10 +50,13 @@ ALERT = {"arrived": 1, "interpreter": 0, "overdue": 0, "queue_url": "https://x.e
         {"recipient": "person@example.com" + INJECTION},
         {"recipient": "person@example.com\nBcc: victim@example.net"},
         {"recipient": "person@example.com, victim@example.net"},
-        {"settings": SETTINGS.__class__(**{**SETTINGS.__dict__, "sender": "a@example.org\r\nX: y"})},
+        {"settings": dataclasses.replace(SETTINGS, sender="a@example.org\r\nX: y")},
         {"payload": {"reference": "K7QM4XPD9RTA" + INJECTION}},
         {"token": "0123456789abcdef" + INJECTION},
-        {"kind": MessageKind.INTAKE_ALERT, "payload": {**ALERT, "queue_url": "https://x" + INJECTION}},
+        {
+            "kind": MessageKind.INTAKE_ALERT,
+            "payload": {**ALERT, "queue_url": "https://x" + INJECTION},
+        },
         {"locale": "en" + INJECTION},
     ],
     ids=["to-crlf", "to-lf", "to-two", "from", "subject-reference", "message-id", "url", "locale"],
