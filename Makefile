@@ -18,8 +18,8 @@ install: $(STAMP)  ## create .venv and install the app with its test tools
 migrate: install  ## apply the database migrations (DATABASE_URL, default SQLite under instance/)
 	$(BIN)/alembic upgrade head
 
-run: migrate  ## start gunicorn on http://127.0.0.1:8000 with the SQLite default
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+run: migrate  ## start gunicorn on http://127.0.0.1:8000 and the e-mail worker (Procfile); Ctrl-C stops both
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
 services:  ## make sure PostgreSQL and Redis are running (the tests need both)
 	bash scripts/ensure-services.sh

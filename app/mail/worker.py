@@ -136,9 +136,7 @@ class Worker:
             try:
                 while not self.stop.is_set() and (limit is None or settled < limit):
                     size = self.batch_size if limit is None else min(self.batch_size, limit)
-                    batch = outbox.claim_batch(
-                        session, now=now_utc(), lease=self.lease, limit=size
-                    )
+                    batch = outbox.claim_batch(session, now=now_utc(), lease=self.lease, limit=size)
                     session.commit()
                     log.debug("outbox claim", extra={"claimed": len(batch)})
                     if not batch:

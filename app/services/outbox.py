@@ -215,9 +215,7 @@ def _claimable(now: datetime):
     )
 
 
-def claim_batch(
-    session: Session, *, now: datetime, lease: timedelta, limit: int
-) -> list[Claimed]:
+def claim_batch(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
     """Take up to ``limit`` due messages for this worker, oldest first.
     Commit right after, so the claim is visible to the others before the (slow) sends.
 
@@ -517,9 +515,7 @@ def send_again(session: Session, *, token: str, now: datetime) -> FailedMessage:
         raise MessageNotFound(token)
     reference = (
         session.scalar(
-            select(AppointmentRequest.reference).where(
-                AppointmentRequest.id == changed.request_id
-            )
+            select(AppointmentRequest.reference).where(AppointmentRequest.id == changed.request_id)
         )
         if changed.request_id
         else None

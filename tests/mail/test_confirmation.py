@@ -127,9 +127,7 @@ def _build(worker, claimed):
     )
 
 
-def test_without_smtp_the_message_is_logged_by_hash_and_marked_sent(
-    database_url, db, smtp, caplog
-):
+def test_without_smtp_the_message_is_logged_by_hash_and_marked_sent(database_url, db, smtp, caplog):
     from tests.conftest import make_test_app
 
     app = make_test_app(database_url, RATELIMIT_ENABLED=False, SMTP_HOST=None)

@@ -160,3 +160,16 @@ def test_messages_wait_while_the_server_is_down_and_go_when_it_is_back(app, clie
         back.stop()
     db.rollback()
     assert {m.status for m in db.scalars(select(OutboxMessage))} == {OutboxStatus.SENT}
+
+
+def test_the_status_command_says_when_mail_is_stuck(app, client, db):
+    _submit(client)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["outbox", "status"])
+    assert result.exit_code == 0
+    assert "pending=1 sending=0 failed=0" in result.output
+    db.execute(update(OutboxMessage).values(created_at=now_utc() - timedelta(minutes=20)))
+    db.commit()
+    result = runner.invoke(args=["outbox", "status", "--max-wait-minutes", "15"])
+    assert result.exit_code == 1
+    assert "oldest_pending_minutes=20" in result.output

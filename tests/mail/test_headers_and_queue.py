@@ -229,8 +229,6 @@ def test_old_addresses_and_bodies_are_purged_and_the_hash_kept(app, db):
     db.rollback()
     message = db.scalars(select(OutboxMessage)).one()
     assert message.recipient is None and message.payload is None
-    assert message.recipient_hash == outbox.recipient_hash(
-        request_details().email, key=worker.key
-    )
+    assert message.recipient_hash == outbox.recipient_hash(request_details().email, key=worker.key)
     assert message.status == OutboxStatus.FAILED
     assert worker.purge() == 0
