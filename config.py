@@ -105,6 +105,8 @@ class Config:
     SMTP_USERNAME = _env("SMTP_USERNAME")
     SMTP_PASSWORD = _env("SMTP_PASSWORD")
     SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
+    # A CA bundle for a relay with a certificate from an internal CA; unset, the system's.
+    SMTP_CA_FILE = _env("SMTP_CA_FILE")
     # Seconds for each SMTP conversation step; the worker's lease must outlast a whole send.
     SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 30)
     # The From address. A shared inbox or a lock screen shows it: nothing about cancer here.

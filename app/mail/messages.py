@@ -115,11 +115,12 @@ def build(
     message["Subject"] = _no_line_breaks("subject", subject)
     message["Date"] = format_datetime(created_at)
     message["Message-ID"] = message_id(token, sender)
-    message["Content-Language"] = locale
     # Ask auto-responders (out of office...) not to answer a no-reply sender.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    # After the parts: making the message multipart moves Content-* headers into them.
+    message["Content-Language"] = locale
     # The library draws a random boundary; a fixed one keeps a re-send identical.
     message.set_boundary(f"==outbox-{token}==")
     return message

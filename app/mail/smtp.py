@@ -22,6 +22,7 @@ class SmtpSettings:
     password: str | None
     starttls: bool
     timeout: float
+    ca_file: str | None = None
 
 
 class DeliveryError(Exception):
@@ -68,7 +69,9 @@ class SmtpTransport:
         try:
             connection.ehlo()
             if s.starttls:
-                connection.starttls(context=ssl.create_default_context())
+                # Certificate and host name checked: never a silent fall back to plain text.
+                context = ssl.create_default_context(cafile=s.ca_file)
+                connection.starttls(context=context)
                 connection.ehlo()
             if s.username:
                 connection.login(s.username, s.password or "")

@@ -59,6 +59,7 @@ def smtp_settings(app: Flask) -> SmtpSettings | None:
         password=c.get("SMTP_PASSWORD"),
         starttls=c["SMTP_STARTTLS"],
         timeout=c["SMTP_TIMEOUT"],
+        ca_file=c.get("SMTP_CA_FILE"),
     )
 
 

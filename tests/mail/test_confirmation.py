@@ -6,13 +6,15 @@ from __future__ import annotations
 import io
 import logging
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.mail.worker import Worker
+from app.mail import messages
+from app.mail.worker import Worker, now_utc
 from app.models import MessageKind, OutboxMessage, OutboxStatus
-from app.services import reference_codes
-from tests.conftest import count_rows
+from app.services import outbox, reference_codes
+from tests.conftest import count_rows, make_test_app
 from tests.ops.test_logs import MARKED, MARKERS
 from tests.support.forms import submit, valid_answers
 
@@ -74,6 +76,7 @@ def test_the_confirmation_arrives_with_its_headers_and_parts_and_no_patient_data
         assert app.config["CENTER_PHONE"] in part
         assert app.config["CENTER_CALLBACK_PHONE"] in part
     assert '<html lang="en">' in html
+    assert message["Content-Language"] == "en"
     assert "<title>" in html
 
     # Nothing the person typed is in the message (but the address it went to), the
@@ -102,11 +105,6 @@ def test_a_re_send_is_the_same_message_with_the_same_message_id(app, client, db,
 
 
 def _claim(worker):
-    from datetime import timedelta
-
-    from app.mail.worker import now_utc
-    from app.services import outbox
-
     with worker._session() as session:
         claimed = outbox.claim_next(session, now=now_utc(), lease=timedelta(minutes=5))
         session.commit()
@@ -114,8 +112,6 @@ def _claim(worker):
 
 
 def _build(worker, claimed):
-    from app.mail import messages
-
     return messages.build(
         kind=claimed.kind,
         locale=claimed.locale,
@@ -128,7 +124,6 @@ def _build(worker, claimed):
 
 
 def test_without_smtp_the_message_is_logged_by_hash_and_marked_sent(database_url, db, smtp, caplog):
-    from tests.conftest import make_test_app
 
     app = make_test_app(database_url, RATELIMIT_ENABLED=False, SMTP_HOST=None)
     client = app.test_client()

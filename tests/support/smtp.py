@@ -71,15 +71,19 @@ class _Handler:
             rules.holding.set()
             while not rules.release.is_set():
                 await asyncio.sleep(0.02)
+        self.server.logins.append(session.authenticated and session.auth_data)
         return "250 Message accepted for delivery"
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, **server_options):
         self.port = port or free_port()
+        # aiosmtpd's own options: tls_context, require_starttls, auth_required, authenticator...
+        self.server_options = server_options
         self.rules = Rules()
         self.received: list[Received] = []
         self.rcpt_attempts: list[str] = []
+        self.logins: list = []
         self.data_count = 0
         self.lock = threading.Lock()
         self._controller: Controller | None = None
@@ -89,7 +93,11 @@ class SmtpServer:
         # the other side of the conversation, not ours, and only noise here.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         self._controller = Controller(
-            _Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=5
+            _Handler(self),
+            hostname="127.0.0.1",
+            port=self.port,
+            ready_timeout=5,
+            **self.server_options,
         )
         self._controller.start()
         return self
