@@ -81,28 +81,39 @@ class SmtpTransport:
         return connection
 
     def send(self, message: EmailMessage, *, sender: str, recipient: str) -> None:
-        try:
-            if self._connection is None:
+        if self._connection is None:
+            try:
                 self._connection = self._connect()
+            except smtplib.SMTPAuthenticationError as exc:
+                answer = _answer(exc.smtp_code, exc.smtp_error)
+                raise Unreachable(f"Login refused: {answer}") from None
+            except (smtplib.SMTPException, OSError) as exc:
+                # Down, refusing connections, TLS failing or not offered: nothing to do
+                # with any one message, so none of them is charged a try.
+                raise Unreachable(f"Cannot talk to the mail server: {type(exc).__name__}") from None
+        try:
             self._connection.send_message(message, from_addr=sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _by_code(code, text) from None
-        except smtplib.SMTPAuthenticationError as exc:
-            self.close()
-            raise Unreachable(f"Login refused: {_answer(exc.smtp_code, exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError:
+            # An address with non-ASCII letters, to a server without SMTPUTF8: it will
+            # never take this one, whatever happens to the others.
+            raise Refused(
+                "The mail server does not accept addresses with non-ASCII letters (SMTPUTF8)."
+            ) from None
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             raise _by_code(exc.smtp_code, exc.smtp_error) from None
         except smtplib.SMTPResponseException as exc:
-            # Any other answer out of turn (HELO refused, 421 closing...): the conversation
-            # is no longer trustworthy; start a new one for the next message.
+            # Any other answer out of turn (421 closing...): the conversation is no longer
+            # trustworthy; start a new one for the next message.
             self.close()
-            if exc.smtp_code == 421 or exc.smtp_code < 500:
-                raise Unreachable(_answer(exc.smtp_code, exc.smtp_error)) from None
             raise _by_code(exc.smtp_code, exc.smtp_error) from None
         except (smtplib.SMTPException, OSError) as exc:
+            # Lost in the middle of this message: charged as a temporary failure, so a
+            # message that always breaks the connection cannot hold up the queue forever.
             self.close()
-            raise Unreachable(f"Cannot talk to the mail server: {type(exc).__name__}") from None
+            raise TryLater(f"The connection broke while sending: {type(exc).__name__}") from None
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

@@ -212,9 +212,11 @@ class Worker:
             outbox.mark_sent(session, claimed=claimed, now=now, hashed=hashed)
             return "sent"
 
+        # The envelope from the parsed headers: exactly the one address each was checked to be.
         sender = message["From"].addresses[0].addr_spec
+        recipient = message["To"].addresses[0].addr_spec
         try:
-            self.transport.send(message, sender=sender, recipient=claimed.recipient)
+            self.transport.send(message, sender=sender, recipient=recipient)
         except Refused as exc:
             outbox.mark_failed(session, claimed=claimed, now=now, reason=exc.reason, hashed=hashed)
             log.warning("outbox message refused", extra=self._fields(claimed, hashed))

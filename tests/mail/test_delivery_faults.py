@@ -173,3 +173,30 @@ def test_the_status_command_says_when_mail_is_stuck(app, client, db):
     result = runner.invoke(args=["outbox", "status", "--max-wait-minutes", "15"])
     assert result.exit_code == 1
     assert "oldest_pending_minutes=20" in result.output
+
+
+def test_an_address_the_server_cannot_take_fails_alone_and_the_queue_moves_on(
+    app, client, db, smtp
+):
+    # The form accepts internationalised addresses; this server has no SMTPUTF8.
+    smtp.stop()
+    strict = SmtpServer(smtp.port, enable_SMTPUTF8=False).start()
+    try:
+        _submit(client, email="josé@example.com")
+        _submit(client, email="plain@example.com")
+        assert Worker(app).deliver_due() == 2
+        assert [r.rcpt_tos for r in strict.wait_for(1)] == [["plain@example.com"]]
+    finally:
+        strict.stop()
+    db.rollback()
+    by_status = {m.status: m for m in db.scalars(select(OutboxMessage))}
+    assert "SMTPUTF8" in by_status[OutboxStatus.FAILED].last_error
+    assert OutboxStatus.SENT in by_status
+
+
+def test_a_server_with_smtputf8_gets_the_internationalised_address(app, client, db, smtp):
+    _submit(client, email="josé@example.com")
+    assert Worker(app).deliver_due() == 1
+    [received] = smtp.wait_for(1)
+    assert received.rcpt_tos == ["josé@example.com"]
+    assert received.message["To"] == "josé@example.com"
