@@ -12,7 +12,6 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
@@ -85,9 +84,6 @@ class Worker:
         self._backoff = 0.0
         self._next_alert_check = 0.0
         self._next_purge = 0.0
-        # The last time a loop finished: `flask outbox status` and the docs call it the
-        # worker's heartbeat.
-        self.last_loop_at: datetime | None = None
 
     def _session(self) -> Session:
         # The write sessionmaker: on SQLite each transaction takes the write lock up front.
@@ -107,7 +103,6 @@ class Worker:
                     log.warning("outbox worker: database unavailable", exc_info=True)
                     sent = 0
                     self._wait_after_trouble()
-                self.last_loop_at = now_utc()
                 if not sent and not self.stop.is_set():
                     self.stop.wait(self._backoff or self.poll)
         finally:
@@ -294,9 +289,3 @@ class Worker:
         if removed:
             log.info("outbox purge", extra={"messages": removed})
         return removed
-
-
-def run_until_signalled(app: Flask, install: Callable[[threading.Event], None]) -> None:
-    stop = threading.Event()
-    install(stop)
-    Worker(app, stop=stop).run()
