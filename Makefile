@@ -21,10 +21,10 @@ migrate: install  ## apply the database migrations (DATABASE_URL, default SQLite
 	@$(BIN)/python scripts/preflight.py
 	$(BIN)/alembic upgrade head
 
-run: install  ## migrate, then serve on http://127.0.0.1:$(PORT) (default 8000) with the SQLite default
+run: install  ## migrate, then serve http://127.0.0.1:$(PORT) (default 8000) and run the e-mail worker (Procfile); Ctrl-C stops both
 	@$(BIN)/python scripts/preflight.py --bind 127.0.0.1:$(PORT)
 	$(BIN)/alembic upgrade head
-	GUNICORN_BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	GUNICORN_BIND=127.0.0.1:$(PORT) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
 services:  ## make sure PostgreSQL and Redis are running (the tests need both)
 	bash scripts/ensure-services.sh

@@ -123,6 +123,40 @@ class Config:
     FORM_RATE_LIMIT = _env("FORM_RATE_LIMIT", "20 per hour")
     SIGNIN_RATE_LIMIT = _env("SIGNIN_RATE_LIMIT", "10 per 15 minutes")
 
+    # E-mail through the outbox (issue 18). Without SMTP_HOST nothing is sent: each message
+    # is logged as "would send to <keyed hash>" and marked sent, so development needs nothing.
+    SMTP_HOST = _env("SMTP_HOST")
+    SMTP_PORT = _env_int("SMTP_PORT", 587)
+    SMTP_USERNAME = _env("SMTP_USERNAME")
+    SMTP_PASSWORD = _env("SMTP_PASSWORD")
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
+    # A CA bundle for a relay with a certificate from an internal CA; unset, the system's.
+    SMTP_CA_FILE = _env("SMTP_CA_FILE")
+    # Seconds for each SMTP conversation step; the worker's lease must outlast a whole send.
+    SMTP_TIMEOUT = _env_int("SMTP_TIMEOUT", 30)
+    # The From address. A shared inbox or a lock screen shows it: nothing about cancer here.
+    MAIL_SENDER = _env("MAIL_SENDER", "New patient appointments <appointments@localhost>")
+    # The team mailbox told of new requests (counts only); unset, no alerts are queued.
+    INTAKE_MAILBOX = _env("INTAKE_MAILBOX")
+    INTAKE_ALERT_MINUTES = _env_int("INTAKE_ALERT_MINUTES", 5)
+    # The number the center calls people from, printed in the confirmation e-mail.
+    CENTER_CALLBACK_PHONE = _env("CENTER_CALLBACK_PHONE", CENTER_PHONE)
+    # Where staff reach the site; the intake alert links to its queue.
+    SITE_URL = _env("SITE_URL", "http://127.0.0.1:8000")
+    # Tries per message before it is shown to admins as failed; the wait doubles each time.
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+    OUTBOX_RETRY_SECONDS = _env_int("OUTBOX_RETRY_SECONDS", 30)
+    OUTBOX_RETRY_MAX_SECONDS = _env_int("OUTBOX_RETRY_MAX_SECONDS", 3600)
+    # How long a claimed message is the claiming worker's; after it, another worker may
+    # take it (the first one died). Longer than any one send can take.
+    OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
+    OUTBOX_POLL_SECONDS = _env_int("OUTBOX_POLL_SECONDS", 2)
+    # Messages one worker claims at once: fewer round trips to the database; the lease is
+    # renewed after each message, so a slow batch is never taken over while it is worked.
+    OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 10)
+    # Addresses and bodies of undelivered messages are removed after this many days.
+    OUTBOX_KEEP_DAYS = _env_int("OUTBOX_KEEP_DAYS", 30)
+
 
 class DevelopmentConfig(Config):
     # A development-only key; Production never falls back to it.

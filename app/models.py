@@ -34,6 +34,8 @@ from .vocabulary import (
     EventKind,
     Insurance,
     Language,
+    MessageKind,
+    OutboxStatus,
     RequestStatus,
     Sex,
     StaffRole,
@@ -273,3 +275,55 @@ class EmergencyAccess(Base):
     reason: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# --- E-mail outbox (issue 18) -------------------------------------------------------------
+
+
+class OutboxMessage(Base):
+    """An e-mail waiting to be sent, being sent, or sent: the transactional outbox.
+
+    Written in the same transaction as what it tells of, delivered by `flask outbox work`.
+    The address and the payload are removed once delivered (or after OUTBOX_KEEP_DAYS);
+    the keyed hash of the address stays for the audit trail.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "message_kind"))
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    # The message's Message-ID is built from this, so a re-send after a crash between
+    # sending and marking sent is the same message, never a new one.
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_requests.id"))
+    # Intake alerts form a chain: each one's key names the alert before it, so two
+    # workers that both decide an alert is due store only one.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The last request an intake alert counted; the next one counts those after it.
+    covers_through_id: Mapped[int | None] = mapped_column(Integer)
+    recipient: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
+    recipient_hash: Mapped[str | None] = mapped_column(String(64))
+    # SQL NULL once removed (not JSON's null), so "has a body" is a plain IS NOT NULL.
+    payload: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    # Which claim holds the message and until when; a dead worker's lease runs out.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # The worker's claim: due messages in order.
+        Index("ix_outbox_messages_status_next", "status", "next_attempt_at", "id"),
+        Index("ix_outbox_messages_kind_id", "kind", "id"),
+        Index("ix_outbox_messages_created", "created_at"),
+    )

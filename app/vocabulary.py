@@ -242,6 +242,22 @@ class AuditAction(Vocabulary):
     RETENTION_RUN = "retention_run", _l("Ran retention")
     STALE_REQUEST = "stale_request", _l("Request untouched too long")
     AUDIT_ENTRIES_REMOVED = "audit_entries_removed", _l("Removed old audit entries (retention)")
+    OUTBOX_SEND_AGAIN = "outbox_send_again", _l("Queued an e-mail to send again")
+
+
+# The e-mail outbox ------------------------------------------------------------------------
+
+
+class OutboxStatus(Vocabulary):
+    PENDING = "pending", _l("Waiting to be sent")
+    SENDING = "sending", _l("Being sent")
+    SENT = "sent", _l("Sent")
+    FAILED = "failed", _l("Failed")
+
+
+class MessageKind(Vocabulary):
+    CONFIRMATION = "confirmation", _l("Confirmation to the person")
+    INTAKE_ALERT = "intake_alert", _l("New-request alert to intake")
 
 
 # Every vocabulary by name, for the ``label`` template filter when a value arrives as a
@@ -264,5 +280,7 @@ BY_NAME: dict[str, type[Vocabulary]] = {
         StaffRole,
         EventKind,
         AuditAction,
+        OutboxStatus,
+        MessageKind,
     )
 }

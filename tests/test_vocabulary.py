@@ -7,7 +7,14 @@ from sqlalchemy import Enum, text
 from sqlalchemy.exc import IntegrityError
 
 from app import vocabulary
-from app.models import AppointmentRequest, AuditEvent, Base, RequestEvent, StaffUser
+from app.models import (
+    AppointmentRequest,
+    AuditEvent,
+    Base,
+    OutboxMessage,
+    RequestEvent,
+    StaffUser,
+)
 from app.templating import label, reference
 from tests.support.staff import make_request, make_staff
 
@@ -69,6 +76,11 @@ def _target(db, app, table: str) -> dict:
         return {"model": AppointmentRequest, "id": request.id}
     if table == "staff_users":
         return {"model": StaffUser, "id": staff.id}
+    if table == "outbox_messages":
+        message = OutboxMessage(kind="confirmation", token="t" * 32, locale="en", attempts=0)
+        db.add(message)
+        db.commit()
+        return {"model": OutboxMessage, "id": message.id}
     if table == "request_events":
         row = {"request_id": request.id, "staff_id": staff.id, "kind": "note"}
         return {"model": RequestEvent, "row": row}

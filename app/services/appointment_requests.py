@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, Referral, RequestStatus
 
-from . import reference_codes
+from . import outbox, reference_codes
 
 _REFERENCE_ATTEMPTS = 5
 
@@ -89,6 +89,11 @@ def submit_request(session: Session, *, details: NewRequest, token: str) -> Subm
             if details.referral is not None:
                 session.execute(
                     _INSERT_REFERRAL, {"request_id": request_id, **asdict(details.referral)}
+                )
+            if details.email:
+                # In this transaction: committed with the request or not at all (issue 18).
+                outbox.queue_confirmation(
+                    session, request_id=request_id, reference=reference, recipient=details.email
                 )
             return Submitted(reference, created=True)
         existing = _reference_for_token(session, token)

@@ -14,6 +14,8 @@ from tests.support.staff import make_request, signed_in_client
 
 PUBLIC_STAFF_ENDPOINTS = {"staff.login"}
 EXPECTED_ADMIN_ENDPOINTS = {"staff.audit_trail", "staff.export_csv"}
+# The e-mail outbox page (issue 18).
+EXPECTED_ADMIN_ENDPOINTS |= {"staff.outbox_page", "staff.outbox_send_again"}
 
 
 @pytest.fixture
