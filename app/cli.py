@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.db import get_session
+from app.fhir.cli import fhir_cli
 from app.models import StaffRole
 from app.services import staff_accounts
 
@@ -97,3 +98,4 @@ def list_accounts() -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(staff_cli)
+    app.cli.add_command(fhir_cli)

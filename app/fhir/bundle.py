@@ -56,7 +56,8 @@ def full_url(settings: FhirSettings, resource_type: str, request_id: int, part: 
 
 
 def instant(value: datetime) -> str:
-    return as_utc(value).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    # "+00:00" rather than "Z": both are FHIR, and it is what fhir.resources writes back.
+    return as_utc(value).astimezone(UTC).isoformat(timespec="seconds")
 
 
 def last_changed(row: AppointmentRequest) -> datetime:

@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     STATUS_CHANGE = "status_change"
     NOTE = "note"
     EXPORT = "export"
+    FHIR_EXPORT = "fhir_export"
     PURGE = "purge_patient_data"
 
 
@@ -54,6 +55,7 @@ ACTION_LABELS = {
     Action.STATUS_CHANGE: "Changed status",
     Action.NOTE: "Added a note",
     Action.EXPORT: "Exported CSV",
+    Action.FHIR_EXPORT: "Exported FHIR",
     Action.PURGE: "Removed patient data (retention)",
 }
 

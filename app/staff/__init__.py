@@ -13,4 +13,4 @@ def _no_store(response):
     return response
 
 
-from . import auth, template_filters, views  # noqa: E402,F401  (registers the routes on bp)
+from . import auth, fhir_views, template_filters, views  # noqa: E402,F401  (registers the routes on bp)
