@@ -60,8 +60,8 @@ def instant(value: datetime) -> str:
     return as_utc(value).astimezone(UTC).isoformat(timespec="seconds")
 
 
-def last_changed(row: AppointmentRequest) -> datetime:
-    """The latest time the request itself records; the export adds its history's."""
+def _row_changed(row: AppointmentRequest) -> datetime:
+    """The latest time the request itself records; export.last_changed adds its history."""
     times = [t for t in (row.submitted_at, row.claimed_at, row.closed_at) if t is not None]
     return max(as_utc(t) for t in times)
 
@@ -491,7 +491,7 @@ def request_bundle(
 ) -> Resource:
     """The request as a validated transaction Bundle. ``row`` needs its referral and
     claimer loaded; ``changed`` is when it last changed (its history included)."""
-    builder = _Builder(row, settings, changed or last_changed(row))
+    builder = _Builder(row, settings, changed or _row_changed(row))
     builder.patient()
     builder.related_person()
     builder.referral()

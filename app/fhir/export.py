@@ -50,17 +50,43 @@ def parse_since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _last_event():
+    return (
+        select(RequestEvent.request_id, func.max(RequestEvent.created_at).label("at"))
+        .group_by(RequestEvent.request_id)
+        .subquery()
+    )
+
+
+def _changed_since(since: datetime, last_event) -> tuple:
+    return (
+        AppointmentRequest.purged_at.is_(None),
+        or_(
+            AppointmentRequest.submitted_at >= since,
+            AppointmentRequest.claimed_at >= since,
+            AppointmentRequest.closed_at >= since,
+            last_event.c.at >= since,
+        ),
+    )
+
+
+def count_changed(session: Session, *, since: datetime) -> int:
+    last_event = _last_event()
+    return session.scalar(
+        select(func.count())
+        .select_from(AppointmentRequest)
+        .outerjoin(last_event, last_event.c.request_id == AppointmentRequest.id)
+        .where(*_changed_since(since, last_event))
+    )
+
+
 def changed_requests(
     session: Session, *, since: datetime
 ) -> Iterator[tuple[AppointmentRequest, datetime]]:
     """Requests submitted, claimed, closed or given a history entry at or after ``since``,
     with when each last changed; oldest id first, read in batches. Requests whose patient
     data retention has removed are left out: there is nothing left to send."""
-    last_event = (
-        select(RequestEvent.request_id, func.max(RequestEvent.created_at).label("at"))
-        .group_by(RequestEvent.request_id)
-        .subquery()
-    )
+    last_event = _last_event()
     after = 0
     while True:
         rows = session.execute(
@@ -70,16 +96,7 @@ def changed_requests(
                 selectinload(AppointmentRequest.referral),
                 selectinload(AppointmentRequest.claimed_by),
             )
-            .where(
-                AppointmentRequest.id > after,
-                AppointmentRequest.purged_at.is_(None),
-                or_(
-                    AppointmentRequest.submitted_at >= since,
-                    AppointmentRequest.claimed_at >= since,
-                    AppointmentRequest.closed_at >= since,
-                    last_event.c.at >= since,
-                ),
-            )
+            .where(AppointmentRequest.id > after, *_changed_since(since, last_event))
             .order_by(AppointmentRequest.id)
             .limit(BATCH)
         ).all()

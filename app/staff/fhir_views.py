@@ -26,6 +26,9 @@ from . import bp
 from .access import admin_required, client_ip
 
 FHIR_JSON = "application/fhir+json"
+# Each bundle takes about 20 ms to build and validate: 500 is some 10 seconds, well inside
+# gunicorn's 30-second timeout. Larger exports are for `flask fhir export`.
+WEB_EXPORT_LIMIT = 500
 
 
 class FhirExportForm(TrimmedForm):
@@ -88,6 +91,13 @@ def fhir_export():
         code = 400 if form.errors else 200
         return render_template("staff/fhir_export.html", form=form), code
     since = form.since.moment
+    count = export.count_changed(get_session(), since=since)
+    if count > WEB_EXPORT_LIMIT:
+        form.since.errors = [
+            f"{count:,} requests changed since then, more than the {WEB_EXPORT_LIMIT} one "
+            "download can hold: choose a later date, or ask for `flask fhir export`"
+        ]
+        return render_template("staff/fhir_export.html", form=form), 400
     now = now_utc()
     result = export.build_export(get_session(), since=since, settings=_settings(), now=now)
     request_text = url_for(".fhir_export", _external=True) + "?_since=" + quote(instant(since))

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.fhir.bundle import problems
 from app.models import AuditEvent, StaffRole
+from app.staff import fhir_views
 from tests.staff.test_staff_pages import check_page
 from tests.support.html import error_summary
 from tests.support.staff import a_referral, csrf_from, make_request, signed_in_client
@@ -121,3 +122,18 @@ def test_the_export_page_is_well_formed(app, db):
     )
     check_page(refused, title="Error: Export to the health record (FHIR)")
     assert error_summary(refused) == {"since": "Enter a real date, like 2026-11-01"}
+
+
+def test_a_download_too_big_for_the_web_is_refused_with_the_way_out(app, db, monkeypatch):
+    make_request(db)
+    make_request(db)
+    monkeypatch.setattr(fhir_views, "WEB_EXPORT_LIMIT", 1)
+    admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
+    page = admin.get("/staff/fhir-export").get_data(as_text=True)
+    refused = admin.post(
+        "/staff/fhir-export", data={"since": "2026-01-01", "csrf_token": csrf_from(page)}
+    )
+    assert refused.status_code == 400
+    assert "2 requests changed since then" in error_summary(refused)["since"]
+    assert "flask fhir export" in error_summary(refused)["since"]
+    assert fhir_audit(db) == []
