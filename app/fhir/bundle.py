@@ -269,8 +269,12 @@ class _Builder:
             row.diagnosed_metastatic, row.diagnosed_metastatic
         )
         reasons = [_concept(first_codes, text)]
+        # A site is coded as a metastasis only when the person says it has spread: ticked
+        # beside "Not sure", it stays their words.
+        spread = row.diagnosed_metastatic == "yes"
         for site in row.metastasis_sites or []:
-            reasons.append(_concept(codes.SITES.get(site, ()), codes.SITES_TEXT.get(site, site)))
+            site_codes = codes.SITES.get(site, ()) if spread else ()
+            reasons.append(_concept(site_codes, codes.SITES_TEXT.get(site, site)))
         return reasons
 
     def service_request(self) -> None:

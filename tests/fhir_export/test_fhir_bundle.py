@@ -225,6 +225,18 @@ def test_the_reason_is_coded_only_where_the_answer_supports_it(app, db):
     assert "coding" not in reason
     assert "Not sure" in reason["text"]
 
+    # Places ticked while unsure whether it has spread are not coded as metastases.
+    ticked = make_case(db, {**CASES[0], "diagnosed": "yes", "sites": ["liver"]}, staff.id)
+    db.execute(
+        update(AppointmentRequest)
+        .where(AppointmentRequest.id == ticked.id)
+        .values(diagnosed_metastatic="not_sure")
+    )
+    db.commit()
+    ticked = request_work.find_request(db, reference=ticked.reference)
+    reasons = the(request_bundle(ticked, settings=SETTINGS), "ServiceRequest")["reasonCode"]
+    assert reasons[1] == {"text": "Spread to the liver"}
+
 
 def test_the_same_request_always_gives_the_same_ids(app, db):
     staff = make_staff(app, db)
