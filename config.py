@@ -85,6 +85,9 @@ class Config:
     ARGON2_MEMORY_KIB = _env_int("ARGON2_MEMORY_KIB", 65536)
 
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    # FHIR export (docs/fhir.md): a URL the center owns, naming our identifier and code
+    # systems in every bundle. Changing it changes those systems and every fullUrl.
+    FHIR_SYSTEM_BASE = _env("FHIR_SYSTEM_BASE", "https://intake.example.org/fhir")
 
     # Audit trail and retention (issue 14, docs/security.md).
     # The key of the audit trail's hash chain and of its keyed hashes (search text, an

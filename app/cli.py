@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.db import get_session
+from app.fhir.cli import fhir_cli
 from app.models import StaffRole
 from app.services import audit, emergency_access, staff_accounts
 from app.services.audit import Action
@@ -159,3 +160,4 @@ def break_glass(email: str, name: str, hours: int, reason: str, role: str) -> No
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(staff_cli)
+    app.cli.add_command(fhir_cli)

@@ -230,6 +230,7 @@ class AuditAction(Vocabulary):
     STATUS_CHANGE = "status_change", _l("Changed status")
     NOTE = "note", _l("Added a note")
     EXPORT = "export", _l("Exported CSV")
+    FHIR_EXPORT = "fhir_export", _l("Exported FHIR")
     PURGE = "purge_patient_data", _l("Removed patient data (retention)")
     QUEUE_VIEW = "queue_view", _l("Viewed the queue")
     QUEUE_SEARCH = "queue_search", _l("Searched the queue")

@@ -67,6 +67,7 @@ class RequestPage:
     can_claim: bool
     can_release: bool
     moves: list[RequestStatus]  # where the status may go next (empty: nowhere)
+    can_export: bool  # download it for the health record (FHIR): admins only
 
     @property
     def reference(self) -> str:
@@ -103,6 +104,7 @@ def request_page(
         can_release=row.claimed_by_id is not None
         and (row.claimed_by_id == actor.staff_id or actor.is_admin),
         moves=allowed_moves(row.status),
+        can_export=actor.is_admin,
     )
 
 

@@ -1,6 +1,7 @@
-"""The intake staff side: sign-in, the queue, working a request, audit trail, export."""
+"""The intake staff side: sign-in, the queue, working a request, audit trail, exports."""
 
-from . import auth, outbox_views  # noqa: F401  (their routes join the blueprint defined in views)
+# Their routes join the blueprint defined in views.
+from . import auth, fhir_views, outbox_views  # noqa: F401
 from .views import bp
 
 __all__ = ["bp"]

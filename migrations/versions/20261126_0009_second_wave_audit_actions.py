@@ -2,7 +2,7 @@
 
 Migration 0003 put a CHECK constraint on every coded column, listing the values of its
 enum in app/vocabulary.py. The features that came after it (audit coverage and
-retention, the e-mail outbox, ...) record new kinds of audit entry; this re-creates the
+retention, the e-mail outbox, FHIR export, ...) record new kinds of audit entry; this re-creates the
 constraint with the longer list. It runs before the audit trail's triggers (0007): on
 SQLite a new constraint means rebuilding the table, and a rebuilt table would lose its
 triggers.
@@ -50,6 +50,8 @@ _ADDED = [
     "audit_entries_removed",
     # The e-mail outbox.
     "outbox_send_again",
+    # FHIR export.
+    "fhir_export",
 ]
 
 

@@ -16,6 +16,8 @@ PUBLIC_STAFF_ENDPOINTS = {"staff.login"}
 EXPECTED_ADMIN_ENDPOINTS = {"staff.audit_trail", "staff.export_csv"}
 # The e-mail outbox page (issue 18).
 EXPECTED_ADMIN_ENDPOINTS |= {"staff.outbox_page", "staff.outbox_send_again"}
+# FHIR export (issue 19).
+EXPECTED_ADMIN_ENDPOINTS |= {"staff.request_fhir", "staff.fhir_export"}
 
 
 @pytest.fixture

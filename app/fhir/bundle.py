@@ -1,0 +1,661 @@
+"""A request as a FHIR R4 transaction Bundle, validated before it leaves.
+
+The Bundle is a plain dict in FHIR JSON form. ``request_bundle`` builds it and checks it
+with the ``fhir.resources`` R4 models (types, cardinality, required elements) and with
+``validate_bundle``'s own rules the models do not enforce (required code bindings, every
+reference resolving inside the bundle). A bundle that fails is a bug here, never the
+patient's doing, so it raises instead of being sent.
+
+Every ``fullUrl`` is a ``urn:uuid:`` derived (uuid5) from the settings' system base, the
+resource type and the request's id: the same request always gives the same ids, so an
+EHR that receives a request twice can tell.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fhir.resources.bundle import Bundle
+from pydantic import ValidationError
+
+from app.models import AppointmentRequest
+from app.services import reference_codes
+from app.services.intake_queue import as_utc
+from app.vocabulary import (
+    BestTime,
+    CloseReason,
+    ContactMethod,
+    Insurance,
+    Language,
+    MetastasisSite,
+    RequestStatus,
+    Sex,
+    Submitter,
+    UsState,
+    Vocabulary,
+    YesNoNotSure,
+)
+
+from . import codes
+
+Resource = dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FhirSettings:
+    # A URL the center owns: it names our identifier systems and code systems, and
+    # seeds the fullUrl uuids (docs/fhir.md).
+    system_base: str
+
+    def sid(self, name: str) -> str:
+        return f"{self.system_base.rstrip('/')}/sid/{name}"
+
+    def code_system(self, name: str) -> str:
+        return f"{self.system_base.rstrip('/')}/CodeSystem/{name}"
+
+
+class BundleInvalid(RuntimeError):
+    """The bundle we built breaks FHIR R4 or our own rules: a bug in the mapping."""
+
+
+def full_url(settings: FhirSettings, resource_type: str, request_id: int, part: str = "") -> str:
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, settings.system_base)
+    return f"urn:uuid:{uuid.uuid5(namespace, f'{resource_type}/{request_id}/{part}')}"
+
+
+def instant(value: datetime) -> str:
+    # "+00:00" rather than "Z": both are FHIR, and it is what fhir.resources writes back.
+    return as_utc(value).astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _row_changed(row: AppointmentRequest) -> datetime:
+    """The latest time the request itself records; export.last_changed adds its history."""
+    times = [t for t in (row.submitted_at, row.claimed_at, row.closed_at) if t is not None]
+    return max(as_utc(t) for t in times)
+
+
+def _concept(codings: tuple[codes.Coding, ...] | list[codes.Coding], text: str) -> Resource:
+    concept: Resource = {"text": text}
+    if codings:
+        concept["coding"] = [dict(c) for c in codings]
+    return concept
+
+
+def _ref(url: str, display: str | None = None) -> Resource:
+    reference: Resource = {"reference": url}
+    if display:
+        reference["display"] = display
+    return reference
+
+
+class _Builder:
+    def __init__(self, row: AppointmentRequest, settings: FhirSettings, changed: datetime):
+        self.row = row
+        self.settings = settings
+        self.changed = changed
+        self.reference = reference_codes.display(row.reference)
+        self.entries: list[Resource] = []
+        self.urls = {
+            name: full_url(settings, name, row.id)
+            for name in (
+                "Patient",
+                "RelatedPerson",
+                "Practitioner",
+                "PractitionerRole",
+                "Organization",
+                "Coverage",
+                "ServiceRequest",
+                "Task",
+                "QuestionnaireResponse",
+            )
+        }
+        self.urls["Payer"] = full_url(settings, "Organization", row.id, "payer")
+
+    def add(self, key: str, resource: Resource, if_none_exist: str | None = None) -> None:
+        request: Resource = {"method": "POST", "url": resource["resourceType"]}
+        if if_none_exist:
+            # Conditional create: posting the same request twice makes no second copy.
+            request["ifNoneExist"] = if_none_exist
+        self.entries.append({"fullUrl": self.urls[key], "resource": resource, "request": request})
+
+    def request_identifier(self) -> Resource:
+        return {"system": self.settings.sid("intake-request"), "value": self.reference}
+
+    # The resources, in the order an EHR needs them (referenced before referencing).
+
+    def patient(self) -> None:
+        row = self.row
+        preferred = codes.CONTACT_METHOD_PREFERRED.get(row.contact_method, ())
+        phone: Resource = {
+            "system": "phone",
+            "value": row.phone,
+            "rank": 1 if "phone" in preferred else 2,
+        }
+        best_time = codes.BEST_TIME.get(row.best_time_to_call)
+        if best_time:
+            phone["extension"] = [
+                {
+                    "url": codes.CONTACT_AVAILABLE_TIME,
+                    "extension": [
+                        {"url": name, **_typed_value(value)} for name, value in best_time.items()
+                    ],
+                }
+            ]
+        email = {"system": "email", "value": row.email, "rank": 1 if "email" in preferred else 2}
+        language = codes.LANGUAGE.get(row.language)
+        language_text = (
+            row.language_other
+            if row.language == "other" and row.language_other
+            else Language.label_for(row.language) or row.language
+        )
+        identifier = {"system": self.settings.sid("intake-patient"), "value": self.reference}
+        patient: Resource = {
+            "resourceType": "Patient",
+            "meta": {"profile": [codes.PROFILE_PATIENT]},
+            "extension": [
+                {"url": codes.INTERPRETER_REQUIRED, "valueBoolean": bool(row.interpreter_needed)}
+            ],
+            "identifier": [identifier],
+            "name": [{"use": "official", "family": row.last_name, "given": [row.first_name]}],
+            "telecom": [c for c in (phone, email) if c["value"]],
+            "gender": codes.SEX_TO_GENDER.get(row.sex or "", "unknown"),
+            "address": [{"state": row.state, "postalCode": row.zip_code, "country": "US"}],
+            "communication": [
+                {
+                    "language": _concept([language] if language else [], language_text),
+                    "preferred": True,
+                }
+            ],
+        }
+        if row.date_of_birth:
+            patient["birthDate"] = row.date_of_birth.isoformat()
+        self.add("Patient", patient, _search(identifier))
+
+    def related_person(self) -> None:
+        row = self.row
+        if row.submitted_by_patient:
+            return
+        person: Resource = {
+            "resourceType": "RelatedPerson",
+            "meta": {"profile": [codes.PROFILE_RELATED_PERSON]},
+            "active": True,
+            "patient": _ref(self.urls["Patient"]),
+        }
+        if row.submitter_relationship:
+            person["relationship"] = [{"text": row.submitter_relationship}]
+        if row.submitter_name:
+            person["name"] = [{"text": row.submitter_name}]
+        if row.submitter_phone:
+            person["telecom"] = [{"system": "phone", "value": row.submitter_phone}]
+        self.add("RelatedPerson", person)
+
+    def referral(self) -> None:
+        referral = self.row.referral if self.row.has_referral else None
+        if referral is None:
+            return
+        telecom = [{"system": "phone", "value": referral.physician_phone, "use": "work"}]
+        if referral.fax:
+            telecom.append({"system": "fax", "value": referral.fax, "use": "work"})
+        if referral.email:
+            telecom.append({"system": "email", "value": referral.email, "use": "work"})
+        # Not claimed as US Core Practitioner: that profile needs name.family, and the
+        # form asks for the physician's name as one line of text.
+        practitioner: Resource = {
+            "resourceType": "Practitioner",
+            "name": [{"text": referral.physician_name}],
+            "telecom": telecom,
+        }
+        if_none_exist = None
+        if referral.npi:
+            npi = {"system": codes.NPI_SYSTEM, "value": referral.npi}
+            practitioner["identifier"] = [npi]
+            if_none_exist = _search(npi)
+        self.add("Practitioner", practitioner, if_none_exist)
+        if referral.practice:
+            self.add(
+                "Organization",
+                {
+                    "resourceType": "Organization",
+                    "meta": {"profile": [codes.PROFILE_ORGANIZATION]},
+                    "active": True,
+                    "name": referral.practice,
+                },
+            )
+            self.add(
+                "PractitionerRole",
+                {
+                    "resourceType": "PractitionerRole",
+                    "active": True,
+                    "practitioner": _ref(self.urls["Practitioner"], referral.physician_name),
+                    "organization": _ref(self.urls["Organization"], referral.practice),
+                },
+            )
+
+    def coverage(self) -> None:
+        row = self.row
+        label = Insurance.label_for(row.insurance_type) or row.insurance_type
+        if row.insurance_type == "none":
+            # Self-pay: the patient pays, and is the payor FHIR requires.
+            payor = _ref(self.urls["Patient"])
+        else:
+            name = row.insurance_carrier or codes.INSURANCE_PAYER_NAME.get(row.insurance_type)
+            if not name:
+                return
+            self.add(
+                "Payer",
+                {
+                    "resourceType": "Organization",
+                    "meta": {"profile": [codes.PROFILE_ORGANIZATION]},
+                    "active": True,
+                    "name": name,
+                },
+            )
+            payor = _ref(self.urls["Payer"], name)
+        # Not claimed as US Core Coverage: it needs the subscriber relationship, which
+        # the form does not ask. "active" is as the person told us, not yet verified.
+        self.add(
+            "Coverage",
+            {
+                "resourceType": "Coverage",
+                "status": "active",
+                "type": _concept(codes.INSURANCE.get(row.insurance_type, ()), label),
+                "beneficiary": _ref(self.urls["Patient"]),
+                "payor": [payor],
+            },
+        )
+
+    def reasons(self) -> list[Resource]:
+        row = self.row
+        first_codes: list[codes.Coding] = []
+        diagnosis = codes.DIAGNOSED_METASTATIC.get(row.diagnosed_metastatic)
+        if diagnosis:
+            first_codes.append(diagnosis)
+            icd = codes.BREAST_CANCER_ICD10CM.get(row.sex or "")
+            if icd:
+                first_codes.append(icd)
+        text = codes.DIAGNOSED_METASTATIC_TEXT.get(
+            row.diagnosed_metastatic, row.diagnosed_metastatic
+        )
+        reasons = [_concept(first_codes, text)]
+        # A site is coded as a metastasis only when the person says it has spread: ticked
+        # beside "Not sure", it stays their words.
+        spread = row.diagnosed_metastatic == "yes"
+        for site in row.metastasis_sites or []:
+            site_codes = codes.SITES.get(site, ()) if spread else ()
+            reasons.append(_concept(site_codes, codes.SITES_TEXT.get(site, site)))
+        return reasons
+
+    def service_request(self) -> None:
+        row = self.row
+        referred = row.has_referral and row.referral is not None
+        if referred:
+            requester = _ref(self.urls["Practitioner"], row.referral.physician_name)
+        elif row.submitted_by_patient:
+            requester = _ref(self.urls["Patient"])
+        else:
+            requester = _ref(self.urls["RelatedPerson"])
+        notes = [
+            {
+                "text": "Being treated for cancer now: "
+                + ("yes" if row.in_treatment else "no")
+                + " (as reported on the request form)"
+            }
+        ]
+        if row.message:
+            notes.append({"text": row.message})
+        request: Resource = {
+            "resourceType": "ServiceRequest",
+            "meta": {"profile": [codes.PROFILE_SERVICE_REQUEST]},
+            "identifier": [self.request_identifier()],
+            "status": codes.SERVICE_REQUEST_STATUS[row.status.value],
+            # A referral is a physician's order; a self-referral asks, and intake decides.
+            "intent": "order" if referred else "proposal",
+            "category": [_concept([codes.EVALUATION_PROCEDURE], "Evaluation")],
+            "code": _concept([codes.CONSULTATION], "New-patient consultation"),
+            "subject": _ref(self.urls["Patient"]),
+            "authoredOn": instant(row.submitted_at),
+            "requester": requester,
+            "reasonCode": self.reasons(),
+            "note": notes,
+        }
+        if any(e["fullUrl"] == self.urls["Coverage"] for e in self.entries):
+            request["insurance"] = [_ref(self.urls["Coverage"])]
+        self.add("ServiceRequest", request, _search(self.request_identifier()))
+
+    def task(self) -> None:
+        row = self.row
+        status = codes.TASK_STATUS[row.status.value]
+        label = RequestStatus(row.status).label
+        if row.closed_reason is not None:
+            status = codes.CLOSE_REASON_TASK_STATUS[row.closed_reason.value]
+            label = f"{label} ({CloseReason(row.closed_reason).label})"
+        task: Resource = {
+            "resourceType": "Task",
+            "identifier": [self.request_identifier()],
+            "status": status,
+            "businessStatus": _concept(
+                [
+                    codes.coding(
+                        self.settings.code_system("intake-status"),
+                        row.status.value,
+                        RequestStatus(row.status).label,
+                    )
+                ],
+                label,
+            ),
+            "intent": "order",
+            "code": _concept(
+                [
+                    codes.coding(
+                        "http://hl7.org/fhir/CodeSystem/task-code",
+                        "fulfill",
+                        "Fulfill the focal request",
+                    )
+                ],
+                "Intake: contact the patient and book the consultation",
+            ),
+            "focus": _ref(self.urls["ServiceRequest"]),
+            "for": _ref(self.urls["Patient"]),
+            "authoredOn": instant(row.submitted_at),
+            "lastModified": instant(self.changed),
+        }
+        if row.closed_reason is not None:
+            task["statusReason"] = _concept(
+                [
+                    codes.coding(
+                        self.settings.code_system("close-reason"),
+                        row.closed_reason.value,
+                        CloseReason(row.closed_reason).label,
+                    )
+                ],
+                CloseReason(row.closed_reason).label,
+            )
+        if row.claimed_by is not None:
+            # The staff member, named by our own identifier: intake staff are not
+            # clinicians the EHR should get a Practitioner record for.
+            task["owner"] = {
+                "type": "Practitioner",
+                "identifier": {
+                    "system": self.settings.sid("staff"),
+                    "value": str(row.claimed_by.id),
+                },
+                "display": row.claimed_by.name,
+            }
+            if row.claimed_at is not None:
+                task["executionPeriod"] = {"start": instant(row.claimed_at)}
+        self.add("Task", task, _search(self.request_identifier()))
+
+    def questionnaire_response(self) -> None:
+        row = self.row
+        author = (
+            _ref(self.urls["Patient"])
+            if row.submitted_by_patient
+            else _ref(self.urls["RelatedPerson"])
+        )
+        items = [item for item in _answers(row, self.settings) if item["answer"]]
+        self.add(
+            "QuestionnaireResponse",
+            {
+                "resourceType": "QuestionnaireResponse",
+                "identifier": self.request_identifier(),
+                "basedOn": [_ref(self.urls["ServiceRequest"])],
+                "status": "completed",
+                "subject": _ref(self.urls["Patient"]),
+                "authored": instant(row.submitted_at),
+                "author": author,
+                "source": author,
+                "item": items,
+            },
+        )
+
+
+def _typed_value(value: object) -> Resource:
+    if isinstance(value, bool):
+        return {"valueBoolean": value}
+    return {"valueTime": value}
+
+
+def _search(identifier: Resource) -> str:
+    return f"identifier={identifier['system']}|{identifier['value']}"
+
+
+def _answers(row: AppointmentRequest, settings: FhirSettings) -> Iterator[Resource]:
+    """Every answer as given, for audit: coded answers keep our own code and label."""
+
+    def coded(link: str, text: str, options: type[Vocabulary], *values: str | None):
+        answers = [
+            {
+                "valueCoding": codes.coding(
+                    settings.code_system(link), value, options.label_for(value) or value
+                )
+            }
+            for value in values
+            if value
+        ]
+        return {"linkId": link, "text": text, "answer": answers}
+
+    def string(link: str, text: str, value: str | None):
+        return {"linkId": link, "text": text, "answer": [{"valueString": value}] if value else []}
+
+    def boolean(link: str, text: str, value: bool | None):
+        answer = [] if value is None else [{"valueBoolean": bool(value)}]
+        return {"linkId": link, "text": text, "answer": answer}
+
+    submitter = "patient" if row.submitted_by_patient else "someone_else"
+    yield coded("submitter", "Who is filling in this form?", Submitter, submitter)
+    yield string("submitter_name", "Your full name", row.submitter_name)
+    yield string(
+        "submitter_relationship", "Your relationship to the patient", row.submitter_relationship
+    )
+    yield string("submitter_phone", "Your phone number", row.submitter_phone)
+    yield string("first_name", "First name", row.first_name)
+    yield string("last_name", "Last name", row.last_name)
+    dob = [{"valueDate": row.date_of_birth.isoformat()}] if row.date_of_birth else []
+    yield {"linkId": "date_of_birth", "text": "Date of birth", "answer": dob}
+    yield coded("sex", "Sex", Sex, row.sex)
+    yield string("email", "Email address", row.email)
+    yield string("phone", "Phone number", row.phone)
+    yield coded(
+        "contact_method",
+        "How should we contact the patient?",
+        ContactMethod,
+        row.contact_method,
+    )
+    yield coded("best_time_to_call", "Best time to call", BestTime, row.best_time_to_call)
+    yield coded("state", "State", UsState, row.state)
+    yield string("zip_code", "ZIP code", row.zip_code)
+    yield coded("language", "Preferred language", Language, row.language)
+    yield string("language_other", "Which language?", row.language_other)
+    yield boolean("interpreter_needed", "Is an interpreter needed?", row.interpreter_needed)
+    yield coded(
+        "diagnosed_metastatic",
+        "Has the patient been diagnosed with breast cancer that has spread beyond the breast?",
+        YesNoNotSure,
+        row.diagnosed_metastatic,
+    )
+    yield coded(
+        "metastasis_sites", "Where has it spread?", MetastasisSite, *(row.metastasis_sites or [])
+    )
+    yield boolean("in_treatment", "Is the patient being treated for cancer now?", row.in_treatment)
+    yield coded("insurance_type", "Insurance", Insurance, row.insurance_type)
+    yield string("insurance_carrier", "Insurance company name", row.insurance_carrier)
+    yield boolean("has_referral", "Has a physician referred the patient to us?", row.has_referral)
+    referral = row.referral if row.has_referral else None
+    if referral is not None:
+        yield string("physician_name", "Referring physician's name", referral.physician_name)
+        yield string(
+            "physician_phone", "Referring physician's phone number", referral.physician_phone
+        )
+        yield string("physician_practice", "Practice or hospital", referral.practice)
+        yield string("physician_fax", "Fax number", referral.fax)
+        yield string("physician_email", "Email address", referral.email)
+        yield string("physician_npi", "NPI number", referral.npi)
+    yield string("message", "Anything else you would like us to know?", row.message)
+    yield boolean(
+        "consent",
+        "I agree to be contacted by the center about this request by phone or email",
+        row.consent_to_contact,
+    )
+
+
+def request_bundle(
+    row: AppointmentRequest, *, settings: FhirSettings, changed: datetime | None = None
+) -> Resource:
+    """The request as a validated transaction Bundle. ``row`` needs its referral and
+    claimer loaded; ``changed`` is when it last changed (its history included)."""
+    builder = _Builder(row, settings, changed or _row_changed(row))
+    builder.patient()
+    builder.related_person()
+    builder.referral()
+    builder.coverage()
+    builder.service_request()
+    builder.task()
+    builder.questionnaire_response()
+    bundle = {
+        "resourceType": "Bundle",
+        "id": full_url(settings, "Bundle", row.id).removeprefix("urn:uuid:"),
+        "type": "transaction",
+        "entry": builder.entries,
+    }
+    validate_bundle(bundle)
+    return bundle
+
+
+# Required bindings that the R4 models accept any code for: (resource type, path) ->
+# the codes FHIR R4 allows there.
+REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
+    ("Bundle", "type"): frozenset(
+        {
+            "document",
+            "message",
+            "transaction",
+            "transaction-response",
+            "batch",
+            "batch-response",
+            "history",
+            "searchset",
+            "collection",
+        }
+    ),
+    ("Patient", "gender"): frozenset({"male", "female", "other", "unknown"}),
+    ("ContactPoint", "system"): frozenset(
+        {"phone", "fax", "email", "pager", "url", "sms", "other"}
+    ),
+    ("ContactPoint", "use"): frozenset({"home", "work", "temp", "old", "mobile"}),
+    ("Coverage", "status"): frozenset({"active", "cancelled", "draft", "entered-in-error"}),
+    ("ServiceRequest", "status"): frozenset(
+        {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}
+    ),
+    ("ServiceRequest", "intent"): frozenset(
+        {
+            "proposal",
+            "plan",
+            "directive",
+            "order",
+            "original-order",
+            "reflex-order",
+            "filler-order",
+            "instance-order",
+            "option",
+        }
+    ),
+    ("Task", "status"): frozenset(
+        {
+            "draft",
+            "requested",
+            "received",
+            "accepted",
+            "rejected",
+            "ready",
+            "cancelled",
+            "in-progress",
+            "on-hold",
+            "failed",
+            "completed",
+            "entered-in-error",
+        }
+    ),
+    ("Task", "intent"): frozenset(
+        {
+            "unknown",
+            "proposal",
+            "plan",
+            "order",
+            "original-order",
+            "reflex-order",
+            "filler-order",
+            "instance-order",
+            "option",
+        }
+    ),
+    ("QuestionnaireResponse", "status"): frozenset(
+        {"in-progress", "completed", "amended", "entered-in-error", "stopped"}
+    ),
+    ("HumanName", "use"): frozenset(
+        {"usual", "official", "temp", "nickname", "anonymous", "old", "maiden"}
+    ),
+    ("Bundle.request", "method"): frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"}),
+}
+
+
+def _references(value: object) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "reference" and isinstance(inner, str):
+                yield inner
+            else:
+                yield from _references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _references(inner)
+
+
+def problems(bundle: Resource) -> list[str]:
+    """What is wrong with a bundle: empty when FHIR R4 and our rules accept it."""
+    found: list[str] = []
+    try:
+        Bundle.parse_obj(bundle)
+    except ValidationError as error:
+        found.append(f"FHIR R4 models refuse it: {error}")
+    entries = bundle.get("entry") or []
+    urls = [entry.get("fullUrl") for entry in entries]
+    if len(set(urls)) != len(urls):
+        found.append("two entries share a fullUrl")
+    for url in urls:
+        if not (isinstance(url, str) and url.startswith("urn:uuid:")):
+            found.append(f"fullUrl {url!r} is not a urn:uuid")
+    for reference in _references(bundle):
+        if reference not in urls:
+            found.append(f"reference {reference!r} does not resolve inside the bundle")
+
+    def check(kind: str, field: str, value: object) -> None:
+        allowed = REQUIRED_CODES.get((kind, field))
+        if allowed is not None and value is not None and value not in allowed:
+            found.append(f"{kind}.{field} {value!r} is not an R4 code")
+
+    check("Bundle", "type", bundle.get("type"))
+    for entry in entries:
+        resource = entry.get("resource") or {}
+        kind = resource.get("resourceType", "")
+        for field in ("gender", "status", "intent"):
+            check(kind, field, resource.get(field))
+        for point in resource.get("telecom") or []:
+            check("ContactPoint", "system", point.get("system"))
+            check("ContactPoint", "use", point.get("use"))
+        for name in resource.get("name") or []:
+            if isinstance(name, dict):
+                check("HumanName", "use", name.get("use"))
+        check("Bundle.request", "method", (entry.get("request") or {}).get("method"))
+    return found
+
+
+def validate_bundle(bundle: Resource) -> None:
+    found = problems(bundle)
+    if found:
+        # pydantic's messages name the path and the rule, not the value, and ours quote
+        # only codes and urn:uuid references: no patient data goes into the exception.
+        raise BundleInvalid("; ".join(found))

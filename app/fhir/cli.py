@@ -1,0 +1,65 @@
+"""`flask fhir export --since DATE DIR`: the bulk NDJSON export, written to a directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.db import get_session
+from app.services import audit
+from app.services.audit import Action
+from app.services.staff_accounts import now_utc
+
+from . import export
+from .bundle import FhirSettings, instant
+
+fhir_cli = AppGroup("fhir", help="FHIR R4 export for the health record.")
+
+
+def _since(_ctx, _param, value: str):
+    try:
+        moment = export.parse_since(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    if moment > now_utc():
+        raise click.BadParameter("must not be in the future")
+    return moment
+
+
+@fhir_cli.command("export")
+@click.option(
+    "--since",
+    required=True,
+    callback=_since,
+    help="Requests changed at or after this date (YYYY-MM-DD, midnight UTC) or ISO time.",
+)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export_command(since, directory: Path) -> None:
+    """Write one NDJSON file per resource type and a manifest.json into DIRECTORY.
+
+    DIRECTORY is created 0700 and the files 0600; an existing directory other users can
+    read is refused. The export is recorded in the audit trail."""
+    session = get_session()
+    settings = FhirSettings(system_base=current_app.config["FHIR_SYSTEM_BASE"])
+    result = export.build_export(session, since=since, settings=settings, now=now_utc())
+    request = f"flask fhir export --since {instant(since)}"
+    try:
+        written = export.write_files(result, directory, request=request)
+    except (export.ExportError, OSError) as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from None
+    session.commit()
+    audit.record(
+        session,
+        action=Action.FHIR_EXPORT,
+        to_value=f"{result.request_count} requests",
+        detail=f"FHIR NDJSON changed since {instant(since)} (command line)",
+    )
+    session.commit()
+    click.echo(
+        f"Wrote {result.request_count} request(s) as {len(written) - 1} NDJSON file(s) "
+        f"and {export.MANIFEST} to {directory}."
+    )
