@@ -19,6 +19,7 @@ through :class:`Cluster`, so what they prove is what this starts.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import re
@@ -260,6 +261,8 @@ def app_env(
     env.update(
         APP_ENV="production",
         SECRET_KEY=secret_key,
+        # Its own key, the same on both hosts, as docs/production.md asks.
+        AUDIT_HASH_KEY=hashlib.sha256(f"audit:{secret_key}".encode()).hexdigest(),
         DATABASE_URL=database_url,
         RATELIMIT_STORAGE_URI=redis_url,
         RATELIMIT_KEY_PREFIX=key_prefix,
