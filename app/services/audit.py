@@ -7,6 +7,7 @@ reference) and say what changed, never what the person wrote or who they are.
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,10 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
+
+from .account_actions import ACCOUNT_ACTION_LABELS, SECURITY_EVENTS, AccountAction
+
+security_log = logging.getLogger("intake.security")
 
 
 class AppendOnlyError(RuntimeError):
@@ -63,7 +68,7 @@ PAGE_SIZE = 100
 def record(
     session: Session,
     *,
-    action: Action,
+    action: Action | AccountAction,
     staff_id: int | None = None,
     actor_email: str | None = None,
     request_id: int | None = None,
@@ -84,6 +89,19 @@ def record(
     )
     session.add(event)
     session.flush()
+    if action.value in SECURITY_EVENTS:
+        # Security events also go to the JSON log, for the log shipper's alerts. Only
+        # these fields: never a password, code or secret (nothing here ever holds one),
+        # and not the email typed at a failed sign-in.
+        security_log.info(
+            "security event",
+            extra={
+                "event": action.value,
+                "staff_id": staff_id,
+                "detail": event.detail,
+                "client_ip": event.client_ip,
+            },
+        )
     return event
 
 
@@ -104,6 +122,10 @@ class AuditRow:
     def action_label(self) -> str:
         try:
             return ACTION_LABELS[Action(self.action)]
+        except ValueError:
+            pass
+        try:
+            return ACCOUNT_ACTION_LABELS[AccountAction(self.action)]
         except ValueError:
             return self.action
 

@@ -13,4 +13,4 @@ def _no_store(response):
     return response
 
 
-from . import auth, template_filters, views  # noqa: E402,F401  (registers the routes on bp)
+from . import accounts_views, auth, second_factor_views, sign_in_steps, template_filters, views  # noqa: E402,F401  (registers the routes on bp)  # noqa: E402,F401  (issue 13)

@@ -27,7 +27,7 @@ from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter,
 from app.services.staff_accounts import now_utc
 
 from . import bp
-from .access import admin_required, client_ip, login_required
+from .access import admin_required, client_ip, login_required, recent_proof_required
 from .forms import (
     ActionForm,
     AuditFilterForm,
@@ -296,6 +296,7 @@ def audit_trail():
 
 @bp.route("/export.csv", methods=["GET", "POST"])
 @admin_required
+@recent_proof_required
 def export_csv():
     _form, filters, _after = _queue_filters()
     session = get_session()
