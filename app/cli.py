@@ -1,4 +1,6 @@
-"""Command-line tasks: `flask staff create|set-password|deactivate|list`."""
+"""Command-line tasks: `flask staff create|set-password|deactivate|reset-second-factor|list`.
+
+Each change is written to the audit trail, marked as made from the command line."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from flask.cli import AppGroup
 
 from app.db import get_session
 from app.models import StaffRole
-from app.services import staff_accounts
+from app.services import account_admin, audit, staff_accounts
+from app.services.account_actions import AccountAction
 
 staff_cli = AppGroup("staff", help="Manage intake staff accounts.")
 
@@ -43,7 +46,7 @@ def create(email: str, name: str, role: str) -> None:
     password = _read_password()
     session = get_session()
     try:
-        staff_accounts.create_staff(
+        staff = staff_accounts.create_staff(
             session,
             email=email,
             name=name,
@@ -54,6 +57,7 @@ def create(email: str, name: str, role: str) -> None:
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
+    _audit(AccountAction.ACCOUNT_CREATED, staff.email, to_value=role)
     session.commit()
     click.echo(f"Created {role} account for {staff_accounts.normalize_email(email)}.")
 
@@ -69,6 +73,7 @@ def set_password(email: str) -> None:
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
+    _audit(AccountAction.PASSWORD_CHANGED, staff.email)
     session.commit()
     click.echo(f"New password set for {staff.email}.")
 
@@ -83,8 +88,25 @@ def deactivate(email: str) -> None:
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
+    _audit(AccountAction.ACCOUNT_DEACTIVATED, staff.email)
     session.commit()
     click.echo(f"Deactivated {staff.email}.")
+
+
+@staff_cli.command("reset-second-factor")
+@click.argument("email")
+def reset_second_factor(email: str) -> None:
+    """Forget an account's authenticator app and recovery codes (a lost phone); it sets
+    up a new one at its next sign-in. Also signs it out."""
+    session = get_session()
+    staff = staff_accounts.find_by_email(session, email=email)
+    if staff is None:
+        raise click.ClickException(
+            f"There is no account for {staff_accounts.normalize_email(email)}"
+        )
+    account_admin.reset_second_factor(session, staff=staff, by=None, client_ip=None)
+    session.commit()
+    click.echo(f"{staff.email} will set up a new authenticator app at the next sign-in.")
 
 
 @staff_cli.command("list")
@@ -93,6 +115,13 @@ def list_accounts() -> None:
     for staff in staff_accounts.list_staff(get_session()):
         state = "active" if staff.active else "deactivated"
         click.echo(f"{staff.email}\t{staff.name}\t{staff.role.value}\t{state}")
+
+
+def _audit(action: AccountAction, email: str, *, to_value: str | None = None) -> None:
+    # The command line has no signed-in person: the entry says where it came from.
+    audit.record(
+        get_session(), action=action, to_value=to_value, detail=f"account {email} (command line)"
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -85,16 +85,16 @@ def second_factor_check():
             get_session(), staff_id=staff.id, code=form.code.data, now=now_utc()
         )
         if check.ok:
-            if check.kind == "recovery" and check.recovery_codes_left is not None:
+            next_url = _finish_sign_in(staff, how=check.kind, codes_left=check.recovery_codes_left)
+            # After the session starts (which clears the cookie), or the message is lost.
+            if check.kind == "recovery":
                 flash(
                     f"You used a recovery code: {check.recovery_codes_left} left. "
-                    "Make new ones on the Your account page if you are running low.",
+                    "If you are running low, ask an intake administrator to reset your "
+                    "second factor, and set up your app again.",
                     "info",
                 )
-            return redirect(
-                _finish_sign_in(staff, how=check.kind, codes_left=check.recovery_codes_left),
-                code=303,
-            )
+            return redirect(next_url, code=303)
         sign_in_steps.count_failure(staff.email, staff)
         audit.record(
             get_session(),
