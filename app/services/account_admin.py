@@ -127,6 +127,7 @@ def issue_link(
         update(StaffInvitation)
         .where(StaffInvitation.staff_id == staff.id, StaffInvitation.used_at.is_(None))
         .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
     token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
     expires_at = now + timedelta(hours=valid_hours)
@@ -190,6 +191,8 @@ def accept_invitation(
             StaffInvitation.expires_at > now,
         )
         .values(used_at=now)
+        # The database decides; SQLite's naive datetimes cannot be compared in Python.
+        .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:
         raise InvitationInvalid

@@ -153,6 +153,7 @@ def check_code(session: Session, *, staff_id: int, code: str, now: datetime) -> 
             StaffRecoveryCode.used_at.is_(None),
         )
         .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:
         return CodeCheck(False, "wrong or used recovery code")
