@@ -14,7 +14,6 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from app.models import StaffSecondFactor, StaffUser
-
 from tests.support.live_server import LiveServer
 
 STAFF_PASSWORD = "browser tests only 1234"  # noqa: S105
