@@ -76,6 +76,10 @@ class Config:
     # The second factor (an authenticator app) for every staff account. On in every
     # environment by default; a test that is not about it may turn it off.
     STAFF_SECOND_FACTOR = _env_bool("STAFF_SECOND_FACTOR", True)
+    # Passkeys: the relying-party id (the site's domain, e.g. intake.example.org) and the
+    # origin browsers show (https://intake.example.org). Unset: taken from each request.
+    WEBAUTHN_RP_ID = _env("WEBAUTHN_RP_ID")
+    WEBAUTHN_ORIGIN = _env("WEBAUTHN_ORIGIN")
     # How long the one-time link for a new account (or a reset one) stays valid.
     STAFF_LINK_HOURS = _env_int("STAFF_LINK_HOURS", 24)
     # Throttling wrong passwords and codes. No account is ever locked: an address that

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -307,3 +308,23 @@ class StaffInvitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_staff_invitations_staff", "staff_id"),)
+
+
+class StaffPasskey(Base):
+    """A passkey (WebAuthn credential) an account may use as its second factor instead of
+    a code. Only the public key is stored; the private key never leaves the device."""
+
+    __tablename__ = "staff_passkeys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    # base64url of the credential id (at most 1,023 bytes by the WebAuthn spec).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The authenticator's signature counter: one that goes backwards means a cloned key.
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_staff_passkeys_staff", "staff_id"),)

@@ -28,6 +28,10 @@ class AccountAction(enum.StrEnum):
     ACCOUNT_REACTIVATED = "account_reactivated"
     SECOND_FACTOR_RESET = "second_factor_reset"
     SESSIONS_ENDED = "sessions_ended"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_USED = "passkey_used"
+    PASSKEY_FAILED = "passkey_failed"
 
 
 ACCOUNT_ACTION_LABELS = {
@@ -47,6 +51,10 @@ ACCOUNT_ACTION_LABELS = {
     AccountAction.ACCOUNT_REACTIVATED: "Reactivated an account",
     AccountAction.SECOND_FACTOR_RESET: "Reset a second factor",
     AccountAction.SESSIONS_ENDED: "Ended an account's sessions",
+    AccountAction.PASSKEY_ADDED: "Added a passkey",
+    AccountAction.PASSKEY_REMOVED: "Removed a passkey",
+    AccountAction.PASSKEY_USED: "Signed in with a passkey",
+    AccountAction.PASSKEY_FAILED: "Passkey refused",
 }
 
 # Actions that go to the JSON log as well as the audit trail.

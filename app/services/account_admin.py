@@ -27,7 +27,7 @@ from app.models import (
     StaffUser,
 )
 
-from . import audit, second_factor, staff_accounts
+from . import audit, passkeys, second_factor, staff_accounts
 from .account_actions import AccountAction
 from .staff_accounts import AccountError, HashCost
 
@@ -199,6 +199,7 @@ def accept_invitation(
     staff.password_hash = staff_accounts.hasher(cost).hash(password)
     staff.session_nonce = None
     second_factor.reset(session, staff_id=staff.id)
+    passkeys.remove_all(session, staff_id=staff.id)
     _log(session, AccountAction.ACCOUNT_LINK_USED, actor=staff, target=staff,
          client_ip=client_ip)  # fmt: skip
     return staff
@@ -240,8 +241,10 @@ def set_active(
 def reset_second_factor(
     session: Session, *, staff: StaffUser, by: StaffUser | None, client_ip: str | None
 ) -> None:
-    """The account sets up a new authenticator at its next sign-in; its sessions end."""
+    """The account sets up a new authenticator at its next sign-in (its passkeys are
+    removed too); its sessions end."""
     second_factor.reset(session, staff_id=staff.id)
+    passkeys.remove_all(session, staff_id=staff.id)
     staff.session_nonce = None
     session.flush()
     _log(session, AccountAction.SECOND_FACTOR_RESET, actor=by, target=staff,

@@ -13,4 +13,13 @@ def _no_store(response):
     return response
 
 
-from . import accounts_views, auth, second_factor_views, sign_in_steps, template_filters, views  # noqa: E402,F401  (registers the routes on bp)  # noqa: E402,F401  (issue 13)
+# Registers the routes on bp (accounts, passkeys, second factor: issue 13).
+from . import (  # noqa: E402,F401
+    accounts_views,
+    auth,
+    passkey_views,
+    second_factor_views,
+    sign_in_steps,
+    template_filters,
+    views,
+)

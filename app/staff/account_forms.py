@@ -100,3 +100,10 @@ class NewAccountForm(TrimmedForm):
 
 class RoleForm(TrimmedForm):
     role = SelectField("Role", choices=_role_choices())
+
+
+class PasskeyNameForm(TrimmedForm):
+    name = StringField(
+        "Name for this passkey",
+        validators=[Length(max=NAME_MAX, message=f"Use at most {NAME_MAX} characters")],
+    )

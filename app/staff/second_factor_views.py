@@ -16,7 +16,7 @@ from flask import (
 
 from app.db import get_session
 from app.models import StaffUser
-from app.services import account_admin, audit, second_factor, staff_accounts
+from app.services import account_admin, audit, passkeys, second_factor, staff_accounts
 from app.services.account_actions import AccountAction
 from app.services.staff_accounts import AccountError, now_utc
 
@@ -43,7 +43,7 @@ def _issuer() -> str:
     return f"{current_app.config['CENTER_NAME']} intake"
 
 
-def _finish_sign_in(staff: StaffUser, *, how: str, codes_left: int | None = None) -> str:
+def finish_sign_in(staff: StaffUser, *, how: str, codes_left: int | None = None) -> str:
     """Start the session; returns where to go. With the second factor on, the account's
     ``sign_in`` audit entry means that both the password and a code were right; a
     recovery code's use has an entry of its own."""
@@ -85,7 +85,7 @@ def second_factor_check():
             get_session(), staff_id=staff.id, code=form.code.data, now=now_utc()
         )
         if check.ok:
-            next_url = _finish_sign_in(staff, how=check.kind, codes_left=check.recovery_codes_left)
+            next_url = finish_sign_in(staff, how=check.kind, codes_left=check.recovery_codes_left)
             # After the session starts (which clears the cookie), or the message is lost.
             if check.kind == "recovery":
                 flash(
@@ -107,7 +107,8 @@ def second_factor_check():
         form.code.errors = [WRONG_CODE]
         code = 400
     form.code.data = ""
-    return render_template("staff/second_factor.html", form=form), code
+    has_passkeys = bool(passkeys.for_staff(get_session(), staff_id=staff.id))
+    return render_template("staff/second_factor.html", form=form, has_passkeys=has_passkeys), code
 
 
 @bp.route("/sign-in/set-up", methods=["GET", "POST"])
@@ -140,7 +141,7 @@ def second_factor_setup():
                 staff_id=staff.id,
                 client_ip=client_ip(),
             )
-            next_url = _finish_sign_in(staff, how="new authenticator app")
+            next_url = finish_sign_in(staff, how="new authenticator app")
             # Shown once, now: only their hashes are kept.
             return render_template("staff/recovery_codes.html", codes=codes, next_url=next_url)
     uri = second_factor.provisioning_uri(

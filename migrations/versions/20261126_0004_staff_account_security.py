@@ -1,6 +1,6 @@
-"""staff account security: second factor, recovery codes, invitation links
+"""staff account security: second factor, recovery codes, invitation links, passkeys
 
-Three new tables beside staff_users (issue 13); nothing existing changes, so the
+Four new tables beside staff_users (issue 13); nothing existing changes, so the
 migration is safe to run under a live application.
 
 Revision ID: 0004
@@ -79,9 +79,33 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_staff_invitations_token_hash")),
     )
     op.create_index("ix_staff_invitations_staff", "staff_invitations", ["staff_id"])
+    op.create_table(
+        "staff_passkeys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("credential_id", sa.String(length=1400), nullable=False),
+        sa.Column("public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("sign_count", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["staff_users.id"],
+            name=op.f("fk_staff_passkeys_staff_id_staff_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_passkeys")),
+        sa.UniqueConstraint("credential_id", name=op.f("uq_staff_passkeys_credential_id")),
+    )
+    op.create_index("ix_staff_passkeys_staff", "staff_passkeys", ["staff_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_staff_passkeys_staff", table_name="staff_passkeys")
+    op.drop_table("staff_passkeys")
     op.drop_index("ix_staff_invitations_staff", table_name="staff_invitations")
     op.drop_table("staff_invitations")
     op.drop_index("ix_staff_recovery_codes_staff", table_name="staff_recovery_codes")

@@ -19,6 +19,8 @@ PUBLIC_STAFF_ENDPOINTS = {
     "staff.second_factor_check",
     "staff.second_factor_setup",
     "staff.welcome",
+    "staff.passkey_sign_in_options",
+    "staff.passkey_sign_in",
 }
 EXPECTED_ADMIN_ENDPOINTS = {
     "staff.audit_trail",
