@@ -23,7 +23,9 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+
+# Every error the library raises about a malformed or wrong answer.
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -89,7 +91,7 @@ def register(
             expected_origin=origin,
             require_user_verification=True,
         )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except (WebAuthnException, ValueError, KeyError, TypeError):
         raise PasskeyError("The passkey could not be added. Try again") from None
     credential_id = bytes_to_base64url(verified.credential_id)
     if session.scalar(select(StaffPasskey.id).where(StaffPasskey.credential_id == credential_id)):
@@ -151,7 +153,7 @@ def authenticate(
             credential_current_sign_count=passkey.sign_count,
             require_user_verification=True,
         )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError):
+    except (WebAuthnException, ValueError, KeyError, TypeError):
         raise refused from None
     # Conditional, so that two uses racing with one old counter cannot both pass.
     stored = session.execute(
