@@ -77,9 +77,30 @@ class Config:
     # subdomain cannot plant one. Needs HTTPS, so plain "session" elsewhere.
     SESSION_COOKIE_NAME = _env("SESSION_COOKIE_NAME", "session")
     STAFF_IDLE_MINUTES = _env_int("STAFF_IDLE_MINUTES", 15)
-    # Wrong passwords in a row before an account is locked, and for how long.
+    # A session ends this long after sign-in however busy it is (issue 13).
+    STAFF_SESSION_HOURS = _env_int("STAFF_SESSION_HOURS", 12)
+    # A bulk export or an account change needs the password or a code again when the
+    # last proof of identity is older than this.
+    STAFF_REAUTH_MINUTES = _env_int("STAFF_REAUTH_MINUTES", 5)
+    # The second factor (an authenticator app) for every staff account. On in every
+    # environment by default; a test that is not about it may turn it off.
+    STAFF_SECOND_FACTOR = _env_bool("STAFF_SECOND_FACTOR", True)
+    # Passkeys: the relying-party id (the site's domain, e.g. intake.example.org) and the
+    # origin browsers show (https://intake.example.org). Unset: taken from each request.
+    WEBAUTHN_RP_ID = _env("WEBAUTHN_RP_ID")
+    WEBAUTHN_ORIGIN = _env("WEBAUTHN_ORIGIN")
+    # How long the one-time link for a new account (or a reset one) stays valid.
+    STAFF_LINK_HOURS = _env_int("STAFF_LINK_HOURS", 24)
+    # Throttling wrong passwords and codes. No account is ever locked: an address that
+    # sent this many failures for one account waits STAFF_LOCKOUT_MINUTES before it may
+    # try that account again ...
     STAFF_LOCKOUT_ATTEMPTS = _env_int("STAFF_LOCKOUT_ATTEMPTS", 5)
     STAFF_LOCKOUT_MINUTES = _env_int("STAFF_LOCKOUT_MINUTES", 15)
+    # ... an address that sent this many failures for any accounts waits too ...
+    STAFF_ADDRESS_FAILURES = _env_int("STAFF_ADDRESS_FAILURES", 20)
+    # ... and this many failures against one account from all addresses in that window is
+    # a storm, recorded in the audit trail and shown to admins.
+    STAFF_STORM_FAILURES = _env_int("STAFF_STORM_FAILURES", 20)
     # Argon2id cost (OWASP's 19 MiB / 2 passes is the floor; this is above it).
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_KIB = _env_int("ARGON2_MEMORY_KIB", 65536)
@@ -106,6 +127,9 @@ class Config:
     # Production and operations (issue 4).
     # How many proxies in front of the app set X-Forwarded-*; 0 trusts none of them.
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+    # The addresses or networks of those proxies (comma-separated). X-Forwarded-* is
+    # believed only on connections from one of them; from anyone else it is ignored.
+    TRUSTED_PROXIES = _env("TRUSTED_PROXIES", "127.0.0.1,::1")
     # How many hosts run the app against this database (only read by `flask check-deploy`).
     DEPLOY_HOSTS = _env_int("DEPLOY_HOSTS", 1)
     # Strict-Transport-Security; sent only over HTTPS and only where the site is HTTPS-only.

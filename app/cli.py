@@ -1,7 +1,9 @@
-"""Command-line tasks: `flask staff create|set-password|deactivate|list|break-glass`.
+"""Command-line tasks: `flask staff create|set-password|deactivate|reset-second-factor|list|
+break-glass`.
 
 Every change an account command makes is recorded in the audit trail, through
-audit.record_account_change, in the same transaction as the change."""
+audit.record_account_change, in the same transaction as the change, marked as made from
+the command line."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from flask.cli import AppGroup
 from app.db import get_session
 from app.fhir.cli import fhir_cli
 from app.models import StaffRole
-from app.services import audit, emergency_access, staff_accounts
+from app.services import account_admin, audit, emergency_access, staff_accounts
 from app.services.audit import Action
 
 staff_cli = AppGroup("staff", help="Manage intake staff accounts.")
@@ -38,7 +40,14 @@ def _via() -> str:
 
 
 def _record(session, action: Action, staff) -> None:
-    audit.record_account_change(session, action=action, account=staff, by_staff_id=None, via=_via())
+    audit.record_account_change(
+        session,
+        action=action,
+        account=staff,
+        by_staff_id=None,
+        via=_via(),
+        to_value=staff.role.value,
+    )
 
 
 def _cost() -> staff_accounts.HashCost:
@@ -107,6 +116,22 @@ def deactivate(email: str) -> None:
         raise click.ClickException(str(error)) from None
     session.commit()
     click.echo(f"Deactivated {staff.email}.")
+
+
+@staff_cli.command("reset-second-factor")
+@click.argument("email")
+def reset_second_factor(email: str) -> None:
+    """Forget an account's authenticator app and recovery codes (a lost phone); it sets
+    up a new one at its next sign-in. Also signs it out."""
+    session = get_session()
+    staff = staff_accounts.find_by_email(session, email=email)
+    if staff is None:
+        raise click.ClickException(
+            f"There is no account for {staff_accounts.normalize_email(email)}"
+        )
+    account_admin.reset_second_factor(session, staff=staff, by=None, client_ip=None)
+    session.commit()
+    click.echo(f"{staff.email} will set up a new authenticator app at the next sign-in.")
 
 
 @staff_cli.command("list")

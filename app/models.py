@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -327,3 +328,76 @@ class OutboxMessage(Base):
         Index("ix_outbox_messages_kind_id", "kind", "id"),
         Index("ix_outbox_messages_created", "created_at"),
     )
+
+
+# --- Staff account security (issue 13): second factor, recovery codes, invitations. ---
+# Kept in tables of their own beside staff_users, so the account row stays as it was.
+
+
+class StaffSecondFactor(Base):
+    """An account's authenticator app (TOTP). ``confirmed_at`` is empty until the person
+    has typed a first code from it; until then it is only an enrolment in progress."""
+
+    __tablename__ = "staff_second_factors"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Base32, as authenticator apps take it. It must be readable to check a code, so it
+    # cannot be hashed; the database's disk encryption and backups protect it (docs/security.md).
+    totp_secret: Mapped[str] = mapped_column(String(64))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The 30-second step of the last code accepted: a code is never accepted twice, and
+    # neither is an older one.
+    last_used_step: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StaffRecoveryCode(Base):
+    """One of ten single-use codes for a lost authenticator. Only a hash is stored."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_staff_recovery_codes_staff", "staff_id"),)
+
+
+class StaffInvitation(Base):
+    """A one-time link for a new account (or a reset one) to set its own password and
+    second factor. Only a hash of the link's token is stored."""
+
+    __tablename__ = "staff_invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_staff_invitations_staff", "staff_id"),)
+
+
+class StaffPasskey(Base):
+    """A passkey (WebAuthn credential) an account may use as its second factor instead of
+    a code. Only the public key is stored; the private key never leaves the device."""
+
+    __tablename__ = "staff_passkeys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    # base64url of the credential id (at most 1,023 bytes by the WebAuthn spec).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The authenticator's signature counter: one that goes backwards means a cloned key.
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_staff_passkeys_staff", "staff_id"),)

@@ -244,6 +244,28 @@ class AuditAction(Vocabulary):
     STALE_REQUEST = "stale_request", _l("Request untouched too long")
     AUDIT_ENTRIES_REMOVED = "audit_entries_removed", _l("Removed old audit entries (retention)")
     OUTBOX_SEND_AGAIN = "outbox_send_again", _l("Queued an e-mail to send again")
+    # Staff account security: second factor, throttling, sessions, account management.
+    SECOND_FACTOR_FAILED = "second_factor_failed", _l("Second factor failed")
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled", _l("Set up an authenticator app")
+    RECOVERY_CODE_USED = "recovery_code_used", _l("Used a recovery code")
+    SIGN_IN_THROTTLED = (
+        "sign_in_throttled",
+        _l("Sign-in refused: too many failures from one address"),
+    )
+    SIGN_IN_STORM = "sign_in_storm", _l("Many failed sign-ins against one account")
+    SESSION_EXPIRED = "session_expired", _l("Session reached its time limit")
+    PROOF_CONFIRMED = "proof_confirmed", _l("Confirmed identity again")
+    PASSWORD_CHANGED = "password_changed", _l("Changed password")  # noqa: S105 (an action)
+    ACCOUNT_LINK_ISSUED = "account_link_issued", _l("Issued a set-up link")
+    ACCOUNT_LINK_USED = "account_link_used", _l("Used a set-up link")
+    ROLE_CHANGED = "role_changed", _l("Changed a role")
+    ACCOUNT_REACTIVATED = "account_reactivated", _l("Reactivated an account")
+    SECOND_FACTOR_RESET = "second_factor_reset", _l("Reset a second factor")
+    SESSIONS_ENDED = "sessions_ended", _l("Ended an account's sessions")
+    PASSKEY_ADDED = "passkey_added", _l("Added a passkey")
+    PASSKEY_REMOVED = "passkey_removed", _l("Removed a passkey")
+    PASSKEY_USED = "passkey_used", _l("Signed in with a passkey")
+    PASSKEY_FAILED = "passkey_failed", _l("Passkey refused")
 
 
 # The e-mail outbox ------------------------------------------------------------------------

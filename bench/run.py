@@ -282,7 +282,9 @@ def memory_phase(settings: Settings, staff_cookie: dict | None, staff_paths: lis
     env = production_env(settings.database_url) | {"GUNICORN_MAX_REQUESTS": "0"}
     app = Server("app-memory", "wsgi:app", env, LOG_DIR).start("/")
     try:
-        browser = staff.sign_in(app.port) if staff_cookie is not None else None
+        browser = (
+            staff.sign_in(app.port, settings.database_url) if staff_cookie is not None else None
+        )
         cookie = dict(browser.cookies) if browser else None
         load.run_mixed(app.port, total=500, start_n=19_000_000)
         warm = {str(pid): rss_mb(pid) for pid in app.worker_pids()}

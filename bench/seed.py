@@ -27,6 +27,8 @@ AUDIT_VIEW, AUDIT_CLAIM, AUDIT_STATUS = "view_request", "claim", "status_change"
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 STAFF_PASSWORD = "bench-password-not-secret"  # noqa: S105  (a throwaway database)
+# Every bench account's authenticator app (the staff second factor), set up already.
+STAFF_TOTP_SECRET = "BENCHBENCHBENCHBENCHBENCHBENCH22"  # noqa: S105
 STAFF_COUNT = 12
 
 FIRST_NAMES = (
@@ -282,6 +284,11 @@ def seed(
                     ),
                 )
                 staff_ids.append(cur.fetchone()[0])
+                cur.execute(
+                    "INSERT INTO staff_second_factors (staff_id, totp_secret, confirmed_at) "
+                    "VALUES (%s, %s, now())",
+                    (staff_ids[-1], STAFF_TOTP_SECRET),
+                )
             by_status: dict[str, int] = {}
             references: list[str] = []
             with (

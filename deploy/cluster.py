@@ -268,6 +268,7 @@ def app_env(
         RATELIMIT_KEY_PREFIX=key_prefix,
         # deploy/nginx.conf is the one proxy, and it overwrites X-Forwarded-*.
         TRUSTED_PROXY_COUNT="1",
+        TRUSTED_PROXIES="127.0.0.1",
         FORWARDED_ALLOW_IPS="127.0.0.1",
         DEPLOY_HOSTS="2",
         GUNICORN_WORKERS=str(workers),

@@ -94,6 +94,7 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
         )
     if int(config.get("AUDIT_RETENTION_YEARS") or 6) < 6:
         problems.append("AUDIT_RETENTION_YEARS is under 6: HIPAA asks for six years.")
+    problems.extend(proxy_problems(config, environ))
     return problems
 
 
@@ -121,6 +122,41 @@ def _transport_problems(config: Mapping[str, Any]) -> list[str]:
         host = urlsplit(redis).hostname
         if host not in _LOCAL_HOSTS:
             problems.append(f"RATELIMIT_STORAGE_URI points at {host} without TLS: use rediss://.")
+    return problems
+
+
+_ALL_INTERFACES = ("0.0.0.0", "[::]", "::")  # noqa: S104 (looked for, not bound)
+
+
+def proxy_problems(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """A trusted-proxy count with the app port open on every interface lets anyone who
+    reaches the port directly pick their own address, unless TRUSTED_PROXIES names the
+    proxies."""
+    count = int(config.get("TRUSTED_PROXY_COUNT") or 0)
+    if count <= 0:
+        return []
+    problems = []
+    bind = environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+    binds = [b.strip() for b in bind.split(",")]
+    all_interfaces = any(b.startswith(_ALL_INTERFACES) or b.startswith(":") for b in binds)
+    proxies = str(config.get("TRUSTED_PROXIES") or "").strip()
+    if all_interfaces:
+        problems.append(
+            f"TRUSTED_PROXY_COUNT is {count} and GUNICORN_BIND ({bind}) listens on every "
+            "interface: make sure TRUSTED_PROXIES lists only your proxies' addresses, and "
+            "that only they can reach this port (bind to the proxy-facing address, or a "
+            "firewall). See docs/production.md."
+        )
+    if not proxies:
+        problems.append(
+            f"TRUSTED_PROXY_COUNT is {count} but TRUSTED_PROXIES is empty: X-Forwarded-* "
+            "would be believed from no one. List your proxies' addresses."
+        )
+    elif any(p.strip() in {"0.0.0.0/0", "::/0", "0.0.0.0"} for p in proxies.split(",")):  # noqa: S104
+        problems.append(
+            "TRUSTED_PROXIES trusts every address: anyone could choose the client address "
+            "the rate limits and the audit trail see."
+        )
     return problems
 
 

@@ -6,6 +6,7 @@ reference) and say what changed, never what the person wrote or who they are.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,7 +17,10 @@ from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
 from app.vocabulary import AuditAction
 
 from . import audit_chain
+from .account_actions import SECURITY_EVENTS
 from .actor import Actor
+
+security_log = logging.getLogger("intake.security")
 
 
 class AppendOnlyError(RuntimeError):
@@ -83,6 +87,19 @@ def record(
     audit_chain.seal(session, event)
     session.add(event)
     session.flush()
+    if action.value in SECURITY_EVENTS:
+        # Security events also go to the JSON log, for the log shipper's alerts. Only
+        # these fields: never a password, code or secret (nothing here ever holds one),
+        # and not the email typed at a failed sign-in.
+        security_log.info(
+            "security event",
+            extra={
+                "event": action.value,
+                "staff_id": staff_id,
+                "detail": event.detail,
+                "client_ip": event.client_ip,
+            },
+        )
     return event
 
 
@@ -92,17 +109,20 @@ def record_account_change(
     action: Action,
     account: StaffUser,
     by_staff_id: int | None,
-    via: str,
+    via: str | None,
     client_ip: str | None = None,
+    to_value: str | None = None,
 ) -> AuditEvent:
     """The one way an account change (made with the CLI or an admin page) is recorded:
-    who changed it (a staff member, or the command line), which account, how."""
+    who changed it (a staff member, or the command line), which account, how (``via``:
+    None for the staff pages, where the entry's staff member says who), and the new value
+    where there is one (a role, say)."""
     return record(
         session,
         action=action,
         staff_id=by_staff_id,
-        to_value=account.role.value if account.role else None,
-        detail=f"account {account.email} via {via}",
+        to_value=to_value,
+        detail=f"account {account.email}" + (f" via {via}" if via else ""),
         client_ip=client_ip,
     )
 

@@ -60,6 +60,7 @@ def create_emergency_account(
         account=staff,
         by_staff_id=None,
         via=f"{via}; {hours} h; reason: {reason}",
+        to_value=staff.role.value,
     )
     return grant
 

@@ -1,4 +1,4 @@
-"""Staff accounts: creating them, deactivating them, and signing in.
+"""Staff accounts: creating them, deactivating them, and checking passwords.
 
 Passwords are hashed with Argon2id. A wrong email and a wrong password look the same
 from outside, and take about as long: an unknown email is checked against a dummy hash.
@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import EMAIL_MAX, NAME_MAX, EmergencyAccess, StaffRole, StaffUser
 
-from . import audit, audit_chain
+from . import audit, audit_chain, password_rules
 from .audit import Action
 
 PASSWORD_MIN = 12
@@ -56,11 +56,14 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password_rules(password: str) -> None:
+def check_password_rules(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
     if len(password) < PASSWORD_MIN:
         raise AccountError(f"The password must be at least {PASSWORD_MIN} characters long")
     if len(password) > PASSWORD_MAX:
         raise AccountError(f"The password must be at most {PASSWORD_MAX} characters long")
+    problem = password_rules.weakness(password, user_inputs=user_inputs)
+    if problem is not None:
+        raise AccountError(problem)
 
 
 def create_staff(
@@ -72,7 +75,7 @@ def create_staff(
         raise AccountError("Enter a valid email address")
     if not name or len(name) > NAME_MAX:
         raise AccountError(f"Enter a name of at most {NAME_MAX} characters")
-    check_password_rules(password)
+    check_password_rules(password, user_inputs=(email, name))
     if find_by_email(session, email=email) is not None:
         raise AccountError(f"There is already an account for {email}")
     staff = StaffUser(
@@ -109,7 +112,7 @@ def set_password(session: Session, *, email: str, password: str, cost: HashCost)
     staff = find_by_email(session, email=email)
     if staff is None:
         raise AccountError(f"There is no account for {normalize_email(email)}")
-    check_password_rules(password)
+    check_password_rules(password, user_inputs=(staff.email, staff.name))
     staff.password_hash = hasher(cost).hash(password)
     staff.failed_sign_ins = 0
     staff.locked_until = None
@@ -122,32 +125,19 @@ def list_staff(session: Session) -> list[StaffUser]:
     return list(session.scalars(select(StaffUser).order_by(func.lower(StaffUser.name))))
 
 
-@dataclass(frozen=True, kw_only=True)
-class LockoutPolicy:
-    attempts: int = 5
-    minutes: int = 15
-
-
-@dataclass(frozen=True)
-class SignIn:
-    staff: StaffUser | None
-    nonce: str | None = None
-
-
-def sign_in(
+def check_password(
     session: Session,
     *,
     email: str,
     password: str,
-    now: datetime,
-    policy: LockoutPolicy,
     cost: HashCost,
     client_ip: str | None,
-) -> SignIn:
-    """Check the password and, if it is right, start a new session for the account.
+) -> StaffUser | None:
+    """The account, if the password is right and the account active; None otherwise.
 
-    Every attempt is recorded in the audit trail. Locked and deactivated accounts are
-    refused even with the right password, with the same answer as a wrong password.
+    Every failure is recorded in the audit trail. No account is ever locked by wrong
+    passwords (anyone who knows a staff address could keep it locked): the addresses that
+    send them are slowed down instead (``sign_in_throttle``).
     """
     staff = find_by_email(session, email=email)
     if staff is None:
@@ -162,22 +152,15 @@ def sign_in(
             detail=f"unknown account; typed text hash {typed}",
             client_ip=client_ip,
         )
-        return SignIn(None)
-
+        return None
     right_password = _verify(staff.password_hash, password, cost)
-    locked_until = as_utc(staff.locked_until)
     reason = None
     if not staff.active:
         reason = "account deactivated"
-    elif emergency_expired(session, staff_id=staff.id, now=now):
+    elif emergency_expired(session, staff_id=staff.id, now=now_utc()):
         reason = "emergency access expired"
-    elif locked_until is not None and locked_until > now:
-        reason = "account locked"
     elif not right_password:
         reason = "wrong password"
-        _count_failure(session, staff=staff, now=now, policy=policy)
-        if staff.locked_until is not None and as_utc(staff.locked_until) > now:
-            reason = "wrong password; account now locked"
     if reason is not None:
         audit.record(
             session,
@@ -186,15 +169,24 @@ def sign_in(
             detail=reason,
             client_ip=client_ip,
         )
-        return SignIn(None)
-
+        return None
     if hasher(cost).check_needs_rehash(staff.password_hash):
         staff.password_hash = hasher(cost).hash(password)
+    return staff
+
+
+def password_is_right(staff: StaffUser, password: str, cost: HashCost) -> bool:
+    return _verify(staff.password_hash, password, cost)
+
+
+def begin_session(session: Session, *, staff: StaffUser, client_ip: str | None) -> str:
+    """A new session nonce (ending every other session of the account) and the audit
+    entry of a completed sign-in."""
     staff.failed_sign_ins = 0
     staff.locked_until = None
     staff.session_nonce = secrets.token_urlsafe(32)
     audit.record(session, action=Action.SIGN_IN, staff_id=staff.id, client_ip=client_ip)
-    return SignIn(staff, staff.session_nonce)
+    return staff.session_nonce
 
 
 def emergency_expired(session: Session, *, staff_id: int, now: datetime) -> bool:
@@ -207,22 +199,6 @@ def _verify(password_hash: str, password: str, cost: HashCost) -> bool:
         return hasher(cost).verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def _count_failure(
-    session: Session, *, staff: StaffUser, now: datetime, policy: LockoutPolicy
-) -> None:
-    # Incremented in the database, so that two workers counting at once both count.
-    session.execute(
-        update(StaffUser)
-        .where(StaffUser.id == staff.id)
-        .values(failed_sign_ins=StaffUser.failed_sign_ins + 1)
-    )
-    session.refresh(staff)
-    if staff.failed_sign_ins >= policy.attempts:
-        staff.locked_until = now + timedelta(minutes=policy.minutes)
-        staff.failed_sign_ins = 0
-    session.flush()
 
 
 def sign_out(session: Session, *, staff: StaffUser, client_ip: str | None) -> None:

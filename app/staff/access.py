@@ -17,21 +17,28 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 from app.db import get_session
 from app.models import StaffRole, StaffUser
 from app.services import audit
+from app.services.account_actions import AccountAction
 from app.services.actor import Actor
 from app.services.staff_accounts import emergency_expired, now_utc
 from app.transactions import record_after_reading
 
 # What a staff sign-in keeps in the session: end_session() removes these and nothing else.
-SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen")
+SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen", "staff_started", "staff_proved")
 ACCESS_ATTRIBUTE = "staff_access"
 
 
-def start_session(staff: StaffUser, nonce: str) -> None:
+def start_session(staff: StaffUser, nonce: str, *, keep_started: bool = False) -> None:
     # A fresh session on sign-in, so nothing set before it (by anyone) carries over.
+    # (A password change keeps the session's start: it must not extend its lifetime.)
+    started = session.get("staff_started") if keep_started else None
     session.clear()
+    now = int(time.time())
     session["staff_id"] = staff.id
     session["staff_nonce"] = nonce
-    session["staff_seen"] = int(time.time())
+    session["staff_seen"] = now
+    session["staff_started"] = started if isinstance(started, int) else now
+    # Signing in is a proof of identity: an export right after needs no second one.
+    session["staff_proved"] = now
     g.staff = staff
 
 
@@ -75,6 +82,23 @@ def idle_expired() -> bool:
     return not isinstance(seen, int) or time.time() - seen > limit
 
 
+def lifetime_expired() -> bool:
+    """The absolute limit: hours since sign-in, however active the session has been."""
+    started = session.get("staff_started")
+    limit = current_app.config["STAFF_SESSION_HOURS"] * 3600
+    return not isinstance(started, int) or time.time() - started > limit
+
+
+def proof_is_recent() -> bool:
+    proved = session.get("staff_proved")
+    limit = current_app.config["STAFF_REAUTH_MINUTES"] * 60
+    return isinstance(proved, int) and time.time() - proved <= limit
+
+
+def mark_proved() -> None:
+    session["staff_proved"] = int(time.time())
+
+
 def safe_next(target: str | None) -> str | None:
     """Only paths inside the staff area: never another site, never a scheme."""
     if not target or not target.startswith("/staff/") or "//" in target or "\\" in target:
@@ -98,6 +122,12 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
             end_session()
             flash(f"You were signed out after {minutes} minutes without activity.", "info")
             return _to_sign_in()
+        if "staff_id" in session and lifetime_expired():
+            _record_session_expired()
+            hours = current_app.config["STAFF_SESSION_HOURS"]
+            end_session()
+            flash(f"You were signed out: a session lasts at most {hours} hours.", "info")
+            return _to_sign_in()
         if current_staff() is None:
             end_session()
             return _to_sign_in()
@@ -106,6 +136,48 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     setattr(wrapped, ACCESS_ATTRIBUTE, "staff")
     return wrapped
+
+
+def _record_session_expired() -> None:
+    staff = current_staff()
+    if staff is None:
+        return
+    audit.record(
+        get_session(),
+        action=AccountAction.SESSION_EXPIRED,
+        staff_id=staff.id,
+        client_ip=client_ip(),
+    )
+    get_session().commit()
+
+
+def recent_proof_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A bulk export or an account change asks for the password or a code again when
+    the last proof is older than STAFF_REAUTH_MINUTES. Goes inside login_required or
+    admin_required (which declare who may use the view)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if proof_is_recent():
+            return view(*args, **kwargs)
+        if request.method == "GET":
+            back = request.full_path.rstrip("?")
+        else:
+            # A form's answer cannot be replayed after the detour: back to the page it
+            # came from (only inside the staff area), to press the button again.
+            back = _same_site_referrer()
+        flash("Confirm it is you before you go on.", "info")
+        return redirect(url_for("staff.confirm_identity", next=safe_next(back)), code=303)
+
+    return wrapped
+
+
+def _same_site_referrer() -> str | None:
+    referrer = request.referrer or ""
+    prefix = request.host_url.rstrip("/")
+    if referrer.startswith(prefix + "/"):
+        return referrer[len(prefix) :]
+    return None
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 
 from app.db import get_session
-from app.services import staff_accounts
+from app.services import second_factor, staff_accounts
 
+from . import sign_in_steps
 from .access import (
     client_ip,
     current_staff,
@@ -30,13 +31,6 @@ def hash_cost() -> staff_accounts.HashCost:
     )
 
 
-def lockout_policy() -> staff_accounts.LockoutPolicy:
-    return staff_accounts.LockoutPolicy(
-        attempts=current_app.config["STAFF_LOCKOUT_ATTEMPTS"],
-        minutes=current_app.config["STAFF_LOCKOUT_MINUTES"],
-    )
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
@@ -44,29 +38,51 @@ def login():
     if request.method == "GET" and not idle_expired() and current_staff() is not None:
         return redirect(next_url or url_for(".queue"))
     form = SignInForm()
+    code = 200
     if form.validate_on_submit():
-        result = staff_accounts.sign_in(
-            get_session(),
-            email=form.email.data,
-            password=form.password.data,
-            now=staff_accounts.now_utc(),
-            policy=lockout_policy(),
-            cost=hash_cost(),
-            client_ip=client_ip(),
-        )
-        # Failures are committed too: they count towards the lock and are audited.
-        get_session().commit()
-        if result.staff is not None and result.nonce is not None:
-            start_session(result.staff, result.nonce)
-            return redirect(next_url or url_for(".queue"), code=303)
-        form.email.errors = [SIGN_IN_FAILED]
+        email = staff_accounts.normalize_email(form.email.data)
+        known = staff_accounts.find_by_email(get_session(), email=email)
+        if sign_in_steps.refuse_if_throttled(email, known):
+            form.email.errors = [sign_in_steps.throttled_message()]
+            code = 429
+        else:
+            staff = staff_accounts.check_password(
+                get_session(),
+                email=email,
+                password=form.password.data,
+                cost=hash_cost(),
+                client_ip=client_ip(),
+            )
+            if staff is None:
+                sign_in_steps.count_failure(email, known)
+                # Failures are committed too: they are audited.
+                get_session().commit()
+                form.email.errors = [SIGN_IN_FAILED]
+            elif not sign_in_steps.second_factor_on():
+                nonce = staff_accounts.begin_session(
+                    get_session(), staff=staff, client_ip=client_ip()
+                )
+                get_session().commit()
+                start_session(staff, nonce)
+                return redirect(next_url or url_for(".queue"), code=303)
+            else:
+                sign_in_steps.begin_pending(staff, next_url)
+                if sign_in_steps.needs_enrolment(staff):
+                    second_factor.begin_enrolment(get_session(), staff_id=staff.id)
+                    get_session().commit()
+                    return redirect(url_for(".second_factor_setup"), code=303)
+                get_session().commit()
+                return redirect(url_for(".second_factor_check"), code=303)
     form.password.data = ""
-    return render_template(
-        "staff/login.html",
-        form=form,
-        next_url=next_url,
-        lockout_attempts=current_app.config["STAFF_LOCKOUT_ATTEMPTS"],
-        lockout_minutes=current_app.config["STAFF_LOCKOUT_MINUTES"],
+    return (
+        render_template(
+            "staff/login.html",
+            form=form,
+            next_url=next_url,
+            lockout_attempts=current_app.config["STAFF_LOCKOUT_ATTEMPTS"],
+            lockout_minutes=current_app.config["STAFF_LOCKOUT_MINUTES"],
+        ),
+        code,
     )
 
 

@@ -33,7 +33,7 @@ from app.services.staff_accounts import now_utc
 from app.transactions import commits, record_after_reading
 from app.vocabulary import CloseReason, RequestStatus
 
-from .access import admin_required, current_actor, login_required
+from .access import admin_required, current_actor, login_required, recent_proof_required
 from .forms import (
     ActionForm,
     AuditFilterForm,
@@ -277,6 +277,7 @@ _EXPORT_FETCH_SITES = frozenset({"same-origin", "none"})
 
 @bp.post("/export.csv")
 @admin_required
+@recent_proof_required
 def export_csv():
     # POST with the form's CSRF token only (a GET link on another site must not make an
     # admin's browser download the queue), and never from another site's page.

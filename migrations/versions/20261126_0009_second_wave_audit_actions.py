@@ -2,10 +2,10 @@
 
 Migration 0003 put a CHECK constraint on every coded column, listing the values of its
 enum in app/vocabulary.py. The features that came after it (audit coverage and
-retention, the e-mail outbox, FHIR export, ...) record new kinds of audit entry; this re-creates the
-constraint with the longer list. It runs before the audit trail's triggers (0007): on
-SQLite a new constraint means rebuilding the table, and a rebuilt table would lose its
-triggers.
+retention, the e-mail outbox, FHIR export, staff account security) record new kinds of
+audit entry; this re-creates the constraint with the longer list. It runs before the
+audit trail's triggers (0007): on SQLite a new constraint means rebuilding the table, and
+a rebuilt table would lose its triggers.
 
 Revision ID: 0009
 Revises: 0003
@@ -52,6 +52,25 @@ _ADDED = [
     "outbox_send_again",
     # FHIR export.
     "fhir_export",
+    # Staff account security.
+    "second_factor_failed",
+    "second_factor_enrolled",
+    "recovery_code_used",
+    "sign_in_throttled",
+    "sign_in_storm",
+    "session_expired",
+    "proof_confirmed",
+    "password_changed",
+    "account_link_issued",
+    "account_link_used",
+    "role_changed",
+    "account_reactivated",
+    "second_factor_reset",
+    "sessions_ended",
+    "passkey_added",
+    "passkey_removed",
+    "passkey_used",
+    "passkey_failed",
 ]
 
 

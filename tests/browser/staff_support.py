@@ -8,10 +8,12 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 from playwright.sync_api import Page
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from app.models import StaffSecondFactor, StaffUser
 from tests.support.live_server import LiveServer
 
 STAFF_PASSWORD = "browser tests only 1234"  # noqa: S105
@@ -38,6 +40,12 @@ def create_staff(server: LiveServer, account: StaffAccount, *, role: str = "inta
         input=account.password + "\n",
     )  # fmt: skip
     assert done.returncode == 0, f"flask staff create failed:\n{done.stdout}\n{done.stderr}"
+    _servers[account.email] = server
+
+
+# Which server each account lives on: the sign-in helper reads its authenticator secret
+# from there, as the person's phone would know it.
+_servers: dict[str, LiveServer] = {}
 
 
 def add_requests(server: LiveServer, *people: dict) -> list[str]:
@@ -62,11 +70,55 @@ def add_requests(server: LiveServer, *people: dict) -> list[str]:
 
 
 def sign_in(page: Page, email: str, password: str) -> None:
+    """Password, then the second factor as a person does it: the first time, set up the
+    authenticator app from the page (its key shown as text) and go past the recovery
+    codes; later, type the app's current code."""
     page.goto("/staff/login")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
+    pass_second_factor(page, email)
+
+
+def pass_second_factor(page: Page, email: str, check=None) -> None:
+    """On the page after a right password: set up the app or type its code. ``check``
+    (a function of the page and a label) is called on each page passed through."""
+    if page.url.endswith("/staff/sign-in/set-up"):
+        if check:
+            check(page, "second factor set-up")
+        secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+        page.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
+        with page.expect_navigation():
+            page.get_by_role("button", name="Finish setting up").click()
+        if check:
+            check(page, "recovery codes")
+        with page.expect_navigation():
+            page.get_by_role("link", name="I have kept them: continue").click()
+    elif page.url.endswith("/staff/sign-in/code"):
+        if check:
+            check(page, "second factor code")
+        page.get_by_label("Code", exact=True).fill(_current_code(email))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Continue").click()
+
+
+def _current_code(email: str) -> str:
+    """The app's code now. A code is accepted once only, and these tests sign the same
+    account in several times within 30 seconds: the last step used is forgotten first,
+    as if the test had waited for the next code."""
+    server = _servers[email]
+    engine = create_engine(server.database_url)
+    try:
+        with Session(engine) as db:
+            staff = db.scalars(select(StaffUser).where(StaffUser.email == email)).one()
+            factor = db.get(StaffSecondFactor, staff.id)
+            assert factor is not None, f"{email} has set up an authenticator app"
+            factor.last_used_step = None
+            db.commit()
+            return pyotp.TOTP(factor.totp_secret).now()
+    finally:
+        engine.dispose()
 
 
 def seed_staff_journey(server: LiveServer) -> tuple[str, str]:

@@ -14,6 +14,7 @@ SAFE = {
     "HSTS_ENABLED": True,
     "RATELIMIT_ENABLED": True,
     "TRUSTED_PROXY_COUNT": 1,
+    "TRUSTED_PROXIES": "127.0.0.1",
     "RATELIMIT_STORAGE_URI": "rediss://redis:6379/0",
     "SESSION_COOKIE_NAME": "__Host-session",
     "AUDIT_RETENTION_YEARS": 6,

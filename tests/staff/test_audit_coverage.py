@@ -13,6 +13,7 @@ from tests.support.forms import open_form, submit, valid_answers
 from tests.support.staff import (
     PASSWORD,
     csrf_from,
+    enrol_second_factor,
     make_request,
     make_staff,
     sign_in,
@@ -156,6 +157,10 @@ def test_break_glass_account_is_time_boxed_and_every_action_flagged(app, db):
     [made] = entries(db, "emergency_account_created")
     assert "reason: Intake team locked out during outage" in made.detail
 
+    emergency = db.scalars(select(StaffUser).where(StaffUser.email == "er@example.org")).one()
+    # Emergency accounts set up a second factor like any other.
+    enrol_second_factor(db, emergency)
+    db.commit()
     client = app.test_client()
     assert sign_in(client, "er@example.org").status_code == 303
     client.get("/staff/queue")

@@ -12,8 +12,29 @@ from app.models import StaffRole
 from app.staff.access import ACCESS_ATTRIBUTE
 from tests.support.staff import make_request, signed_in_client
 
-PUBLIC_STAFF_ENDPOINTS = {"staff.login"}
-EXPECTED_ADMIN_ENDPOINTS = {"staff.audit_trail", "staff.export_csv"}
+# The sign-in steps before a session exists: the password, the code (or setting up the
+# app), and the one-time link of a new account. Each checks its own precondition.
+PUBLIC_STAFF_ENDPOINTS = {
+    "staff.login",
+    "staff.second_factor_check",
+    "staff.second_factor_setup",
+    "staff.welcome",
+    "staff.passkey_sign_in_options",
+    "staff.passkey_sign_in",
+}
+EXPECTED_ADMIN_ENDPOINTS = {
+    "staff.audit_trail",
+    "staff.export_csv",
+    "staff.accounts",
+    "staff.new_account",
+    "staff.account",
+    "staff.change_role",
+    "staff.deactivate",
+    "staff.reactivate",
+    "staff.reset_second_factor",
+    "staff.end_sessions",
+    "staff.new_link",
+}
 # The e-mail outbox page (issue 18).
 EXPECTED_ADMIN_ENDPOINTS |= {"staff.outbox_page", "staff.outbox_send_again"}
 # FHIR export (issue 19).
@@ -33,7 +54,11 @@ def staff_routes(app) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/staff"):
             continue
-        values = {arg: "AAAABBBBCCCC" for arg in rule.arguments}
+        values = {
+            arg: 1 if rule._converters[arg].__class__.__name__ == "IntegerConverter"
+            else "AAAABBBBCCCC"
+            for arg in rule.arguments
+        }  # fmt: skip
         with app.test_request_context():
             from flask import url_for
 
