@@ -187,12 +187,23 @@ class RequestStatus(Vocabulary):
     NEW = "new", _l("New")
     IN_PROGRESS = "in_progress", _l("In progress")
     CONTACTED = "contacted", _l("Contacted")
+    AWAITING_RECORDS = "awaiting_records", _l("Awaiting records")
     SCHEDULED = "scheduled", _l("Scheduled")
     CLOSED = "closed", _l("Closed")
 
 
-# Waiting for intake: what the queue shows by default and what can be overdue.
+# Waiting for a first contact: what can be overdue against the reply promise.
 OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
+
+# Needing someone's action: everything not closed. The queue shows these by default, so
+# a request waiting for a callback, records or its appointment never drops out of sight.
+ACTIVE_STATUSES = (
+    RequestStatus.NEW,
+    RequestStatus.IN_PROGRESS,
+    RequestStatus.CONTACTED,
+    RequestStatus.AWAITING_RECORDS,
+    RequestStatus.SCHEDULED,
+)
 
 
 class CloseReason(Vocabulary):
@@ -215,6 +226,7 @@ class EventKind(Vocabulary):
     RELEASE = "release", _l("Released the request to the queue")
     STATUS = "status", _l("Changed the status")
     NOTE = "note", _l("Added a note")
+    REOPEN = "reopen", _l("Reopened the request")
 
 
 class AuditAction(Vocabulary):
@@ -231,6 +243,7 @@ class AuditAction(Vocabulary):
     NOTE = "note", _l("Added a note")
     EXPORT = "export", _l("Exported CSV")
     PURGE = "purge_patient_data", _l("Removed patient data (retention)")
+    REOPEN = "reopen", _l("Reopened request")
 
 
 # Every vocabulary by name, for the ``label`` template filter when a value arrives as a
