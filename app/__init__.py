@@ -11,9 +11,9 @@ from config import ConfigError, ProductionConfig, config_from_env
 
 from . import cli, db, errors, ops, templating
 from .extensions import csrf
-from .services import business_clock
 from .public import bp as public_bp
 from .public import page_replay
+from .services import business_clock
 from .staff import bp as staff_bp
 from .validation import normalize_phone
 

@@ -13,7 +13,13 @@ from app.staff.access import ACCESS_ATTRIBUTE
 from tests.support.staff import make_request, signed_in_client
 
 PUBLIC_STAFF_ENDPOINTS = {"staff.login"}
-EXPECTED_ADMIN_ENDPOINTS = {"staff.audit_trail", "staff.export_csv"}
+EXPECTED_ADMIN_ENDPOINTS = {
+    "staff.audit_trail",
+    "staff.export_csv",
+    "staff.metrics",
+    "staff.metrics_csv",
+    "staff.reopen",
+}
 
 
 @pytest.fixture
