@@ -135,7 +135,8 @@ def _row_values(
     details: NewRequest, token: str, reference: str, clock: BusinessClock, now: datetime | None
 ) -> dict:
     fields = {k: v for k, v in details.__dict__.items() if k != "referral"}
-    received = now or datetime.now(UTC)
+    # In UTC: SQLite keeps a datetime's wall-clock time and drops its zone.
+    received = (now or datetime.now(UTC)).astimezone(UTC)
     return {
         **fields,
         "submitted_at": received,

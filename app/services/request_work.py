@@ -8,7 +8,7 @@ Every change writes a history event (shown on the request) and an audit event.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import case, func, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
@@ -325,8 +325,11 @@ def change_status(
         raise Refused(f"{CLOSE_REASON_MISSING}.")
     if to_status != RequestStatus.CONTACTED:
         callback_at = None
-    elif callback_at is not None and callback_at <= now:
-        raise Refused("Choose a callback time later than now.")
+    elif callback_at is not None:
+        # Stored in UTC: SQLite keeps a datetime's wall-clock time and drops its zone.
+        callback_at = as_utc(callback_at).astimezone(UTC)
+        if callback_at <= now:
+            raise Refused("Choose a callback time later than now.")
     if to_status != RequestStatus.SCHEDULED:
         appointment_on = None
     elif appointment_on is None:
