@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, StaffRole, StaffUser
