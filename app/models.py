@@ -278,3 +278,23 @@ class AuditEvent(Base):
         Index("ix_audit_events_staff", "staff_id", "id"),
         Index("ix_audit_events_request", "request_id", "id"),
     )
+
+
+# The coordinator's working day (issue 16) ------------------------------------------------
+
+
+class HeldNote(Base):
+    """A note that arrived after its writer's session had ended (idle sign-out): kept
+    here, server-side, for that staff member and that request, and offered back in the
+    note box when they sign in again. Never in a URL, a cookie or a log line; deleted
+    when offered back."""
+
+    __tablename__ = "held_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
+    note: Mapped[str] = mapped_column(Text)
+    held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_held_notes_staff_reference", "staff_id", "reference"),)

@@ -25,6 +25,7 @@ from . import load, seed
 _CSRF_INPUT = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 _CSRF_INPUT_ALT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)"')
 STAFF_EMAIL = "staff2@bench.example"
+ADMIN_EMAIL = "staff1@bench.example"  # the seed's one admin, for the metrics page
 
 
 def password_hash(password: str) -> str:
@@ -44,6 +45,9 @@ class Page:
     first_page_of: str | None = None
     # Text the page must show, so that a search that found nothing cannot pass as fast.
     expect: str | None = None
+    # What a good answer is (take-next answers 303 to the request it claimed).
+    status: int = 200
+    admin: bool = False
 
     @property
     def shown_path(self) -> str:
@@ -123,6 +127,17 @@ def pages(database_url: str, summary: seed.SeedSummary) -> list[Page]:
             {"status": "all", "referral": "any", "claim": "any", "q": shown_reference},
             expect=shown_reference,
         ),
+        Page("my work (everything I hold, due first)", "queue", "GET", "/staff/my-work"),
+        Page("overdue filter", "queue", "GET", "/staff/queue?status=overdue"),
+        Page(
+            "take the next request (claims one)",
+            "queue",
+            "POST",
+            "/staff/next",
+            {"referral": "any", "interpreter": "any"},
+            status=303,
+        ),
+        Page("access metrics (last 30 days)", "queue", "GET", "/staff/metrics", admin=True),
         Page(
             "request detail (history, duplicates)",
             "detail",
@@ -137,11 +152,11 @@ def _shown(reference: str) -> str:
     return "-".join(reference[i : i + 4] for i in range(0, 12, 4))
 
 
-def sign_in(port: int) -> load.Browser:
+def sign_in(port: int, email: str = STAFF_EMAIL) -> load.Browser:
     browser = load.Browser("127.0.0.1", port)
     status, _, body = browser.request("GET", "/staff/login")
     token = _csrf(body.decode())
-    data = {"csrf_token": token, "email": STAFF_EMAIL, "password": seed.STAFF_PASSWORD}
+    data = {"csrf_token": token, "email": email, "password": seed.STAFF_PASSWORD}
     status, headers, _ = browser.request("POST", "/staff/login", load.encode(data))
     if status != 303:
         raise RuntimeError(f"staff sign-in answered {status}")
@@ -184,21 +199,24 @@ def count_statements(database_url: str, page_list: list[Page]) -> dict[str, int]
     def count(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    client = app.test_client()
-    response = client.post(
-        "/staff/login", data={"email": STAFF_EMAIL, "password": seed.STAFF_PASSWORD}
-    )
-    if response.status_code != 303:
-        raise RuntimeError(f"in-process sign-in answered {response.status_code}")
+    clients = {}
+    for admin, email in ((False, STAFF_EMAIL), (True, ADMIN_EMAIL)):
+        clients[admin] = app.test_client()
+        response = clients[admin].post(
+            "/staff/login", data={"email": email, "password": seed.STAFF_PASSWORD}
+        )
+        if response.status_code != 303:
+            raise RuntimeError(f"in-process sign-in answered {response.status_code}")
     event.listen(engine, "before_cursor_execute", count)
     counts = {}
     try:
         for page in page_list:
+            client = clients[page.admin]
             send = client.post if page.method == "POST" else client.get
             send(page.path, data=page.form)  # warm: the first use of a query compiles it
             statements.clear()
             response = send(page.path, data=page.form)
-            if response.status_code != 200:
+            if response.status_code != page.status:
                 raise RuntimeError(f"{page.label}: {response.status_code}")
             text = response.get_data(as_text=True)
             if page.expect and page.expect not in text and html.escape(page.expect) not in text:
@@ -212,18 +230,22 @@ def count_statements(database_url: str, page_list: list[Page]) -> dict[str, int]
 
 def measure(port: int, database_url: str, summary: seed.SeedSummary, *, samples: int) -> dict:
     page_list = pages(database_url, summary)
-    browser = sign_in(port)
+    browsers = {False: sign_in(port), True: sign_in(port, ADMIN_EMAIL)}
+    browser = browsers[False]
     _, _, body = browser.request("GET", "/staff/queue")
     csrf = _csrf(body.decode())
+    _, _, body = browsers[True].request("GET", "/staff/queue")
+    admin_csrf = _csrf(body.decode())
     counts = count_statements(database_url, page_list)
     out = []
     for page in page_list:
+        page_browser = browsers[page.admin]
         for _ in range(5):
-            _timed(browser, page, csrf)
+            _timed(page_browser, page, csrf if not page.admin else admin_csrf)
         latencies, errors = [], 0
         for _ in range(samples):
-            elapsed, status = _timed(browser, page, csrf)
-            if status != 200:
+            elapsed, status = _timed(page_browser, page, csrf if not page.admin else admin_csrf)
+            if status != page.status:
                 errors += 1
             latencies.append(elapsed)
         out.append(

@@ -18,7 +18,14 @@ from werkzeug.datastructures import MultiDict
 
 from app.db import get_session
 from app.errors import render_error
-from app.services import access_metrics, audit, csv_export, intake_queue, request_work
+from app.services import (
+    access_metrics,
+    audit,
+    csv_export,
+    held_notes,
+    intake_queue,
+    request_work,
+)
 from app.services.business_clock import BusinessClock
 from app.services.errors import DomainError, NotFound
 from app.services.intake_queue import (
@@ -70,6 +77,23 @@ def _not_found_or_refused(error: DomainError):
 
 def clock() -> BusinessClock:
     return current_app.extensions["business_clock"]
+
+
+@bp.context_processor
+def _session_end() -> dict:
+    """When an idle session ends, for the page to say so (with or without JavaScript)."""
+    minutes = current_app.config["STAFF_IDLE_MINUTES"]
+    return {
+        "idle_seconds": minutes * 60,
+        "session_ends": now_utc() + timedelta(minutes=minutes),
+    }
+
+
+@bp.post("/session")
+@login_required
+def keep_session():
+    """ "Stay signed in": login_required has just counted this as activity."""
+    return "", 204
 
 
 @bp.get("/")
@@ -191,9 +215,20 @@ def _filter_args_from(form: TakeNextForm) -> dict[str, str]:
 def _render_request(reference: str, *, status_form=None, reopen_form=None, code=200):
     actor = current_actor()
     page = request_work.request_page(get_session(), reference=reference, actor=actor, now=now_utc())
-    record_after_reading(lambda: request_work.record_view(get_session(), page=page, actor=actor))
+    held = None
+    if status_form is None:
+        # A note that arrived after this person's session had ended: back in the box.
+        held = held_notes.peek(get_session(), staff_id=actor.staff_id, reference=page.reference)
+
+    def write() -> None:
+        request_work.record_view(get_session(), page=page, actor=actor)
+        if held is not None:
+            held_notes.drop(get_session(), staff_id=actor.staff_id, reference=page.reference)
+
+    record_after_reading(write)
     if status_form is None:
         status_form = StatusForm(formdata=None)
+        status_form.status_note.data = held
     status_form.set_moves(page.moves, page.request.status)
     if reopen_form is None:
         reopen_form = ReopenForm(formdata=None)
@@ -206,6 +241,7 @@ def _render_request(reference: str, *, status_form=None, reopen_form=None, code=
         reopen_form=reopen_form,
         back_args=_back_to_queue_args(),
         clock=clock(),
+        held_note=held is not None,
         form=status_form if status_form.errors else reopen_form if reopen_form.errors else None,
     ), code
 

@@ -6,6 +6,7 @@
   from the history's first move to contacted or scheduled);
 - request_events gains callback_at and appointment_on (what a move set);
 - the status CHECKs take "awaiting_records", the history kinds and audit actions "reopen";
+- held_notes: a note posted after its writer's session ended, offered back after sign-in;
 - indexes for take-next (oldest unclaimed, not closed: partial), overdue counts and the
   metrics' period.
 
@@ -207,10 +208,30 @@ def upgrade() -> None:
         "ix_appointment_requests_status_due", "appointment_requests", ["status", "reply_due_at"]
     )
     op.create_index("ix_appointment_requests_received_on", "appointment_requests", ["received_on"])
+    op.create_table(
+        "held_notes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("reference", sa.String(length=12), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column(
+            "held_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff_users.id"], name=op.f("fk_held_notes_staff_id_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_held_notes")),
+    )
+    op.create_index("ix_held_notes_staff_reference", "held_notes", ["staff_id", "reference"])
 
 
 def downgrade() -> None:
     _refuse_cascading_rebuild()
+    op.drop_index("ix_held_notes_staff_reference", table_name="held_notes")
+    op.drop_table("held_notes")
     op.drop_index("ix_appointment_requests_received_on", table_name="appointment_requests")
     op.drop_index("ix_appointment_requests_status_due", table_name="appointment_requests")
     op.drop_index("ix_appointment_requests_unclaimed", table_name="appointment_requests")
