@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from app.models import AppointmentRequest
+from app.models import AppointmentRequest, HeldNote
 from app.services import access_metrics, request_work
 from app.services.actor import Actor
 from app.services.business_clock import as_utc
@@ -232,3 +232,69 @@ def test_the_one_form_notes_moves_with_a_callback_and_keeps_the_filters(app, db)
 
     work = parse(client.get("/staff/my-work"))
     assert "Call back" in work.select_one(".work-item").get_text()
+
+
+def test_a_note_saved_after_the_idle_limit_is_kept_and_offered_back(app, db):
+    client, me = signed_in_client(app, db)
+    row = make_request(db)
+    page = client.get(f"/staff/requests/{row.reference}")
+    assert "you are signed out after 15 minutes without activity: at" in parse(page).get_text()
+    token = csrf_from(page.get_data(as_text=True))
+    with client.session_transaction() as session:
+        session["staff_seen"] -= 16 * 60
+    note = "Spoke to her daughter; call back Monday"
+    late = client.post(
+        f"/staff/requests/{row.reference}/status",
+        data={"csrf_token": token, "status_note": note},
+    )
+    assert late.status_code == 302
+    location = late.headers["Location"]
+    assert location.endswith(f"/staff/login?next=/staff/requests/{row.reference}")
+    assert "Spoke" not in location and "daughter" not in location
+    assert "Your note was kept" in parse(client.get(location)).get_text()
+    # Nothing was saved to the request itself.
+    assert (
+        db.scalars(select(AppointmentRequest.status).where(AppointmentRequest.id == row.id)).one()
+        == RequestStatus.NEW
+    )
+
+    login = client.get(location)
+    signed = client.post(
+        location,
+        data={
+            "email": me.email,
+            "password": "correct horse battery",
+            "csrf_token": csrf_from(login.get_data(as_text=True)),
+        },
+    )
+    assert signed.headers["Location"] == f"/staff/requests/{row.reference}"
+    back = parse(client.get(signed.headers["Location"]))
+    assert back.select_one("#status_note").get_text() == note
+    assert "Your note from before you were signed out is back" in back.get_text()
+    # Offered once: the holding place is emptied.
+    again = parse(client.get(signed.headers["Location"]))
+    assert again.select_one("#status_note").get_text() == ""
+
+
+def test_a_late_post_without_a_valid_token_keeps_nothing(app, db):
+    client, _ = signed_in_client(app, db)
+    row = make_request(db)
+    with client.session_transaction() as session:
+        session["staff_seen"] -= 16 * 60
+    client.post(
+        f"/staff/requests/{row.reference}/status",
+        data={"csrf_token": "forged", "status_note": "Not mine"},
+    )
+    db.rollback()
+    assert db.scalars(select(HeldNote)).all() == []
+
+
+def test_stay_signed_in_counts_as_activity(app, db):
+    client, _ = signed_in_client(app, db)
+    token = csrf_from(client.get("/staff/queue").get_data(as_text=True))
+    with client.session_transaction() as session:
+        session["staff_seen"] -= 14 * 60
+    assert client.post("/staff/session", headers={"X-CSRFToken": token}).status_code == 204
+    with client.session_transaction() as session:
+        session["staff_seen"] -= 14 * 60
+    assert client.get("/staff/queue").status_code == 200, "still signed in"
