@@ -346,7 +346,10 @@ def seed(
             )
             found = cur.fetchone()
         conn.commit()
-        conn.execute("ANALYZE")
+        # VACUUM as well: autovacuum would have run on a settled production database, and
+        # index-only scans (the metrics' covering index) need the visibility map it sets.
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
     return SeedSummary(
         requests=count,
         open_requests=by_status.get("new", 0) + by_status.get("in_progress", 0),
