@@ -17,6 +17,7 @@ from app.models import AppointmentRequest, RequestEvent, StaffUser
 from app.request_fields import Section, StaffRow, staff_rows
 from app.vocabulary import (
     ACTIVE_STATUSES,
+    OPEN_STATUSES,
     AuditAction,
     CloseReason,
     EventKind,
@@ -588,3 +589,16 @@ def _event(
     session.add(event)
     session.flush()
     return event
+
+
+def recompute_reply_due(session: Session, *, clock: BusinessClock) -> int:
+    """Store the reply-due time ``clock`` gives every request still waiting for first
+    contact (after the clock's settings change). Returns how many were updated."""
+    ar = AppointmentRequest
+    rows = session.execute(select(ar.id, ar.submitted_at).where(ar.status.in_(OPEN_STATUSES))).all()
+    if rows:
+        session.execute(
+            update(ar),
+            [{"id": i, "reply_due_at": clock.reply_due(as_utc(at))} for i, at in rows],
+        )
+    return len(rows)

@@ -138,3 +138,28 @@ def test_without_javascript_the_page_says_when_the_session_ends(new_page, mornin
     text = page.locator("[data-session-timeout]").inner_text()
     assert "unless you open or save a page before then" in text
     assert " AM E" in text or " PM E" in text
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_access_metrics_chart_and_table(new_page, live_server, width):
+    account = StaffAccount(email=f"metrics{width}@example.org", name=f"Mel {width}")
+    create_staff(live_server, account, role="admin")
+    add_requests(live_server, {"first_name": "Ana", "last_name": "Metrics", "days_ago": 2})
+    page = new_page(viewport={"width": width, "height": 900}, is_mobile=width < 600)
+    sign_in(page, account.email, account.password)
+    page.get_by_role("link", name="Access metrics").click()
+    page.wait_for_url("**/staff/metrics")
+    assert page.get_by_role("img", name="Requests received per day").is_visible()
+    assert page.get_by_role("table", name="Received per day").count() == 1
+    assert horizontal_overflow(page) <= 0
+    assert_accessible(page, f"access metrics, {width} px")
+    page.screenshot(path=str(SHOTS / f"staff-metrics-{width}.png"), full_page=True)
+    page.get_by_label("From", exact=True).fill("2026-12-01")
+    page.get_by_label("To", exact=True).fill("2026-11-01")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show").click()
+    assert (
+        "Choose an end date on or after the start date"
+        in page.locator(".error-summary").inner_text()
+    )
+    assert_accessible(page, f"access metrics with a bad period, {width} px")

@@ -398,3 +398,30 @@ def test_the_overdue_filter_is_past_due_without_first_contact(app, db, casey):
     )
     assert [r.reference for r in page.rows] == [late.reference]
     assert page.rows[0].overdue
+
+
+def test_reply_due_times_are_recomputed_for_waiting_requests_only(app, db):
+    waiting = make_request(db, submitted_at=datetime(2026, 12, 23, 16, tzinfo=NY))
+    contacted = make_request(db, submitted_at=datetime(2026, 12, 23, 16, tzinfo=NY))
+    db.execute(
+        update(AppointmentRequest)
+        .where(AppointmentRequest.id == contacted.id)
+        .values(status=S.CONTACTED)
+    )
+    db.commit()
+    closed_on_eve = BusinessClock(closures=frozenset({date(2026, 12, 24)}))
+    assert request_work.recompute_reply_due(db, clock=closed_on_eve) == 1
+    db.commit()
+    assert intake_queue.as_utc(row_of(db, waiting.reference).reply_due_at) == datetime(
+        2026, 12, 29, 16, tzinfo=NY
+    )
+    assert intake_queue.as_utc(row_of(db, contacted.reference).reply_due_at) == datetime(
+        2026, 12, 28, 16, tzinfo=NY
+    )
+
+
+def test_the_reply_due_command(app, db):
+    make_request(db)
+    result = app.test_cli_runner().invoke(args=["intake", "reply-due"])
+    assert result.exit_code == 0, result.output
+    assert "Recomputed the reply-due time of 1 waiting request(s)." in result.output
