@@ -218,7 +218,9 @@ def _render_request(reference: str, *, status_form=None, reopen_form=None, code=
     held = None
     if status_form is None:
         # A note that arrived after this person's session had ended: back in the box.
-        held = held_notes.peek(get_session(), staff_id=actor.staff_id, reference=page.reference)
+        held = held_notes.peek(
+            get_session(), staff_id=actor.staff_id, reference=page.reference, now=now_utc()
+        )
 
     def write() -> None:
         request_work.record_view(get_session(), page=page, actor=actor)

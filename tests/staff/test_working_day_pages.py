@@ -298,3 +298,17 @@ def test_stay_signed_in_counts_as_activity(app, db):
     with client.session_transaction() as session:
         session["staff_seen"] -= 14 * 60
     assert client.get("/staff/queue").status_code == 200, "still signed in"
+
+
+def test_a_held_note_is_kept_for_a_working_day_at_most(app, db):
+    from app.services import held_notes
+
+    staff = make_staff(app, db)
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    held_notes.hold(db, staff_id=staff.id, reference="AAAABBBBCCCC", note="old", now=now)
+    db.commit()
+    later = now + timedelta(hours=13)
+    assert held_notes.peek(db, staff_id=staff.id, reference="AAAABBBBCCCC", now=later) is None
+    held_notes.hold(db, staff_id=staff.id, reference="DDDDEEEEFFFF", note="new", now=later)
+    db.commit()
+    assert [n.note for n in db.scalars(select(HeldNote))] == ["new"]
