@@ -312,3 +312,20 @@ def test_a_held_note_is_kept_for_a_working_day_at_most(app, db):
     held_notes.hold(db, staff_id=staff.id, reference="DDDDEEEEFFFF", note="new", now=later)
     db.commit()
     assert [n.note for n in db.scalars(select(HeldNote))] == ["new"]
+
+
+def test_the_overdue_filter_costs_what_the_queue_costs(app, db):
+    client, _ = signed_in_client(app, db)
+    for days in (1, 20, 40):
+        make_request(db, submitted_at=datetime.now(UTC) - timedelta(days=days))
+
+    def statements(url: str) -> tuple[int, list[str]]:
+        with counting_queries(app) as sent:
+            response = client.get(url)
+            assert response.status_code == 200
+        return len(sent), [tr["data-reference"] for tr in parse(response).select("tbody tr")]
+
+    queue_count, everything = statements("/staff/queue")
+    overdue_count, overdue = statements("/staff/queue?status=overdue")
+    assert overdue_count == queue_count
+    assert len(everything) == 3 and overdue == everything[:2]
