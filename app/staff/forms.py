@@ -188,7 +188,7 @@ class QueueFilterForm(TrimmedForm):
         "Status",
         choices=options(
             [
-                (StatusFilter.OPEN.value, "Needing action (everything not closed)"),
+                (StatusFilter.OPEN.value, "Needing action (not closed)"),
                 (StatusFilter.OVERDUE.value, "Overdue (not yet contacted, reply past due)"),
                 *RequestStatus.choices(),
                 (StatusFilter.ALL.value, "All"),

@@ -14,7 +14,7 @@ from app.models import AppointmentRequest, HeldNote
 from app.services import access_metrics, request_work
 from app.services.actor import Actor
 from app.services.business_clock import as_utc
-from app.vocabulary import RequestStatus, StaffRole
+from app.vocabulary import CloseReason, RequestStatus, StaffRole
 from tests.staff.test_staff_queue import counting_queries
 from tests.support.html import parse
 from tests.support.staff import a_referral, csrf_from, make_request, make_staff, signed_in_client
@@ -329,3 +329,37 @@ def test_the_overdue_filter_costs_what_the_queue_costs(app, db):
     overdue_count, overdue = statements("/staff/queue?status=overdue")
     assert overdue_count == queue_count
     assert len(everything) == 3 and overdue == everything[:2]
+
+
+def test_an_admin_reopens_a_closed_request_from_its_page(app, db):
+    client, ada = signed_in_client(app, db, email="ada@example.org", role=StaffRole.ADMIN)
+    row = make_request(db)
+    request_work.change_status(
+        db,
+        reference=row.reference,
+        actor=Actor(staff_id=ada.id, role=ada.role),
+        to_status=RequestStatus.CLOSED,
+        close_reason=CloseReason.DUPLICATE,
+        note=None,
+        now=datetime.now(UTC),
+    )
+    db.commit()
+    page = client.get(f"/staff/requests/{row.reference}")
+    assert "Reopen the request" in page.get_data(as_text=True)
+    token = csrf_from(page.get_data(as_text=True))
+    empty = client.post(f"/staff/requests/{row.reference}/reopen", data={"csrf_token": token})
+    assert empty.status_code == 400
+    assert (
+        "Write why the request is being reopened"
+        in parse(empty).select_one("#reason-error").get_text()
+    )
+    done = client.post(
+        f"/staff/requests/{row.reference}/reopen",
+        data={"csrf_token": token, "reason": "Not a duplicate: different date of birth"},
+    )
+    assert done.status_code == 303
+    history = (
+        parse(client.get(f"/staff/requests/{row.reference}")).select_one(".history").get_text()
+    )
+    assert "Reopened the request from closed to new" in history
+    assert "Not a duplicate: different date of birth" in history
