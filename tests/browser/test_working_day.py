@@ -163,3 +163,22 @@ def test_access_metrics_chart_and_table(new_page, live_server, width):
         in page.locator(".error-summary").inner_text()
     )
     assert_accessible(page, f"access metrics with a bad period, {width} px")
+
+
+def test_the_working_day_pages_fit_320_px(new_page, live_server):
+    account = StaffAccount(email="narrow320@example.org", name="Nora Narrow")
+    create_staff(live_server, account, role="admin")
+    reference = add_requests(
+        live_server,
+        {
+            "first_name": "Maximiliana-Alexandrina",
+            "last_name": "Wolfeschlegelsteinhausen-Bergerdorff",
+            "days_ago": 3,
+        },
+    )[0]
+    page = new_page(viewport={"width": 320, "height": 700}, is_mobile=True, has_touch=True)
+    sign_in(page, account.email, account.password)
+    for path in (f"/staff/requests/{reference}", "/staff/my-work", "/staff/metrics"):
+        page.goto(path)
+        assert horizontal_overflow(page) <= 0, f"{path} scrolls sideways at 320 px"
+        assert not small_tap_targets(page), path

@@ -363,3 +363,34 @@ def test_an_admin_reopens_a_closed_request_from_its_page(app, db):
     )
     assert "Reopened the request from closed to new" in history
     assert "Not a duplicate: different date of birth" in history
+
+
+def test_two_coordinators_taking_next_through_the_app_at_once_get_different_requests(app, db):
+    """Through the app's own transactions: on SQLite the POST's BEGIN IMMEDIATE makes the
+    two take turns; on PostgreSQL SKIP LOCKED lets them pass each other."""
+    import threading
+
+    first = make_request(db, submitted_at=datetime(2026, 11, 2, 9, tzinfo=UTC))
+    second = make_request(db, submitted_at=datetime(2026, 11, 2, 10, tzinfo=UTC))
+    clients = [
+        signed_in_client(app, db, email=f"take{i}@example.org", name=f"Taker {i}")[0]
+        for i in range(2)
+    ]
+    tokens = [csrf_from(c.get("/staff/queue").get_data(as_text=True)) for c in clients]
+    barrier = threading.Barrier(2)
+    answers: dict[int, str] = {}
+
+    def press(i: int) -> None:
+        barrier.wait()
+        response = clients[i].post(
+            "/staff/next",
+            data={"csrf_token": tokens[i], "referral": "any", "interpreter": "any"},
+        )
+        answers[i] = response.headers["Location"].rsplit("/", 1)[-1]
+
+    threads = [threading.Thread(target=press, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(answers.values()) == sorted([first.reference, second.reference])
