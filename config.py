@@ -53,6 +53,13 @@ class Config:
     CENTER_PHONE = _env("CENTER_PHONE", "1-888-663-3488")
     # Business days within which intake promises to call back.
     REPLY_BUSINESS_DAYS = _env_int("REPLY_BUSINESS_DAYS", 2)
+    # The business clock (app/services/business_clock.py): the center's zone, opening
+    # hours and days, and the dates it is closed beyond US federal holidays. Every time
+    # staff see is shown in this zone; reply-due times count only these hours.
+    CENTER_TIMEZONE = _env("CENTER_TIMEZONE", "America/New_York")
+    BUSINESS_HOURS = _env("BUSINESS_HOURS", "08:00-17:00")
+    BUSINESS_DAYS = _env("BUSINESS_DAYS", "mon,tue,wed,thu,fri")
+    CENTER_CLOSURES = _env("CENTER_CLOSURES", "")
 
     SECRET_KEY = _env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'intake.sqlite3'}")

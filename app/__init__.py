@@ -7,13 +7,14 @@ from typing import Any
 
 from flask import Flask
 
-from config import ProductionConfig, config_from_env
+from config import ConfigError, ProductionConfig, config_from_env
 
 from . import cli, db, errors, ops, templating
 from .extensions import csrf
 from .mail import cli as mail_cli
 from .public import bp as public_bp
 from .public import page_replay
+from .services import business_clock
 from .staff import bp as staff_bp
 from .validation import normalize_phone
 
@@ -33,6 +34,12 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_object(config_class)
     if config_overrides:
         app.config.update(config_overrides)
+
+    try:
+        # One clock per app: the staff pages, the form and the templates all read it.
+        app.extensions["business_clock"] = business_clock.from_settings(app.config)
+    except business_clock.ClockSettingError as error:
+        raise ConfigError(str(error)) from None
 
     Path(app.instance_path).mkdir(exist_ok=True)
     db.init_app(app)

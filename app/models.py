@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -79,6 +80,17 @@ SHORT_TEXT_MAX = 100
 MESSAGE_MAX = 2000
 REFERENCE_LENGTH = 12
 TOKEN_MAX = 64
+
+
+# What the access metrics read of a request (app/services/access_metrics.py).
+METRICS_COLUMNS = [
+    "has_referral",
+    "language",
+    "status",
+    "reply_due_at",
+    "first_contact_at",
+    "contact_business_minutes",
+]
 
 
 class AppointmentRequest(Base):
@@ -145,6 +157,17 @@ class AppointmentRequest(Base):
     # Set when `flask intake purge` removes patient data after retention ends.
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    # The coordinator's working day (issue 16). Computed by the business clock when the
+    # request arrives and stored, so the queue filters and sorts on them in SQL.
+    reply_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_on: Mapped[date] = mapped_column(Date)  # the center's local date
+    # Set by the moves: when to call back, the appointment, and the first contact
+    # (with the business minutes it took, for the access metrics).
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    appointment_on: Mapped[date | None] = mapped_column(Date)
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contact_business_minutes: Mapped[int | None] = mapped_column(Integer)
+
     referral: Mapped[Referral | None] = relationship(
         back_populates="request", uselist=False, cascade="all, delete-orphan", lazy="raise"
     )
@@ -170,6 +193,23 @@ class AppointmentRequest(Base):
         Index("ix_appointment_requests_dob", "date_of_birth"),
         Index("ix_appointment_requests_email", "email"),
         Index("ix_appointment_requests_phone", "phone"),
+        # Take the next request: the oldest unclaimed one that is not closed.
+        Index(
+            "ix_appointment_requests_unclaimed",
+            "submitted_at",
+            "id",
+            postgresql_where=text("claimed_by_id IS NULL AND status <> 'closed'"),
+            sqlite_where=text("claimed_by_id IS NULL AND status <> 'closed'"),
+        ),
+        # Overdue counts: requests awaiting first contact whose reply is past due.
+        Index("ix_appointment_requests_status_due", "status", "reply_due_at"),
+        # Access metrics: a period of received dates.
+        # On PostgreSQL it carries every column the metrics read: an index-only scan.
+        Index(
+            "ix_appointment_requests_received_on",
+            "received_on",
+            postgresql_include=METRICS_COLUMNS,
+        ),
     )
 
 
@@ -222,6 +262,9 @@ class RequestEvent(Base):
     to_status: Mapped[RequestStatus | None] = mapped_column(_enum(RequestStatus, "to_status"))
     close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason, "close_reason"))
     note: Mapped[str | None] = mapped_column(Text)
+    # What a move set (issue 16): the callback time, or the appointment date.
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    appointment_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     staff: Mapped[StaffUser] = relationship(lazy="raise")
@@ -401,3 +444,23 @@ class StaffPasskey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_staff_passkeys_staff", "staff_id"),)
+
+
+# The coordinator's working day (issue 16) ------------------------------------------------
+
+
+class HeldNote(Base):
+    """A note that arrived after its writer's session had ended (idle sign-out): kept
+    here, server-side, for that staff member and that request, and offered back in the
+    note box when they sign in again. Never in a URL, a cookie or a log line; deleted
+    when offered back."""
+
+    __tablename__ = "held_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
+    note: Mapped[str] = mapped_column(Text)
+    held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_held_notes_staff_reference", "staff_id", "reference"),)

@@ -3,10 +3,10 @@ vocabulary, references in groups of four, times, waiting times and phone numbers
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import phonenumbers
-from flask import Flask
+from flask import Flask, current_app
 
 from .services import intake_queue, reference_codes
 from .vocabulary import BY_NAME, Vocabulary
@@ -39,12 +39,35 @@ def waited(since: datetime, now: datetime) -> str:
     return f"{rest // 60} min"
 
 
-def utc(value: datetime | None) -> str:
-    # Every time is shown in UTC, said so on the page: the one place to change for the
-    # center's local time.
+def local(value: datetime | None) -> str:
+    """A moment in the center's time zone, with the zone: "Thu 26 Nov 2026, 2:05 PM EST"."""
     if value is None:
         return ""
-    return intake_queue.as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
+    moment = current_app.extensions["business_clock"].local(value)
+    return f"{moment:%a} {moment.day} {moment:%b %Y}, {_clock_time(moment)} {moment:%Z}"
+
+
+def local_time(value: datetime | None) -> str:
+    """Only the time of day, with the zone: "2:05 PM EST"."""
+    if value is None:
+        return ""
+    moment = current_app.extensions["business_clock"].local(value)
+    return f"{_clock_time(moment)} {moment:%Z}"
+
+
+def day(value: date | None) -> str:
+    """A date as people read it: "Thu 3 Dec 2026"."""
+    if value is None:
+        return ""
+    return f"{value:%a} {value.day} {value:%b %Y}"
+
+
+def _clock_time(moment: datetime) -> str:
+    return f"{moment.hour % 12 or 12}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+# The name templates have always used; every staff time is now local, with its zone.
+utc = local
 
 
 def phone(value: str | None) -> str:
@@ -65,5 +88,12 @@ def phone(value: str | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        label=label, reference=reference, waited=waited, utc=utc, phone=phone
+        label=label,
+        reference=reference,
+        waited=waited,
+        utc=utc,
+        local=local,
+        local_time=local_time,
+        day=day,
+        phone=phone,
     )

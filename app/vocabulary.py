@@ -187,12 +187,23 @@ class RequestStatus(Vocabulary):
     NEW = "new", _l("New")
     IN_PROGRESS = "in_progress", _l("In progress")
     CONTACTED = "contacted", _l("Contacted")
+    AWAITING_RECORDS = "awaiting_records", _l("Awaiting records")
     SCHEDULED = "scheduled", _l("Scheduled")
     CLOSED = "closed", _l("Closed")
 
 
-# Waiting for intake: what the queue shows by default and what can be overdue.
+# Waiting for a first contact: what can be overdue against the reply promise.
 OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
+
+# Needing someone's action: everything not closed. The queue shows these by default, so
+# a request waiting for a callback, records or its appointment never drops out of sight.
+ACTIVE_STATUSES = (
+    RequestStatus.NEW,
+    RequestStatus.IN_PROGRESS,
+    RequestStatus.CONTACTED,
+    RequestStatus.AWAITING_RECORDS,
+    RequestStatus.SCHEDULED,
+)
 
 
 class CloseReason(Vocabulary):
@@ -215,6 +226,7 @@ class EventKind(Vocabulary):
     RELEASE = "release", _l("Released the request to the queue")
     STATUS = "status", _l("Changed the status")
     NOTE = "note", _l("Added a note")
+    REOPEN = "reopen", _l("Reopened the request")
 
 
 class AuditAction(Vocabulary):
@@ -232,8 +244,13 @@ class AuditAction(Vocabulary):
     EXPORT = "export", _l("Exported CSV")
     FHIR_EXPORT = "fhir_export", _l("Exported FHIR")
     PURGE = "purge_patient_data", _l("Removed patient data (retention)")
+    REOPEN = "reopen", _l("Reopened request")
     QUEUE_VIEW = "queue_view", _l("Viewed the queue")
     QUEUE_SEARCH = "queue_search", _l("Searched the queue")
+    # The coordinator's working day: pages that list patients or their figures.
+    MY_WORK_VIEW = "my_work_view", _l("Viewed My work")
+    METRICS_VIEW = "metrics_view", _l("Viewed the access metrics")
+    METRICS_EXPORT = "metrics_export", _l("Exported the access metrics (CSV)")
     ACCESS_DENIED = "access_denied", _l("Refused: not allowed")
     SIGN_IN_REQUIRED = "sign_in_required", _l("Refused: not signed in")
     ACCOUNT_CREATED = "account_created", _l("Created an account")

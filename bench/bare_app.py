@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask, redirect, render_template
@@ -34,14 +34,14 @@ INSERT = text(
         email, phone, contact_method, best_time_to_call, state, zip_code, language,
         language_other, interpreter_needed, diagnosed_metastatic, metastasis_sites,
         in_treatment, insurance_type, insurance_carrier, has_referral, message,
-        consent_to_contact
+        consent_to_contact, reply_due_at, received_on
     ) VALUES (
         :reference, :submission_token, 'new', :submitted_by_patient, :submitter_name,
         :submitter_relationship, :submitter_phone, :first_name, :last_name, :date_of_birth,
         :sex, :email, :phone, :contact_method, :best_time_to_call, :state, :zip_code,
         :language, :language_other, :interpreter_needed, :diagnosed_metastatic,
         CAST(:metastasis_sites AS JSON), :in_treatment, :insurance_type, :insurance_carrier,
-        :has_referral, :message, :consent_to_contact
+        :has_referral, :message, :consent_to_contact, :reply_due_at, :received_on
     )
     """
 )
@@ -91,6 +91,10 @@ def _row_from_form(form) -> dict:
         "has_referral": form.get("has_referral") == "yes",
         "message": text_or_none("message"),
         "consent_to_contact": form.get("consent") == "y",
+        # The two columns the app computes with its business clock (issue 16); the bare
+        # baseline stores plain values, without the clock's work.
+        "reply_due_at": datetime.now(UTC) + timedelta(days=2),
+        "received_on": date.today(),
     }
 
 

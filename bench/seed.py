@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
+from app.services.business_clock import BusinessClock
+
 # The event kinds and audit actions the staff side records (app/services/request_work.py,
 # app/services/audit.py).
 EVENT_CLAIM, EVENT_STATUS, EVENT_NOTE = "claim", "status", "note"
@@ -30,6 +32,8 @@ STAFF_PASSWORD = "bench-password-not-secret"  # noqa: S105  (a throwaway databas
 # Every bench account's authenticator app (the staff second factor), set up already.
 STAFF_TOTP_SECRET = "BENCHBENCHBENCHBENCHBENCHBENCH22"  # noqa: S105
 STAFF_COUNT = 12
+# The default settings' clock: the stored reply-due times the app would have computed.
+CLOCK = BusinessClock()
 
 FIRST_NAMES = (
     "Maria Linda Patricia Barbara Susan Jennifer Elizabeth Mary Karen Nancy Lisa Sandra "
@@ -89,7 +93,8 @@ REQUEST_COLUMNS = (
     "contact_method best_time_to_call state zip_code language language_other "
     "interpreter_needed diagnosed_metastatic metastasis_sites in_treatment insurance_type "
     "insurance_carrier has_referral message consent_to_contact claimed_by_id claimed_at "
-    "closed_reason closed_at"
+    "closed_reason closed_at reply_due_at received_on callback_at appointment_on "
+    "first_contact_at contact_business_minutes"
 ).split()
 REFERRAL_COLUMNS = "request_id physician_name physician_phone practice fax email npi".split()
 EVENT_COLUMNS = (
@@ -177,6 +182,23 @@ def generate(count: int, *, now: datetime, staff_ids: list[int], seed: int = 6):
         close_reason = rng.choice(CLOSE_REASONS) if status == "closed" else None
         # Only open work keeps an owner; finished requests keep who had them in history.
         owner = staff if status in ("in_progress", "contacted") else None
+        # The working day's columns (issue 16), from the app's own clock.
+        contact_at = minutes = None
+        if status in ("contacted", "scheduled") or (status == "closed" and rng.random() < 0.7):
+            contact_at = claimed_at + timedelta(hours=rng.uniform(0.2, 30))
+            minutes = int(
+                CLOCK.business_time_between(submitted_at, contact_at).total_seconds() // 60
+            )
+        callback_at = (
+            now + timedelta(hours=rng.uniform(-30, 120))
+            if status == "contacted" and rng.random() < 0.6
+            else None
+        )
+        appointment_on = (
+            (submitted_at + timedelta(days=rng.uniform(7, 40))).date()
+            if status == "scheduled"
+            else None
+        )
         row = (
             index,
             _reference(rng, taken),
@@ -212,6 +234,12 @@ def generate(count: int, *, now: datetime, staff_ids: list[int], seed: int = 6):
             claimed_at if owner else None,
             close_reason,
             closed_at,
+            CLOCK.reply_due(submitted_at),
+            CLOCK.today(submitted_at),
+            callback_at,
+            appointment_on,
+            contact_at,
+            minutes,
         )
         referral = None
         if has_referral:
@@ -328,7 +356,10 @@ def seed(
             )
             found = cur.fetchone()
         conn.commit()
-        conn.execute("ANALYZE")
+        # VACUUM as well: autovacuum would have run on a settled production database, and
+        # index-only scans (the metrics' covering index) need the visibility map it sets.
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
     return SeedSummary(
         requests=count,
         open_requests=by_status.get("new", 0) + by_status.get("in_progress", 0),

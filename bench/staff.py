@@ -26,6 +26,7 @@ from . import load, seed
 _CSRF_INPUT = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 _CSRF_INPUT_ALT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)"')
 STAFF_EMAIL = "staff2@bench.example"
+ADMIN_EMAIL = "staff1@bench.example"  # the seed's one admin, for the metrics page
 
 
 def password_hash(password: str) -> str:
@@ -45,6 +46,9 @@ class Page:
     first_page_of: str | None = None
     # Text the page must show, so that a search that found nothing cannot pass as fast.
     expect: str | None = None
+    # What a good answer is (take-next answers 303 to the request it claimed).
+    status: int = 200
+    admin: bool = False
 
     @property
     def shown_path(self) -> str:
@@ -124,6 +128,17 @@ def pages(database_url: str, summary: seed.SeedSummary) -> list[Page]:
             {"status": "all", "referral": "any", "claim": "any", "q": shown_reference},
             expect=shown_reference,
         ),
+        Page("my work (everything I hold, due first)", "queue", "GET", "/staff/my-work"),
+        Page("overdue filter", "queue", "GET", "/staff/queue?status=overdue"),
+        Page(
+            "take the next request (claims one)",
+            "queue",
+            "POST",
+            "/staff/next",
+            {"referral": "any", "interpreter": "any"},
+            status=303,
+        ),
+        Page("access metrics (last 30 days)", "queue", "GET", "/staff/metrics", admin=True),
         Page(
             "request detail (history, duplicates)",
             "detail",
@@ -138,30 +153,30 @@ def _shown(reference: str) -> str:
     return "-".join(reference[i : i + 4] for i in range(0, 12, 4))
 
 
-def totp_code(database_url: str) -> str:
-    """The bench account's current code. A code is accepted once only, and the bench
-    signs the same account in more than once within 30 seconds, so the last step used is
-    forgotten first (as if it had waited for the next code)."""
+def totp_code(database_url: str, email: str = STAFF_EMAIL) -> str:
+    """An account's current code. A code is accepted once only, and the bench signs the
+    same account in more than once within 30 seconds, so the last step used is forgotten
+    first (as if it had waited for the next code)."""
     with psycopg.connect(seed.psycopg_url(database_url)) as conn:
         conn.execute(
             "UPDATE staff_second_factors SET last_used_step = NULL WHERE staff_id = "
             "(SELECT id FROM staff_users WHERE email = %s)",
-            (STAFF_EMAIL,),
+            (email,),
         )
     return pyotp.TOTP(seed.STAFF_TOTP_SECRET).now()
 
 
-def sign_in(port: int, database_url: str) -> load.Browser:
+def sign_in(port: int, database_url: str, email: str = STAFF_EMAIL) -> load.Browser:
     browser = load.Browser("127.0.0.1", port)
     status, _, body = browser.request("GET", "/staff/login")
     token = _csrf(body.decode())
-    data = {"csrf_token": token, "email": STAFF_EMAIL, "password": seed.STAFF_PASSWORD}
+    data = {"csrf_token": token, "email": email, "password": seed.STAFF_PASSWORD}
     status, headers, _ = browser.request("POST", "/staff/login", load.encode(data))
     if status != 303:
         raise RuntimeError(f"staff sign-in answered {status}")
     # The second factor: the code page, then the code.
     status, _, body = browser.request("GET", "/staff/sign-in/code")
-    data = {"csrf_token": _csrf(body.decode()), "code": totp_code(database_url)}
+    data = {"csrf_token": _csrf(body.decode()), "code": totp_code(database_url, email)}
     status, headers, _ = browser.request("POST", "/staff/sign-in/code", load.encode(data))
     if status != 303:
         raise RuntimeError(f"staff second factor answered {status}")
@@ -204,23 +219,28 @@ def count_statements(database_url: str, page_list: list[Page]) -> dict[str, int]
     def count(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    client = app.test_client()
-    response = client.post(
-        "/staff/login", data={"email": STAFF_EMAIL, "password": seed.STAFF_PASSWORD}
-    )
-    if response.status_code == 303:
-        response = client.post("/staff/sign-in/code", data={"code": totp_code(database_url)})
-    if response.status_code != 303:
-        raise RuntimeError(f"in-process sign-in answered {response.status_code}")
+    clients = {}
+    for admin, email in ((False, STAFF_EMAIL), (True, ADMIN_EMAIL)):
+        clients[admin] = app.test_client()
+        response = clients[admin].post(
+            "/staff/login", data={"email": email, "password": seed.STAFF_PASSWORD}
+        )
+        if response.status_code == 303:
+            response = clients[admin].post(
+                "/staff/sign-in/code", data={"code": totp_code(database_url, email)}
+            )
+        if response.status_code != 303:
+            raise RuntimeError(f"in-process sign-in answered {response.status_code}")
     event.listen(engine, "before_cursor_execute", count)
     counts = {}
     try:
         for page in page_list:
+            client = clients[page.admin]
             send = client.post if page.method == "POST" else client.get
             send(page.path, data=page.form)  # warm: the first use of a query compiles it
             statements.clear()
             response = send(page.path, data=page.form)
-            if response.status_code != 200:
+            if response.status_code != page.status:
                 raise RuntimeError(f"{page.label}: {response.status_code}")
             text = response.get_data(as_text=True)
             if page.expect and page.expect not in text and html.escape(page.expect) not in text:
@@ -234,18 +254,25 @@ def count_statements(database_url: str, page_list: list[Page]) -> dict[str, int]
 
 def measure(port: int, database_url: str, summary: seed.SeedSummary, *, samples: int) -> dict:
     page_list = pages(database_url, summary)
-    browser = sign_in(port, database_url)
+    browsers = {
+        False: sign_in(port, database_url),
+        True: sign_in(port, database_url, ADMIN_EMAIL),
+    }
+    browser = browsers[False]
     _, _, body = browser.request("GET", "/staff/queue")
     csrf = _csrf(body.decode())
+    _, _, body = browsers[True].request("GET", "/staff/queue")
+    admin_csrf = _csrf(body.decode())
     counts = count_statements(database_url, page_list)
     out = []
     for page in page_list:
+        page_browser = browsers[page.admin]
         for _ in range(5):
-            _timed(browser, page, csrf)
+            _timed(page_browser, page, csrf if not page.admin else admin_csrf)
         latencies, errors = [], 0
         for _ in range(samples):
-            elapsed, status = _timed(browser, page, csrf)
-            if status != 200:
+            elapsed, status = _timed(page_browser, page, csrf if not page.admin else admin_csrf)
+            if status != page.status:
                 errors += 1
             latencies.append(elapsed)
         out.append(

@@ -61,6 +61,10 @@ def staff_pages(page: Page, server: LiveServer, width: int, credentials: tuple[s
     with page.expect_navigation():
         page.locator("main table a").first.click()
     shoot(page, "staff-request", width)
+    page.goto("/staff/my-work")
+    shoot(page, "staff-my-work", width)
+    page.goto("/staff/metrics")
+    shoot(page, "staff-metrics", width)
     page.goto("/staff/audit")
     shoot(page, "staff-audit", width)
 

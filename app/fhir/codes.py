@@ -161,6 +161,9 @@ TASK_STATUS: dict[str, str] = {
     "new": "requested",  # waiting in the queue, nobody holds it
     "in_progress": "in-progress",  # claimed by a staff member
     "contacted": "in-progress",  # we reached the patient; not yet booked
+    # We reached the patient and wait for their records (from another provider) before
+    # booking: the work is paused on someone else.
+    "awaiting_records": "on-hold",
     "scheduled": "completed",  # the intake work is done: an appointment is booked
     "closed": "cancelled",  # refined below
 }
@@ -175,6 +178,7 @@ SERVICE_REQUEST_STATUS: dict[str, str] = {
     "new": "active",
     "in_progress": "active",
     "contacted": "active",
+    "awaiting_records": "active",
     # The consultation asked for has not happened yet: the request stays active.
     "scheduled": "active",
     "closed": "revoked",

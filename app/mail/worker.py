@@ -271,7 +271,6 @@ class Worker:
                 recipient=mailbox,
                 now=now_utc(),
                 every=timedelta(minutes=c["INTAKE_ALERT_MINUTES"]),
-                reply_days=c["REPLY_BUSINESS_DAYS"],
                 queue_url=c["SITE_URL"].rstrip("/") + "/staff/queue",
             )
             session.commit()

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from app.db import get_session
 from app.services import audit_chain, retention
+from app.services.request_work import recompute_reply_due
 from app.services.retention import purge_closed_requests
 
 intake_cli = AppGroup("intake", help="Intake data tasks.")
@@ -79,3 +80,17 @@ def verify_command() -> None:
         err=True,
     )
     raise SystemExit(1)
+
+
+@intake_cli.command("reply-due")
+def reply_due_command() -> None:
+    """Recompute the stored reply-due time of requests still waiting for first contact.
+
+    Run it after changing CENTER_TIMEZONE, BUSINESS_HOURS, BUSINESS_DAYS, CENTER_CLOSURES
+    or REPLY_BUSINESS_DAYS: the due time is stored when a request arrives, so the queue
+    can filter "overdue" in SQL, and only this command brings waiting requests in line.
+    """
+    session = get_session()
+    changed = recompute_reply_due(session, clock=current_app.extensions["business_clock"])
+    session.commit()
+    click.echo(f"Recomputed the reply-due time of {changed} waiting request(s).")

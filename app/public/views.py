@@ -60,7 +60,10 @@ def request_appointment():
     if form.validate_on_submit() and form.token_is_well_formed:
         try:
             submitted = appointment_requests.submit_request(
-                get_session(), details=to_new_request(form), token=form.form_token.data
+                get_session(),
+                details=to_new_request(form),
+                token=form.form_token.data,
+                clock=current_app.extensions["business_clock"],
             )
             get_session().commit()
         except (OperationalError, InterfaceError, PoolTimeoutError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 
 from sqlalchemy import insert, select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.models import AppointmentRequest, Referral, RequestStatus
 
 from . import outbox, reference_codes
+from .business_clock import BusinessClock
 
 _REFERENCE_ATTEMPTS = 5
 
@@ -69,8 +70,16 @@ class ReferenceUnavailable(RuntimeError):
     something is badly wrong with the random source."""
 
 
-def submit_request(session: Session, *, details: NewRequest, token: str) -> Submitted:
-    """Store a request once per form token.
+def submit_request(
+    session: Session,
+    *,
+    details: NewRequest,
+    token: str,
+    clock: BusinessClock | None = None,
+    now: datetime | None = None,
+) -> Submitted:
+    """Store a request once per form token, with its reply-due time from ``clock`` (the
+    default clock is the default settings': New York, 8 to 5, Monday to Friday).
 
     A second submission of the same form (double click, browser retry, a retry after a
     lost response) returns the reference stored the first time instead of a new row.
@@ -83,7 +92,8 @@ def submit_request(session: Session, *, details: NewRequest, token: str) -> Subm
         # beforehand. A submission is the heaviest public request; this halves its
         # round trips to the database.
         request_id = session.execute(
-            _insert_ignoring_conflicts(session), _row_values(details, token, reference)
+            _insert_ignoring_conflicts(session),
+            _row_values(details, token, reference, clock or BusinessClock(), now),
         ).scalar()
         if request_id is not None:
             if details.referral is not None:
@@ -126,10 +136,17 @@ def _reference_for_token(session: Session, token: str) -> str | None:
     )
 
 
-def _row_values(details: NewRequest, token: str, reference: str) -> dict:
+def _row_values(
+    details: NewRequest, token: str, reference: str, clock: BusinessClock, now: datetime | None
+) -> dict:
     fields = {k: v for k, v in details.__dict__.items() if k != "referral"}
+    # In UTC: SQLite keeps a datetime's wall-clock time and drops its zone.
+    received = (now or datetime.now(UTC)).astimezone(UTC)
     return {
         **fields,
+        "submitted_at": received,
+        "reply_due_at": clock.reply_due(received),
+        "received_on": clock.today(received),
         "reference": reference,
         "submission_token": token,
         "status": RequestStatus.NEW,

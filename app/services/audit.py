@@ -130,7 +130,10 @@ def record_account_change(
 def filters_detail(session: Session, *, filters) -> str:
     """The queue's filters as an audit detail; the search text as a keyed hash only (it
     may be a patient's name): an admin can hash a name to ask "who searched for it?"."""
-    text = f"status={filters.status} referral={filters.referral} claim={filters.claim}"
+    text = (
+        f"status={filters.status} referral={filters.referral} claim={filters.claim} "
+        f"interpreter={filters.interpreter}"
+    )
     if filters.search:
         digest = audit_chain.keyed_digest(session, purpose="queue search", value=filters.search)
         text += f" search={digest}"

@@ -9,13 +9,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from app.models import NAME_MAX, AppointmentRequest, StaffUser
-from app.vocabulary import OPEN_STATUSES, RequestStatus
+from app.vocabulary import (
+    ACTIVE_STATUSES,
+    OPEN_STATUSES,
+    BestTime,
+    Language,
+    RequestStatus,
+)
 
 from . import reference_codes
 
@@ -23,10 +29,14 @@ PAGE_SIZE = 50
 
 
 class StatusFilter(enum.StrEnum):
+    # "open" is the default: every request that needs someone's action (not closed).
     OPEN = "open"
+    # Awaiting first contact and past the reply promise.
+    OVERDUE = "overdue"
     NEW = "new"
     IN_PROGRESS = "in_progress"
     CONTACTED = "contacted"
+    AWAITING_RECORDS = "awaiting_records"
     SCHEDULED = "scheduled"
     CLOSED = "closed"
     ALL = "all"
@@ -44,11 +54,18 @@ class ClaimFilter(enum.StrEnum):
     UNCLAIMED = "unclaimed"
 
 
+class InterpreterFilter(enum.StrEnum):
+    ANY = "any"
+    NEEDED = "needed"
+    NOT_NEEDED = "not_needed"
+
+
 @dataclass(frozen=True, kw_only=True)
 class QueueFilters:
     status: StatusFilter = StatusFilter.OPEN
     referral: ReferralFilter = ReferralFilter.ANY
     claim: ClaimFilter = ClaimFilter.ANY
+    interpreter: InterpreterFilter = InterpreterFilter.ANY
     search: str = ""
 
 
@@ -66,6 +83,10 @@ class QueueRow:
     claimed_by_name: str | None
     reply_due: datetime
     overdue: bool
+    phone: str
+    best_time_to_call: BestTime
+    language: Language
+    language_other: str | None
 
 
 @dataclass(frozen=True)
@@ -79,24 +100,30 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def add_business_days(start: datetime, days: int) -> datetime:
-    """The same time of day, ``days`` weekdays later (weekends do not count)."""
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
+def is_overdue(*, status: RequestStatus, reply_due_at: datetime, now: datetime) -> bool:
+    """Past the reply promise with nobody having reached the patient yet."""
+    return status in OPEN_STATUSES and now > as_utc(reply_due_at)
 
 
-def is_overdue(*, submitted_at: datetime, status: RequestStatus, now: datetime, days: int) -> bool:
-    if status not in OPEN_STATUSES:
-        return False
-    return now > add_business_days(as_utc(submitted_at), days)
+def where_interpreter(query: Select, choice: InterpreterFilter) -> Select:
+    if choice == InterpreterFilter.NEEDED:
+        return query.where(AppointmentRequest.interpreter_needed.is_(True))
+    if choice == InterpreterFilter.NOT_NEEDED:
+        return query.where(AppointmentRequest.interpreter_needed.is_(False))
+    return query
 
 
-def _filtered(filters: QueueFilters, *, viewer_id: int, status: RequestStatus | None) -> Select:
+def where_referral(query: Select, choice: ReferralFilter) -> Select:
+    if choice == ReferralFilter.REFERRED:
+        return query.where(AppointmentRequest.has_referral.is_(True))
+    if choice == ReferralFilter.SELF:
+        return query.where(AppointmentRequest.has_referral.is_(False))
+    return query
+
+
+def _filtered(
+    filters: QueueFilters, *, viewer_id: int, status: RequestStatus | None, now: datetime
+) -> Select:
     ar = AppointmentRequest
     query = select(
         ar.id,
@@ -109,15 +136,20 @@ def _filtered(filters: QueueFilters, *, viewer_id: int, status: RequestStatus | 
         ar.interpreter_needed,
         ar.claimed_by_id,
         StaffUser.name,
+        ar.reply_due_at,
+        ar.phone,
+        ar.best_time_to_call,
+        ar.language,
+        ar.language_other,
     ).outerjoin(StaffUser, StaffUser.id == ar.claimed_by_id)
 
     if status is not None:
         query = query.where(ar.status == status)
+    if filters.status == StatusFilter.OVERDUE:
+        query = query.where(ar.reply_due_at < now)
 
-    if filters.referral == ReferralFilter.REFERRED:
-        query = query.where(ar.has_referral.is_(True))
-    elif filters.referral == ReferralFilter.SELF:
-        query = query.where(ar.has_referral.is_(False))
+    query = where_referral(query, filters.referral)
+    query = where_interpreter(query, filters.interpreter)
 
     if filters.claim == ClaimFilter.MINE:
         query = query.where(ar.claimed_by_id == viewer_id)
@@ -143,16 +175,20 @@ def _filtered(filters: QueueFilters, *, viewer_id: int, status: RequestStatus | 
     return query.order_by(ar.submitted_at, ar.id)
 
 
-def _page_query(filters: QueueFilters, *, viewer_id: int, after: int | None, limit: int) -> Select:
+def _page_query(
+    filters: QueueFilters, *, viewer_id: int, after: int | None, limit: int, now: datetime
+) -> Select:
     if filters.status == StatusFilter.ALL:
         statuses: tuple[RequestStatus | None, ...] = (None,)
     elif filters.status == StatusFilter.OPEN:
+        statuses = ACTIVE_STATUSES
+    elif filters.status == StatusFilter.OVERDUE:
         statuses = OPEN_STATUSES
     else:
         statuses = (RequestStatus(filters.status.value),)
     branches = []
     for status in statuses:
-        branch = _filtered(filters, viewer_id=viewer_id, status=status)
+        branch = _filtered(filters, viewer_id=viewer_id, status=status, now=now)
         if after is not None:
             branch = _after(branch, after)
         branches.append(branch.limit(limit))
@@ -181,12 +217,11 @@ def queue_page(
     filters: QueueFilters,
     viewer_id: int,
     now: datetime,
-    reply_days: int,
     after: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> QueuePage:
-    query = _page_query(filters, viewer_id=viewer_id, after=after, limit=limit + 1)
-    rows = [_row(r, now=now, reply_days=reply_days) for r in session.execute(query)]
+    query = _page_query(filters, viewer_id=viewer_id, after=after, limit=limit + 1, now=now)
+    rows = [_row(r, now=now) for r in session.execute(query)]
     next_after = rows[limit - 1].id if len(rows) > limit else None
     return QueuePage(rows[:limit], next_after)
 
@@ -197,7 +232,6 @@ def iter_queue(
     filters: QueueFilters,
     viewer_id: int,
     now: datetime,
-    reply_days: int,
     batch: int = 1000,
 ) -> Iterator[QueueRow]:
     """Every matching row, fetched a batch at a time by the same keyset as the pages."""
@@ -208,7 +242,6 @@ def iter_queue(
             filters=filters,
             viewer_id=viewer_id,
             now=now,
-            reply_days=reply_days,
             after=after,
             limit=batch,
         )
@@ -218,9 +251,10 @@ def iter_queue(
         after = page.next_after
 
 
-def _row(r, *, now: datetime, reply_days: int) -> QueueRow:
+def _row(r, *, now: datetime) -> QueueRow:
     submitted_at = as_utc(r[4])
     status = RequestStatus(r[5])
+    reply_due = as_utc(r[10])
     return QueueRow(
         id=r[0],
         reference=r[1],
@@ -232,6 +266,10 @@ def _row(r, *, now: datetime, reply_days: int) -> QueueRow:
         interpreter_needed=r[7],
         claimed_by_id=r[8],
         claimed_by_name=r[9],
-        reply_due=add_business_days(submitted_at, reply_days),
-        overdue=is_overdue(submitted_at=submitted_at, status=status, now=now, days=reply_days),
+        reply_due=reply_due,
+        overdue=is_overdue(status=status, reply_due_at=reply_due, now=now),
+        phone=r[11],
+        best_time_to_call=BestTime(r[12]),
+        language=Language(r[13]),
+        language_other=r[14],
     )

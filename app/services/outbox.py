@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from app.models import AppointmentRequest, OutboxMessage
 from app.vocabulary import OPEN_STATUSES, MessageKind, OutboxStatus, RequestStatus
 
-from .intake_queue import add_business_days, as_utc
+from .intake_queue import as_utc
 
 DEFAULT_LOCALE = "en"
 _ERROR_MAX = 255
@@ -107,7 +107,6 @@ def queue_intake_alert(
     recipient: str,
     now: datetime,
     every: timedelta,
-    reply_days: int,
     queue_url: str,
 ) -> AlertCounts | None:
     """Queue one alert to the intake mailbox if requests arrived since the last one and
@@ -139,7 +138,7 @@ def queue_intake_alert(
     counts = AlertCounts(
         arrived=arrived,
         interpreter=interpreter or 0,
-        overdue=count_overdue(session, now=now, reply_days=reply_days),
+        overdue=count_overdue(session, now=now),
         through_id=through_id,
     )
     statement = _insert_ignoring_conflicts(session).values(
@@ -163,16 +162,15 @@ def queue_intake_alert(
     return counts if stored is not None else None
 
 
-def count_overdue(session: Session, *, now: datetime, reply_days: int) -> int:
-    # Business days are never fewer than calendar days, so only requests older than
-    # `reply_days` calendar days can be overdue: the database narrows, Python decides.
-    candidates = session.scalars(
-        select(AppointmentRequest.submitted_at).where(
+def count_overdue(session: Session, *, now: datetime) -> int:
+    # The reply-due time is stored when a request arrives (the business clock, issue 16):
+    # the same condition as the queue's overdue filter.
+    return session.execute(
+        select(func.count()).where(
             AppointmentRequest.status.in_(OPEN_STATUSES),
-            AppointmentRequest.submitted_at < now - timedelta(days=reply_days),
+            AppointmentRequest.reply_due_at < now,
         )
-    )
-    return sum(1 for at in candidates if add_business_days(as_utc(at), reply_days) < now)
+    ).scalar_one()
 
 
 @cache

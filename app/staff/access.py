@@ -9,14 +9,17 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from app.db import get_session
 from app.models import StaffRole, StaffUser
-from app.services import audit
+from app.services import audit, held_notes
 from app.services.account_actions import AccountAction
 from app.services.actor import Actor
 from app.services.staff_accounts import emergency_expired, now_utc
@@ -111,7 +114,45 @@ def _to_sign_in():
     # path only, never the query string.
     record_audit(action=audit.Action.SIGN_IN_REQUIRED, detail=f"{request.method} {request.path}")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
+    reference = (request.view_args or {}).get("reference")
+    if target is None and isinstance(reference, str):
+        # A post about a request (a note, a move) comes back to that request.
+        target = url_for("staff.request_detail", reference=reference)
     return redirect(url_for("staff.login", next=safe_next(target)))
+
+
+# The fields a note arrives in: the request page's one box, and the older note form.
+_NOTE_FIELDS = ("status_note", "note")
+
+
+def _keep_late_note() -> bool:
+    """A note posted just after the idle limit: keep it for its writer (issue 16).
+
+    Only when the post is surely theirs: the session cookie still names an active account
+    with its current nonce, and the CSRF token is valid. The note goes into the database
+    (held_notes), never into the URL, the cookie or a log line.
+    """
+    reference = (request.view_args or {}).get("reference")
+    note = next((request.form.get(f, "").strip() for f in _NOTE_FIELDS if request.form.get(f)), "")
+    if request.method != "POST" or not note or not isinstance(reference, str):
+        return False
+    staff = current_staff()
+    if staff is None:
+        return False
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    session_db = get_session()
+    held_notes.hold(
+        session_db,
+        staff_id=staff.id,
+        reference=reference,
+        note=note,
+        now=datetime.now(UTC),
+    )
+    session_db.commit()
+    return True
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,8 +160,11 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args, **kwargs):
         if "staff_id" in session and idle_expired():
             minutes = current_app.config["STAFF_IDLE_MINUTES"]
+            kept = _keep_late_note()
             end_session()
             flash(f"You were signed out after {minutes} minutes without activity.", "info")
+            if kept:
+                flash("Your note was kept: sign in and it will be back in the note box.", "info")
             return _to_sign_in()
         if "staff_id" in session and lifetime_expired():
             _record_session_expired()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -20,15 +20,24 @@ from werkzeug.datastructures import MultiDict
 from app.db import get_session
 from app.errors import render_error
 from app.services import (
+    access_metrics,
     audit,
     csv_export,
     emergency_access,
+    held_notes,
     intake_queue,
     request_work,
     retention,
 )
+from app.services.business_clock import BusinessClock
 from app.services.errors import DomainError, NotFound
-from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter, StatusFilter
+from app.services.intake_queue import (
+    ClaimFilter,
+    InterpreterFilter,
+    QueueFilters,
+    ReferralFilter,
+    StatusFilter,
+)
 from app.services.staff_accounts import now_utc
 from app.transactions import commits, record_after_reading
 from app.vocabulary import CloseReason, RequestStatus
@@ -37,9 +46,12 @@ from .access import admin_required, current_actor, login_required, recent_proof_
 from .forms import (
     ActionForm,
     AuditFilterForm,
+    MetricsForm,
     NoteForm,
     QueueFilterForm,
+    ReopenForm,
     StatusForm,
+    TakeNextForm,
     options,
 )
 
@@ -64,6 +76,27 @@ def _not_found_or_refused(error: DomainError):
     flash(str(error), "error")
     reference = (request.view_args or {}).get("reference")
     return _back(reference) if reference else redirect(url_for(".queue"), code=303)
+
+
+def clock() -> BusinessClock:
+    return current_app.extensions["business_clock"]
+
+
+@bp.context_processor
+def _session_end() -> dict:
+    """When an idle session ends, for the page to say so (with or without JavaScript)."""
+    minutes = current_app.config["STAFF_IDLE_MINUTES"]
+    return {
+        "idle_seconds": minutes * 60,
+        "session_ends": now_utc() + timedelta(minutes=minutes),
+    }
+
+
+@bp.post("/session")
+@login_required
+def keep_session():
+    """ "Stay signed in": login_required has just counted this as activity."""
+    return "", 204
 
 
 @bp.get("/")
@@ -93,17 +126,31 @@ def _queue_filters() -> tuple[QueueFilterForm, QueueFilters, int | None]:
         status=StatusFilter(form.status.data),
         referral=ReferralFilter(form.referral.data),
         claim=ClaimFilter(form.claim.data),
+        interpreter=InterpreterFilter(form.interpreter.data),
         search=form.q.data or "",
     )
     return form, filters, after
 
 
+LINK_FILTERS = ("status", "referral", "interpreter", "claim")
+
+
 def _filter_args(form: QueueFilterForm) -> dict[str, str]:
     """Filters safe to put in a link: never the search text."""
     return {
+        name: form[name].data for name in LINK_FILTERS if form[name].data and not form[name].errors
+    }
+
+
+def _back_to_queue_args() -> dict[str, str]:
+    """The queue's filters a request page was opened with (``?status=...``), checked, so
+    "Back to the queue" returns to the same view. Never the search text."""
+    form = QueueFilterForm(MultiDict({k: v for k, v in request.args.items() if k in LINK_FILTERS}))
+    form.validate()
+    return {
         name: form[name].data
-        for name in ("status", "referral", "claim")
-        if form[name].data and not form[name].errors
+        for name in LINK_FILTERS
+        if name in request.args and not form[name].errors
     }
 
 
@@ -112,13 +159,11 @@ def _filter_args(form: QueueFilterForm) -> dict[str, str]:
 def queue():
     form, filters, after = _queue_filters()
     actor = current_actor()
-    reply_days = current_app.config["REPLY_BUSINESS_DAYS"]
     page = intake_queue.queue_page(
         get_session(),
         filters=filters,
         viewer_id=actor.staff_id,
         now=now_utc(),
-        reply_days=reply_days,
         after=after,
     )
     record_after_reading(
@@ -134,33 +179,88 @@ def queue():
         after=after,
         filter_args=_filter_args(form),
         now=now_utc(),
-        reply_days=reply_days,
-    )
-
-
-def _render_request(reference: str, *, status_form=None, note_form=None, code=200):
-    actor = current_actor()
-    page = request_work.request_page(
-        get_session(),
-        reference=reference,
-        actor=actor,
-        now=now_utc(),
         reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
     )
-    record_after_reading(lambda: request_work.record_view(get_session(), page=page, actor=actor))
+
+
+@bp.get("/my-work")
+@login_required
+def my_work():
+    now, actor = now_utc(), current_actor()
+    work = request_work.my_work(get_session(), staff_id=actor.staff_id, now=now, clock=clock())
+    # Like the queue's: a list of patients' names and phone numbers was shown.
+    record_after_reading(
+        lambda: audit.record(
+            get_session(),
+            action=audit.Action.MY_WORK_VIEW,
+            actor=actor,
+            to_value=f"{len(work.rows)} rows",
+        )
+    )
+    return render_template("staff/my_work.html", work=work, now=now, clock=clock())
+
+
+@bp.post("/next")
+@login_required
+@commits
+def take_next():
+    form = TakeNextForm()
+    if not form.validate_on_submit():
+        flash("The filters could not be read: choose them again and retry.", "error")
+        return redirect(url_for(".queue"), code=303)
+    reference = request_work.take_next(
+        get_session(),
+        actor=current_actor(),
+        now=now_utc(),
+        referral=ReferralFilter(form.referral.data),
+        interpreter=InterpreterFilter(form.interpreter.data),
+    )
+    if reference is None:
+        flash("No unclaimed request needs action with these filters.", "info")
+        return redirect(url_for(".queue", **_filter_args_from(form)), code=303)
+    flash("You have claimed this request: it is the oldest waiting.", "success")
+    return redirect(url_for(".request_detail", reference=reference), code=303)
+
+
+def _filter_args_from(form: TakeNextForm) -> dict[str, str]:
+    return {
+        name: form[name].data for name in ("referral", "interpreter") if form[name].data != "any"
+    }
+
+
+def _render_request(reference: str, *, status_form=None, reopen_form=None, code=200):
+    actor = current_actor()
+    page = request_work.request_page(get_session(), reference=reference, actor=actor, now=now_utc())
+    held = None
+    if status_form is None:
+        # A note that arrived after this person's session had ended: back in the box.
+        held = held_notes.peek(
+            get_session(), staff_id=actor.staff_id, reference=page.reference, now=now_utc()
+        )
+
+    def write() -> None:
+        request_work.record_view(get_session(), page=page, actor=actor)
+        if held is not None:
+            held_notes.drop(get_session(), staff_id=actor.staff_id, reference=page.reference)
+
+    record_after_reading(write)
     if status_form is None:
         status_form = StatusForm(formdata=None)
-    status_form.set_moves(page.moves)
-    if note_form is None:
-        note_form = NoteForm(formdata=None)
+        status_form.status_note.data = held
+    status_form.set_moves(page.moves, page.request.status)
+    if reopen_form is None:
+        reopen_form = ReopenForm(formdata=None)
     return render_template(
         "staff/request.html",
         page=page,
         r=page.request,
         now=now_utc(),
         status_form=status_form,
-        note_form=note_form,
-        form=status_form if status_form.errors else note_form if note_form.errors else None,
+        reopen_form=reopen_form,
+        back_args=_back_to_queue_args(),
+        clock=clock(),
+        held_note=held is not None,
+        form=status_form if status_form.errors else reopen_form if reopen_form.errors else None,
     ), code
 
 
@@ -171,7 +271,9 @@ def request_detail(reference: str):
 
 
 def _back(reference: str):
-    return redirect(url_for(".request_detail", reference=reference), code=303)
+    return redirect(
+        url_for(".request_detail", reference=reference, **_back_to_queue_args()), code=303
+    )
 
 
 @bp.post("/requests/<reference>/claim")
@@ -201,7 +303,17 @@ def change_status(reference: str):
     form = StatusForm()
     if not form.validate_on_submit():
         return _render_request(reference, status_form=form, code=400)
+    if not form.to_status.data:
+        request_work.add_note(
+            get_session(), reference=reference, actor=current_actor(), note=form.status_note.data
+        )
+        flash("Note added.", "success")
+        return _back(reference)
     to_status = RequestStatus(form.to_status.data)
+    callback_at = None
+    if form.callback_date.data is not None:
+        at = form.callback_time.data or clock().opens
+        callback_at = datetime.combine(form.callback_date.data, at, tzinfo=clock().zone)
     request_work.change_status(
         get_session(),
         reference=reference,
@@ -210,8 +322,25 @@ def change_status(reference: str):
         close_reason=CloseReason(form.close_reason.data) if form.close_reason.data else None,
         note=form.status_note.data or None,
         now=now_utc(),
+        callback_at=callback_at,
+        appointment_on=form.appointment_date.data,
+        clock=clock(),
     )
-    flash(f"Status changed to {to_status.label.lower()}.", "success")
+    flash(f"Saved: the request is now {to_status.label.lower()}.", "success")
+    return _back(reference)
+
+
+@bp.post("/requests/<reference>/reopen")
+@admin_required
+@commits
+def reopen(reference: str):
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        return _render_request(reference, reopen_form=form, code=400)
+    request_work.reopen(
+        get_session(), reference=reference, actor=current_actor(), reason=form.reason.data
+    )
+    flash("The request is open again.", "success")
     return _back(reference)
 
 
@@ -221,7 +350,11 @@ def change_status(reference: str):
 def add_note(reference: str):
     form = NoteForm()
     if not form.validate_on_submit():
-        return _render_request(reference, note_form=form, code=400)
+        # The page's one box shows what was typed and what is wrong.
+        status_form = StatusForm(formdata=None)
+        status_form.status_note.data = form.note.data
+        status_form.status_note.errors = list(form.note.errors)
+        return _render_request(reference, status_form=status_form, code=400)
     request_work.add_note(
         get_session(), reference=reference, actor=current_actor(), note=form.note.data
     )
@@ -293,7 +426,6 @@ def export_csv():
             filters=filters,
             viewer_id=actor.staff_id,
             now=now,
-            reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
         )
     )
     record_after_reading(
@@ -307,6 +439,60 @@ def export_csv():
         headers={
             "Content-Disposition": (
                 f'attachment; filename="intake-queue-{now.strftime("%Y%m%d-%H%M%S")}.csv"'
+            )
+        },
+    )
+
+
+def _metrics_period() -> tuple[MetricsForm, access_metrics.Metrics]:
+    """The chosen period; the last 30 days by default, or when the dates cannot be used."""
+    form = MetricsForm(request.args)
+    today = clock().today(now_utc())
+    start, end = today - timedelta(days=29), today
+    if form.validate():
+        end = form.end.data or end
+        start = form.start.data or min(start, end)
+        if start > end or (end - start).days >= access_metrics.MAX_DAYS:
+            start = end - timedelta(days=29)
+    metrics = access_metrics.access_metrics(get_session(), start=start, end=end, now=now_utc())
+    return form, metrics
+
+
+def _record_metrics(action: audit.Action, result: access_metrics.Metrics) -> None:
+    """Counts only, no patient, but who looked at the center's figures is on the record."""
+    actor = current_actor()
+    record_after_reading(
+        lambda: audit.record(
+            get_session(), action=action, actor=actor, detail=f"{result.start} to {result.end}"
+        )
+    )
+
+
+@bp.get("/metrics")
+@admin_required
+def metrics():
+    form, result = _metrics_period()
+    _record_metrics(audit.Action.METRICS_VIEW, result)
+    return render_template(
+        "staff/metrics.html",
+        form=form,
+        m=result,
+        reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
+        clock=clock(),
+    )
+
+
+@bp.get("/metrics.csv")
+@admin_required
+def metrics_csv():
+    _form, result = _metrics_period()
+    _record_metrics(audit.Action.METRICS_EXPORT, result)
+    return Response(
+        "".join(access_metrics.metrics_csv(result)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="access-metrics-{result.start}-{result.end}.csv"'
             )
         },
     )

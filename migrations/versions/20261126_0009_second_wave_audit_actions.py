@@ -2,13 +2,15 @@
 
 Migration 0003 put a CHECK constraint on every coded column, listing the values of its
 enum in app/vocabulary.py. The features that came after it (audit coverage and
-retention, the e-mail outbox, FHIR export, staff account security) record new kinds of
-audit entry; this re-creates the constraint with the longer list. It runs before the
-audit trail's triggers (0007): on SQLite a new constraint means rebuilding the table, and
-a rebuilt table would lose its triggers.
+retention, the e-mail outbox, FHIR export, staff account security, the working day's
+pages) record new kinds of audit entry; this re-creates the constraint with the longer
+list. It runs before the audit trail's triggers (0007): on SQLite a new constraint means
+rebuilding the table, and a rebuilt table would lose its triggers. It comes after the
+working day's 0008, which re-creates the same constraint (adding "reopen") and rebuilds
+request_events on SQLite: that too must happen before the triggers exist.
 
 Revision ID: 0009
-Revises: 0003
+Revises: 0008
 Create Date: 2026-11-26 03:20:00
 """
 
@@ -19,7 +21,7 @@ import warnings
 from alembic import op
 
 revision = "0009"
-down_revision = "0003"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -34,11 +36,16 @@ _BEFORE = [
     "note",
     "export",
     "purge_patient_data",
+    # The coordinator's working day (0008).
+    "reopen",
 ]
 _ADDED = [
     # Audit coverage, retention and emergency access.
     "queue_view",
     "queue_search",
+    "my_work_view",
+    "metrics_view",
+    "metrics_export",
     "access_denied",
     "sign_in_required",
     "account_created",

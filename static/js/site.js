@@ -13,6 +13,82 @@
     });
   }
 
+  // Staff pages: warn two minutes before the idle sign-out, with a button that keeps the
+  // session (WCAG 2.2.1). The server counts only requests as activity, so the button
+  // posts one; a note typed meanwhile stays in its box either way.
+  var WARN_SECONDS = 120;
+
+  function warnBeforeSignOut() {
+    var note = document.querySelector("[data-session-timeout]");
+    if (!note) { return; }
+    var limit = parseInt(note.getAttribute("data-session-timeout"), 10);
+    var keepAlive = note.getAttribute("data-keep-alive");
+    var tokenInput = document.querySelector("input[name='csrf_token']");
+    if (!limit || !keepAlive || !tokenInput) { return; }
+    var warnTimer, endTimer, box;
+
+    function minutesText(seconds) {
+      var minutes = Math.max(1, Math.round(seconds / 60));
+      return minutes === 1 ? "1 minute" : minutes + " minutes";
+    }
+
+    function showWarning() {
+      box = document.createElement("div");
+      box.className = "notice session-warning";
+      box.setAttribute("role", "alertdialog");
+      box.setAttribute("aria-labelledby", "session-warning-text");
+      var text = document.createElement("p");
+      text.id = "session-warning-text";
+      text.textContent = "You will be signed out in " + minutesText(WARN_SECONDS) +
+        " because nothing has been saved or opened. Anything you have typed stays here.";
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "button";
+      button.textContent = "Stay signed in";
+      button.addEventListener("click", stay);
+      box.appendChild(text);
+      box.appendChild(button);
+      var main = document.querySelector("main") || document.body;
+      main.insertBefore(box, main.firstChild);
+      button.focus();
+    }
+
+    function showEnded() {
+      if (!box) { showWarning(); }
+      box.querySelector("p").textContent = "Your session has ended. Anything you have typed " +
+        "is still here: when you save it, you will be asked to sign in and your note will " +
+        "be kept for you.";
+      var button = box.querySelector("button");
+      if (button) { button.remove(); }
+    }
+
+    function stay() {
+      fetch(keepAlive, {
+        method: "POST",
+        credentials: "same-origin",
+        // A session already ended answers with a redirect to sign-in: not "kept".
+        redirect: "manual",
+        headers: { "X-CSRFToken": tokenInput.value },
+      }).then(function (response) {
+        if (response.ok) {
+          if (box) { box.remove(); box = null; }
+          start();
+        } else {
+          showEnded();
+        }
+      }).catch(function () { /* offline: the warning stays, the button can be pressed again */ });
+    }
+
+    function start() {
+      window.clearTimeout(warnTimer);
+      window.clearTimeout(endTimer);
+      warnTimer = window.setTimeout(showWarning, Math.max(0, limit - WARN_SECONDS) * 1000);
+      endTimer = window.setTimeout(showEnded, limit * 1000);
+    }
+
+    start();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form").forEach(function (form) {
       if (form.querySelector("[data-reveals]")) {
@@ -27,6 +103,8 @@
         window.setTimeout(function () { form.dataset.submitting = "false"; }, 5000);
       });
     });
+
+    warnBeforeSignOut();
 
     var summary = document.querySelector("[data-error-summary]");
     if (summary) {

@@ -91,14 +91,14 @@ def test_a_coordinator_works_the_oldest_request_then_signs_out(new_page, oldest)
     call_note = "Called the patient at 10:05; she would like a Tuesday appointment."
     page.get_by_label("Note", exact=True).fill(call_note)
     with page.expect_navigation():
-        page.get_by_role("button", name="Add note").click()
+        page.get_by_role("button", name="Save").click()
     assert page.get_by_role("status").inner_text() == "Note added."
     assert call_note in page.locator(".history").inner_text()
 
-    page.get_by_role("group", name="Move the request to").get_by_label("Contacted").check()
+    page.get_by_role("group", name="Status").get_by_label("Contacted").check()
     with page.expect_navigation():
-        page.get_by_role("button", name="Change status").click()
-    assert page.get_by_role("status").inner_text() == "Status changed to contacted."
+        page.get_by_role("button", name="Save").click()
+    assert page.get_by_role("status").inner_text() == "Saved: the request is now contacted."
     status = page.locator("dt", has_text="Status").first.locator("xpath=following-sibling::dd")
     assert status.inner_text().startswith("Contacted")
     history = page.locator(".history").inner_text()
@@ -176,27 +176,22 @@ def test_request_page_with_form_errors(new_page, staff_server):
     sign_in(page, COORDINATOR.email, COORDINATOR.password)
     page.goto(f"/staff/requests/{second}")
     with page.expect_navigation():
-        page.get_by_role("button", name="Change status").click()
+        page.get_by_role("button", name="Save").click()
     assert page.title().startswith("Error:")
-    assert "Choose the new status" in page.locator(".error-summary").inner_text()
-    assert_accessible(page, "request, status form with an error")
+    assert "Write a note, or choose a new status" in page.locator(".error-summary").inner_text()
+    assert_accessible(page, "request, the form sent empty")
 
     reasons = page.get_by_role("group", name="Reason for closing")
     assert not reasons.is_visible(), "the reasons for closing wait until Closed is chosen"
-    page.get_by_role("group", name="Move the request to").get_by_label("Closed").check()
+    page.get_by_role("group", name="Status").get_by_label("Closed").check()
     assert reasons.is_visible()
     with page.expect_navigation():
-        page.get_by_role("button", name="Change status").click()
+        page.get_by_role("button", name="Save").click()
     assert "Choose why the request is being closed" in page.locator(".error-summary").inner_text()
     # The reasons appear with "Closed" chosen, and the choice is kept.
     assert page.get_by_role("group", name="Reason for closing").is_visible()
-    assert page.get_by_role("group", name="Move the request to").get_by_label("Closed").is_checked()
+    assert page.get_by_role("group", name="Status").get_by_label("Closed").is_checked()
     assert_accessible(page, "request, closing without a reason")
-
-    with page.expect_navigation():
-        page.get_by_role("button", name="Add note").click()
-    assert "Write the note before you add it" in page.locator(".error-summary").inner_text()
-    assert_accessible(page, "request, empty note")
 
 
 def test_audit_trail_for_an_admin(new_page, oldest):

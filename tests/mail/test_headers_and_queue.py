@@ -139,7 +139,10 @@ def test_the_intake_alert_counts_arrivals_interpreters_and_overdue_without_patie
     db.execute(
         update(AppointmentRequest)
         .where(AppointmentRequest.id == old)
-        .values(submitted_at=now_utc() - timedelta(days=10))
+        .values(
+            submitted_at=now_utc() - timedelta(days=10),
+            reply_due_at=now_utc() - timedelta(days=8),
+        )
     )
     db.commit()
     worker = Worker(app)
@@ -197,7 +200,6 @@ def test_two_workers_deciding_at_once_store_one_alert(app, db):
         "recipient": "intake@example.org",
         "now": now,
         "every": timedelta(minutes=5),
-        "reply_days": 2,
         "queue_url": "https://x.example/staff/queue",
     }
     outbox.queue_intake_alert(db, **args)

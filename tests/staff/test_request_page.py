@@ -19,7 +19,7 @@ from tests.support.staff import csrf_from, make_request, make_staff, signed_in_c
 
 def page_for(db, row, actor):
     return request_work.request_page(
-        db, reference=row.reference, actor=actor, now=datetime.now(UTC), reply_days=2
+        db, reference=row.reference, actor=actor, now=datetime.now(UTC)
     )
 
 
@@ -42,13 +42,14 @@ def test_who_may_claim_release_and_move(app, db):
     assert (mine.can_claim, mine.can_release) == (False, True)
     assert (theirs.can_claim, theirs.can_release) == (False, False)
     assert (admin.can_claim, admin.can_release) == (False, True)
-    assert mine.moves == [RequestStatus.CONTACTED, RequestStatus.CLOSED]
+    assert mine.moves == [RequestStatus.CONTACTED, RequestStatus.SCHEDULED, RequestStatus.CLOSED]
+    assert theirs.moves == [], "only the claimer moves a claimed request"
     assert [e.kind for e in mine.history] == ["claim"]
 
     db.execute(
         update(AppointmentRequest)
         .where(AppointmentRequest.id == row.id)
-        .values(status=RequestStatus.SCHEDULED, claimed_by_id=None)
+        .values(status=RequestStatus.CLOSED, claimed_by_id=None)
     )
     db.commit()
     db.expire_all()

@@ -39,6 +39,8 @@ EXPECTED_ADMIN_ENDPOINTS = {
 EXPECTED_ADMIN_ENDPOINTS |= {"staff.outbox_page", "staff.outbox_send_again"}
 # FHIR export (issue 19).
 EXPECTED_ADMIN_ENDPOINTS |= {"staff.request_fhir", "staff.fhir_export"}
+# The coordinator's working day (issue 16).
+EXPECTED_ADMIN_ENDPOINTS |= {"staff.metrics", "staff.metrics_csv", "staff.reopen"}
 
 
 @pytest.fixture

@@ -70,7 +70,6 @@ def test_keyset_pages_break_ties_on_the_id(app, db):
             filters=QueueFilters(),
             viewer_id=staff.id,
             now=datetime.now(UTC),
-            reply_days=2,
             after=after,
             limit=3,
         )
@@ -91,7 +90,6 @@ def test_a_few_hundred_rows_keep_their_order_across_pages(app, db):
             filters=QueueFilters(),
             viewer_id=staff.id,
             now=datetime.now(UTC),
-            reply_days=2,
             after=after,
         )
         seen += [r.reference for r in page.rows]
@@ -132,11 +130,16 @@ def test_filters(app, db):
         assert response.status_code == 200
         return references_on(response)
 
-    assert refs("") == [r.reference for r in (referred, self_referred, mine, theirs)]
+    # The default view leaves out nothing that needs action: contacted too.
+    assert refs("") == [r.reference for r in (referred, self_referred, mine, theirs, contacted)]
     assert refs("?referral=referred") == [referred.reference]
-    assert refs("?referral=self") == [r.reference for r in (self_referred, mine, theirs)]
+    assert refs("?referral=self") == [r.reference for r in (self_referred, mine, theirs, contacted)]
     assert refs("?claim=mine") == [mine.reference]
-    assert refs("?claim=unclaimed") == [referred.reference, self_referred.reference]
+    assert refs("?claim=unclaimed") == [
+        referred.reference,
+        self_referred.reference,
+        contacted.reference,
+    ]
     assert refs("?status=in_progress") == [mine.reference, theirs.reference]
     assert refs("?status=contacted") == [contacted.reference]
     assert len(refs("?status=all")) == 5
@@ -223,31 +226,13 @@ def test_overdue_requests_stand_out(app, db):
     assert "Overdue" not in fresh_row.get_text()
 
 
-@pytest.mark.parametrize(
-    ("submitted", "days", "due"),
-    [
-        # Friday 10:00 + 2 business days = Tuesday 10:00.
-        (datetime(2026, 11, 20, 10, tzinfo=UTC), 2, datetime(2026, 11, 24, 10, tzinfo=UTC)),
-        # Monday + 2 = Wednesday.
-        (datetime(2026, 11, 23, 10, tzinfo=UTC), 2, datetime(2026, 11, 25, 10, tzinfo=UTC)),
-        # Saturday + 1 = Monday.
-        (datetime(2026, 11, 21, 10, tzinfo=UTC), 1, datetime(2026, 11, 23, 10, tzinfo=UTC)),
-    ],
-)
-def test_reply_is_due_after_business_days(submitted, days, due):
-    assert intake_queue.add_business_days(submitted, days) == due
-    assert not intake_queue.is_overdue(
-        submitted_at=submitted, status=RequestStatus.NEW, now=due, days=days
-    )
-    assert intake_queue.is_overdue(
-        submitted_at=submitted, status=RequestStatus.NEW, now=due + timedelta(seconds=1), days=days
-    )
-    assert not intake_queue.is_overdue(
-        submitted_at=submitted,
-        status=RequestStatus.CONTACTED,
-        now=due + timedelta(days=9),
-        days=days,
-    )
+def test_overdue_means_past_the_stored_due_time_without_a_first_contact():
+    due = datetime(2026, 11, 24, 15, tzinfo=UTC)
+    new = RequestStatus.NEW
+    assert not intake_queue.is_overdue(status=new, reply_due_at=due, now=due)
+    assert intake_queue.is_overdue(status=new, reply_due_at=due, now=due + timedelta(seconds=1))
+    later = due + timedelta(days=9)
+    assert not intake_queue.is_overdue(status=RequestStatus.CONTACTED, reply_due_at=due, now=later)
 
 
 def test_service_filters_compose(app, db):
@@ -264,7 +249,6 @@ def test_service_filters_compose(app, db):
         ),
         viewer_id=staff.id,
         now=datetime.now(UTC),
-        reply_days=2,
     )
     assert [r.last_name for r in page.rows] == ["Parker"]
 

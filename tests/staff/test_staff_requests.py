@@ -159,8 +159,8 @@ def test_an_admin_may_release_someone_elses_claim(app, db):
     assert current(db, row).claimed_by_id is None
 
 
-def move(client, row, to_status: str, reason: str | None = None, note: str = ""):
-    data = {"to_status": to_status, "status_note": note}
+def move(client, row, to_status: str, reason: str | None = None, note: str = "", **extra):
+    data = {"to_status": to_status, "status_note": note, **extra}
     if reason:
         data["close_reason"] = reason
     return act(client, row, "status", data)
@@ -175,7 +175,7 @@ def test_the_whole_way_to_scheduled_with_notes(app, db):
         == 303
     )
     assert current(db, row).status == RequestStatus.CONTACTED
-    assert move(client, row, "scheduled").status_code == 303
+    assert move(client, row, "scheduled", appointment_date="2099-01-05").status_code == 303
     assert current(db, row).status == RequestStatus.SCHEDULED
     text = flash_text(client, row)
     assert "Changed the status from in progress to contacted" in text
@@ -229,13 +229,13 @@ REFUSED = [
     # (from, claimed by me, to)
     ("new", False, "contacted"),
     ("new", False, "scheduled"),
-    ("in_progress", True, "scheduled"),
+    ("in_progress", True, "awaiting_records"),
     ("in_progress", True, "new"),
     ("in_progress", True, "in_progress"),
     ("contacted", True, "in_progress"),
     ("contacted", True, "new"),
-    ("scheduled", True, "closed"),
-    ("scheduled", True, "contacted"),
+    ("scheduled", True, "awaiting_records"),
+    ("scheduled", True, "in_progress"),
     ("closed", True, "new"),
     ("closed", True, "contacted"),
 ]
@@ -296,7 +296,7 @@ def test_an_empty_note_is_refused_on_the_field(app, db):
     assert response.status_code == 400
     soup = parse(response)
     assert "Write the note before you add it" in soup.select_one("[data-error-summary]").get_text()
-    assert soup.find(id="note-error") is not None
+    assert soup.find(id="status_note-error") is not None
 
 
 def test_unknown_reference_is_not_found(app, db):
@@ -357,10 +357,10 @@ def test_finished_requests_cannot_be_claimed(app, db):
     db.execute(
         update(AppointmentRequest)
         .where(AppointmentRequest.id == row.id)
-        .values(status=RequestStatus.SCHEDULED)
+        .values(status=RequestStatus.CLOSED)
     )
     db.commit()
     client, _ = signed_in_client(app, db)
     act(client, row, "claim")
-    assert "A scheduled request cannot be claimed" in flash_text(client, row)
+    assert "A closed request cannot be claimed" in flash_text(client, row)
     assert current(db, row).claimed_by_id is None

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, AuditEvent, StaffRole, StaffSecondFactor, StaffUser
@@ -200,17 +200,12 @@ def make_request(
 ) -> AppointmentRequest:
     if commit:
         db.rollback()
-    submitted = submit_request(db, details=request_details(**fields), token=secrets.token_hex(16))
+    submitted = submit_request(
+        db, details=request_details(**fields), token=secrets.token_hex(16), now=submitted_at
+    )
     row = db.scalars(
         select(AppointmentRequest).where(AppointmentRequest.reference == submitted.reference)
     ).one()
-    if submitted_at is not None:
-        db.execute(
-            update(AppointmentRequest)
-            .where(AppointmentRequest.id == row.id)
-            .values(submitted_at=submitted_at)
-        )
-        db.expire(row)
     if commit:
         db.commit()
     return row
