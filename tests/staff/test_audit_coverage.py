@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from app.models import AuditEvent, EmergencyAccess, StaffRole, StaffUser
+from app.models import (
+    AppointmentRequest,
+    AuditEvent,
+    EmergencyAccess,
+    RequestStatus,
+    StaffRole,
+    StaffUser,
+)
 from tests.support.forms import open_form, submit, valid_answers
 from tests.support.staff import (
     PASSWORD,
@@ -217,3 +224,42 @@ def test_normal_accounts_are_not_flagged(app, db):
     client = app.test_client()
     sign_in(client)
     assert entries(db, "sign_in")[0].emergency is False
+
+
+def test_my_work_and_the_metrics_are_recorded(app, db):
+    """The working day's pages are on the record as the queue is: My work lists the
+    patients one holds; the metrics are counts only, but who read them is kept too."""
+    client, staff = signed_in_client(app, db, email="ada@example.org", role=StaffRole.ADMIN)
+    held = make_request(db)
+    db.execute(
+        update(AppointmentRequest)
+        .where(AppointmentRequest.id == held.id)
+        .values(claimed_by_id=staff.id, status=RequestStatus.IN_PROGRESS)
+    )
+    db.commit()
+    assert client.get("/staff/my-work").status_code == 200
+    [work] = entries(db, "my_work_view")
+    assert (work.staff_id, work.to_value) == (staff.id, "1 rows")
+    assert client.get("/staff/metrics?start=2026-11-01&end=2026-11-20").status_code == 200
+    assert client.get("/staff/metrics.csv?start=2026-11-02&end=2026-11-03").status_code == 200
+    [view] = entries(db, "metrics_view")
+    [export] = entries(db, "metrics_export")
+    assert view.detail == "2026-11-01 to 2026-11-20"
+    assert export.detail == "2026-11-02 to 2026-11-03"
+    assert {view.staff_id, export.staff_id} == {staff.id}
+
+
+def test_take_next_is_recorded_as_a_claim(app, db):
+    oldest = make_request(db, submitted_at=datetime(2026, 11, 2, 9, tzinfo=UTC))
+    client, staff = signed_in_client(app, db)
+    token = csrf_from(client.get("/staff/queue").get_data(as_text=True))
+    taken = client.post(
+        "/staff/next", data={"csrf_token": token, "referral": "any", "interpreter": "needed"}
+    )
+    assert taken.status_code == 303
+    # The request asked for needs no interpreter: nothing taken, nothing claimed.
+    assert entries(db, "claim") == []
+    client.post("/staff/next", data={"csrf_token": token, "referral": "any", "interpreter": "any"})
+    [claim] = entries(db, "claim")
+    assert (claim.staff_id, claim.request_id) == (staff.id, oldest.id)
+    assert claim.detail == "take next: referral=any interpreter=any"

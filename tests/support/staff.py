@@ -65,7 +65,17 @@ def enrol_second_factor(db: Session, staff: StaffUser) -> None:
 
 # Entries every page view or refusal writes (audit coverage), beside the ones about the
 # account itself.
-PAGE_ENTRIES = frozenset({"queue_view", "queue_search", "view_request", "sign_in_required"})
+PAGE_ENTRIES = frozenset(
+    {
+        "queue_view",
+        "queue_search",
+        "view_request",
+        "sign_in_required",
+        "my_work_view",
+        "metrics_view",
+        "metrics_export",
+    }
+)
 
 
 def last_account_event(db: Session) -> AuditEvent:
