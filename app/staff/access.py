@@ -143,15 +143,18 @@ def _keep_late_note() -> bool:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:
         return False
-    session_db = get_session()
-    held_notes.hold(
-        session_db,
-        staff_id=staff.id,
-        reference=reference,
-        note=note,
-        now=datetime.now(UTC),
+    # Its own transaction, begun by the write (see record_after_reading): the session is
+    # about to end and the view will not run.
+    staff_id = staff.id
+    record_after_reading(
+        lambda: held_notes.hold(
+            get_session(),
+            staff_id=staff_id,
+            reference=reference,
+            note=note,
+            now=datetime.now(UTC),
+        )
     )
-    session_db.commit()
     return True
 
 
