@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, AuditEvent, RequestEvent
@@ -247,9 +247,22 @@ def test_two_coordinators_taking_next_at_once_get_different_requests(app, db, ba
     holding = threading.Event()
 
     took: dict[int, float] = {}
+    pids: dict[int, int] = {}
+    # What the second one's connection waited on while the first held its row.
+    waited_on: set[str] = set()
+
+    def waiting(pid: int) -> set[str]:
+        with engine.connect() as conn:
+            return set(
+                conn.scalars(
+                    text("SELECT locktype FROM pg_locks WHERE pid = :pid AND NOT granted"),
+                    {"pid": pid},
+                )
+            )
 
     def take(i: int) -> None:
         with Session(engine) as session:
+            pids[i] = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
             barrier.wait()
             if i == 1:
                 holding.wait(5)  # the first one holds its row lock, uncommitted
@@ -259,9 +272,15 @@ def test_two_coordinators_taking_next_at_once_get_different_requests(app, db, ba
             if i == 0:
                 holding.set()
                 # Keep the lock until the other has chosen (at most 5 s): it must skip
-                # the locked row, not wait for it.
+                # the locked row, not wait for it. It may wait for the audit trail's lock
+                # (issue 14: entries are chained, one writer at a time, until commit),
+                # never for the row: once it waits on anything, this one commits.
                 deadline = time.monotonic() + 5
                 while 1 not in taken and time.monotonic() < deadline:
+                    locks = waiting(pids[1])
+                    waited_on.update(locks)
+                    if locks:
+                        break
                     time.sleep(0.01)
             session.commit()
 
@@ -273,6 +292,7 @@ def test_two_coordinators_taking_next_at_once_get_different_requests(app, db, ba
     assert taken[0] == first.reference
     assert taken[1] == second.reference, "the locked oldest request is skipped"
     assert took[1] < 2, "and not waited for"
+    assert waited_on <= {"advisory"}, "only the audit trail's lock, never the row's"
     db.expire_all()
     holders = {r.reference: r.claimed_by_id for r in db.scalars(select(AppointmentRequest))}
     assert holders == {first.reference: ids[0], second.reference: ids[1]}
