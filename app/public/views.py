@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from app import serving
 from app.db import discard_session, get_session
 from app.services import appointment_requests, reference_codes
 
-from . import bp, cached_pages
+from . import bp
 from .forms import AppointmentRequestForm
 from .submission import to_new_request
 
@@ -21,26 +22,24 @@ _INFORMATION_MAX_AGE = 300
 
 
 @bp.get("/")
+@serving.public_cache(max_age=_INFORMATION_MAX_AGE)
 def information():
-    page = cached_pages.static_page("public/information.html")
-    # Checked before anything is rendered: a revalidation costs a hash comparison.
-    if request.if_none_match.contains_weak(page.etag):
-        response = Response(status=304)
-    else:
-        response = Response(page.body, mimetype="text/html")
-    response.set_etag(page.etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = _INFORMATION_MAX_AGE
-    return response
+    return serving.information_page("public/information.html")
 
 
-@bp.route("/request-appointment", methods=["GET", "POST"])
+@bp.get("/request-appointment")
 def request_appointment():
-    if request.method == "GET":
-        # Nothing to validate: the cached blank form with this visitor's tokens.
-        return cached_pages.blank_form(
-            "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
-        )
+    # Nothing to validate: the cached blank form with this visitor's tokens.
+    return serving.blank_form(
+        "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
+    )
+
+
+# The same address; a view of its own so that only sending the form passes the rate
+# limiter (reading it never counts, and skipping the limiter is a sixth of the GET's time).
+@bp.post("/request-appointment")
+@serving.form_rate_limit
+def send_request():
     form = AppointmentRequestForm()
     if request.form.get("website", "").strip():
         return _pretend_to_accept()

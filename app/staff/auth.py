@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
 
+from app import serving
 from app.db import get_session
 from app.services import staff_accounts
 
@@ -39,6 +40,7 @@ def lockout_policy() -> staff_accounts.LockoutPolicy:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@serving.sign_in_rate_limit
 def login():
     next_url = safe_next(request.args.get("next"))
     if request.method == "GET" and not idle_expired() and current_staff() is not None:
