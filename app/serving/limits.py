@@ -40,9 +40,11 @@ limiter = Limiter(
 
 @limiter.request_filter
 def _reading_is_never_limited() -> bool:
-    """Every limit of this site is on attempts (POST). Saying so here lets the limiter skip
-    a GET before it works out which limits apply, which cost about a third of the form
-    page's time (docs/performance.md)."""
+    """Every limit of this site is on attempts (POST), so a GET, HEAD or OPTIONS is never
+    limited. Saying so here lets the limiter's before-request hook, which runs on every
+    request Flask handles, stop before working out which limits apply (about a tenth of
+    the form page's time, docs/performance.md). A limit on reading would have to change
+    this filter."""
     return request.method not in _LIMITED_METHODS
 
 
