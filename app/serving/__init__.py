@@ -1,15 +1,18 @@
 """Everything between the network and the views: which proxy headers are believed, the
 one cache of rendered public pages and the replay of whole answers, security and caching
-headers, and rate limits.
+headers, rate limits, and session signing.
 
 ``init_app`` installs all of it, in the order written there; nothing else in the app wraps
 ``app.wsgi_app`` or adds a hook for these. Views say what they need with the decorators
-exported here: ``public_cache`` (may be stored by browsers and proxies; everything else is
-``no-store``), ``form_rate_limit`` and ``sign_in_rate_limit``. Libraries are used through
+exported here: ``public_cache`` (the same for everyone: may be stored by browsers and
+proxies, and is replayed; everything else is ``no-store``), ``form_rate_limit`` and
+``sign_in_rate_limit``. Libraries are used through
 their public API only.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -32,9 +35,6 @@ __all__ = [
     "sign_in_rate_limit",
 ]
 
-# Pages answered from a copy of Flask's own answer (replay.py).
-REPLAYED_PATHS = ("/",)
-
 
 def init_app(app: Flask) -> None:
     # Flask hooks: after_request hooks run last-registered first, so the rate limiter's
@@ -46,7 +46,8 @@ def init_app(app: Flask) -> None:
     # WSGI layers, innermost first. The replay sits right in front of Flask and keys its
     # copies on the request as the proxy fix leaves it, so the proxy fix goes outside it.
     cache = pages.init_app(app)
-    app.wsgi_app = PageReplay(app.wsgi_app, cache, REPLAYED_PATHS)  # type: ignore[method-assign]
+    replayed = partial(headers.public_paths, app)  # read at the first request: every view is there
+    app.wsgi_app = PageReplay(app.wsgi_app, cache, replayed)  # type: ignore[method-assign]
     app.wsgi_app = _believe_trusted_proxies(app, app.wsgi_app)  # type: ignore[method-assign]
 
 

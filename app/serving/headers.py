@@ -69,6 +69,16 @@ def public_cache(*, max_age: int) -> Callable[[View], View]:
     return mark
 
 
+def public_paths(app: Flask) -> list[str]:
+    """The addresses of the views declared public that take no parameter."""
+    return [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if not rule.arguments
+        and hasattr(app.view_functions.get(rule.endpoint), PUBLIC_CACHE_ATTRIBUTE)
+    ]
+
+
 def talisman_options(app: Flask) -> dict[str, Any]:
     return {
         # TLS ends at the proxy, which redirects http to https; the app must still answer

@@ -1,6 +1,7 @@
 """Answers for the information page without going through Flask each time.
 
-The information page is the same for every visitor who reaches it the same way: its bytes
+Which pages: those whose view is declared ``@public_cache`` (and takes no parameter); today
+the information page. It is the same for every visitor who reaches it the same way: its bytes
 and headers depend only on the code, the configuration and the request's ``PageKey``
 (pages.py: path, script root, host, scheme, language). The first request of each key goes
 through Flask as usual, and the complete answer Flask gave (status, every header, the body)
@@ -49,12 +50,18 @@ class Replayed:
 class PageReplay:
     """WSGI middleware in front of Flask for pages that are the same for everyone."""
 
-    def __init__(self, wsgi_app: Callable, cache: PageCache, paths: Iterable[str]) -> None:
+    def __init__(
+        self, wsgi_app: Callable, cache: PageCache, paths: Callable[[], Iterable[str]]
+    ) -> None:
         self._wsgi_app = wsgi_app
         self.cache = cache
-        self._paths = frozenset(paths)
+        # Which paths: asked once, at the first request, when every view is registered.
+        self._read_paths = paths
+        self._paths: frozenset[str] | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if self._paths is None:
+            self._paths = frozenset(self._read_paths())
         if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") not in self._paths:
             return self._wsgi_app(environ, start_response)
         if not self.cache.enabled:

@@ -113,7 +113,7 @@ def test_an_answer_that_sets_a_cookie_is_never_replayed():
         response.set_cookie("visitor", str(len(calls)))
         return response
 
-    site.wsgi_app = PageReplay(site.wsgi_app, PageCache(site), ["/"])
+    site.wsgi_app = PageReplay(site.wsgi_app, PageCache(site), lambda: ["/"])
     client = site.test_client()
     cookies = [client.get("/").headers["Set-Cookie"] for _ in range(3)]
     assert len(calls) == 3

@@ -68,3 +68,9 @@ def test_a_new_view_is_private_until_declared(database_url):
 def test_errors_of_a_public_view_are_not_stored(client):
     assert "no-store" in client.get("/no-such-page").headers["Cache-Control"]
     assert "no-store" in client.post("/").headers["Cache-Control"]  # 405
+
+
+def test_the_views_declared_public_are_the_pages_replayed(app):
+    from app.serving.headers import public_paths
+
+    assert public_paths(app) == ["/"]
