@@ -130,6 +130,9 @@ class Config:
     # The addresses or networks of those proxies (comma-separated). X-Forwarded-* is
     # believed only on connections from one of them; from anyone else it is ignored.
     TRUSTED_PROXIES = _env("TRUSTED_PROXIES", "127.0.0.1,::1")
+    # Whether those proxies set X-Forwarded-Prefix (the app served under a path): off, a
+    # client's own header passed on by the proxy would become every link's prefix.
+    TRUST_FORWARDED_PREFIX = _env_bool("TRUST_FORWARDED_PREFIX", False)
     # How many hosts run the app against this database (only read by `flask check-deploy`).
     DEPLOY_HOSTS = _env_int("DEPLOY_HOSTS", 1)
     # Strict-Transport-Security; sent only over HTTPS and only where the site is HTTPS-only.
@@ -140,13 +143,9 @@ class Config:
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "intake")
-    # A Redis outage must not take the form down: count in memory until it is back.
-    RATELIMIT_SWALLOW_ERRORS = True
-    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # (Behaviour when Redis is down, and no X-RateLimit-* headers: app/serving/limits.py.)
     # Short timeouts so an unreachable Redis costs a request half a second, not a hang.
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-    # No X-RateLimit-* headers: each cost a Redis round trip; the 429 page sends Retry-After.
-    RATELIMIT_HEADERS_ENABLED = False
     FORM_RATE_LIMIT = _env("FORM_RATE_LIMIT", "20 per hour")
     SIGNIN_RATE_LIMIT = _env("SIGNIN_RATE_LIMIT", "10 per 15 minutes")
 

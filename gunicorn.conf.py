@@ -43,6 +43,13 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logger_class = "app.ops.logs.GunicornJsonLogger"
 # The proxy in front sets X-Forwarded-*; the app's ProxyFix (TRUSTED_PROXY_COUNT) reads them.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No request header sets the WSGI SCRIPT_NAME or PATH_INFO, not even from a peer in
+# forwarded_allow_ips (gunicorn's default lets it): SCRIPT_NAME is the prefix of every link
+# the app builds, and a cached public page would carry a client's value to the next
+# visitors. The app takes a path prefix only from X-Forwarded-Prefix, and only when
+# TRUST_FORWARDED_PREFIX says the proxy sets it (app/serving). Headers with an underscore
+# are then dropped (gunicorn's header_map).
+forwarder_headers = ""
 
 
 def post_fork(server, worker):

@@ -4,7 +4,6 @@ import secrets
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     redirect,
@@ -17,10 +16,10 @@ from flask import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from app import serving
 from app.db import discard_session, get_session
 from app.services import appointment_requests, reference_codes
 
-from . import cached_pages
 from .forms import AppointmentRequestForm
 from .submission import to_new_request
 
@@ -31,29 +30,29 @@ _REMEMBERED_REFERENCES = 5
 # Browsers and proxies may keep the information page this long before asking again; when
 # they ask, an unchanged page costs a 304.
 _INFORMATION_MAX_AGE = 300
+_FAVICON_MAX_AGE = 86400
 
 
 @bp.get("/")
+@serving.public_cache(max_age=_INFORMATION_MAX_AGE)
 def information():
-    page = cached_pages.static_page("public/information.html")
-    # Checked before anything is rendered: a revalidation costs a hash comparison.
-    if request.if_none_match.contains_weak(page.etag):
-        response = Response(status=304)
-    else:
-        response = Response(page.body, mimetype="text/html")
-    response.set_etag(page.etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = _INFORMATION_MAX_AGE
-    return response
+    return serving.information_page("public/information.html")
 
 
-@bp.route("/request-appointment", methods=["GET", "POST"])
+@bp.get("/request-appointment")
 def request_appointment():
-    if request.method == "GET":
-        # Nothing to validate: the cached blank form with this visitor's tokens.
-        return cached_pages.blank_form(
-            "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
-        )
+    # Nothing to validate: the cached blank form with this visitor's tokens.
+    return serving.blank_form(
+        "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
+    )
+
+
+# The same address; a view of its own so that only sending the form passes the rate
+# limiter's decorator (reading never counts, and the decorator cost the GET about a tenth
+# of its time: docs/performance.md).
+@bp.post("/request-appointment")
+@serving.form_rate_limit
+def send_request():
     form = AppointmentRequestForm()
     if request.form.get("website", "").strip():
         return _pretend_to_accept()
@@ -104,8 +103,10 @@ def _remember(reference: str) -> None:
     session["submitted_references"] = (remembered + [reference])[-_REMEMBERED_REFERENCES:]
 
 
+# The same for everyone; a browser keeps it a day.
 @bp.get("/favicon.ico")
+@serving.public_cache(max_age=_FAVICON_MAX_AGE)
 def favicon():
     # Browsers ask for /favicon.ico on every first visit whatever the page says; without it
     # each visit logged a 404.
-    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=86400)
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=_FAVICON_MAX_AGE)

@@ -46,12 +46,8 @@ from .forms import (
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-@bp.after_request
-def _no_store(response):
-    # Staff pages carry patient data: no browser or proxy may keep a copy.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
+# No copy of a staff page is kept anywhere: app/serving sends no-store on every view not
+# declared @public_cache, and none here is (tests/serving/test_cache_control.py).
 
 
 @bp.errorhandler(DomainError)
