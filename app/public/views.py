@@ -3,10 +3,8 @@ from __future__ import annotations
 import secrets
 
 from flask import Response, abort, current_app, redirect, render_template, request, session, url_for
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from app.db import discard_session, get_session
+from app.db import DATABASE_UNAVAILABLE, discard_session, get_session
 from app.services import appointment_requests, reference_codes
 
 from . import bp, cached_pages
@@ -50,7 +48,7 @@ def request_appointment():
                 get_session(), details=to_new_request(form), token=form.form_token.data
             )
             get_session().commit()
-        except (OperationalError, InterfaceError, PoolTimeoutError):
+        except DATABASE_UNAVAILABLE:
             # The same form (same token) sent again stores one request, so asking the
             # person to send it again is safe even if this commit did reach the database.
             current_app.logger.warning("request not saved: database unavailable", exc_info=True)
