@@ -34,6 +34,8 @@ from . import choices
 MAX_AGE_YEARS = 120
 _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+# The insurance answers that ask for the company's name.
+INSURANCE_WITH_CARRIER = ("commercial", "other")
 
 
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
@@ -220,7 +222,7 @@ class AppointmentRequestForm(TrimmedForm):
         "Insurance company name",
         models.SHORT_TEXT_MAX,
         RequiredWhen(
-            "insurance_type", ("commercial", "other"), "Enter the name of the insurance company"
+            "insurance_type", INSURANCE_WITH_CARRIER, "Enter the name of the insurance company"
         ),
     )
 
@@ -291,7 +293,9 @@ class AppointmentRequestForm(TrimmedForm):
             raise ValidationError("Enter the 10-digit NPI number, or leave it blank")
 
     def validate_metastasis_sites(self, field: Field) -> None:
-        if "not_sure" in (field.data or []) and len(field.data) > 1:
+        # Each place once, whatever was posted: at most one of each choice is stored.
+        field.data = list(dict.fromkeys(field.data or []))
+        if "not_sure" in field.data and len(field.data) > 1:
             raise ValidationError("Select the places the cancer has spread, or Not sure, not both")
 
     def validate(self, extra_validators=None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.services.appointment_requests import NewRequest, ReferralDetails
 
-from .forms import AppointmentRequestForm
+from .forms import INSURANCE_WITH_CARRIER, AppointmentRequestForm
 
 
 def _optional(value: str | None) -> str | None:
@@ -23,7 +23,14 @@ def to_new_request(form: AppointmentRequestForm) -> NewRequest:
             email=getattr(form.physician_email, "normalized", None),
             npi=_optional(form.physician_npi.data),
         )
-    sites = list(form.metastasis_sites.data or []) if form.diagnosed_metastatic.data != "no" else []
+    # An answer to a question that does not apply was never validated (the question was
+    # hidden): it is dropped, never stored as posted.
+    sites = (
+        list(dict.fromkeys(form.metastasis_sites.data or []))
+        if form.diagnosed_metastatic.data == "yes"
+        else []
+    )
+    has_carrier = form.insurance_type.data in INSURANCE_WITH_CARRIER
     return NewRequest(
         submitted_by_patient=not on_behalf,
         submitter_name=form.submitter_name.data if on_behalf else None,
@@ -46,9 +53,7 @@ def to_new_request(form: AppointmentRequestForm) -> NewRequest:
         metastasis_sites=sites,
         in_treatment=form.in_treatment.data == "yes",
         insurance_type=form.insurance_type.data,
-        insurance_carrier=(
-            _optional(form.insurance_carrier.data) if form.insurance_type.data != "none" else None
-        ),
+        insurance_carrier=_optional(form.insurance_carrier.data) if has_carrier else None,
         message=_optional(form.message.data),
         consent_to_contact=bool(form.consent.data),
         referral=referral,

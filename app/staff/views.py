@@ -25,6 +25,7 @@ from app.services import audit, csv_export, intake_queue, reference_codes, reque
 from app.services.audit import Action
 from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter, StatusFilter
 from app.services.staff_accounts import now_utc
+from app.validation import row_id
 
 from . import bp
 from .access import admin_required, client_ip, login_required
@@ -57,7 +58,7 @@ def _filter_values() -> MultiDict:
 def _queue_filters() -> tuple[QueueFilterForm, QueueFilters, int | None]:
     values = _filter_values()
     form = QueueFilterForm(values)
-    after = values.get("after", type=int)
+    after = row_id(values.get("after"))
     if not form.validate():
         # Unknown values fall back to the default view, and the form says what was wrong.
         return form, QueueFilters(), None
@@ -282,7 +283,7 @@ def audit_trail():
         reference = reference_codes.parse(form.reference.data)
         if reference is None:
             form.reference.errors = ["Enter a reference like ABCD-EFGH-JKMN"]
-    before = request.args.get("before", type=int)
+    before = row_id(request.args.get("before"))
     page = audit.audit_page(session, staff_id=staff_id, reference=reference, before=before)
     filter_args = {
         name: form[name].data
