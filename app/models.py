@@ -215,7 +215,8 @@ class RequestEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("appointment_requests.id"))
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    # None for what the person who sent the request did (a re-send with changed answers).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     kind: Mapped[str] = mapped_column(String(20))
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str | None] = mapped_column(String(20))
@@ -223,7 +224,7 @@ class RequestEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    staff: Mapped[StaffUser] = relationship(lazy="raise")
+    staff: Mapped[StaffUser | None] = relationship(lazy="raise")
 
     __table_args__ = (Index("ix_request_events_request", "request_id", "id"),)
 

@@ -16,6 +16,8 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from app.public.resend import is_resend_of_stored_request
+
 FORM_ENDPOINT = "public.request_appointment"
 # Flask-Limiter settings that would put a limit on every request, not just on the views
 # limited below.
@@ -45,18 +47,25 @@ def init_app(app: Flask) -> Limiter:
     _answer_429_with_retry_after(app, limiter)
     if not app.config.get("RATELIMIT_ENABLED", True):
         return limiter
-    _limit(app, limiter, FORM_ENDPOINT, app.config["FORM_RATE_LIMIT"])
+    # A re-send of a stored form stores nothing: never counted, never refused.
+    _limit(
+        app,
+        limiter,
+        FORM_ENDPOINT,
+        app.config["FORM_RATE_LIMIT"],
+        exempt_when=is_resend_of_stored_request,
+    )
     for endpoint in sign_in_endpoints(app):
         _limit(app, limiter, endpoint, app.config["SIGNIN_RATE_LIMIT"])
     return limiter
 
 
-def _limit(app: Flask, limiter: Limiter, endpoint: str, limit: str) -> None:
+def _limit(app: Flask, limiter: Limiter, endpoint: str, limit: str, exempt_when=None) -> None:
     view = app.view_functions.get(endpoint)
     if view is None:
         return
     # Only attempts count: reading the form or the sign-in page is never limited.
-    limited = limiter.limit(limit, methods=["POST"])(view)
+    limited = limiter.limit(limit, methods=["POST"], exempt_when=exempt_when)(view)
 
     @wraps(view)
     def dispatch(*args, **kwargs):

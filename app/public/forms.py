@@ -38,6 +38,10 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 INSURANCE_WITH_CARRIER = ("commercial", "other")
 
 
+def token_is_well_formed(token: str | None) -> bool:
+    return bool(_TOKEN.match(token or ""))
+
+
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
     return [SelectChoice(value=value, label=label) for value, label in pairs]
 
@@ -310,7 +314,7 @@ class AppointmentRequestForm(TrimmedForm):
 
     @property
     def token_is_well_formed(self) -> bool:
-        return bool(_TOKEN.match(self.form_token.data or ""))
+        return token_is_well_formed(self.form_token.data)
 
     def _check_date_of_birth(self) -> str | None:
         self.date_of_birth = None

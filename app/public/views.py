@@ -55,6 +55,8 @@ def request_appointment():
             discard_session()
             return render_template("public/request_form.html", form=form, not_saved=True), 503
         _remember(submitted.reference)
+        if submitted.changed:
+            return _first_version_kept(submitted.reference)
         return redirect(url_for(".confirmation", reference=submitted.reference), code=303)
 
     if not form.token_is_well_formed:
@@ -70,6 +72,16 @@ def confirmation(reference: str):
         abort(404)
     return render_template(
         "public/confirmation.html",
+        reference=reference_codes.display(reference),
+        reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
+    )
+
+
+def _first_version_kept(reference: str):
+    """The form was sent again with different answers: the first version stands, intake
+    sees the differences on its history, and the person learns how to correct it."""
+    return render_template(
+        "public/resent.html",
         reference=reference_codes.display(reference),
         reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
     )
