@@ -3,6 +3,7 @@
 gunicorn -c gunicorn.conf.py wsgi:app
 """
 
+import contextlib
 import os
 import sys
 
@@ -21,7 +22,12 @@ workers = int(
     )
 )
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-worker_class = "gthread" if threads > 1 else "sync"
+# The sync worker, except that when told to stop it serves the connections already queued
+# instead of leaving them to be reset (app/ops/worker.py).
+worker_class = "gthread" if threads > 1 else "app.ops.worker.QueueServingSyncWorker"
+# Longer than any wait a request can meet (DB_POOL_TIMEOUT, DB_CONNECT_TIMEOUT,
+# DB_STATEMENT_TIMEOUT, the Redis timeouts), so a hung dependency gets a 503, never a
+# worker killed mid-request (`flask check-deploy` checks the sum).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, workers finish the requests they hold for up to this long before exiting.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
@@ -42,6 +48,16 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logger_class = "app.ops.logs.GunicornJsonLogger"
 # The proxy in front sets X-Forwarded-*; the app's ProxyFix (TRUSTED_PROXY_COUNT) reads them.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    # A host starting afresh after "drain, then stop" (scripts/stop-host.sh) goes back into
+    # the load balancer's rotation. Only at start: a reload (`kill -HUP`, a deploy) keeps
+    # a drain that is under way.
+    drain_file = os.environ.get("DRAIN_FILE", "").strip()
+    if drain_file:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(drain_file)
 
 
 def post_fork(server, worker):

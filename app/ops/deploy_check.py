@@ -25,6 +25,15 @@ def gunicorn_workers(environ: Mapping[str, str]) -> int:
         return 2
 
 
+def worst_database_wait(config: Mapping[str, Any]) -> float:
+    """The longest a request can wait on its database calls before it gets a 503: a pool
+    checkout, a ping and a reconnect, then a statement and the commit, each cut off by the
+    client-side deadline (statement timeout plus connect timeout, app/db_timeouts.py)."""
+    connect = float(config.get("DB_CONNECT_TIMEOUT", 2))
+    statement = float(config.get("DB_STATEMENT_TIMEOUT", 5))
+    return float(config.get("DB_POOL_TIMEOUT", 5)) + 2 * connect + 2 * (statement + connect)
+
+
 def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     if environ.get("APP_ENV") != "production":
@@ -63,7 +72,22 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             f"RATELIMIT_STORAGE_URI keeps counters in process memory with {workers} workers "
             f"on {hosts} host(s): each one counts separately. Use redis://."
         )
+    timeout = _int(environ.get("GUNICORN_TIMEOUT"), 30)
+    if worst_database_wait(config) >= timeout:
+        problems.append(
+            f"The database timeouts add up to {worst_database_wait(config):g} s, not less than "
+            f"GUNICORN_TIMEOUT ({timeout} s): a hung database would get workers killed "
+            "mid-request instead of a 503. Lower DB_POOL_TIMEOUT, DB_CONNECT_TIMEOUT or "
+            "DB_STATEMENT_TIMEOUT."
+        )
     return problems
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
 
 
 @click.command("check-deploy")

@@ -65,3 +65,12 @@ def test_the_command_exits_zero_when_all_is_safe(database_url, monkeypatch):
     result = app.test_cli_runner().invoke(args=["check-deploy"])
     assert result.exit_code == 0, result.output
     assert "No unsafe settings found." in result.output
+
+
+def test_database_timeouts_must_end_before_gunicorn_kills_the_worker():
+    defaults = {"DB_POOL_TIMEOUT": 5, "DB_CONNECT_TIMEOUT": 2, "DB_STATEMENT_TIMEOUT": 5}
+    assert problems(**defaults) == []
+    slow = problems(**{**defaults, "DB_STATEMENT_TIMEOUT": 30})
+    assert any("GUNICORN_TIMEOUT (30 s)" in p for p in slow)
+    longer_timeout = {**PRODUCTION_ENV, "GUNICORN_TIMEOUT": "120"}
+    assert problems(longer_timeout, **{**defaults, "DB_STATEMENT_TIMEOUT": 30}) == []
