@@ -11,6 +11,7 @@ from config import ProductionConfig, config_from_env
 
 from . import cli, db, errors, ops
 from .extensions import csrf
+from .ops import hostile
 from .public import bp as public_bp
 from .public import page_replay
 from .staff import bp as staff_bp
@@ -41,6 +42,8 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_bp)
     cli.init_app(app)
     errors.init_app(app)
+    # Innermost: the body stream it wraps is the one Flask reads (app/ops/hostile.py).
+    hostile.init_app(app)
     # Before ops: the proxy fix it installs must run before the replay looks at a request.
     page_replay.init_app(app)
     # Last: it wraps the views registered above (rate limits) and adds headers and logs.

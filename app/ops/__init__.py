@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import headers, hostile, limits, logs
+from . import headers, limits, logs
 from .cli import intake_cli
 from .deploy_check import check_deploy_command
 from .views import bp
@@ -24,7 +24,6 @@ def init_app(app: Flask) -> None:
     logs.configure_logging(app.config["LOG_LEVEL"])
     logs.init_request_ids(app)
     headers.init_app(app)
-    hostile.init_app(app)
     app.register_blueprint(bp)
     limits.init_app(app)
     app.cli.add_command(check_deploy_command)

@@ -5,32 +5,64 @@ view or database sees them.
   NUL in text, so such a value would otherwise turn into a 500 wherever it reaches a
   query (``/staff/requests/%00``). No address or filter of ours contains one.
 - A body that cannot be read to the end (a malformed chunked encoding, a connection that
-  drops mid-body) or parsed: the server or the parser raises as the form is read, which
-  would otherwise be a 500 in whichever view first touched ``request.form``.
+  drops mid-body): the server raises as the body is read, in whichever code first touches
+  ``request.form`` (the CSRF check, usually), which would otherwise be a 500. Reading it
+  raises werkzeug's ClientDisconnected instead, a 400.
 """
 
 from __future__ import annotations
 
 from flask import Flask, abort, request
+from werkzeug.exceptions import ClientDisconnected
 
 from app.validation import has_control_characters
 
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
 
 def init_app(app: Flask) -> None:
-    app.before_request(_refuse_what_no_browser_sends)
+    app.before_request(_refuse_control_characters_in_the_address)
+    inner = app.wsgi_app
+
+    def body_errors_are_bad_requests(environ, start_response):
+        stream = environ.get("wsgi.input")
+        if stream is not None:
+            environ["wsgi.input"] = _BodyStream(stream)
+        return inner(environ, start_response)
+
+    app.wsgi_app = body_errors_are_bad_requests  # type: ignore[method-assign]
 
 
-def _refuse_what_no_browser_sends() -> None:
+def _refuse_control_characters_in_the_address() -> None:
     if has_control_characters(request.path):
         abort(404)
     for key, value in request.args.items(multi=True):
         if has_control_characters(key) or has_control_characters(value):
             abort(400)
-    if request.method in _BODY_METHODS:
+
+
+# Reading the body fails only because of what the client sent or its connection: gunicorn
+# raises its own ParseException subclasses (InvalidChunkSize, ChunkMissingTerminator...)
+# for a malformed chunked body, OSError subclasses for a body cut short.
+_BODY_ERRORS = (Exception,)
+
+
+class _BodyStream:
+    """The request body, with the server's errors on a malformed body turned into a 400."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, *args):
         try:
-            # Parsed here once (Flask keeps it for the view), so a failure is a 400.
-            request.form  # noqa: B018
-        except (OSError, ValueError):
-            abort(400)
+            return self._stream.read(*args)
+        except _BODY_ERRORS as error:
+            raise ClientDisconnected() from error
+
+    def readline(self, *args):
+        try:
+            return self._stream.readline(*args)
+        except _BODY_ERRORS as error:
+            raise ClientDisconnected() from error
+
+    def __iter__(self):
+        while line := self.readline():
+            yield line

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, Referral, StaffRole
 from tests.conftest import make_test_app
-from tests.ops.test_fuzz import BASE, NASTY, assert_follows_the_rules, changes, fuzz_text
+from tests.ops.test_fuzz import BASE, assert_follows_the_rules, changes, fuzz_text
 from tests.support.databases import migrate_to_head, postgres_url, prepare_postgres
 from tests.support.forms import FORM_URL, open_form
 from tests.support.staff import PASSWORD, csrf_from, make_request, make_staff, sign_in

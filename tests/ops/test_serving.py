@@ -26,7 +26,11 @@ def test_gunicorn_defaults_suit_a_small_machine(monkeypatch):
     assert conf["bind"] == "127.0.0.1:8000"
     cores = len(os.sched_getaffinity(0))
     workers = min(2 * cores + 1, 9)
-    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (workers, 1, "app.ops.worker.QueueServingSyncWorker")
+    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (
+        workers,
+        1,
+        "app.ops.worker.QueueServingSyncWorker",
+    )
     assert conf["accesslog"] == "-"
     assert conf["logger_class"] == "app.ops.logs.GunicornJsonLogger"
     assert conf["graceful_timeout"] > 0
