@@ -356,18 +356,19 @@ def test_malformed_bodies_never_get_a_5xx_from_gunicorn(cluster):
         ).encode()
         form = b"Content-Type: application/x-www-form-urlencoded\r\n"
         multipart = b"Content-Type: multipart/form-data; boundary=XyZ\r\n"
+        chunked = form + b"Transfer-Encoding: chunked\r\n\r\n"
+        part = b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\nb'
         attempts = {
-            "chunk size not hex": head + form + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n"
-            + body + b"\r\n0\r\n\r\n",
-            "chunk without terminator": head + form + b"Transfer-Encoding: chunked\r\n\r\n5\r\n"
-            + body[:20] + b"\r\n0\r\n\r\n",
-            "chunked body cut short": head + form + b"Transfer-Encoding: chunked\r\n\r\n400\r\n"
-            + body[:100],
+            "chunk size not hex": head + chunked + b"zz\r\n" + body + b"\r\n0\r\n\r\n",
+            "chunk without terminator": head + chunked + b"5\r\n" + body[:20] + b"\r\n0\r\n\r\n",
+            "chunked body cut short": head + chunked + b"400\r\n" + body[:100],
             "shorter than its length": head + form + b"Content-Length: 5000\r\n\r\n" + body[:50],
             "multipart without closing boundary": head + multipart
-            + b"Content-Length: 60\r\n\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb",
-            "multipart garbage": head + multipart + b"Content-Length: 12\r\n\r\n\x00\xff--XyZ--\r\n",
-            "json": head + b"Content-Type: application/json\r\nContent-Length: 9\r\n\r\n{\"a\": [1]",
+            + b"Content-Length: 60\r\n\r\n" + part,
+            "multipart garbage": head + multipart
+            + b"Content-Length: 12\r\n\r\n\x00\xff--XyZ--\r\n",
+            "json": head + b"Content-Type: application/json\r\nContent-Length: 9\r\n\r\n"
+            + b'{"a": [1]',
         }  # fmt: skip
         answers = {name: raw_exchange(server.port, raw) for name, raw in attempts.items()}
         log = server.log()

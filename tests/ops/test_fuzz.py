@@ -176,6 +176,17 @@ def assert_follows_the_rules(row: AppointmentRequest, referral: Referral | None)
     assert row.insurance_type in codes(choices.INSURANCE)
     assert row.diagnosed_metastatic in codes(choices.YES_NO_NOT_SURE)
     assert set(row.metastasis_sites) <= codes(choices.SITES)
+    # Each place once, and only for a confirmed spread; answers to questions that do not
+    # apply are dropped, never stored as posted.
+    assert len(row.metastasis_sites) == len(set(row.metastasis_sites))
+    if row.diagnosed_metastatic != "yes":
+        assert row.metastasis_sites == []
+    if row.insurance_type not in ("commercial", "other"):
+        assert row.insurance_carrier is None
+    if row.language != "other":
+        assert row.language_other is None
+    if row.submitted_by_patient:
+        assert row.submitter_name is None and row.submitter_phone is None
     assert row.sex is None or row.sex in codes(choices.SEX)
     assert row.consent_to_contact is True
     assert clean_text(row.message, 2000, multiline=True)

@@ -60,9 +60,10 @@ form_body = st.dictionaries(
     max_size=8,
 )
 raw_body = st.tuples(st.sampled_from(CONTENT_TYPES), st.binary(max_size=300))
-json_body = st.dictionaries(
-    st.sampled_from(FIELD_NAMES), st.recursive(value, lambda c: st.lists(c) | st.dictionaries(st.text(max_size=5), c), max_leaves=5), max_size=5
-)  # fmt: skip
+nested = st.recursive(
+    value, lambda inner: st.lists(inner) | st.dictionaries(st.text(max_size=5), inner), max_leaves=5
+)
+json_body = st.dictionaries(st.sampled_from(FIELD_NAMES), nested, max_size=5)
 
 
 @st.composite
