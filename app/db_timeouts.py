@@ -160,7 +160,9 @@ def install_postgres_timeouts(engine: Engine, timeouts: Timeouts) -> None:
     @event.listens_for(engine, "commit", named=True)
     @event.listens_for(engine, "rollback", named=True)
     def _transaction_ends(conn, **_kw):
-        # Disarmed at checkin, which follows the end of the transaction.
+        # Disarmed at checkin, which follows the end of the transaction (a Session gives its
+        # connection back at commit). Code that keeps a Connection idle for longer than the
+        # deadline after a commit would find it cut and get a 503: nothing here does.
         if (dbapi_connection := _dbapi(conn)) is not None:
             WATCHDOG.arm(dbapi_connection, statement_deadline)
 
