@@ -12,6 +12,7 @@ from config import ProductionConfig, config_from_env
 from . import cli, db, errors, ops, serving, templating
 from .extensions import csrf
 from .mail import cli as mail_cli
+from .ops import hostile
 from .public import bp as public_bp
 from .staff import bp as staff_bp
 from .validation import normalize_phone
@@ -43,6 +44,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     mail_cli.init_app(app)
     errors.init_app(app)
+    hostile.init_app(app)
     ops.init_app(app)
     serving.init_app(app)
 

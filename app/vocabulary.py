@@ -215,6 +215,9 @@ class EventKind(Vocabulary):
     RELEASE = "release", _l("Released the request to the queue")
     STATUS = "status", _l("Changed the status")
     NOTE = "note", _l("Added a note")
+    # The person who sent the request sent the form again with different answers (no
+    # staff member: request_events.staff_id is empty). A new member needs a migration.
+    RESENT_CHANGED = "resent_changed", _l("Sent the form again with different answers")
 
 
 class AuditAction(Vocabulary):

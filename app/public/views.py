@@ -13,14 +13,13 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app import serving
-from app.db import discard_session, get_session
+from app.db import DATABASE_UNAVAILABLE, discard_session, get_session
 from app.services import appointment_requests, reference_codes
 
 from .forms import AppointmentRequestForm
+from .resend import is_resend_of_stored_request
 from .submission import to_new_request
 
 bp = Blueprint("public", __name__)
@@ -51,7 +50,8 @@ def request_appointment():
 # limiter's decorator (reading never counts, and the decorator cost the GET about a tenth
 # of its time: docs/performance.md).
 @bp.post("/request-appointment")
-@serving.form_rate_limit
+# A re-send of a stored form stores nothing: never counted, never refused.
+@serving.form_rate_limit(exempt_when=is_resend_of_stored_request)
 def send_request():
     form = AppointmentRequestForm()
     if request.form.get("website", "").strip():
@@ -62,13 +62,15 @@ def send_request():
                 get_session(), details=to_new_request(form), token=form.form_token.data
             )
             get_session().commit()
-        except (OperationalError, InterfaceError, PoolTimeoutError):
+        except DATABASE_UNAVAILABLE:
             # The same form (same token) sent again stores one request, so asking the
             # person to send it again is safe even if this commit did reach the database.
             current_app.logger.warning("request not saved: database unavailable", exc_info=True)
             discard_session()
             return render_template("public/request_form.html", form=form, not_saved=True), 503
         _remember(submitted.reference)
+        if submitted.changed:
+            return _first_version_kept(submitted.reference)
         return redirect(url_for(".confirmation", reference=submitted.reference), code=303)
 
     if not form.token_is_well_formed:
@@ -84,6 +86,16 @@ def confirmation(reference: str):
         abort(404)
     return render_template(
         "public/confirmation.html",
+        reference=reference_codes.display(reference),
+        reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
+    )
+
+
+def _first_version_kept(reference: str):
+    """The form was sent again with different answers: the first version stands, intake
+    sees the differences on its history, and the person learns how to correct it."""
+    return render_template(
+        "public/resent.html",
         reference=reference_codes.display(reference),
         reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
     )

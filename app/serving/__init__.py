@@ -16,6 +16,8 @@ from functools import partial
 
 from flask import Flask
 
+from app.ops import hostile
+
 from . import headers, limits, pages, sessions
 from .headers import public_cache
 from .limits import form_rate_limit, limiter, sign_in_rate_limit
@@ -48,6 +50,9 @@ def init_app(app: Flask) -> None:
     # outermost, the trusted-proxy check (trusted_proxies.py), which drops X-Forwarded-*
     # from any peer not in TRUSTED_PROXIES and applies ProxyFix to the others.
     cache = pages.init_app(app)
+    # Innermost: a body that cannot be read answers 400 (app/ops/hostile.py); the stream
+    # it wraps is the one Flask reads.
+    app.wsgi_app = hostile.guard_body(app.wsgi_app)  # type: ignore[method-assign]
     replayed = partial(headers.public_paths, app)  # read at the first request: every view is there
     app.wsgi_app = PageReplay(app.wsgi_app, cache, replayed)  # type: ignore[method-assign]
     app.wsgi_app = _believe_trusted_proxies(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -1,9 +1,9 @@
 """Rate limits on the public form's POST and on sign-in attempts, per client address.
 
-Each limit is declared on its view with Flask-Limiter's own decorator (``@form_rate_limit``,
-``@sign_in_rate_limit``), so a view carries its limit wherever it is registered and nothing
-looks views up by name. The amounts are read from the configuration on each request
-(``FORM_RATE_LIMIT``, ``SIGNIN_RATE_LIMIT``).
+Each limit is declared on its view with Flask-Limiter's own decorator
+(``@form_rate_limit(exempt_when=...)``, ``@sign_in_rate_limit``), so a view carries its
+limit wherever it is registered and nothing looks views up by name. The amounts are read
+from the configuration on each request (``FORM_RATE_LIMIT``, ``SIGNIN_RATE_LIMIT``).
 
 The limiter is one object for the process, bound to the application by ``init_app``, as
 Flask-Limiter's documentation does it: the decorators need it when the views are defined.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
@@ -64,7 +65,13 @@ def _sign_in_limit() -> str:
     return current_app.config["SIGNIN_RATE_LIMIT"]
 
 
-form_rate_limit = limiter.limit(_form_limit, methods=list(_LIMITED_METHODS))
+def form_rate_limit(*, exempt_when: Callable[[], bool] | None = None):
+    """The public form's limit on its POST view. ``exempt_when`` says which posts are
+    neither counted nor refused (a re-send of a form already stored: it stores nothing,
+    and a refusal would hide the reference of a request we have)."""
+    return limiter.limit(_form_limit, methods=list(_LIMITED_METHODS), exempt_when=exempt_when)
+
+
 sign_in_rate_limit = limiter.limit(_sign_in_limit, methods=list(_LIMITED_METHODS))
 
 

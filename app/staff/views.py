@@ -31,6 +31,7 @@ from app.services.errors import DomainError, NotFound
 from app.services.intake_queue import ClaimFilter, QueueFilters, ReferralFilter, StatusFilter
 from app.services.staff_accounts import now_utc
 from app.transactions import commits, record_after_reading
+from app.validation import row_id
 from app.vocabulary import CloseReason, RequestStatus
 
 from .access import admin_required, current_actor, login_required, recent_proof_required
@@ -81,7 +82,7 @@ def _filter_values() -> MultiDict:
 def _queue_filters() -> tuple[QueueFilterForm, QueueFilters, int | None]:
     values = _filter_values()
     form = QueueFilterForm(values)
-    after = values.get("after", type=int)
+    after = row_id(values.get("after"))
     if not form.validate():
         # Unknown values fall back to the default view, and the form says what was wrong.
         return form, QueueFilters(), None
@@ -234,7 +235,7 @@ def audit_trail():
         [("", "Everyone")] + [(str(i), name) for i, name in audit.staff_members(session)]
     )
     form.validate()
-    before = request.args.get("before", type=int)
+    before = row_id(request.args.get("before"))
     emergency_only = request.args.get("emergency") == "1"
     page = audit.audit_page(
         session,
