@@ -66,6 +66,16 @@ class Config:
     DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 5)
     DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 5)
     DB_POOL_TIMEOUT = _env_int("DB_POOL_TIMEOUT", 5)
+    # Every wait on PostgreSQL has a deadline (app/db_timeouts.py), so a hung database
+    # costs a request seconds and a 503, never a worker killed at GUNICORN_TIMEOUT (30 s)
+    # with the request lost. Seconds. Connecting (libpq's connect_timeout, at least 2):
+    DB_CONNECT_TIMEOUT = _env_int("DB_CONNECT_TIMEOUT", 2)
+    # One statement (PostgreSQL's statement_timeout; the client gives up after this plus
+    # DB_CONNECT_TIMEOUT when the server does not answer at all). Our slowest statement, a
+    # queue page, takes milliseconds.
+    DB_STATEMENT_TIMEOUT = _env_int("DB_STATEMENT_TIMEOUT", 5)
+    # Waiting for a row lock (PostgreSQL's lock_timeout), such as two staff claiming at once.
+    DB_LOCK_TIMEOUT = _env_int("DB_LOCK_TIMEOUT", 3)
 
     # A whole request form is a few kilobytes; anything near this is not a person typing.
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 64 * 1024)
@@ -137,6 +147,9 @@ class Config:
     # The addresses or networks of those proxies (comma-separated). X-Forwarded-* is
     # believed only on connections from one of them; from anyone else it is ignored.
     TRUSTED_PROXIES = _env("TRUSTED_PROXIES", "127.0.0.1,::1")
+    # Whether those proxies set X-Forwarded-Prefix (the app served under a path): off, a
+    # client's own header passed on by the proxy would become every link's prefix.
+    TRUST_FORWARDED_PREFIX = _env_bool("TRUST_FORWARDED_PREFIX", False)
     # How many hosts run the app against this database (only read by `flask check-deploy`).
     DEPLOY_HOSTS = _env_int("DEPLOY_HOSTS", 1)
     # Strict-Transport-Security; sent only over HTTPS and only where the site is HTTPS-only.
@@ -147,15 +160,20 @@ class Config:
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "intake")
-    # A Redis outage must not take the form down: count in memory until it is back.
-    RATELIMIT_SWALLOW_ERRORS = True
-    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
-    # Short timeouts so an unreachable Redis costs a request half a second, not a hang.
-    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-    # No X-RateLimit-* headers: each cost a Redis round trip; the 429 page sends Retry-After.
-    RATELIMIT_HEADERS_ENABLED = False
+    # (Behaviour when Redis is down, and no X-RateLimit-* headers: app/serving/limits.py.)
+    # Short timeouts so an unreachable or hung Redis costs a request a fraction of a second,
+    # not a hang. Milliseconds.
+    REDIS_CONNECT_TIMEOUT_MS = _env_int("REDIS_CONNECT_TIMEOUT_MS", 250)
+    REDIS_SOCKET_TIMEOUT_MS = _env_int("REDIS_SOCKET_TIMEOUT_MS", 250)
+    RATELIMIT_STORAGE_OPTIONS = {
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_MS / 1000,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT_MS / 1000,
+    }
     FORM_RATE_LIMIT = _env("FORM_RATE_LIMIT", "20 per hour")
     SIGNIN_RATE_LIMIT = _env("SIGNIN_RATE_LIMIT", "10 per 15 minutes")
+    # Stopping a host: while this file exists /readyz answers 503 ("draining"), so the load
+    # balancer stops sending before gunicorn is stopped (docs/operations.md). Unset: no switch.
+    DRAIN_FILE = _env("DRAIN_FILE")
 
     # E-mail through the outbox (issue 18). Without SMTP_HOST nothing is sent: each message
     # is logged as "would send to <keyed hash>" and marked sent, so development needs nothing.

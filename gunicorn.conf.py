@@ -3,6 +3,7 @@
 gunicorn -c gunicorn.conf.py wsgi:app
 """
 
+import contextlib
 import os
 import sys
 
@@ -17,12 +18,16 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = gunicorn_workers(os.environ)
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # gunicorn's sync and gthread workers, answering malformed requests without echoing them
-# (app/ops/gunicorn_workers.py).
+# (app/ops/gunicorn_workers.py); the sync one, when told to stop, also serves the
+# connections already queued instead of leaving them to be reset (app/ops/worker.py).
 worker_class = (
     "app.ops.gunicorn_workers.QuietThreadWorker"
     if threads > 1
-    else "app.ops.gunicorn_workers.QuietSyncWorker"
+    else "app.ops.worker.QueueServingSyncWorker"
 )
+# Longer than any wait a request can meet (DB_POOL_TIMEOUT, DB_CONNECT_TIMEOUT,
+# DB_STATEMENT_TIMEOUT, the Redis timeouts), so a hung dependency gets a 503, never a
+# worker killed mid-request (`flask check-deploy` checks the sum).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, workers finish the requests they hold for up to this long before exiting.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
@@ -43,6 +48,23 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logger_class = "app.ops.logs.GunicornJsonLogger"
 # The proxy in front sets X-Forwarded-*; the app's ProxyFix (TRUSTED_PROXY_COUNT) reads them.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No request header sets the WSGI SCRIPT_NAME or PATH_INFO, not even from a peer in
+# forwarded_allow_ips (gunicorn's default lets it): SCRIPT_NAME is the prefix of every link
+# the app builds, and a cached public page would carry a client's value to the next
+# visitors. The app takes a path prefix only from X-Forwarded-Prefix, and only when
+# TRUST_FORWARDED_PREFIX says the proxy sets it (app/serving). Headers with an underscore
+# are then dropped (gunicorn's header_map).
+forwarder_headers = ""
+
+
+def on_starting(server):
+    # A host starting afresh after "drain, then stop" (scripts/stop-host.sh) goes back into
+    # the load balancer's rotation. Only at start: a reload (`kill -HUP`, a deploy) keeps
+    # a drain that is under way.
+    drain_file = os.environ.get("DRAIN_FILE", "").strip()
+    if drain_file:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(drain_file)
 
 
 def post_fork(server, worker):

@@ -9,11 +9,11 @@ from flask import Flask
 
 from config import ConfigError, ProductionConfig, config_from_env
 
-from . import cli, db, errors, ops, templating
+from . import cli, db, errors, ops, serving, templating
 from .extensions import csrf
 from .mail import cli as mail_cli
+from .ops import hostile
 from .public import bp as public_bp
-from .public import page_replay
 from .services import business_clock
 from .staff import bp as staff_bp
 from .validation import normalize_phone
@@ -51,10 +51,9 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     mail_cli.init_app(app)
     errors.init_app(app)
-    # Before ops: the proxy fix it installs must run before the replay looks at a request.
-    page_replay.init_app(app)
-    # Last: it wraps the views registered above (rate limits) and adds headers and logs.
+    hostile.init_app(app)
     ops.init_app(app)
+    serving.init_app(app)
 
     # Computed once: every page shows these, and they change only with the config.
     center_facts = {

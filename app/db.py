@@ -12,22 +12,39 @@ from pathlib import Path
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from app.services import audit_chain
 
+from .db_timeouts import Timeouts, install_postgres_timeouts
+
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Errors that mean "the database cannot take this now", not "this request is wrong": down,
+# restarting, hung past its timeouts, out of pooled connections, or read-only (PostgreSQL
+# raises a read-only transaction as InternalError, SQLSTATE 25006; SQLite as
+# OperationalError). The person is asked to send the form again; the token makes that safe.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, InternalError, PoolTimeoutError)
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, max_overflow: int = 5, pool_timeout: int = 5
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    pool_timeout: float = 5,
+    timeouts: Timeouts | None = None,
 ) -> Engine:
     if url.startswith("sqlite"):
         return _make_sqlite_engine(url)
-    return create_engine(
+    timeouts = timeouts or Timeouts()
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
+        # No pool_pre_ping: install_postgres_timeouts pings with a deadline of its own (a
+        # ping on a hung database would otherwise wait forever).
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
@@ -35,7 +52,10 @@ def make_engine(
         pool_recycle=1800,
         # Database errors would otherwise quote the values (patient data) in their message.
         hide_parameters=True,
+        connect_args=timeouts.connect_args(),
     )
+    install_postgres_timeouts(engine, timeouts)
+    return engine
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -94,6 +114,11 @@ def init_app(app: Flask) -> None:
         pool_size=app.config["DB_POOL_SIZE"],
         max_overflow=app.config["DB_MAX_OVERFLOW"],
         pool_timeout=app.config["DB_POOL_TIMEOUT"],
+        timeouts=Timeouts(
+            connect=app.config["DB_CONNECT_TIMEOUT"],
+            statement=app.config["DB_STATEMENT_TIMEOUT"],
+            lock=app.config["DB_LOCK_TIMEOUT"],
+        ),
     )
     app.extensions["db_engine"] = engine
     audit_key = audit_chain.derive_key(

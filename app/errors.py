@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .db import discard_session
+from .db import DATABASE_UNAVAILABLE, discard_session
 
 # status: (title, what to say, what the person can do)
 PAGES: dict[int, tuple[str, str]] = {
@@ -71,15 +69,15 @@ def init_app(app: Flask) -> None:
             return response[0], 405, {"Allow": ", ".join(error.valid_methods)}
         return response
 
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    @app.errorhandler(PoolTimeoutError)
     def _database_unavailable(_error: Exception):
-        # The database is down, restarting or out of connections: a temporary state, so
-        # 503 (load balancers and clients may retry), and nothing half-done is kept.
+        # The database is down, hung, read-only or out of connections: a temporary state,
+        # so 503 (load balancers and clients may retry), and nothing half-done is kept.
         app.logger.error("database unavailable", exc_info=_error)
         discard_session()
         return render_error(503)
+
+    for error_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error_class, _database_unavailable)
 
     @app.errorhandler(InternalServerError)
     def _server_error(_error: InternalServerError):

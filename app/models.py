@@ -256,7 +256,8 @@ class RequestEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("appointment_requests.id"))
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    # None for what the person who sent the request did (a re-send with changed answers).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "kind"))
     from_status: Mapped[RequestStatus | None] = mapped_column(_enum(RequestStatus, "from_status"))
     to_status: Mapped[RequestStatus | None] = mapped_column(_enum(RequestStatus, "to_status"))
@@ -267,7 +268,7 @@ class RequestEvent(Base):
     appointment_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    staff: Mapped[StaffUser] = relationship(lazy="raise")
+    staff: Mapped[StaffUser | None] = relationship(lazy="raise")
 
     __table_args__ = (Index("ix_request_events_request", "request_id", "id"),)
 

@@ -277,8 +277,9 @@ FIELDS: tuple[RequestField, ...] = (
         stored=Stored.CODES,
         column="metastasis_sites",
         vocabulary=MetastasisSite,
-        # Asked when the answer is yes; kept for not sure too, if any were ticked.
-        kept_when=("diagnosed_metastatic", (YesNoNotSure.YES.value, YesNoNotSure.NOT_SURE.value)),
+        # Asked (and checked) only when the answer is yes; for any other answer what was
+        # posted is dropped, never stored unchecked (issue 12).
+        kept_when=("diagnosed_metastatic", (YesNoNotSure.YES.value,)),
         staff_label="Where",
         shown=Shown.LABELS,
         missing="Not given",
@@ -308,7 +309,9 @@ FIELDS: tuple[RequestField, ...] = (
         section=Section.DIAGNOSIS,
         stored=Stored.OPTIONAL,
         column="insurance_carrier",
-        kept_when=("insurance_type", tuple(i.value for i in Insurance if i != Insurance.NONE)),
+        # Asked for (and checked) only for these; for public insurance or none it is
+        # dropped, never stored unchecked (issue 12).
+        kept_when=("insurance_type", (Insurance.COMMERCIAL.value, Insurance.OTHER.value)),
         staff_label="Insurance",
         joiner=": ",
         identifying=True,

@@ -10,6 +10,7 @@ import unicodedata
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField
 from wtforms.validators import StopValidation, ValidationError
@@ -22,8 +23,34 @@ def strip_whitespace(value):
     return value.strip() if isinstance(value, str) else value
 
 
+# The largest id an Integer column holds on PostgreSQL; a bigger number in a link is no row.
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(value: str | None) -> int | None:
+    """A row id from a query string (a page's ``after``/``before``), or None if it cannot
+    be one: never a number the database would refuse."""
+    if not value or len(value) > 10 or not value.isascii() or not value.isdigit():
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ROW_ID else None
+
+
+_SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NOT_GIVEN = object()
+
+
 class TrimmedForm(FlaskForm):
     """A form whose text inputs are trimmed before validation (passwords excepted)."""
+
+    def __init__(self, formdata=_NOT_GIVEN, **kwargs):
+        if formdata is _NOT_GIVEN:
+            # Only the posted fields, never files or a JSON body (which Flask-WTF would
+            # merge in): no form here takes a file, and an upload or a JSON list where text
+            # is expected must read as "nothing typed", not reach a validator as an object.
+            submitted = has_request_context() and request.method in _SUBMIT_METHODS
+            formdata = (request.form or None) if submitted else None
+        super().__init__(formdata=formdata, **kwargs)
 
     class Meta:
         def bind_field(self, form, unbound_field, options):

@@ -227,6 +227,9 @@ class EventKind(Vocabulary):
     STATUS = "status", _l("Changed the status")
     NOTE = "note", _l("Added a note")
     REOPEN = "reopen", _l("Reopened the request")
+    # The person who sent the request sent the form again with different answers (no
+    # staff member: request_events.staff_id is empty). A new member needs a migration.
+    RESENT_CHANGED = "resent_changed", _l("Sent the form again with different answers")
 
 
 class AuditAction(Vocabulary):

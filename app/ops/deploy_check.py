@@ -23,6 +23,15 @@ KNOWN_WEAK_KEYS = frozenset(
 SHIPPED_NGINX_PROXY_COUNT = 1
 
 
+def worst_database_wait(config: Mapping[str, Any]) -> float:
+    """The longest a request can wait on its database calls before it gets a 503: a pool
+    checkout, a ping and a reconnect, then a statement and the commit, each cut off by the
+    client-side deadline (statement timeout plus connect timeout, app/db_timeouts.py)."""
+    connect = float(config.get("DB_CONNECT_TIMEOUT", 2))
+    statement = float(config.get("DB_STATEMENT_TIMEOUT", 5))
+    return float(config.get("DB_POOL_TIMEOUT", 5)) + 2 * connect + 2 * (statement + connect)
+
+
 def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     if environ.get("APP_ENV") != "production":
@@ -94,6 +103,14 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
         )
     if int(config.get("AUDIT_RETENTION_YEARS") or 6) < 6:
         problems.append("AUDIT_RETENTION_YEARS is under 6: HIPAA asks for six years.")
+    timeout = _int(environ.get("GUNICORN_TIMEOUT"), 30)
+    if worst_database_wait(config) >= timeout:
+        problems.append(
+            f"The database timeouts add up to {worst_database_wait(config):g} s, not less than "
+            f"GUNICORN_TIMEOUT ({timeout} s): a hung database would get workers killed "
+            "mid-request instead of a 503. Lower DB_POOL_TIMEOUT, DB_CONNECT_TIMEOUT or "
+            "DB_STATEMENT_TIMEOUT."
+        )
     problems.extend(proxy_problems(config, environ))
     return problems
 
@@ -158,6 +175,13 @@ def proxy_problems(config: Mapping[str, Any], environ: Mapping[str, str]) -> lis
             "the rate limits and the audit trail see."
         )
     return problems
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
 
 
 @click.command("check-deploy")

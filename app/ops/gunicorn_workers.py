@@ -46,7 +46,7 @@ _CLIENT_ERRORS = (
     errors.ChunkMissingTerminator,
     errors.InvalidChunkExtension,
 )
-# The headers app.ops.headers sets on the app's own pages that matter for a text page.
+# The headers app.serving.headers sets on the app's own pages that matter for a text page.
 _HEADERS = (
     "Content-Type: text/plain; charset=utf-8\r\n"
     "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'\r\n"

@@ -1,19 +1,17 @@
 """Health for the load balancer and the orchestrator.
 
 /healthz: the process answers (never touches the database, so a database outage does not
-get every worker restarted). /readyz: this instance can serve requests: the database
-answers and its schema is at the migrations' head.
+get every worker restarted). /readyz: this instance can serve requests: it is not being
+drained, and the database answers, takes writes and has its schema at the migrations' head.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import get_engine
 
-from . import migrations
+from . import readiness
 
 bp = Blueprint("ops", __name__)
 
@@ -25,15 +23,10 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    expected = migrations.head_revisions()
-    try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
-            current = migrations.current_revisions(conn)
-    except SQLAlchemyError:
-        current_app.logger.warning("readiness check: database unreachable")
-        return jsonify(status="unavailable", database="unreachable"), 503
-    if current != expected:
-        current_app.logger.warning("readiness check: schema is not at the migrations' head")
-        return jsonify(status="unavailable", database="ok", schema="not at head"), 503
-    return jsonify(status="ok", database="ok", schema="at head")
+    state = readiness.check(get_engine(), drain_file=current_app.config.get("DRAIN_FILE"))
+    if state.ready:
+        return jsonify(status="ok", **state.details)
+    current_app.logger.warning(
+        "readiness check: not ready", extra={"readiness": ", ".join(state.details)}
+    )
+    return jsonify(status="unavailable", **state.details), 503

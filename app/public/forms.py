@@ -48,6 +48,10 @@ _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
+def token_is_well_formed(token: str | None) -> bool:
+    return bool(_TOKEN.match(token or ""))
+
+
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
     return [SelectChoice(value=value, label=label) for value, label in pairs]
 
@@ -306,7 +310,9 @@ class AppointmentRequestForm(TrimmedForm):
             raise ValidationError("Enter the 10-digit NPI number, or leave it blank")
 
     def validate_metastasis_sites(self, field: Field) -> None:
-        if MetastasisSite.NOT_SURE in (field.data or []) and len(field.data) > 1:
+        # Each place once, whatever was posted: at most one of each choice is stored.
+        field.data = list(dict.fromkeys(field.data or []))
+        if MetastasisSite.NOT_SURE in field.data and len(field.data) > 1:
             raise ValidationError("Select the places the cancer has spread, or Not sure, not both")
 
     def validate(self, extra_validators=None) -> bool:
@@ -321,7 +327,7 @@ class AppointmentRequestForm(TrimmedForm):
 
     @property
     def token_is_well_formed(self) -> bool:
-        return bool(_TOKEN.match(self.form_token.data or ""))
+        return token_is_well_formed(self.form_token.data)
 
     def _check_date_of_birth(self) -> str | None:
         self.date_of_birth = None

@@ -4,7 +4,6 @@ import secrets
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     redirect,
@@ -14,14 +13,13 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from app.db import discard_session, get_session
+from app import serving
+from app.db import DATABASE_UNAVAILABLE, discard_session, get_session
 from app.services import appointment_requests, reference_codes
 
-from . import cached_pages
 from .forms import AppointmentRequestForm
+from .resend import is_resend_of_stored_request
 from .submission import to_new_request
 
 bp = Blueprint("public", __name__)
@@ -31,29 +29,30 @@ _REMEMBERED_REFERENCES = 5
 # Browsers and proxies may keep the information page this long before asking again; when
 # they ask, an unchanged page costs a 304.
 _INFORMATION_MAX_AGE = 300
+_FAVICON_MAX_AGE = 86400
 
 
 @bp.get("/")
+@serving.public_cache(max_age=_INFORMATION_MAX_AGE)
 def information():
-    page = cached_pages.static_page("public/information.html")
-    # Checked before anything is rendered: a revalidation costs a hash comparison.
-    if request.if_none_match.contains_weak(page.etag):
-        response = Response(status=304)
-    else:
-        response = Response(page.body, mimetype="text/html")
-    response.set_etag(page.etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = _INFORMATION_MAX_AGE
-    return response
+    return serving.information_page("public/information.html")
 
 
-@bp.route("/request-appointment", methods=["GET", "POST"])
+@bp.get("/request-appointment")
 def request_appointment():
-    if request.method == "GET":
-        # Nothing to validate: the cached blank form with this visitor's tokens.
-        return cached_pages.blank_form(
-            "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
-        )
+    # Nothing to validate: the cached blank form with this visitor's tokens.
+    return serving.blank_form(
+        "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
+    )
+
+
+# The same address; a view of its own so that only sending the form passes the rate
+# limiter's decorator (reading never counts, and the decorator cost the GET about a tenth
+# of its time: docs/performance.md).
+@bp.post("/request-appointment")
+# A re-send of a stored form stores nothing: never counted, never refused.
+@serving.form_rate_limit(exempt_when=is_resend_of_stored_request)
+def send_request():
     form = AppointmentRequestForm()
     if request.form.get("website", "").strip():
         return _pretend_to_accept()
@@ -66,13 +65,15 @@ def request_appointment():
                 clock=current_app.extensions["business_clock"],
             )
             get_session().commit()
-        except (OperationalError, InterfaceError, PoolTimeoutError):
+        except DATABASE_UNAVAILABLE:
             # The same form (same token) sent again stores one request, so asking the
             # person to send it again is safe even if this commit did reach the database.
             current_app.logger.warning("request not saved: database unavailable", exc_info=True)
             discard_session()
             return render_template("public/request_form.html", form=form, not_saved=True), 503
         _remember(submitted.reference)
+        if submitted.changed:
+            return _first_version_kept(submitted.reference)
         return redirect(url_for(".confirmation", reference=submitted.reference), code=303)
 
     if not form.token_is_well_formed:
@@ -93,6 +94,16 @@ def confirmation(reference: str):
     )
 
 
+def _first_version_kept(reference: str):
+    """The form was sent again with different answers: the first version stands, intake
+    sees the differences on its history, and the person learns how to correct it."""
+    return render_template(
+        "public/resent.html",
+        reference=reference_codes.display(reference),
+        reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
+    )
+
+
 def _pretend_to_accept():
     """The hidden "website" field is filled: a robot, since people never see it. Store
     nothing, but answer as if it worked, so the robot has no reason to try otherwise."""
@@ -107,8 +118,10 @@ def _remember(reference: str) -> None:
     session["submitted_references"] = (remembered + [reference])[-_REMEMBERED_REFERENCES:]
 
 
+# The same for everyone; a browser keeps it a day.
 @bp.get("/favicon.ico")
+@serving.public_cache(max_age=_FAVICON_MAX_AGE)
 def favicon():
     # Browsers ask for /favicon.ico on every first visit whatever the page says; without it
     # each visit logged a 404.
-    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=86400)
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=_FAVICON_MAX_AGE)

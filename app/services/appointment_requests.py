@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime
 from functools import cache
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from app.models import AppointmentRequest, Referral, RequestStatus
+from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
+from app.vocabulary import EventKind
 
 from . import outbox, reference_codes
 from .business_clock import BusinessClock
@@ -63,6 +64,47 @@ class NewRequest:
 class Submitted:
     reference: str
     created: bool  # False when this form had already been submitted
+    # A re-send of a stored form with different answers: the first answers are kept, the
+    # differences go on the request's history for intake, and the person is told.
+    changed: bool = False
+
+
+# The history event of a re-send with different answers (RequestEvent.kind; no staff).
+RESENT_WITH_CHANGES = EventKind.RESENT_CHANGED
+
+# What staff read on the history for each answer that differs.
+_LABELS = {
+    "submitted_by_patient": "Filled in by the patient",
+    "submitter_name": "Name of the person filling in the form",
+    "submitter_relationship": "Their relationship to the patient",
+    "submitter_phone": "Their phone number",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "date_of_birth": "Date of birth",
+    "sex": "Sex",
+    "email": "Email address",
+    "phone": "Phone number",
+    "contact_method": "How to contact",
+    "best_time_to_call": "Best time to call",
+    "state": "State",
+    "zip_code": "ZIP code",
+    "language": "Preferred language",
+    "language_other": "Other language",
+    "interpreter_needed": "Interpreter needed",
+    "diagnosed_metastatic": "Diagnosed with metastatic breast cancer",
+    "metastasis_sites": "Where it has spread",
+    "in_treatment": "In treatment now",
+    "insurance_type": "Insurance",
+    "insurance_carrier": "Insurance company",
+    "message": "Message",
+    "consent_to_contact": "Consent to contact",
+    "referral.physician_name": "Referring physician",
+    "referral.physician_phone": "Physician's phone",
+    "referral.practice": "Practice or hospital",
+    "referral.fax": "Physician's fax",
+    "referral.email": "Physician's email",
+    "referral.npi": "Physician's NPI",
+}
 
 
 class ReferenceUnavailable(RuntimeError):
@@ -106,10 +148,78 @@ def submit_request(
                     session, request_id=request_id, reference=reference, recipient=details.email
                 )
             return Submitted(reference, created=True)
-        existing = _reference_for_token(session, token)
-        if existing:
-            return Submitted(existing, created=False)
+        existing = _stored_for_token(session, token)
+        if existing is not None:
+            changes = answers_changed(existing, details)
+            if changes:
+                _record_resend(session, request_id=existing.id, changes=changes)
+            return Submitted(existing.reference, created=False, changed=bool(changes))
     raise ReferenceUnavailable("could not allocate a unique reference code")
+
+
+def is_stored(session: Session, *, token: str) -> bool:
+    """Whether the form with this token has already been stored (a re-send)."""
+    return _reference_for_token(session, token) is not None
+
+
+def answers_changed(row: AppointmentRequest, details: NewRequest) -> list[str]:
+    """One line per answer that differs between the stored request and a re-send of its
+    form: "Phone number: +18135550123 → +18135550199"."""
+    stored = _answers(row, row.referral)
+    sent = {k: v for k, v in details.__dict__.items() if k != "referral"}
+    if details.referral is not None:
+        sent.update({f"referral.{k}": v for k, v in asdict(details.referral).items()})
+    lines = []
+    for key, label in _LABELS.items():
+        before, after = stored.get(key), sent.get(key)
+        if before != after:
+            lines.append(f"{label}: {_shown(before)} → {_shown(after)}")
+    return lines
+
+
+def _answers(row: AppointmentRequest, referral: Referral | None) -> dict:
+    answers = {key: getattr(row, key) for key in _LABELS if not key.startswith("referral.")}
+    answers["metastasis_sites"] = list(row.metastasis_sites or [])
+    if referral is not None:
+        for key in ("physician_name", "physician_phone", "practice", "fax", "email", "npi"):
+            answers[f"referral.{key}"] = getattr(referral, key)
+    return answers
+
+
+def _shown(value) -> str:
+    if value is None or value == [] or value == "":
+        return "(blank)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value)
+    return str(value)
+
+
+def _record_resend(session: Session, *, request_id: int, changes: list[str]) -> None:
+    note = "\n".join(changes)
+    latest = session.scalar(
+        select(RequestEvent.note)
+        .where(RequestEvent.request_id == request_id, RequestEvent.kind == RESENT_WITH_CHANGES)
+        .order_by(RequestEvent.id.desc())
+        .limit(1)
+    )
+    if latest == note:
+        return  # the same changed form sent twice (a double click): one history entry
+    # Patient data: kept in the database with the request (and removed with it by
+    # `flask intake purge`), never written to a log.
+    session.add(
+        RequestEvent(request_id=request_id, staff_id=None, kind=RESENT_WITH_CHANGES, note=note)
+    )
+    session.flush()
+
+
+def _stored_for_token(session: Session, token: str) -> AppointmentRequest | None:
+    return session.scalar(
+        select(AppointmentRequest)
+        .options(selectinload(AppointmentRequest.referral))
+        .where(AppointmentRequest.submission_token == token)
+    )
 
 
 # Core statements on the tables, built once: the values travel as parameters, so each

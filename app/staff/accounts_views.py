@@ -20,6 +20,9 @@ from .forms import ActionForm
 from .views import bp
 
 STORM_DAYS = 7
+# Account ids in paths stop at the largest id the database stores (app.validation's
+# MAX_ROW_ID, written out in the routes): a larger number is a 404, never a query the
+# database refuses with a 500.
 
 
 def _account(staff_id: int) -> StaffUser:
@@ -88,7 +91,7 @@ def _show_link(invitation: account_admin.Invitation):
     )
 
 
-@bp.get("/accounts/<int:staff_id>")
+@bp.get("/accounts/<int(max=2147483647):staff_id>")
 @admin_required
 def account(staff_id: int):
     staff = _account(staff_id)
@@ -124,7 +127,7 @@ def _apply(staff_id: int, change, done: str):
     return _back(staff_id)
 
 
-@bp.post("/accounts/<int:staff_id>/role")
+@bp.post("/accounts/<int(max=2147483647):staff_id>/role")
 @admin_required
 @recent_proof_required
 def change_role(staff_id: int):
@@ -141,7 +144,7 @@ def change_role(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int:staff_id>/deactivate")
+@bp.post("/accounts/<int(max=2147483647):staff_id>/deactivate")
 @admin_required
 @recent_proof_required
 def deactivate(staff_id: int):
@@ -154,7 +157,7 @@ def deactivate(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int:staff_id>/reactivate")
+@bp.post("/accounts/<int(max=2147483647):staff_id>/reactivate")
 @admin_required
 @recent_proof_required
 def reactivate(staff_id: int):
@@ -167,7 +170,7 @@ def reactivate(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int:staff_id>/reset-second-factor")
+@bp.post("/accounts/<int(max=2147483647):staff_id>/reset-second-factor")
 @admin_required
 @recent_proof_required
 def reset_second_factor(staff_id: int):
@@ -180,7 +183,7 @@ def reset_second_factor(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int:staff_id>/end-sessions")
+@bp.post("/accounts/<int(max=2147483647):staff_id>/end-sessions")
 @admin_required
 @recent_proof_required
 def end_sessions(staff_id: int):
@@ -193,7 +196,7 @@ def end_sessions(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int:staff_id>/link")
+@bp.post("/accounts/<int(max=2147483647):staff_id>/link")
 @admin_required
 @recent_proof_required
 def new_link(staff_id: int):

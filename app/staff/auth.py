@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
 
+from app import serving
 from app.db import get_session
 from app.services import second_factor, staff_accounts
 
@@ -33,6 +34,7 @@ def hash_cost() -> staff_accounts.HashCost:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@serving.sign_in_rate_limit
 def login():
     next_url = safe_next(request.args.get("next"))
     if request.method == "GET" and not idle_expired() and current_staff() is not None:

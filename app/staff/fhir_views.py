@@ -1,6 +1,6 @@
 """Admin-only FHIR downloads: one request as a Bundle, and the bulk NDJSON export.
 
-Both carry patient data: admins only, never cached (the blueprint sends no-store), and
+Both carry patient data: admins only, never cached (no-store, app/serving's default), and
 every download is in the audit trail with what was exported, never what it held.
 """
 

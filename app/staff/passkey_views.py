@@ -128,7 +128,7 @@ def passkey_register():
     return jsonify(redirect=url_for(".passkey_list"))
 
 
-@bp.post("/account/passkeys/<int:passkey_id>/remove")
+@bp.post("/account/passkeys/<int(max=2147483647):passkey_id>/remove")
 @login_required
 @recent_proof_required
 def passkey_remove(passkey_id: int):

@@ -40,6 +40,7 @@ from app.services.intake_queue import (
 )
 from app.services.staff_accounts import now_utc
 from app.transactions import commits, record_after_reading
+from app.validation import row_id
 from app.vocabulary import CloseReason, RequestStatus
 
 from .access import admin_required, current_actor, login_required, recent_proof_required
@@ -58,12 +59,8 @@ from .forms import (
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-@bp.after_request
-def _no_store(response):
-    # Staff pages carry patient data: no browser or proxy may keep a copy.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
+# No copy of a staff page is kept anywhere: app/serving sends no-store on every view not
+# declared @public_cache, and none here is (tests/serving/test_cache_control.py).
 
 
 @bp.errorhandler(DomainError)
@@ -118,7 +115,7 @@ def _filter_values() -> MultiDict:
 def _queue_filters() -> tuple[QueueFilterForm, QueueFilters, int | None]:
     values = _filter_values()
     form = QueueFilterForm(values)
-    after = values.get("after", type=int)
+    after = row_id(values.get("after"))
     if not form.validate():
         # Unknown values fall back to the default view, and the form says what was wrong.
         return form, QueueFilters(), None
@@ -371,7 +368,7 @@ def audit_trail():
         [("", "Everyone")] + [(str(i), name) for i, name in audit.staff_members(session)]
     )
     form.validate()
-    before = request.args.get("before", type=int)
+    before = row_id(request.args.get("before"))
     emergency_only = request.args.get("emergency") == "1"
     page = audit.audit_page(
         session,

@@ -110,6 +110,22 @@ def test_confirmation_page(page):
     assert_accessible(page, "confirmation")
 
 
+def test_page_for_a_form_sent_again_with_changed_answers(page):
+    page.goto(FORM)
+    fill_request_form(page, valid_answers())
+    token = page.locator("[name='form_token']").input_value()
+    page.get_by_role("button", name="Send the request").click()
+    page.wait_for_url("**/request-appointment/received/*")
+    # As after going back to the sent form: the same one-time token, one answer changed.
+    page.goto(FORM)
+    fill_request_form(page, valid_answers(phone="813 555 0199"))
+    page.locator("[name='form_token']").evaluate("(el, token) => { el.value = token; }", token)
+    page.get_by_role("button", name="Send the request").click()
+    page.wait_for_selector("[data-resent-changed]")
+    assert "We already have this request" in page.title()
+    assert_accessible(page, "form sent again with changed answers")
+
+
 def test_not_found_page(page):
     response = page.goto("/no-such-page")
     assert response.status == 404

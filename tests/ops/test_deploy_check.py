@@ -127,3 +127,12 @@ def test_cookie_name_and_audit_retention_are_checked():
     assert any("__Host-session" in p for p in problems(SESSION_COOKIE_NAME="session"))
     assert any("AUDIT_RETENTION_YEARS" in p for p in problems(AUDIT_RETENTION_YEARS=2))
     assert any("AUDIT_HASH_KEY is not set" in p for p in problems(AUDIT_HASH_KEY=None))
+
+
+def test_database_timeouts_must_end_before_gunicorn_kills_the_worker():
+    defaults = {"DB_POOL_TIMEOUT": 5, "DB_CONNECT_TIMEOUT": 2, "DB_STATEMENT_TIMEOUT": 5}
+    assert problems(**defaults) == []
+    slow = problems(**{**defaults, "DB_STATEMENT_TIMEOUT": 30})
+    assert any("GUNICORN_TIMEOUT (30 s)" in p for p in slow)
+    longer_timeout = {**PRODUCTION_ENV, "GUNICORN_TIMEOUT": "120"}
+    assert problems(longer_timeout, **{**defaults, "DB_STATEMENT_TIMEOUT": 30}) == []

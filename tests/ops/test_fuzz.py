@@ -176,6 +176,20 @@ def assert_follows_the_rules(row: AppointmentRequest, referral: Referral | None)
     assert row.insurance_type in codes(vocabulary.Insurance.choices())
     assert row.diagnosed_metastatic in codes(vocabulary.YesNoNotSure.choices())
     assert set(row.metastasis_sites) <= codes(vocabulary.MetastasisSite.choices())
+    # Each place once, and only when the question applies; answers to questions that do
+    # not apply (app/request_fields.py, kept_when) are dropped, never stored as posted.
+    assert len(row.metastasis_sites) == len(set(row.metastasis_sites))
+    if row.diagnosed_metastatic not in (
+        vocabulary.YesNoNotSure.YES,
+        vocabulary.YesNoNotSure.NOT_SURE,
+    ):
+        assert row.metastasis_sites == []
+    if row.insurance_type not in (vocabulary.Insurance.COMMERCIAL, vocabulary.Insurance.OTHER):
+        assert row.insurance_carrier is None
+    if row.language != vocabulary.Language.OTHER:
+        assert row.language_other is None
+    if row.submitted_by_patient:
+        assert row.submitter_name is None and row.submitter_phone is None
     assert row.sex is None or row.sex in codes(vocabulary.Sex.choices())
     assert row.consent_to_contact is True
     assert clean_text(row.message, 2000, multiline=True)

@@ -26,8 +26,16 @@ def test_gunicorn_defaults_suit_a_small_machine(monkeypatch):
     assert conf["bind"] == "127.0.0.1:8000"
     cores = len(os.sched_getaffinity(0))
     workers = min(2 * cores + 1, 9)
-    assert (conf["workers"], conf["threads"]) == (workers, 1)
-    assert conf["worker_class"] == "app.ops.gunicorn_workers.QuietSyncWorker"
+    assert (conf["workers"], conf["threads"], conf["worker_class"]) == (
+        workers,
+        1,
+        "app.ops.worker.QueueServingSyncWorker",
+    )
+    # Serving queued connections on stop (issue 12) and quiet about malformed requests.
+    from app.ops.gunicorn_workers import QuietSyncWorker
+    from app.ops.worker import QueueServingSyncWorker
+
+    assert issubclass(QueueServingSyncWorker, QuietSyncWorker)
     assert conf["accesslog"] == "-"
     assert conf["logger_class"] == "app.ops.logs.GunicornJsonLogger"
     assert conf["graceful_timeout"] > 0
@@ -64,7 +72,8 @@ def test_the_postgresql_pool_is_bounded_and_checks_connections():
     engine = make_engine(
         "postgresql+psycopg://u@127.0.0.1:1/db", pool_size=3, max_overflow=2, pool_timeout=4
     )
-    assert engine.pool._pre_ping is True
+    # The ping that replaces dead connections is app/db_timeouts.py's, with a deadline:
+    # proven in test_db_timeouts.py.
     assert engine.pool.size() == 3
     assert engine.pool._max_overflow == 2
     assert engine.pool._timeout == 4

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.models import AuditEvent
 from app.ops.deploy_check import proxy_problems
-from app.ops.trusted_proxies import is_trusted, parse_networks
+from app.serving.trusted_proxies import is_trusted, parse_networks
 from config import ConfigError
 from tests.support.forms import FORM_URL, open_form
 from tests.support.staff import client_from, make_staff, sign_in

@@ -61,10 +61,13 @@ class TrustedProxyFix:
     """ProxyFix for connections from a trusted proxy; for any other peer, the headers
     are dropped and the peer's own address stands."""
 
-    def __init__(self, app, *, count: int, networks: tuple[Network, ...]):
+    def __init__(
+        self, app, *, count: int, networks: tuple[Network, ...], trust_prefix: bool = False
+    ):
         self.app = app
         self.networks = networks
-        self.fixed = ProxyFix(app, x_for=count, x_proto=count, x_host=count, x_prefix=count)
+        prefix = count if trust_prefix else 0
+        self.fixed = ProxyFix(app, x_for=count, x_proto=count, x_host=count, x_prefix=prefix)
 
     def __call__(self, environ, start_response):
         if is_trusted(environ.get("REMOTE_ADDR"), self.networks):

@@ -1,0 +1,76 @@
+"""Everything between the network and the views: which proxy headers are believed, the
+one cache of rendered public pages and the replay of whole answers, security and caching
+headers, rate limits, and session signing.
+
+``init_app`` installs all of it, in the order written there; nothing else in the app wraps
+``app.wsgi_app`` or adds a hook for these. Views say what they need with the decorators
+exported here: ``public_cache`` (the same for everyone: may be stored by browsers and
+proxies, and is replayed; everything else is ``no-store``), ``form_rate_limit`` and
+``sign_in_rate_limit``. Libraries are used through
+their public API only.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from flask import Flask
+
+from app.ops import hostile
+
+from . import headers, limits, pages, sessions
+from .headers import public_cache
+from .limits import form_rate_limit, limiter, sign_in_rate_limit
+from .pages import blank_form, information_page, page_key, page_language
+from .replay import PageReplay
+from .trusted_proxies import TrustedProxyFix, parse_networks
+
+__all__ = [
+    "blank_form",
+    "form_rate_limit",
+    "information_page",
+    "init_app",
+    "limiter",
+    "page_key",
+    "page_language",
+    "public_cache",
+    "sign_in_rate_limit",
+]
+
+
+def init_app(app: Flask) -> None:
+    # Flask hooks: after_request hooks run last-registered first, so the rate limiter's
+    # Retry-After is on a 429 before the headers hook sees it.
+    headers.init_app(app)
+    limits.init_app(app)
+    sessions.init_app(app)
+
+    # WSGI layers, innermost first. The replay sits right in front of Flask and keys its
+    # copies on the request as the proxy fix leaves it, so the proxy fix goes outside it:
+    # outermost, the trusted-proxy check (trusted_proxies.py), which drops X-Forwarded-*
+    # from any peer not in TRUSTED_PROXIES and applies ProxyFix to the others.
+    cache = pages.init_app(app)
+    # Innermost: a body that cannot be read answers 400 (app/ops/hostile.py); the stream
+    # it wraps is the one Flask reads.
+    app.wsgi_app = hostile.guard_body(app.wsgi_app)  # type: ignore[method-assign]
+    replayed = partial(headers.public_paths, app)  # read at the first request: every view is there
+    app.wsgi_app = PageReplay(app.wsgi_app, cache, replayed)  # type: ignore[method-assign]
+    app.wsgi_app = _believe_trusted_proxies(app, app.wsgi_app)  # type: ignore[method-assign]
+
+
+def _believe_trusted_proxies(app: Flask, wsgi_app):
+    """Only as many X-Forwarded-* hops as there are proxies we run are believed
+    (TRUSTED_PROXY_COUNT), and only on connections from those proxies' addresses
+    (TRUSTED_PROXIES): a client cannot pick its own address to dodge the rate limits or
+    forge the audit trail. X-Forwarded-Prefix (a path prefix every link on a page is built
+    with) only when the deployment says its proxy sets it (TRUST_FORWARDED_PREFIX):
+    otherwise a client could send its own through a proxy that passes it on."""
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if proxies <= 0:
+        return wsgi_app
+    return TrustedProxyFix(
+        wsgi_app,
+        count=proxies,
+        networks=parse_networks(app.config.get("TRUSTED_PROXIES")),
+        trust_prefix=app.config["TRUST_FORWARDED_PREFIX"],
+    )

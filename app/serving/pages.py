@@ -1,0 +1,172 @@
+"""The one cache of rendered public pages, and the key every copy in it is kept under.
+
+A page that is the same for every visitor is only the same for every visitor *who reached
+it the same way*: its links are built from the request's script root (the path prefix a
+proxy may announce), its headers from the scheme (HSTS on https only), and soon its words
+from the language. So every copy is kept under a ``PageKey`` holding each of those, taken
+from the WSGI environment after the proxy fix, and a copy made for one key is never served
+to another: a request that arrives with a made-up prefix or host gets a page of its own and
+poisons nobody else's. The configuration is part of the key by where the cache lives: one
+per application, dropped with it.
+
+Three things read and write this cache, all in this package: the information page's ETag
+(``information_page``), the blank request form (``blank_form``) and the replay of whole
+answers (``replay.py``). It holds at most ``MAX_ENTRIES`` entries; once full, a request of
+a new kind is answered by Flask every time, so a flood of made-up hosts or prefixes costs
+the flooder renders, not anyone else memory or correct links.
+
+In debug mode, or with TEMPLATES_AUTO_RELOAD, nothing is kept, so template edits show at
+once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+from flask import Flask, Response, current_app, render_template, request
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
+
+EXTENSION_KEY = "serving_pages"
+MAX_ENTRIES = 256
+# What the replay (replay.py) keeps under a key: Flask's answers and their ETag.
+REPLAY_PART = "replayed-answers"
+# Plain letters and digits, so escaping cannot change it on the way through Jinja.
+_TOKEN_SLOT = "formTokenSlot4d8a03"  # noqa: S105  (a placeholder, not a secret)
+
+
+def page_language(environ: dict) -> str:
+    """The language a page is answered in: the one place a cached page's language comes from.
+
+    English only today. When Spanish arrives (``/es/...`` paths, Flask-Babel), this is the
+    one function to change: every cache key already carries its answer."""
+    return "en"
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """Everything about how a request arrived that can change a public page's bytes."""
+
+    path: str
+    script_root: str
+    host: str
+    https: bool
+    language: str
+
+
+def page_key(environ: dict) -> PageKey:
+    return PageKey(
+        path=environ.get("PATH_INFO", ""),
+        script_root=environ.get("SCRIPT_NAME", ""),
+        host=(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")).lower(),
+        # A yes/no, as the security headers decide HSTS (headers.py): kept as sent, a
+        # client could fill the cache with made-up values.
+        https=environ.get("wsgi.url_scheme") == "https"
+        or environ.get("HTTP_X_FORWARDED_PROTO") == "https",
+        language=page_language(environ),
+    )
+
+
+class PageCache:
+    """Copies of rendered pages, each under its key and the name of what was kept."""
+
+    def __init__(self, app: Flask, max_entries: int = MAX_ENTRIES) -> None:
+        self._app = app
+        self._max_entries = max_entries
+        self._entries: dict[tuple[PageKey, str], Any] = {}
+        self._lock = Lock()
+
+    @property
+    def enabled(self) -> bool:
+        # Read per request: tests and the debugger switch these after the app is made.
+        return not (self._app.debug or self._app.jinja_env.auto_reload)
+
+    def get(self, key: PageKey, part: str) -> Any:
+        return self._entries.get((key, part)) if self.enabled else None
+
+    def put(self, key: PageKey, part: str, value: Any) -> Any:
+        """Keep ``value`` unless the cache is off or full; return what is kept (or value)."""
+        if not self.enabled:
+            return value
+        with self._lock:
+            if (key, part) not in self._entries and len(self._entries) >= self._max_entries:
+                return value
+            return self._entries.setdefault((key, part), value)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keys(self) -> list[tuple[PageKey, str]]:
+        return list(self._entries)
+
+
+def cache_for(app: Flask) -> PageCache:
+    return app.extensions[EXTENSION_KEY]
+
+
+def init_app(app: Flask) -> PageCache:
+    cache = app.extensions[EXTENSION_KEY] = PageCache(app)
+    return cache
+
+
+def information_page(template: str) -> Response:
+    """A page the same for everyone, with a strong ETag of its bytes.
+
+    A browser that sends back the ETag the replay already holds for this key gets a 304
+    with nothing rendered. Every worker on every host renders the same bytes from the
+    same code, configuration and key, so they all agree on the ETag."""
+    kept = cache_for(current_app).get(page_key(request.environ), REPLAY_PART)
+    etag = kept.etag if kept is not None else None
+    if etag is not None and request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+        response.set_etag(etag)
+        return response
+    body = render_template(template).encode()
+    response = Response(body, mimetype="text/html")
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    # A stale or foreign ETag: the full page; a matching one on a first visit: a 304.
+    return response.make_conditional(request)
+
+
+@dataclass(frozen=True)
+class _FormPieces:
+    before_csrf: str
+    before_token: str
+    after_token: str
+
+
+def blank_form(template: str, make_form: Callable[[], FlaskForm], form_token: str) -> str:
+    """The blank form page with this visitor's CSRF token and one-time form token.
+
+    The form is the same for everyone but for those two hidden values: it is rendered
+    once per key with this visitor's real CSRF token and a placeholder form token, cut
+    around both, and each later visitor gets the pieces joined around their own."""
+    cache = cache_for(current_app)
+    key = page_key(request.environ)
+    csrf_token = generate_csrf()
+    pieces = cache.get(key, template)
+    if pieces is None:
+        form = make_form()
+        form.form_token.data = _TOKEN_SLOT
+        html = render_template(template, form=form)
+        pieces = _cut(html, csrf_token)
+        if pieces is None:
+            # The template no longer shows each token exactly once: render in full.
+            form.form_token.data = form_token
+            return render_template(template, form=form)
+        pieces = cache.put(key, template, pieces)
+    return pieces.before_csrf + csrf_token + pieces.before_token + form_token + pieces.after_token
+
+
+def _cut(html: str, csrf_token: str) -> _FormPieces | None:
+    if html.count(csrf_token) != 1 or html.count(_TOKEN_SLOT) != 1:
+        return None
+    before_csrf, rest = html.split(csrf_token)
+    if _TOKEN_SLOT not in rest:
+        return None
+    before_token, after_token = rest.split(_TOKEN_SLOT)
+    return _FormPieces(before_csrf, before_token, after_token)
