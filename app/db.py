@@ -92,7 +92,7 @@ def _make_sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA busy_timeout=15000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
-        # The audit triggers ask it whether retention may remove rows (0007 migration).
+        # The audit triggers ask it whether retention may remove rows (0006 migration).
         audit_chain.install_on_sqlite_connection(dbapi_conn, _record.info)
 
     @event.listens_for(engine, "begin")

@@ -293,7 +293,7 @@ def seed(
     with psycopg.connect(psycopg_url(sqlalchemy_url)) as conn:
         with conn.cursor() as cur:
             # The audit trail and history refuse TRUNCATE unless audit maintenance is on
-            # in this transaction (migration 0007).
+            # in this transaction (migration 0006).
             cur.execute("SELECT set_config('intake.audit_maintenance', 'on', true)")
             cur.execute(
                 "TRUNCATE audit_events, request_events, referrals, appointment_requests, "

@@ -194,7 +194,7 @@ def _is_retention_anchor(session: Session, prev_hash: str | None) -> bool:
 @contextmanager
 def maintenance(session: Session) -> Iterator[None]:
     """Inside this block (and this transaction only) the database triggers let audit rows
-    be deleted and history notes be blanked. Retention's one way in; see the 0007
+    be deleted and history notes be blanked. Retention's one way in; see the 0006
     migration. Not a privilege: the hash chain is what shows misuse."""
     connection = session.connection()
     switch_maintenance(connection, on=True)

@@ -1,4 +1,4 @@
-"""Migration 0007 chains the audit entries that exist already, with the key the app will
+"""Migration 0006 chains the audit entries that exist already, with the key the app will
 use, so `flask audit verify` passes on an upgraded database."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def test_existing_entries_are_chained_by_the_migration(tmp_path, monkeypatch):
     with engine.begin() as conn:
         for action in ("sign_in", "view_request", "sign_out"):
             conn.execute(
-                text("INSERT INTO audit_events (action, detail) VALUES (:a, 'before 0007')"),
+                text("INSERT INTO audit_events (action, detail) VALUES (:a, 'before 0006')"),
                 {"a": action},
             )
     engine.dispose()

@@ -15,8 +15,8 @@ Audit rows written before this migration are chained here, before the triggers e
 with the key the app uses (AUDIT_HASH_KEY, or one derived from SECRET_KEY); if neither
 is set they are left unchained and `flask audit verify` reports where the chain starts.
 
-Revision ID: 0007
-Revises: 0009
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-26 02:30:00
 """
 
@@ -31,8 +31,8 @@ from datetime import UTC
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0009"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ Issue 18. One table, read and written by `flask outbox work`: the worker claims 
 with a conditional UPDATE (FOR UPDATE SKIP LOCKED on PostgreSQL), so several workers never
 send one message twice. Self-contained: it touches no other table.
 
-Revision ID: 0005
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-26 02:40:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0007"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

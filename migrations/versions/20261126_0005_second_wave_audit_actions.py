@@ -4,13 +4,13 @@ Migration 0003 put a CHECK constraint on every coded column, listing the values 
 enum in app/vocabulary.py. The features that came after it (audit coverage and
 retention, the e-mail outbox, FHIR export, staff account security, the working day's
 pages) record new kinds of audit entry; this re-creates the constraint with the longer
-list. It runs before the audit trail's triggers (0007): on SQLite a new constraint means
+list. It runs before the audit trail's triggers (0006): on SQLite a new constraint means
 rebuilding the table, and a rebuilt table would lose its triggers. It comes after the
-working day's 0008, which re-creates the same constraint (adding "reopen") and rebuilds
+working day's 0004, which re-creates the same constraint (adding "reopen") and rebuilds
 request_events on SQLite: that too must happen before the triggers exist.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-26 03:20:00
 """
 
@@ -20,8 +20,8 @@ import warnings
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -36,7 +36,7 @@ _BEFORE = [
     "note",
     "export",
     "purge_patient_data",
-    # The coordinator's working day (0008).
+    # The coordinator's working day (0004).
     "reopen",
 ]
 _ADDED = [

@@ -7,12 +7,12 @@ kind, ``resent_changed`` (app/vocabulary.py EventKind): the kind column's CHECK 
 (migration 0003) is re-created with it.
 
 On SQLite both changes rebuild request_events (batch mode), and a rebuilt table loses its
-triggers: the append-only triggers of migration 0007 are dropped before the rebuild and
+triggers: the append-only triggers of migration 0006 are dropped before the rebuild and
 created again after it, with the same SQL. On PostgreSQL the table is altered in place
 and its triggers stay.
 
-Revision ID: 0006
-Revises: 0004
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-26 02:30:00
 """
 
@@ -24,16 +24,16 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0004"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-# As migration 0008 (the working day) left it.
+# As migration 0004 (the working day) left it.
 _KINDS_BEFORE = ["claim", "release", "status", "note", "reopen"]
 _KINDS = [*_KINDS_BEFORE, "resent_changed"]
 
-# Migration 0007's SQLite triggers on request_events, copied as they were at that revision
+# Migration 0006's SQLite triggers on request_events, copied as they were at that revision
 # so this migration never changes meaning.
 _SQLITE_REFUSE = "SELECT RAISE(ABORT, 'request_events is append-only');"
 _SQLITE_UPDATE_ALLOWED = (
@@ -81,7 +81,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Events from the public have no staff member to attribute them to: they go first.
-    # The history is append-only (migration 0007); this is the maintenance it allows.
+    # The history is append-only (migration 0006); this is the maintenance it allows.
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute("SELECT set_config('intake.audit_maintenance', 'on', true)")

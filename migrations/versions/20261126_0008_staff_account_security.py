@@ -3,8 +3,8 @@
 Four new tables beside staff_users (issue 13); nothing existing changes, so the
 migration is safe to run under a live application.
 
-Revision ID: 0004
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26 02:40:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,7 @@ the environment that runs it (CENTER_TIMEZONE, BUSINESS_HOURS, BUSINESS_DAYS,
 CENTER_CLOSURES, REPLY_BUSINESS_DAYS); `flask intake reply-due` recomputes open requests
 later if those change.
 
-Revision ID: 0008
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-26 03:20:00
 """
@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
