@@ -286,10 +286,22 @@ def test_rate_limits_are_exact_across_hosts_whatever_a_client_forges(cluster, lo
 # -- what nginx keeps, and what it never keeps ---------------------------------------------
 
 
+def kept_answer(visitor: Browser, path: str):
+    """The next answer nginx gives from its cache. nginx files a copy once the host's
+    answer has been read to the end, which can be a moment after the client has it: under
+    load the very next request may still miss. Asked again a few times, never forever."""
+    for _ in range(20):
+        answer = visitor.request("GET", path)
+        if answer.headers.get("x-cache-status") == "HIT":
+            return answer
+        time.sleep(0.05)
+    return answer
+
+
 def test_nginx_keeps_the_public_page_and_nothing_marked_no_store(cluster, log):
     visitor = Browser(cluster.port, source="127.0.0.7")
     first = visitor.request("GET", "/")
-    second = visitor.request("GET", "/")
+    second = kept_answer(visitor, "/")
     assert first.status == second.status == 200
     assert first.headers["cache-control"] == "public, max-age=300"
     assert second.headers["x-cache-status"] == "HIT"
@@ -313,7 +325,7 @@ def test_nginx_keeps_the_public_page_and_nothing_marked_no_store(cluster, log):
     assert revalidated.status == 200 and revalidated.body == first.body
     assert revalidated.headers["x-cache-status"] == "REVALIDATED"
     assert log.entry(revalidated.request_id)["upstream_status"] == "304"
-    assert visitor.request("GET", "/").headers["x-cache-status"] == "HIT"
+    assert kept_answer(visitor, "/").headers["x-cache-status"] == "HIT"
 
     # The form (no-store) reaches a host every time, and every visitor gets fresh tokens.
     forms = [visitor.request("GET", "/request-appointment") for _ in range(2)]
