@@ -290,11 +290,13 @@ def kept_answer(visitor: Browser, path: str):
     """The next answer nginx gives from its cache. nginx files a copy once the host's
     answer has been read to the end, which can be a moment after the client has it: under
     load the very next request may still miss. Asked again a few times, never forever."""
-    for _ in range(20):
+    for _ in range(40):
         answer = visitor.request("GET", path)
         if answer.headers.get("x-cache-status") == "HIT":
             return answer
-        time.sleep(0.05)
+        # A copy nginx could not keep (a cookie, no-store) never turns into a HIT: this
+        # only waits for the filing, at most four seconds.
+        time.sleep(0.1)
     return answer
 
 
