@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fhir.resources.bundle import Bundle
-from pydantic import ValidationError
-
 from app.models import AppointmentRequest
 from app.services import reference_codes
 from app.services.intake_queue import as_utc
@@ -616,6 +613,11 @@ def _references(value: object) -> Iterator[str]:
 
 def problems(bundle: Resource) -> list[str]:
     """What is wrong with a bundle: empty when FHIR R4 and our rules accept it."""
+    # Imported on first use: the R4 models take about 15 MB, and most workers never
+    # export (docs/performance.md, worker memory).
+    from fhir.resources.bundle import Bundle
+    from pydantic import ValidationError
+
     found: list[str] = []
     try:
         Bundle.parse_obj(bundle)

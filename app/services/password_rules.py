@@ -5,8 +5,6 @@ patterns, dates and repeats."""
 
 from __future__ import annotations
 
-from zxcvbn import zxcvbn
-
 # zxcvbn's score 3 is "safely unguessable: moderate protection from offline slow-hash
 # scenario" (about 10^8 guesses and more). Below that a password is refused.
 MIN_SCORE = 3
@@ -25,6 +23,10 @@ def weakness(password: str, *, user_inputs: tuple[str, ...] = ()) -> str | None:
     if not password.strip():
         return "Enter a password with letters, numbers or symbols, not only spaces"
     inputs = [part for value in user_inputs for part in _parts(value)]
+    # Imported on first use: its dictionaries take about 13 MB, and most workers never
+    # set a password (docs/performance.md, worker memory).
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:_SCORED_LENGTH], user_inputs=inputs)
     if result["score"] < MIN_SCORE:
         return ADVICE

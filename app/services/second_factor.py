@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
-import segno
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -74,6 +73,9 @@ def provisioning_uri(*, secret: str, email: str, issuer: str) -> str:
 def qr_svg(uri: str) -> str:
     """The QR code as an inline SVG element, drawn here: the secret never leaves the
     server for a QR service."""
+    # Imported on first use (about 9 MB): only the set-up page draws a QR code.
+    import segno
+
     return segno.make(uri, error="m").svg_inline(
         scale=5, title="QR code for your authenticator app"
     )
