@@ -87,6 +87,9 @@ def phone(value: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
+    # ``{{ _("...") }}`` and ``{% trans %}`` in every template (app/i18n.py says why).
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     app.jinja_env.filters.update(
         label=label,
         reference=reference,
