@@ -6,6 +6,10 @@ the authenticator, and the server verifies the answer against the challenge, the
 origin and relying-party id. Only the credential's public key is stored. User
 verification (a PIN or biometric on the device) is required, so a passkey is a second
 factor on its own merits beside the password.
+
+`webauthn` is imported on first use, inside each function: with the `cryptography` and
+pyOpenSSL modules it loads, it takes about 24 MB, and most workers never see a passkey
+(docs/performance.md, worker memory; tests/test_lazy_imports.py checks it stays so).
 """
 
 from __future__ import annotations
@@ -15,23 +19,6 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-
-# Every error the library raises about a malformed or wrong answer.
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from app.models import NAME_MAX, StaffPasskey, StaffUser
 
@@ -54,6 +41,13 @@ def registration_options(
     session: Session, *, staff: StaffUser, rp_id: str, rp_name: str
 ) -> tuple[str, bytes]:
     """The options for the browser, as JSON, and the challenge to keep for the answer."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     existing = for_staff(session, staff_id=staff.id)
     if len(existing) >= MAX_PASSKEYS:
         raise PasskeyError(f"You have {MAX_PASSKEYS} passkeys: remove one before adding another")
@@ -82,6 +76,12 @@ def register(
     origin: str,
     name: str,
 ) -> StaffPasskey:
+    from webauthn import verify_registration_response
+    from webauthn.helpers import bytes_to_base64url
+
+    # Every error the library raises about a malformed or wrong answer.
+    from webauthn.helpers.exceptions import WebAuthnException
+
     name = name.strip()[:NAME_MAX] or "Passkey"
     try:
         verified = verify_registration_response(
@@ -109,6 +109,9 @@ def register(
 
 
 def authentication_options(session: Session, *, staff_id: int, rp_id: str) -> tuple[str, bytes]:
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     passkeys = for_staff(session, staff_id=staff_id)
     if not passkeys:
         raise PasskeyError("This account has no passkey")
@@ -131,6 +134,9 @@ def authenticate(
     now: datetime,
 ) -> StaffPasskey:
     """The account's passkey that signed the challenge, or PasskeyError."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     refused = PasskeyError("The passkey was not accepted. Try again, or type a code instead")
     try:
         credential_id = json.loads(credential)["id"]
@@ -179,5 +185,8 @@ def remove_all(session: Session, *, staff_id: int) -> None:
     session.execute(delete(StaffPasskey).where(StaffPasskey.staff_id == staff_id))
 
 
-def _descriptor(passkey: StaffPasskey) -> PublicKeyCredentialDescriptor:
+def _descriptor(passkey: StaffPasskey):
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
     return PublicKeyCredentialDescriptor(id=base64url_to_bytes(passkey.credential_id))
