@@ -61,6 +61,11 @@ class TrimmedForm(FlaskForm):
 
 
 def has_control_characters(value: str, *, multiline: bool = False) -> bool:
+    # Printable ASCII (every address and most answers) has none: one C-level check
+    # instead of a Unicode lookup per character. Tabs, line ends and DEL are not
+    # "printable", so they take the full loop below.
+    if value.isascii() and value.isprintable():
+        return False
     for char in value:
         if multiline and char in _MULTILINE_WHITESPACE:
             continue

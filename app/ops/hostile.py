@@ -28,16 +28,25 @@ def guard_body(inner):
 
     def body_errors_are_bad_requests(environ, start_response):
         stream = environ.get("wsgi.input")
-        if stream is not None:
+        if stream is not None and _may_have_a_body(environ):
             environ["wsgi.input"] = _BodyStream(stream)
         return inner(environ, start_response)
 
     return body_errors_are_bad_requests
 
 
+def _may_have_a_body(environ) -> bool:
+    """A request with neither a length nor a chunked body has nothing to read (most
+    GETs): the server gives an empty stream, so there is no read to go wrong."""
+    length = environ.get("CONTENT_LENGTH")
+    return bool(length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ
+
+
 def _refuse_control_characters_in_the_address() -> None:
     if has_control_characters(request.path):
         abort(404)
+    if not request.environ.get("QUERY_STRING"):
+        return  # no query string, no arguments to parse
     for key, value in request.args.items(multi=True):
         if has_control_characters(key) or has_control_characters(value):
             abort(400)

@@ -124,7 +124,8 @@ def init_request_ids(app: Flask) -> None:
 
     @app.before_request
     def _assign_request_id() -> None:
-        g.request_id = request_id_for(request.headers.get("X-Request-ID"))
+        # From the WSGI environment: the same header, without a headers object's lookup.
+        g.request_id = request_id_for(request.environ.get("HTTP_X_REQUEST_ID"))
 
     @app.after_request
     def _send_request_id(response: Response) -> Response:

@@ -23,6 +23,9 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, request
 from flask_talisman import Talisman
+from werkzeug.test import Client
+
+from .pages import is_https
 
 # Everything the pages load comes from this site; no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {
@@ -109,7 +112,9 @@ def talisman_headers(options: dict[str, Any]) -> dict[bool, list[tuple[str, str]
         if with_talisman:
             Talisman(scratch, **options)
         scratch.add_url_rule("/", "page", lambda: "")
-        client = scratch.test_client()
+        # werkzeug's client, not Flask's test_client: that one imports click's testing
+        # module and pdb with it into every worker.
+        client = Client(scratch)
         answers[with_talisman] = {
             https: client.get("/", base_url="https://localhost" if https else "http://localhost")
             for https in (False, True)
@@ -127,8 +132,8 @@ def talisman_headers(options: dict[str, Any]) -> dict[bool, list[tuple[str, str]
 
 def is_secure() -> bool:
     # Talisman's own rule for HSTS, kept: https as the WSGI server saw it, or as the
-    # proxy says (pages.page_key decides the cache's scheme the same way).
-    return request.is_secure or request.headers.get("X-Forwarded-Proto") == "https"
+    # proxy says; the page cache's key decides its scheme by the same function.
+    return is_https(request.environ)
 
 
 def init_app(app: Flask) -> None:
@@ -136,10 +141,13 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _security_and_cache_headers(response: Response) -> Response:
-        response.headers.update(headers[is_secure()])
+        # Added, not replaced: no view sets a security header of its own (the policy is
+        # the site's, decided here), and extending skips a search of the response's
+        # headers per name (test_security_headers.py checks each is sent once).
+        response.headers.extend(headers[is_secure()])
         if not _may_be_stored(app, response):
             response.headers["Cache-Control"] = "no-store"
-            response.headers.pop("Expires", None)
+            response.headers.remove("Expires")
         return response
 
 

@@ -65,9 +65,17 @@ def page_key(environ: dict) -> PageKey:
         host=(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")).lower(),
         # A yes/no, as the security headers decide HSTS (headers.py): kept as sent, a
         # client could fill the cache with made-up values.
-        https=environ.get("wsgi.url_scheme") == "https"
-        or environ.get("HTTP_X_FORWARDED_PROTO") == "https",
+        https=is_https(environ),
         language=page_language(environ),
+    )
+
+
+def is_https(environ: dict) -> bool:
+    """https as the WSGI server saw it (after the trusted-proxy fix), or as the proxy
+    says: Talisman's rule for HSTS, and the scheme of a cached page's key."""
+    return (
+        environ.get("wsgi.url_scheme") == "https"
+        or environ.get("HTTP_X_FORWARDED_PROTO") == "https"
     )
 
 

@@ -6,9 +6,19 @@ it builds depends only on the secret keys, which are the application's configura
 one is kept per set of keys. Nothing else changes: same cookie, same signature, same
 expiry; Flask's own ``get_signing_serializer`` builds it (a public method of the
 documented ``SessionInterface`` seam).
+
+The digest is SHA-1 as Flask's, named as ``hashlib.sha1`` itself rather than Flask's
+``_lazy_sha1`` wrapper (a Python function, kept so that FIPS builds without SHA-1 can
+import Flask): ``hmac`` takes its OpenSSL path only for a hashlib constructor and falls
+back to a pure-Python HMAC for any other callable (two HMACs per signature: the key
+derivation and the signature; a few microseconds for every new visitor's cookie). Same
+algorithm, same bytes: tests/serving/test_sessions.py checks a cookie against Flask's own
+interface.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -16,6 +26,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 
 class SigningSerializerKept(SecureCookieSessionInterface):
+    digest_method = staticmethod(hashlib.sha1)
+
     def __init__(self) -> None:
         self._kept: tuple[tuple, URLSafeTimedSerializer | None] | None = None
 
