@@ -1,4 +1,5 @@
-"""`flask check-deploy`: the settings that are unsafe for production, one line each."""
+"""`flask check-deploy`: the settings that are unsafe for production, one line each, and
+the ones that are likely mistakes but may be meant (warnings: named, exit code unchanged)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ KNOWN_WEAK_KEYS = frozenset(
 # The proxy docs/production.md tells ops to run, deploy/nginx.conf, sets X-Forwarded-For to
 # the one address that connected to it (it never appends): exactly one hop to believe.
 SHIPPED_NGINX_PROXY_COUNT = 1
+# config.py's default: a placeholder, not a URL the center owns.
+EXAMPLE_FHIR_SYSTEM_BASE = "https://intake.example.org/fhir"
 
 
 def worst_database_wait(config: Mapping[str, Any]) -> float:
@@ -184,10 +187,34 @@ def _int(raw: str | None, default: int) -> int:
         return default
 
 
+def deploy_warnings(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Settings that work but are probably not what a production deploy means: said on
+    their own line, without failing the check (a center may start without e-mail)."""
+    if environ.get("APP_ENV") != "production":
+        return []
+    warnings: list[str] = []
+    if not config.get("SMTP_HOST"):
+        warnings.append(
+            "SMTP_HOST is not set: no e-mail is sent. Confirmations to patients and the "
+            "intake team's alerts are only logged and marked sent (docs/operations.md)."
+        )
+    base = str(config.get("FHIR_SYSTEM_BASE") or "").rstrip("/")
+    if base == EXAMPLE_FHIR_SYSTEM_BASE:
+        warnings.append(
+            f"FHIR_SYSTEM_BASE is still the example {EXAMPLE_FHIR_SYSTEM_BASE}: exported "
+            "bundles would name identifier systems nobody owns. Set a URL of the center's "
+            "before the first export; changing it later changes every system (docs/fhir.md)."
+        )
+    return warnings
+
+
 @click.command("check-deploy")
 @with_appcontext
 def check_deploy_command() -> None:
-    """List settings that are unsafe in production; exit 1 if there are any."""
+    """List settings that are unsafe in production; exit 1 if there are any. Warnings
+    are listed too but do not change the exit code."""
+    for warning in deploy_warnings(current_app.config, os.environ):
+        click.echo(f"WARNING: {warning}")
     problems = unsafe_settings(current_app.config, os.environ)
     for problem in problems:
         click.echo(f"UNSAFE: {problem}")

@@ -1,4 +1,11 @@
-from app.ops.deploy_check import SHIPPED_NGINX_PROXY_COUNT, unsafe_settings
+import os
+
+from app.ops.deploy_check import (
+    EXAMPLE_FHIR_SYSTEM_BASE,
+    SHIPPED_NGINX_PROXY_COUNT,
+    deploy_warnings,
+    unsafe_settings,
+)
 from tests.conftest import make_test_app
 from tests.ops.test_serving import load_gunicorn_conf
 from tests.support.databases import ROOT
@@ -86,6 +93,31 @@ def test_the_command_exits_zero_when_all_is_safe(database_url, monkeypatch):
     result = app.test_cli_runner().invoke(args=["check-deploy"])
     assert result.exit_code == 0, result.output
     assert "No unsafe settings found." in result.output
+    # The test app has no SMTP relay and the example FHIR base: warned, still exit 0.
+    assert "WARNING: SMTP_HOST is not set" in result.output
+    assert "WARNING: FHIR_SYSTEM_BASE is still the example" in result.output
+
+
+def test_no_mail_relay_and_the_example_fhir_base_are_warned_about_in_production():
+    configured = {"SMTP_HOST": "smtp.center.org", "FHIR_SYSTEM_BASE": "https://fhir.center.org"}
+    assert deploy_warnings({**SAFE, **configured}, PRODUCTION_ENV) == []
+    no_relay = deploy_warnings({**SAFE, **configured, "SMTP_HOST": None}, PRODUCTION_ENV)
+    assert len(no_relay) == 1 and no_relay[0].startswith("SMTP_HOST is not set")
+    for example in (EXAMPLE_FHIR_SYSTEM_BASE, EXAMPLE_FHIR_SYSTEM_BASE + "/"):
+        found = deploy_warnings({**SAFE, **configured, "FHIR_SYSTEM_BASE": example}, PRODUCTION_ENV)
+        assert len(found) == 1 and "FHIR_SYSTEM_BASE is still the example" in found[0]
+    # Warnings, not problems: neither makes the deploy unsafe.
+    assert problems(SMTP_HOST=None, FHIR_SYSTEM_BASE=EXAMPLE_FHIR_SYSTEM_BASE) == []
+
+
+def test_development_gets_no_deploy_warnings():
+    assert deploy_warnings({**SAFE, "SMTP_HOST": None}, {"APP_ENV": "development"}) == []
+
+
+def test_the_example_fhir_base_is_the_one_config_ships():
+    from config import Config
+
+    assert Config.FHIR_SYSTEM_BASE == EXAMPLE_FHIR_SYSTEM_BASE or "FHIR_SYSTEM_BASE" in os.environ
 
 
 def test_the_check_counts_the_workers_gunicorn_will_start(monkeypatch):
