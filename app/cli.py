@@ -18,7 +18,7 @@ from app.db import get_session
 from app.fhir.cli import fhir_cli
 from app.models import StaffRole
 from app.services import account_admin, audit, emergency_access, staff_accounts
-from app.services.audit import Action
+from app.vocabulary import AuditAction
 
 staff_cli = AppGroup("staff", help="Manage intake staff accounts.")
 
@@ -39,7 +39,7 @@ def _via() -> str:
     return f"command line (user {user})"
 
 
-def _record(session, action: Action, staff) -> None:
+def _record(session, action: AuditAction, staff) -> None:
     audit.record_account_change(
         session,
         action=action,
@@ -79,7 +79,7 @@ def create(email: str, name: str, role: str) -> None:
             password=password,
             cost=_cost(),
         )
-        _record(session, Action.ACCOUNT_CREATED, staff)
+        _record(session, AuditAction.ACCOUNT_CREATED, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
@@ -95,7 +95,7 @@ def set_password(email: str) -> None:
     session = get_session()
     try:
         staff = staff_accounts.set_password(session, email=email, password=password, cost=_cost())
-        _record(session, Action.PASSWORD_SET, staff)
+        _record(session, AuditAction.PASSWORD_SET, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
@@ -110,7 +110,7 @@ def deactivate(email: str) -> None:
     session = get_session()
     try:
         staff = staff_accounts.deactivate_staff(session, email=email)
-        _record(session, Action.ACCOUNT_DEACTIVATED, staff)
+        _record(session, AuditAction.ACCOUNT_DEACTIVATED, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None

@@ -10,8 +10,8 @@ from flask.cli import AppGroup
 
 from app.db import get_session
 from app.services import audit
-from app.services.audit import Action
 from app.services.staff_accounts import now_utc
+from app.vocabulary import AuditAction
 
 from . import export
 from .bundle import FhirSettings, instant
@@ -54,7 +54,7 @@ def export_command(since, directory: Path) -> None:
     session.commit()
     audit.record(
         session,
-        action=Action.FHIR_EXPORT,
+        action=AuditAction.FHIR_EXPORT,
         to_value=f"{result.request_count} requests",
         detail=f"FHIR NDJSON changed since {instant(since)} (command line)",
     )

@@ -2,14 +2,11 @@
 audit trail (without any password, code or secret: see ``audit.record``).
 
 The actions themselves, with their labels, are in ``app/vocabulary.py`` (``AuditAction``);
-``AccountAction`` is the name the account code has always used for them.
 """
 
 from __future__ import annotations
 
 from app.vocabulary import AuditAction
-
-AccountAction = AuditAction
 
 SECURITY_EVENTS = frozenset(
     {

@@ -26,9 +26,9 @@ from app.models import (
     StaffSecondFactor,
     StaffUser,
 )
+from app.vocabulary import AuditAction
 
 from . import audit, passkeys, second_factor, staff_accounts
-from .account_actions import AccountAction
 from .staff_accounts import AccountError, HashCost
 
 INVITATION_TOKEN_BYTES = 32
@@ -51,7 +51,7 @@ def _hash_token(token: str) -> str:
 
 def _log(
     session: Session,
-    action: AccountAction,
+    action: AuditAction,
     *,
     actor: StaffUser | None,
     target: StaffUser,
@@ -103,7 +103,7 @@ def invite(
     session.flush()
     _log(
         session,
-        AccountAction.ACCOUNT_CREATED,
+        AuditAction.ACCOUNT_CREATED,
         actor=by,
         target=staff,
         client_ip=client_ip,
@@ -142,7 +142,7 @@ def issue_link(
     session.flush()
     _log(
         session,
-        AccountAction.ACCOUNT_LINK_ISSUED,
+        AuditAction.ACCOUNT_LINK_ISSUED,
         actor=by,
         target=staff,
         client_ip=client_ip,
@@ -200,7 +200,7 @@ def accept_invitation(
     staff.session_nonce = None
     second_factor.reset(session, staff_id=staff.id)
     passkeys.remove_all(session, staff_id=staff.id)
-    _log(session, AccountAction.ACCOUNT_LINK_USED, actor=staff, target=staff,
+    _log(session, AuditAction.ACCOUNT_LINK_USED, actor=staff, target=staff,
          client_ip=client_ip)  # fmt: skip
     return staff
 
@@ -219,7 +219,7 @@ def change_role(
         return
     staff.role = role
     session.flush()
-    _log(session, AccountAction.ROLE_CHANGED, actor=by, target=staff, client_ip=client_ip,
+    _log(session, AuditAction.ROLE_CHANGED, actor=by, target=staff, client_ip=client_ip,
          to_value=role.value)  # fmt: skip
 
 
@@ -233,7 +233,7 @@ def set_active(
     if not active:
         staff.session_nonce = None
     session.flush()
-    action = AccountAction.ACCOUNT_REACTIVATED if active else AccountAction.ACCOUNT_DEACTIVATED
+    action = AuditAction.ACCOUNT_REACTIVATED if active else AuditAction.ACCOUNT_DEACTIVATED
     _log(session, action, actor=by, target=staff, client_ip=client_ip,
          via=None if by else "command line")  # fmt: skip
 
@@ -247,7 +247,7 @@ def reset_second_factor(
     passkeys.remove_all(session, staff_id=staff.id)
     staff.session_nonce = None
     session.flush()
-    _log(session, AccountAction.SECOND_FACTOR_RESET, actor=by, target=staff,
+    _log(session, AuditAction.SECOND_FACTOR_RESET, actor=by, target=staff,
          client_ip=client_ip, via=None if by else "command line")  # fmt: skip
 
 
@@ -258,7 +258,7 @@ def end_sessions(
     # sign-in sets a new one.
     staff.session_nonce = None
     session.flush()
-    _log(session, AccountAction.SESSIONS_ENDED, actor=by, target=staff, client_ip=client_ip)
+    _log(session, AuditAction.SESSIONS_ENDED, actor=by, target=staff, client_ip=client_ip)
 
 
 def change_own_password(
@@ -275,7 +275,7 @@ def change_own_password(
     staff.password_hash = staff_accounts.hasher(cost).hash(new_password)
     staff.session_nonce = secrets.token_urlsafe(32)
     session.flush()
-    _log(session, AccountAction.PASSWORD_CHANGED, actor=staff, target=staff, client_ip=client_ip)
+    _log(session, AuditAction.PASSWORD_CHANGED, actor=staff, target=staff, client_ip=client_ip)
     return staff.session_nonce
 
 
@@ -313,7 +313,7 @@ class StormRow:
 
     @property
     def label(self) -> str:
-        if self.action == AccountAction.SIGN_IN_STORM.value:
+        if self.action == AuditAction.SIGN_IN_STORM.value:
             return f"Many failed sign-ins against the account ({self.detail})"
         return "An address was refused after too many failures"
 
@@ -325,7 +325,7 @@ def recent_storms(session: Session, *, since: datetime) -> list[StormRow]:
         .outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
         .where(
             AuditEvent.action.in_(
-                [AccountAction.SIGN_IN_STORM.value, AccountAction.SIGN_IN_THROTTLED.value]
+                [AuditAction.SIGN_IN_STORM.value, AuditAction.SIGN_IN_THROTTLED.value]
             ),
             AuditEvent.occurred_at >= since,
         )

@@ -38,9 +38,6 @@ for _model in (AuditEvent, RequestEvent):
     event.listen(_model, "before_delete", _refuse_change)
 
 
-# Imported under the name the callers have always used: audit.Action.CLAIM.
-Action = AuditAction
-
 PAGE_SIZE = 100
 
 
@@ -106,7 +103,7 @@ def record(
 def record_account_change(
     session: Session,
     *,
-    action: Action,
+    action: AuditAction,
     account: StaffUser,
     by_staff_id: int | None,
     via: str | None,
@@ -146,7 +143,7 @@ def record_queue_view(
     """A queue page's entry: a page shows up to 50 patients' names."""
     return record(
         session,
-        action=Action.QUEUE_SEARCH if filters.search else Action.QUEUE_VIEW,
+        action=AuditAction.QUEUE_SEARCH if filters.search else AuditAction.QUEUE_VIEW,
         actor=actor,
         to_value=f"{rows} rows",
         detail=filters_detail(session, filters=filters) + (f" after={after}" if after else ""),

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, EmergencyAccess, StaffRole, StaffUser
+from app.vocabulary import AuditAction
 
 from . import audit, staff_accounts
 from .staff_accounts import as_utc
@@ -56,7 +57,7 @@ def create_emergency_account(
     session.flush()
     audit.record_account_change(
         session,
-        action=audit.Action.EMERGENCY_ACCOUNT_CREATED,
+        action=AuditAction.EMERGENCY_ACCOUNT_CREATED,
         account=staff,
         by_staff_id=None,
         via=f"{via}; {hours} h; reason: {reason}",

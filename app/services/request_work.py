@@ -67,10 +67,6 @@ _UNCLAIMED = text(
     "appointment_requests.claimed_by_id IS NULL AND appointment_requests.status <> 'closed'"
 )
 
-# The names these errors had before app/services/errors.py; the same classes.
-WorkRefused = Refused
-RequestNotFound = NotFound
-
 
 @dataclass(frozen=True)
 class Duplicate:
@@ -112,7 +108,7 @@ def find_request(session: Session, *, reference: str) -> AppointmentRequest:
         .where(AppointmentRequest.reference == reference)
     )
     if row is None:
-        raise RequestNotFound(reference)
+        raise NotFound(reference)
     return row
 
 

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, AuditEvent, Referral, RequestEvent, RequestStatus
 from app.request_fields import identifying_columns
+from app.vocabulary import AuditAction
 
 from . import audit, audit_chain
 
-PURGE_ACTION = audit.Action.PURGE
+PURGE_ACTION = AuditAction.PURGE
 
 
 def _blank(column: str) -> object:
@@ -140,7 +141,7 @@ def run_retention(
     )
     audit.record(
         session,
-        action=audit.Action.RETENTION_RUN,
+        action=AuditAction.RETENTION_RUN,
         to_value=f"{len(purged)} purged",
         detail=(
             f"closed>{policy.closed_days}d purged={len(purged)};"
@@ -183,7 +184,7 @@ def flag_stale_requests(session: Session, *, untouched_since: datetime) -> list[
             select(AuditEvent.id)
             .where(
                 AuditEvent.request_id == request_id,
-                AuditEvent.action == audit.Action.STALE_REQUEST.value,
+                AuditEvent.action == AuditAction.STALE_REQUEST.value,
                 AuditEvent.occurred_at
                 >= select(_last_activity())
                 .where(AppointmentRequest.id == request_id)
@@ -194,7 +195,7 @@ def flag_stale_requests(session: Session, *, untouched_since: datetime) -> list[
         if already is None:
             audit.record(
                 session,
-                action=audit.Action.STALE_REQUEST,
+                action=AuditAction.STALE_REQUEST,
                 request_id=request_id,
                 detail=f"open and untouched since before {untouched_since.date().isoformat()}",
             )
@@ -216,7 +217,7 @@ def remove_old_audit_entries(session: Session, *, older_than: datetime) -> int:
         removed = session.execute(delete(AuditEvent).where(AuditEvent.id <= last_id)).rowcount
     audit.record(
         session,
-        action=audit.Action.AUDIT_ENTRIES_REMOVED,
+        action=AuditAction.AUDIT_ENTRIES_REMOVED,
         to_value=f"{removed} removed",
         detail=f"entries up to #{last_id}; {audit_chain.ANCHOR_PREFIX}{anchor}",
     )

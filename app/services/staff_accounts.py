@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import EMAIL_MAX, NAME_MAX, EmergencyAccess, StaffRole, StaffUser
+from app.vocabulary import AuditAction
 
 from . import audit, audit_chain, password_rules
-from .audit import Action
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256
@@ -148,7 +148,7 @@ def check_password(
         typed = audit_chain.keyed_digest(session, purpose="sign-in email", value=email)
         audit.record(
             session,
-            action=Action.SIGN_IN_FAILED,
+            action=AuditAction.SIGN_IN_FAILED,
             detail=f"unknown account; typed text hash {typed}",
             client_ip=client_ip,
         )
@@ -164,7 +164,7 @@ def check_password(
     if reason is not None:
         audit.record(
             session,
-            action=Action.SIGN_IN_FAILED,
+            action=AuditAction.SIGN_IN_FAILED,
             staff_id=staff.id,
             detail=reason,
             client_ip=client_ip,
@@ -185,7 +185,7 @@ def begin_session(session: Session, *, staff: StaffUser, client_ip: str | None) 
     staff.failed_sign_ins = 0
     staff.locked_until = None
     staff.session_nonce = secrets.token_urlsafe(32)
-    audit.record(session, action=Action.SIGN_IN, staff_id=staff.id, client_ip=client_ip)
+    audit.record(session, action=AuditAction.SIGN_IN, staff_id=staff.id, client_ip=client_ip)
     return staff.session_nonce
 
 
@@ -204,7 +204,7 @@ def _verify(password_hash: str, password: str, cost: HashCost) -> bool:
 def sign_out(session: Session, *, staff: StaffUser, client_ip: str | None) -> None:
     # A new nonce makes every copy of the old session cookie worthless.
     staff.session_nonce = secrets.token_urlsafe(32)
-    audit.record(session, action=Action.SIGN_OUT, staff_id=staff.id, client_ip=client_ip)
+    audit.record(session, action=AuditAction.SIGN_OUT, staff_id=staff.id, client_ip=client_ip)
 
 
 def now_utc() -> datetime:

@@ -20,10 +20,10 @@ from wtforms.validators import ValidationError
 from app.db import get_session
 from app.models import StaffRole, StaffUser
 from app.services import audit, held_notes
-from app.services.account_actions import AccountAction
 from app.services.actor import Actor
 from app.services.staff_accounts import emergency_expired, now_utc
 from app.transactions import record_after_reading
+from app.vocabulary import AuditAction
 
 # What a staff sign-in keeps in the session: end_session() removes these and nothing else.
 SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen", "staff_started", "staff_proved")
@@ -112,7 +112,7 @@ def safe_next(target: str | None) -> str | None:
 def _to_sign_in():
     # On the record: someone (or something) reached a staff URL without a session. The
     # path only, never the query string.
-    record_audit(action=audit.Action.SIGN_IN_REQUIRED, detail=f"{request.method} {request.path}")
+    record_audit(action=AuditAction.SIGN_IN_REQUIRED, detail=f"{request.method} {request.path}")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     reference = (request.view_args or {}).get("reference")
     if target is None and isinstance(reference, str):
@@ -191,7 +191,7 @@ def _record_session_expired() -> None:
         return
     audit.record(
         get_session(),
-        action=AccountAction.SESSION_EXPIRED,
+        action=AuditAction.SESSION_EXPIRED,
         staff_id=staff.id,
         client_ip=client_ip(),
     )
@@ -232,7 +232,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def check_role(*args, **kwargs):
         if g.staff.role != StaffRole.ADMIN:
             record_audit(
-                action=audit.Action.ACCESS_DENIED,
+                action=AuditAction.ACCESS_DENIED,
                 staff_id=g.staff.id,
                 detail=f"{request.method} {request.path} (admins only)",
             )

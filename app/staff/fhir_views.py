@@ -18,9 +18,10 @@ from app.db import get_session
 from app.fhir import export
 from app.fhir.bundle import FhirSettings, instant, request_bundle
 from app.services import audit, reference_codes, request_work
-from app.services.audit import Action
+from app.services.errors import NotFound
 from app.services.staff_accounts import now_utc
 from app.validation import TrimmedForm
+from app.vocabulary import AuditAction
 
 from .access import admin_required, client_ip
 from .views import bp
@@ -56,7 +57,11 @@ def _record(**fields) -> None:
     session = get_session()
     session.commit()
     audit.record(
-        session, action=Action.FHIR_EXPORT, staff_id=g.staff.id, client_ip=client_ip(), **fields
+        session,
+        action=AuditAction.FHIR_EXPORT,
+        staff_id=g.staff.id,
+        client_ip=client_ip(),
+        **fields,
     )
     session.commit()
 
@@ -67,7 +72,7 @@ def request_fhir(reference: str):
     session = get_session()
     try:
         row = request_work.find_request(session, reference=reference)
-    except request_work.RequestNotFound:
+    except NotFound:
         abort(404)
     if row.purged_at is not None:
         # Retention removed the patient data: there is no bundle left to give.

@@ -22,8 +22,8 @@ from flask import (
 
 from app.db import get_session
 from app.services import audit, passkeys
-from app.services.account_actions import AccountAction
 from app.services.staff_accounts import now_utc
+from app.vocabulary import AuditAction
 
 from . import sign_in_steps
 from .access import client_ip, login_required, public, recent_proof_required
@@ -118,7 +118,7 @@ def passkey_register():
         return jsonify(error=str(error)), 400
     audit.record(
         get_session(),
-        action=AccountAction.PASSKEY_ADDED,
+        action=AuditAction.PASSKEY_ADDED,
         staff_id=g.staff.id,
         detail=f"passkey {passkey.name}",
         client_ip=client_ip(),
@@ -137,7 +137,7 @@ def passkey_remove(passkey_id: int):
     if passkeys.remove(get_session(), staff_id=g.staff.id, passkey_id=passkey_id):
         audit.record(
             get_session(),
-            action=AccountAction.PASSKEY_REMOVED,
+            action=AuditAction.PASSKEY_REMOVED,
             staff_id=g.staff.id,
             client_ip=client_ip(),
         )
@@ -189,7 +189,7 @@ def passkey_sign_in():
         sign_in_steps.count_failure(staff.email, staff)
         audit.record(
             get_session(),
-            action=AccountAction.PASSKEY_FAILED,
+            action=AuditAction.PASSKEY_FAILED,
             staff_id=staff.id,
             client_ip=client_ip(),
         )
@@ -197,7 +197,7 @@ def passkey_sign_in():
         return jsonify(error=str(error)), 400
     audit.record(
         get_session(),
-        action=AccountAction.PASSKEY_USED,
+        action=AuditAction.PASSKEY_USED,
         staff_id=staff.id,
         detail=f"passkey {passkey.name}",
         client_ip=client_ip(),

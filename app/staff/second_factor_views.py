@@ -17,8 +17,8 @@ from flask import (
 from app.db import get_session
 from app.models import StaffUser
 from app.services import account_admin, audit, passkeys, second_factor, staff_accounts
-from app.services.account_actions import AccountAction
 from app.services.staff_accounts import AccountError, now_utc
+from app.vocabulary import AuditAction
 
 from . import sign_in_steps
 from .access import (
@@ -52,7 +52,7 @@ def finish_sign_in(staff: StaffUser, *, how: str, codes_left: int | None = None)
     if how == "recovery":
         audit.record(
             get_session(),
-            action=AccountAction.RECOVERY_CODE_USED,
+            action=AuditAction.RECOVERY_CODE_USED,
             staff_id=staff.id,
             detail=f"{codes_left} recovery codes left",
             client_ip=client_ip(),
@@ -99,7 +99,7 @@ def second_factor_check():
         sign_in_steps.count_failure(staff.email, staff)
         audit.record(
             get_session(),
-            action=AccountAction.SECOND_FACTOR_FAILED,
+            action=AuditAction.SECOND_FACTOR_FAILED,
             staff_id=staff.id,
             detail=check.kind,
             client_ip=client_ip(),
@@ -138,7 +138,7 @@ def second_factor_setup():
         else:
             audit.record(
                 get_session(),
-                action=AccountAction.SECOND_FACTOR_ENROLLED,
+                action=AuditAction.SECOND_FACTOR_ENROLLED,
                 staff_id=staff.id,
                 client_ip=client_ip(),
             )
@@ -229,7 +229,7 @@ def confirm_identity():
         if proved:
             audit.record(
                 get_session(),
-                action=AccountAction.PROOF_CONFIRMED,
+                action=AuditAction.PROOF_CONFIRMED,
                 staff_id=staff.id,
                 detail=how,
                 client_ip=client_ip(),
@@ -240,7 +240,7 @@ def confirm_identity():
         sign_in_steps.count_failure(staff.email, staff)
         audit.record(
             get_session(),
-            action=AccountAction.SECOND_FACTOR_FAILED,
+            action=AuditAction.SECOND_FACTOR_FAILED,
             staff_id=staff.id,
             detail="identity check failed",
             client_ip=client_ip(),

@@ -15,8 +15,8 @@ from flask import Flask, current_app, session
 from app.db import get_session
 from app.models import EMAIL_MAX, StaffUser
 from app.services import audit, second_factor
-from app.services.account_actions import AccountAction
 from app.services.sign_in_throttle import SignInThrottle, ThrottlePolicy
+from app.vocabulary import AuditAction
 
 from .access import client_ip
 from .views import bp
@@ -63,7 +63,7 @@ def refuse_if_throttled(email: str, staff: StaffUser | None) -> bool:
         return False
     audit.record(
         get_session(),
-        action=AccountAction.SIGN_IN_THROTTLED,
+        action=AuditAction.SIGN_IN_THROTTLED,
         staff_id=staff.id if staff else None,
         detail="too many failures from this address",
         client_ip=client_ip(),
@@ -80,7 +80,7 @@ def count_failure(email: str, staff: StaffUser | None) -> None:
         policy = throttle().policy
         audit.record(
             get_session(),
-            action=AccountAction.SIGN_IN_STORM,
+            action=AuditAction.SIGN_IN_STORM,
             staff_id=staff.id if staff else None,
             actor_email=None if staff else email[:EMAIL_MAX],
             detail=f"{policy.storm} or more failures in {policy.minutes} minutes",

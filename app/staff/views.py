@@ -41,7 +41,7 @@ from app.services.intake_queue import (
 from app.services.staff_accounts import now_utc
 from app.transactions import commits, record_after_reading
 from app.validation import row_id
-from app.vocabulary import CloseReason, RequestStatus
+from app.vocabulary import AuditAction, CloseReason, RequestStatus
 
 from .access import admin_required, current_actor, login_required, recent_proof_required
 from .forms import (
@@ -189,7 +189,7 @@ def my_work():
     record_after_reading(
         lambda: audit.record(
             get_session(),
-            action=audit.Action.MY_WORK_VIEW,
+            action=AuditAction.MY_WORK_VIEW,
             actor=actor,
             to_value=f"{len(work.rows)} rows",
         )
@@ -455,7 +455,7 @@ def _metrics_period() -> tuple[MetricsForm, access_metrics.Metrics]:
     return form, metrics
 
 
-def _record_metrics(action: audit.Action, result: access_metrics.Metrics) -> None:
+def _record_metrics(action: AuditAction, result: access_metrics.Metrics) -> None:
     """Counts only, no patient, but who looked at the center's figures is on the record."""
     actor = current_actor()
     record_after_reading(
@@ -469,7 +469,7 @@ def _record_metrics(action: audit.Action, result: access_metrics.Metrics) -> Non
 @admin_required
 def metrics():
     form, result = _metrics_period()
-    _record_metrics(audit.Action.METRICS_VIEW, result)
+    _record_metrics(AuditAction.METRICS_VIEW, result)
     return render_template(
         "staff/metrics.html",
         form=form,
@@ -483,7 +483,7 @@ def metrics():
 @admin_required
 def metrics_csv():
     _form, result = _metrics_period()
-    _record_metrics(audit.Action.METRICS_EXPORT, result)
+    _record_metrics(AuditAction.METRICS_EXPORT, result)
     return Response(
         "".join(access_metrics.metrics_csv(result)),
         mimetype="text/csv",

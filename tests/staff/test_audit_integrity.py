@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 
 from app.models import RequestEvent
 from app.services import audit, audit_chain
-from app.services.audit import Action
+from app.vocabulary import AuditAction
 from tests.support.staff import make_request, make_staff
 
 
 def write_entries(app, count: int = 3) -> None:
     with Session(app.extensions["db_engine"]) as session:
         for i in range(count):
-            audit.record(session, action=Action.EXPORT, detail=f"entry {i}")
+            audit.record(session, action=AuditAction.EXPORT, detail=f"entry {i}")
         session.commit()
 
 
@@ -198,7 +198,7 @@ def test_concurrent_writers_keep_the_chain_linear(app, backend):
         try:
             for i in range(10):
                 with Session(engine) as session:
-                    audit.record(session, action=Action.EXPORT, detail=f"writer {n} entry {i}")
+                    audit.record(session, action=AuditAction.EXPORT, detail=f"writer {n} entry {i}")
                     session.commit()
         except BaseException as error:  # noqa: BLE001 (reported below)
             errors.append(error)
@@ -218,8 +218,8 @@ def test_old_entries_removed_by_retention_leave_a_verifiable_chain(app, db):
     long_ago = datetime.now(UTC) - timedelta(days=7 * 365)
     with Session(app.extensions["db_engine"]) as session:
         for i in range(3):
-            audit.record(session, action=Action.EXPORT, detail=f"old {i}", now=long_ago)
-        audit.record(session, action=Action.EXPORT, detail="recent")
+            audit.record(session, action=AuditAction.EXPORT, detail=f"old {i}", now=long_ago)
+        audit.record(session, action=AuditAction.EXPORT, detail="recent")
         session.commit()
     result = app.test_cli_runner().invoke(args=["intake", "retention"])
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app.models import AuditEvent, RequestEvent, StaffRole
 from app.services import audit
 from app.services.audit import AppendOnlyError
+from app.vocabulary import AuditAction
 from tests.support.html import parse, visible_text
 from tests.support.staff import (
     PASSWORD,
@@ -160,7 +161,7 @@ def test_entries_cannot_be_changed_or_deleted(app, db):
 def test_the_trail_is_paged_newest_first(app, db):
     admin, ada = signed_in_client(app, db, role=StaffRole.ADMIN)
     for i in range(audit.PAGE_SIZE + 4):
-        audit.record(db, action=audit.Action.SIGN_IN, staff_id=ada.id, detail=f"entry {i}")
+        audit.record(db, action=AuditAction.SIGN_IN, staff_id=ada.id, detail=f"entry {i}")
     db.commit()
     first = parse(admin.get("/staff/audit"))
     rows = first.select("table.audit tbody tr")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.models import AppointmentRequest, RequestEvent
 from app.services import request_work
 from app.services.actor import Actor
+from app.services.errors import Refused
 from tests.support.staff import csrf_from, make_request, make_staff, signed_in_client
 
 
@@ -50,7 +51,7 @@ def test_second_claim_waits_for_the_first_and_is_told_who_won(app, db, postgres_
                     )
                     two.commit()
                     outcome["second"] = "claimed"
-                except request_work.WorkRefused as refused:
+                except Refused as refused:
                     two.rollback()
                     outcome["second"] = str(refused)
 

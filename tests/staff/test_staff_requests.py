@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from app.models import AppointmentRequest, CloseReason, RequestEvent, RequestStatus, StaffRole
 from app.services import request_work
 from app.services.actor import Actor
+from app.services.errors import Refused
 from tests.conftest import count_rows
 from tests.support.html import parse, visible_text
 from tests.support.staff import (
@@ -261,7 +262,7 @@ def test_service_refuses_a_move_the_form_does_not_offer(app, db):
     row = make_request(db)
     staff = make_staff(app, db)
     db.rollback()
-    with pytest.raises(request_work.WorkRefused, match="cannot be moved to scheduled"):
+    with pytest.raises(Refused, match="cannot be moved to scheduled"):
         request_work.change_status(
             db,
             reference=row.reference,
