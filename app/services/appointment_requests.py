@@ -117,10 +117,12 @@ def submit_request(
                 session.execute(
                     _INSERT_REFERRAL, {"request_id": request_id, **asdict(details.referral)}
                 )
-            if details.email:
+            # The patient's address, or the caregiver's when the patient gave none.
+            recipient = details.email or details.submitter_email
+            if recipient:
                 # In this transaction: committed with the request or not at all (issue 18).
                 outbox.queue_confirmation(
-                    session, request_id=request_id, reference=reference, recipient=details.email
+                    session, request_id=request_id, reference=reference, recipient=recipient
                 )
             return Submitted(reference, created=True)
         existing = _stored_for_token(session, token)
