@@ -31,20 +31,28 @@ def _stored_value(form: AppointmentRequestForm, field: RequestField) -> object:
     raise ValueError(f"{field.name}: no stored shape for {field.stored}")
 
 
-def to_new_request(form: AppointmentRequestForm) -> NewRequest:
+def to_new_request(form: AppointmentRequestForm, *, form_language: str = "en") -> NewRequest:
+    """The stored shape of the answers; ``form_language`` is the page's (PageLanguage)."""
     answers = {name: form[name].data for name in FORM_ORDER}
     values: dict[str, object] = {}
     referral: dict[str, object] = {}
     for field in FIELDS:
         if field.stored == Stored.NOT_STORED or field.column is None:
             continue
-        if is_kept(field, answers):
+        kept = is_kept(field, answers)
+        if kept:
             value = _stored_value(form, field)
         else:
             value = [] if field.stored == Stored.CODES else None
-        (referral if field.on_referral else values)[field.column] = value
+        holder = referral if field.on_referral else values
+        holder[field.column] = value
+        if field.extension_column:
+            # Set by the phone's validator with the number; None when there is none.
+            extension = getattr(form[field.form_field], "extension", None) if kept else None
+            holder[field.extension_column] = extension
     referred = answers["has_referral"] == YesNo.YES
     return NewRequest(
         **values,  # type: ignore[arg-type]
+        form_language=form_language,
         referral=ReferralDetails(**referral) if referred else None,  # type: ignore[arg-type]
     )

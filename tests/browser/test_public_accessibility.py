@@ -23,6 +23,7 @@ def caregiver_answers(**overrides) -> dict:
         "submitter_name": "Ana Santos",
         "submitter_relationship": "daughter",
         "submitter_phone": "813 555 0177",
+        "call_first": "patient",
     }
     return valid_answers(**{**caregiver, **overrides})
 
@@ -47,6 +48,7 @@ def test_request_form_with_every_question_open_and_filled(page):
             submitter_name="Ana Santos",
             submitter_relationship="daughter",
             submitter_phone="813 555 0177",
+            call_first="caregiver",
             language="other",
             language_other="Portuguese",
             message="Please call after 10 a.m.",
@@ -185,6 +187,7 @@ def test_landmarks_skip_link_and_headings(page):
 EXPECTED_AUTOCOMPLETE = {
     "submitter_name": "name",
     "submitter_phone": "tel",
+    "submitter_email": "email",
     "first_name": "given-name",
     "last_name": "family-name",
     "dob_month": "bday-month",
