@@ -57,6 +57,23 @@ class Shown(enum.StrEnum):
     FLAG = "flag"  # flag_text, the first for true
 
 
+class Step(enum.StrEnum):
+    """The journey's pages, in order: each asks the questions whose ``step`` it is.
+
+    The value is the page's address (``/request-appointment/<step>``), the same in every
+    language."""
+
+    WHO = "who"
+    PATIENT = "patient"
+    CONTACT = "contact"
+    DIAGNOSIS = "diagnosis"
+    INSURANCE = "insurance"
+    CONSENT = "consent"
+
+
+STEPS: tuple[Step, ...] = tuple(Step)
+
+
 class Section(enum.StrEnum):
     PATIENT = "patient"
     SUBMITTER = "submitter"
@@ -69,6 +86,7 @@ class Section(enum.StrEnum):
 class RequestField:
     name: str  # the form field
     section: Section
+    step: Step  # the journey's page that asks it
     stored: Stored
     # The column on appointment_requests (or on referrals, for the physician's details).
     column: str | None = None
@@ -103,6 +121,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="submitter",
         section=Section.SUBMITTER,
+        step=Step.WHO,
         stored=Stored.FLAG,
         column="submitted_by_patient",
         vocabulary=Submitter,
@@ -114,6 +133,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="submitter_name",
         section=Section.SUBMITTER,
+        step=Step.WHO,
         stored=Stored.TEXT,
         column="submitter_name",
         kept_when=_ON_BEHALF,
@@ -123,6 +143,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="submitter_relationship",
         section=Section.SUBMITTER,
+        step=Step.WHO,
         stored=Stored.TEXT,
         column="submitter_relationship",
         kept_when=_ON_BEHALF,
@@ -132,6 +153,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="submitter_phone",
         section=Section.SUBMITTER,
+        step=Step.CONTACT,
         stored=Stored.NORMALIZED,
         column="submitter_phone",
         kept_when=_ON_BEHALF,
@@ -143,6 +165,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="first_name",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.TEXT,
         column="first_name",
         staff_label="Name",
@@ -151,6 +174,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="last_name",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.TEXT,
         column="last_name",
         staff_label="Name",
@@ -160,6 +184,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="dob_month",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.DATE,
         column="date_of_birth",
         staff_label="Date of birth",
@@ -170,6 +195,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="sex",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.CODE,
         column="sex",
         vocabulary=Sex,
@@ -181,6 +207,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="email",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.NORMALIZED,
         column="email",
         staff_label="Email",
@@ -190,6 +217,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="phone",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.NORMALIZED,
         column="phone",
         staff_label="Phone",
@@ -199,6 +227,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="contact_method",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.CODE,
         column="contact_method",
         vocabulary=ContactMethod,
@@ -208,6 +237,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="best_time_to_call",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.CODE,
         column="best_time_to_call",
         vocabulary=BestTime,
@@ -217,6 +247,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="state",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.CODE,
         column="state",
         vocabulary=UsState,
@@ -226,6 +257,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="zip_code",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.NORMALIZED,
         column="zip_code",
         staff_label="State and ZIP",
@@ -234,6 +266,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="language",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.CODE,
         column="language",
         vocabulary=Language,
@@ -243,6 +276,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="language_other",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.TEXT,
         column="language_other",
         kept_when=("language", (Language.OTHER.value,)),
@@ -253,6 +287,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="interpreter_needed",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.FLAG,
         column="interpreter_needed",
         vocabulary=YesNo,
@@ -265,6 +300,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="diagnosed_metastatic",
         section=Section.DIAGNOSIS,
+        step=Step.DIAGNOSIS,
         stored=Stored.CODE,
         column="diagnosed_metastatic",
         vocabulary=YesNoNotSure,
@@ -274,6 +310,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="metastasis_sites",
         section=Section.DIAGNOSIS,
+        step=Step.DIAGNOSIS,
         stored=Stored.CODES,
         column="metastasis_sites",
         vocabulary=MetastasisSite,
@@ -288,6 +325,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="in_treatment",
         section=Section.DIAGNOSIS,
+        step=Step.DIAGNOSIS,
         stored=Stored.FLAG,
         column="in_treatment",
         vocabulary=YesNo,
@@ -298,6 +336,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="insurance_type",
         section=Section.DIAGNOSIS,
+        step=Step.INSURANCE,
         stored=Stored.CODE,
         column="insurance_type",
         vocabulary=Insurance,
@@ -307,6 +346,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="insurance_carrier",
         section=Section.DIAGNOSIS,
+        step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
         column="insurance_carrier",
         # Asked for (and checked) only for these; for public insurance or none it is
@@ -320,12 +360,14 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="has_referral",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.NOT_STORED,
         vocabulary=YesNo,
     ),
     RequestField(
         name="physician_name",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.TEXT,
         column="physician_name",
         on_referral=True,
@@ -335,6 +377,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="physician_phone",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.NORMALIZED,
         column="physician_phone",
         on_referral=True,
@@ -345,6 +388,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="physician_practice",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
         column="practice",
         on_referral=True,
@@ -355,6 +399,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="physician_fax",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.NORMALIZED,
         column="fax",
         on_referral=True,
@@ -366,6 +411,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="physician_email",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.NORMALIZED,
         column="email",
         on_referral=True,
@@ -376,6 +422,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="physician_npi",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
         column="npi",
         on_referral=True,
@@ -387,6 +434,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="message",
         section=Section.MESSAGE,
+        step=Step.CONSENT,
         stored=Stored.OPTIONAL,
         column="message",
         identifying=True,
@@ -394,6 +442,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="consent",
         section=Section.SUBMITTER,
+        step=Step.CONSENT,
         stored=Stored.FLAG,
         column="consent_to_contact",
         staff_label="Consent to be contacted",
@@ -483,3 +532,32 @@ def _part(field: RequestField, value: object) -> Part | None:
     if field.shown == Shown.DATE and isinstance(value, date):
         return Part(Shown.TEXT, value.strftime("%m/%d/%Y"))
     return Part(field.shown, value)
+
+
+# The form fields a question's answer is typed into, when more than its own (the date's
+# three boxes).
+_BOXES: dict[str, tuple[str, ...]] = {"dob_month": ("dob_month", "dob_day", "dob_year")}
+
+
+def step_questions(step: Step) -> tuple[RequestField, ...]:
+    """The questions one page of the journey asks, in the form's order."""
+    return tuple(f for f in FIELDS if f.step == step)
+
+
+def step_form_fields(step: Step) -> tuple[str, ...]:
+    """Every form field a page posts (a draft keeps each as typed)."""
+    return tuple(name for f in step_questions(step) for name in _BOXES.get(f.name, (f.name,)))
+
+
+def asked(field: RequestField, answers: dict[str, object]) -> bool:
+    """Whether the journey asks this question, given the answers so far.
+
+    A question that depends on an answer on an earlier page is asked only when it applies
+    (the caregiver's own phone only for a caregiver). One that depends on an answer on its
+    own page is on that page, shown with the answer that opens it (by the script; without
+    it, always, its hint saying when it applies), and kept only when it applies (is_kept).
+    """
+    if field.kept_when is None:
+        return True
+    other = BY_NAME[field.kept_when[0]]
+    return other.step == field.step or is_kept(field, answers)

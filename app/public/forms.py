@@ -20,6 +20,8 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation, V
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import models
+from app.i18n import _l
+from app.public.wording import for_person
 from app.request_fields import FORM_ORDER
 from app.validation import (
     EmailAddress,
@@ -163,15 +165,15 @@ class AppointmentRequestForm(TrimmedForm):
 
     # The patient.
     first_name = _text(
-        "First name",
+        for_person(_l("Your first name"), _l("The patient's first name")),
         models.NAME_MAX,
-        Required("Enter the patient's first name"),
+        Required(for_person(_l("Enter your first name"), _l("Enter the patient's first name"))),
         PersonName("First name can only include letters, spaces, hyphens, apostrophes and periods"),
     )
     last_name = _text(
-        "Last name",
+        for_person(_l("Your last name"), _l("The patient's last name")),
         models.NAME_MAX,
-        Required("Enter the patient's last name"),
+        Required(for_person(_l("Enter your last name"), _l("Enter the patient's last name"))),
         PersonName("Last name can only include letters, spaces, hyphens, apostrophes and periods"),
     )
     # The three boxes are checked together in _check_date_of_birth.
@@ -180,39 +182,76 @@ class AppointmentRequestForm(TrimmedForm):
     dob_year = StringField("Year")
     sex = RadioField("Sex (optional)", choices=options(Sex.choices()), validators=[Optional()])
     email = _text(
-        "Email address",
+        for_person(_l("Your email address"), _l("The patient's email address")),
         models.EMAIL_MAX,
-        Required("Enter the patient's email address"),
+        Required(
+            for_person(_l("Enter your email address"), _l("Enter the patient's email address"))
+        ),
         EmailAddress(),
     )
-    phone = _text("Phone number", 40, Required("Enter the patient's phone number"), PhoneNumber())
+    phone = _text(
+        for_person(_l("Your phone number"), _l("The patient's phone number")),
+        40,
+        Required(for_person(_l("Enter your phone number"), _l("Enter the patient's phone number"))),
+        PhoneNumber(),
+    )
     contact_method = _radio(
-        "How should we contact the patient?",
+        for_person(_l("How should we contact you?"), _l("How should we contact the patient?")),
         ContactMethod,
-        "Select how we should contact the patient",
+        for_person(
+            _l("Select how we should contact you"), _l("Select how we should contact the patient")
+        ),
     )
     best_time_to_call = _radio("Best time to call", BestTime, "Select the best time to call")
     state = SelectField(
-        "State",
+        for_person(_l("The state where you live"), _l("The state where the patient lives")),
         choices=options([("", "Select a state"), *UsState.choices()]),
-        validators=[Required("Select the state where the patient lives")],
+        validators=[
+            Required(
+                for_person(
+                    _l("Select the state where you live"),
+                    _l("Select the state where the patient lives"),
+                )
+            )
+        ],
     )
-    zip_code = _text("ZIP code", 10, Required("Enter the patient's ZIP code"))
-    language = _radio("Preferred language", Language, "Select the preferred language")
+    zip_code = _text(
+        "ZIP code",
+        10,
+        Required(for_person(_l("Enter your ZIP code"), _l("Enter the patient's ZIP code"))),
+    )
+    language = _radio(
+        for_person(
+            _l("Which language do you prefer?"), _l("Which language does the patient prefer?")
+        ),
+        Language,
+        _l("Select the preferred language"),
+    )
     language_other = _text(
         "Which language?",
         models.SHORT_TEXT_MAX,
         RequiredWhen("language", (Language.OTHER,), "Enter the preferred language"),
     )
     interpreter_needed = _radio(
-        "Is an interpreter needed?", YesNo, "Select whether an interpreter is needed"
+        for_person(_l("Do you need an interpreter?"), _l("Does the patient need an interpreter?")),
+        YesNo,
+        _l("Select whether an interpreter is needed"),
     )
 
     # The diagnosis.
     diagnosed_metastatic = _radio(
-        "Has the patient been diagnosed with breast cancer that has spread beyond the breast?",
+        for_person(
+            _l("Have you been diagnosed with breast cancer that has spread beyond the breast?"),
+            _l(
+                "Has the patient been diagnosed with breast cancer that has spread beyond "
+                "the breast?"
+            ),
+        ),
         YesNoNotSure,
-        "Select whether the patient has been diagnosed with breast cancer that has spread",
+        for_person(
+            _l("Select whether you have been diagnosed with breast cancer that has spread"),
+            _l("Select whether the patient has been diagnosed with breast cancer that has spread"),
+        ),
     )
     metastasis_sites = MultiCheckboxField(
         "Where has it spread? Select all that apply.",
@@ -226,13 +265,23 @@ class AppointmentRequestForm(TrimmedForm):
         ],
     )
     in_treatment = _radio(
-        "Is the patient being treated for cancer now?",
+        for_person(
+            _l("Are you being treated for cancer now?"),
+            _l("Is the patient being treated for cancer now?"),
+        ),
         YesNo,
-        "Select whether the patient is being treated now",
+        for_person(
+            _l("Select whether you are being treated now"),
+            _l("Select whether the patient is being treated now"),
+        ),
     )
 
     # Insurance.
-    insurance_type = _radio("Insurance", Insurance, "Select the patient's insurance")
+    insurance_type = _radio(
+        for_person(_l("What insurance do you have?"), _l("What insurance does the patient have?")),
+        Insurance,
+        for_person(_l("Select your insurance"), _l("Select the patient's insurance")),
+    )
     insurance_carrier = _text(
         "Insurance company name",
         models.SHORT_TEXT_MAX,
@@ -245,9 +294,15 @@ class AppointmentRequestForm(TrimmedForm):
 
     # Referral.
     has_referral = _radio(
-        "Has a physician referred the patient to us?",
+        for_person(
+            _l("Has a physician referred you to us?"),
+            _l("Has a physician referred the patient to us?"),
+        ),
         YesNo,
-        "Select whether a physician has referred the patient",
+        for_person(
+            _l("Select whether a physician has referred you"),
+            _l("Select whether a physician has referred the patient"),
+        ),
     )
     physician_name = _text(
         "Referring physician's name",
@@ -329,11 +384,13 @@ class AppointmentRequestForm(TrimmedForm):
     def token_is_well_formed(self) -> bool:
         return token_is_well_formed(self.form_token.data)
 
-    def _check_date_of_birth(self) -> str | None:
+    def _check_date_of_birth(self) -> object | None:
         self.date_of_birth = None
         parts = (self.dob_month.data, self.dob_day.data, self.dob_year.data)
         if not any(parts):
-            return "Enter the patient's date of birth"
+            return for_person(
+                _l("Enter your date of birth"), _l("Enter the patient's date of birth")
+            )
         if not all(parts):
             missing = [n for n, v in zip(("month", "day", "year"), parts, strict=True) if not v]
             return "Date of birth must include a " + " and ".join(missing)
