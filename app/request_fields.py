@@ -169,6 +169,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="submitter_email",
         section=Section.SUBMITTER,
+        step=Step.CONTACT,
         stored=Stored.NORMALIZED,
         column="submitter_email",
         kept_when=_ON_BEHALF,
@@ -179,6 +180,7 @@ FIELDS: tuple[RequestField, ...] = (
     RequestField(
         name="call_first",
         section=Section.SUBMITTER,
+        step=Step.CONTACT,
         stored=Stored.CODE,
         column="call_first",
         vocabulary=CallFirst,

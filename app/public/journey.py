@@ -113,6 +113,13 @@ def keep_only_errors_of(form: AppointmentRequestForm, step: Step | None) -> None
             field.errors = []
 
 
+def reveal(question: str, block_id: str) -> dict[str, str]:
+    """For the radios macro: each answer that opens ``question`` (its kept_when) shows the
+    block of that id."""
+    kept_when = BY_NAME[question].kept_when
+    return dict.fromkeys(kept_when[1], block_id) if kept_when else {}
+
+
 def questions_asked(step: Step, answers: dict) -> set[str]:
     return {f.name for f in step_questions(step) if asked(f, answers)}
 

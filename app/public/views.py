@@ -254,6 +254,7 @@ def _step_context(step: Step, answers: dict, *, changing: bool) -> dict:
         "title": journey.STEP_TITLES[step],
         "asks": journey.questions_asked(step, answers),
         "step_fields": step_form_fields(step),
+        "reveal": journey.reveal,
         "for_patient": answers.get("submitter") == "patient",
         "action": url_for(".save_step", step=step.value, **_change_args(changing)),
         "back": back,

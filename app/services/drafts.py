@@ -112,8 +112,7 @@ def _bounded(value: str | list[str]) -> str | list[str]:
 
 
 def _bounded_text(value: str) -> str:
-    # NUL is never typed, and PostgreSQL's text cannot hold it.
-    return value[:_MAX_TEXT].replace("\x00", "")
+    return value[:_MAX_TEXT]
 
 
 def _utc(moment: datetime) -> datetime:

@@ -11,9 +11,7 @@ from flask.testing import FlaskClient
 from app.request_fields import STEPS, step_form_fields
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-_CSRF_INPUT = re.compile(r'type="hidden" name="csrf_token" value="([^"]+)"')
 _FORM_TOKEN = re.compile(r'name="form_token" type="hidden" value="([^"]+)"')
-_SEND_TOKEN = re.compile(r'type="hidden" name="form_token" value="([^"]+)"')
 
 # Where the journey starts (its first step for a new visitor).
 FORM_URL = "/request-appointment"
@@ -27,14 +25,14 @@ def step_url(step) -> str:
 
 
 def csrf_token(html: str) -> str:
-    found = _CSRF_INPUT.search(html) or _CSRF.search(html)
+    found = _CSRF.search(html)
     assert found, "the page carries a CSRF token"
     return found.group(1)
 
 
 def form_tokens(html: str) -> dict[str, str]:
     """The CSRF token and the one-time form token of a first page or of the answers page."""
-    token = _FORM_TOKEN.search(html) or _SEND_TOKEN.search(html)
+    token = _FORM_TOKEN.search(html)
     assert token, "the page carries a one-time form token"
     return {"csrf_token": csrf_token(html), "form_token": token.group(1)}
 
@@ -112,7 +110,9 @@ def step_data(step, answers: dict) -> dict:
 
 
 def post_step(client: FlaskClient, step, answers: dict, csrf: str, **kwargs):
-    return client.post(step_url(step), data={**step_data(step, answers), "csrf_token": csrf}, **kwargs)
+    return client.post(
+        step_url(step), data={**step_data(step, answers), "csrf_token": csrf}, **kwargs
+    )
 
 
 def fill_in(client: FlaskClient, answers: dict | None = None, **kwargs):
