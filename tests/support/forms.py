@@ -87,6 +87,7 @@ def caregiver_answers(**overrides) -> dict:
         "submitter_name": "Ana Ruiz",
         "submitter_relationship": "daughter",
         "submitter_phone": "813 555 0177",
+        "call_first": "patient",
     }
     return valid_answers(**{**caregiver, **overrides})
 
