@@ -179,6 +179,8 @@ class Config:
         "socket_timeout": REDIS_SOCKET_TIMEOUT_MS / 1000,
     }
     FORM_RATE_LIMIT = _env("FORM_RATE_LIMIT", "20 per hour")
+    # Requests begun (the journey's first page sent without a draft) per client address.
+    DRAFT_RATE_LIMIT = _env("DRAFT_RATE_LIMIT", "60 per hour")
     SIGNIN_RATE_LIMIT = _env("SIGNIN_RATE_LIMIT", "10 per 15 minutes")
     # Stopping a host: while this file exists /readyz answers 503 ("draining"), so the load
     # balancer stops sending before gunicorn is stopped (docs/operations.md). Unset: no switch.

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -39,6 +39,12 @@ _FAVICON_MAX_AGE = 86400
 _DRAFT = "draft"
 # The query word on a page opened from "Check your answers": after it, back there.
 _CHANGING = "check"
+
+
+@bp.context_processor
+def _information_reviewed() -> dict:
+    # A configured date (YYYY-MM-DD, checked at start-up): the same for every visitor.
+    return {"information_reviewed": date.fromisoformat(current_app.config["INFORMATION_REVIEWED"])}
 
 
 @bp.get("/")
@@ -90,7 +96,9 @@ def journey_step(step: str):
 
 
 @bp.post("/request-appointment/<step>")
-@serving.form_rate_limit(exempt_when=lambda: _current_draft_key() is not None)
+# Only a page that begins a request counts (DRAFT_RATE_LIMIT): going back and forth
+# between the steps of one request never does.
+@serving.draft_rate_limit(exempt_when=lambda: _current_draft_key() is not None)
 def save_step(step: str):
     this = journey.step_from(step)
     if this is None:

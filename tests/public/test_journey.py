@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from app.db import get_session
 from app.models import AppointmentRequest, RequestDraft
 from app.request_fields import STEPS, Step
 from app.services import drafts
+from config import ConfigError
 from tests.conftest import count_rows, make_test_app
 from tests.support.forms import (
     CHECK_URL,
@@ -337,3 +339,14 @@ def test_the_confirmation_says_who_will_call_when_and_what_to_have_ready(app, cl
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_the_information_page_says_when_it_was_last_reviewed(database_url):
+    app = make_test_app(database_url, INFORMATION_REVIEWED="2026-10-05")
+    words = visible_text(app.test_client().get("/"))
+    assert "Page last reviewed: October 5, 2026" in words
+
+
+def test_a_review_date_that_is_not_a_date_stops_the_start(database_url):
+    with pytest.raises(ConfigError, match="INFORMATION_REVIEWED"):
+        make_test_app(database_url, INFORMATION_REVIEWED="last week")

@@ -5,6 +5,8 @@ keep the cookie, post each step with its CSRF token, follow each redirect, then 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 
@@ -167,3 +169,39 @@ def submit(client: FlaskClient, answers: dict | None = None, tokens: dict | None
             return page
         tokens = form_tokens(page.get_data(as_text=True))
     return send(client, tokens, website=answers.get("website"), **kwargs)
+
+
+# -- any HTTP client: the cluster tests, the smoke script ------------------------------------
+
+# request(method, path, data or None) -> (status, headers with lower-case names, body text);
+# redirects are not followed by it (one that follows them works too: it never sees a 303).
+Requester = Callable[[str, str, "dict | None"], tuple[int, dict, str]]
+
+
+def walk(request: Requester, answers: dict, *, send_it: bool = True) -> tuple[int, dict, str]:
+    """Every step posted in order, as a browser would, then (unless ``send_it`` is false)
+    the send from "Check your answers". Stops at the first page that shows problems or
+    is not a 200, and returns it; otherwise returns the send's answer (or the answers
+    page)."""
+    reply = _follow(request, request("GET", FORM_URL, None))
+    for step in STEPS:
+        status, _, body = reply
+        if status != 200:
+            return reply
+        data = {**step_data(step, answers), "csrf_token": csrf_token(body)}
+        offered = _FORM_TOKEN.search(body)
+        if offered and step == STEPS[0]:
+            data["form_token"] = offered.group(1)
+        reply = _follow(request, request("POST", step_url(step), data))
+        if "data-error-summary" in reply[2]:
+            return reply
+    if not send_it or reply[0] != 200:
+        return reply
+    return request("POST", SEND_URL, form_tokens(reply[2]))
+
+
+def _follow(request: Requester, reply: tuple[int, dict, str]) -> tuple[int, dict, str]:
+    while reply[0] in (301, 302, 303):
+        parts = urlsplit(reply[1]["location"])
+        reply = request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), None)
+    return reply
