@@ -184,6 +184,10 @@ def walk(request: Requester, answers: dict, *, send_it: bool = True) -> tuple[in
     is not a 200, and returns it; otherwise returns the send's answer (or the answers
     page)."""
     reply = _follow(request, request("GET", FORM_URL, None))
+    if reply[0] == 200 and "You sent this request" in reply[2]:
+        # This browser sent one before: a new request, deliberately.
+        new = request("POST", NEW_URL, {"csrf_token": csrf_token(reply[2])})
+        reply = _follow(request, new)
     for step in STEPS:
         status, _, body = reply
         if status != 200:
