@@ -41,6 +41,11 @@ STEP_TITLES: dict[Step, object] = {
     Step.CONSENT: _l("Anything else, and your consent"),
 }
 
+def check_title(step: Step) -> object:
+    """A step's heading on "Check your answers" (the first step's own heading greets)."""
+    return _l("Who is filling in this form") if step is Step.WHO else STEP_TITLES[step]
+
+
 # Questions whose own label does not read well alone on the answers page.
 _CHECK_LABELS: dict[str, object] = {
     "dob_month": for_person(_l("Your date of birth"), _l("The patient's date of birth")),

@@ -273,7 +273,7 @@ def _step_context(step: Step, answers: dict, *, changing: bool) -> dict:
 def _check_page(form, answers: dict, token: str, status: int = 200, **context):
     journey.speak_to(answers)
     rows = journey.answer_rows(form, answers)
-    sections = [(s, journey.STEP_TITLES[s], [r for r in rows if r.step is s]) for s in STEPS]
+    sections = [(s, journey.check_title(s), [r for r in rows if r.step is s]) for s in STEPS]
     page = render_template(
         "public/check_answers.html", sections=sections, form_token=token, **context
     )
