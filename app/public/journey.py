@@ -41,6 +41,7 @@ STEP_TITLES: dict[Step, object] = {
     Step.CONSENT: _l("Anything else, and your consent"),
 }
 
+
 def check_title(step: Step) -> object:
     """A step's heading on "Check your answers" (the first step's own heading greets)."""
     return _l("Who is filling in this form") if step is Step.WHO else STEP_TITLES[step]

@@ -59,17 +59,10 @@ def information():
 
 @bp.get("/request-appointment")
 def request_appointment():
-    """Where the journey starts, and where it resumes: a first visit gets the first page
-    (the same for everyone but for its tokens, so kept rendered, serving/pages.py)."""
-    draft = _current_draft()
-    if draft is None:
-        return _first_page()
-    if draft.sent_reference:
-        return _already_sent(draft)
-    resume = journey.first_unchecked(draft.checked_steps or [])
-    if resume is None:
-        return redirect(url_for(".check_answers"), code=303)
-    return redirect(url_for(".journey_step", step=resume.value), code=303)
+    """Where the journey starts: its first step. A first visit gets it blank (the same for
+    everyone but for its tokens, so kept rendered, serving/pages.py); a browser with a
+    draft gets it with its answers (the browser's Back from the second step lands here)."""
+    return journey_step(STEPS[0].value)
 
 
 @bp.get("/request-appointment/<step>")

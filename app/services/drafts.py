@@ -110,7 +110,8 @@ def _token_taken(session: Session, token: str) -> bool:
 
 def _bounded(value: str | list[str]) -> str | list[str]:
     if isinstance(value, list):
-        return [_bounded_text(v) for v in value[:_MAX_CHOICES]]
+        # Each choice once (the form keeps each once too), then at most _MAX_CHOICES.
+        return [_bounded_text(v) for v in list(dict.fromkeys(value))[:_MAX_CHOICES]]
     return _bounded_text(value)
 
 

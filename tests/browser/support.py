@@ -284,8 +284,10 @@ def fill_step(page: Page, answers: dict) -> None:
     """Fill the questions of the step on screen with the answers that belong to it (the
     others are on other steps); a question hidden until an answer opens it is filled once
     shown, so the order of ``answers`` (the form's) matters."""
-    on_page = [name for name in answers if page.locator(f"form [name='{name}']").count()]
-    fill_request_form(page, {name: answers[name] for name in on_page})
+    for name, value in answers.items():
+        controls = page.locator(f"form [name='{name}']")
+        if controls.count() and any(c.is_visible() for c in controls.all()):
+            fill_request_form(page, {name: value})
 
 
 def continue_to_next(page: Page) -> None:

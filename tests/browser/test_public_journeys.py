@@ -70,7 +70,8 @@ def assert_fits(page, screen, where: str) -> None:
 
 
 def name_for(test: str, screen) -> str:
-    return f"{test}-{screen['viewport']['width']}"
+    # A last name of letters only, different for each screen.
+    return f"{test}-{'Phone' if screen is PHONE else 'Screen'}"
 
 
 @SCREENS
@@ -236,18 +237,24 @@ def test_the_common_mistakes_are_fixed_from_the_error_summary(new_page, live_ser
 # this and every step sent empty, every field that can be in error is.
 WRONG = {
     "submitter": "someone_else",
-    "language": "other",
-    "contact_method": "email",
-    "email": "maria@",
-    "submitter_email": "ana@",
-    "phone": "555",
+    "submitter_name": "",
+    "submitter_relationship": "",
     "dob_month": "2",
     "dob_day": "30",
     "dob_year": "1980",
     "zip_code": "123",
+    "phone": "555",
+    "email": "maria@",
+    "contact_method": "email",
+    "language": "other",
+    "language_other": "",
+    "submitter_email": "ana@",
     "diagnosed_metastatic": "yes",
+    "metastasis_sites": [],
     "insurance_type": "commercial",
+    "insurance_carrier": "",
     "has_referral": "yes",
+    "physician_name": "",
     "physician_phone": "12",
     "physician_fax": "fax",
     "physician_email": "oneil@",
@@ -411,6 +418,7 @@ def test_the_whole_journey_by_keyboard_alone(new_page, live_server, javascript):
     enter_to_continue(page, "#zip_code")
 
     type_into(page, "#phone", "813 555 0123")
+    type_into(page, "#email", "maria.keyboard@example.com")
     press_space_on(page, "#contact_method-0")
     tab_to(page, "#best_time_to_call-0")
     page.keyboard.press("ArrowDown")  # afternoon
