@@ -8,7 +8,9 @@ from datetime import date, datetime
 import phonenumbers
 from flask import Flask, current_app
 
+from .i18n import _
 from .services import intake_queue, reference_codes
+from .validation import phone_href
 from .vocabulary import BY_NAME, Vocabulary
 
 
@@ -86,6 +88,14 @@ def phone(value: str | None) -> str:
     return phonenumbers.format_number(number, style)
 
 
+def phone_with_extension(value: str | None, extension: str | None = None) -> str:
+    """The number as people read it and its extension: "(813) 555-0123 ext. 204"."""
+    shown = phone(value)
+    if shown and extension:
+        return _("%(number)s ext. %(extension)s", number=shown, extension=extension)
+    return shown
+
+
 def init_app(app: Flask) -> None:
     # ``{{ _("...") }}`` and ``{% trans %}`` in every template (app/i18n.py says why).
     app.jinja_env.add_extension("jinja2.ext.i18n")
@@ -99,4 +109,7 @@ def init_app(app: Flask) -> None:
         local_time=local_time,
         day=day,
         phone=phone,
+        phone_ext=phone_with_extension,
+        # A tel: link that dials the extension too (RFC 3966 ";ext=").
+        tel=phone_href,
     )

@@ -31,7 +31,8 @@ def _stored_value(form: AppointmentRequestForm, field: RequestField) -> object:
     raise ValueError(f"{field.name}: no stored shape for {field.stored}")
 
 
-def to_new_request(form: AppointmentRequestForm) -> NewRequest:
+def to_new_request(form: AppointmentRequestForm, *, form_language: str = "en") -> NewRequest:
+    """The stored shape of the answers; ``form_language`` is the page's (PageLanguage)."""
     answers = {name: form[name].data for name in FORM_ORDER}
     values: dict[str, object] = {}
     referral: dict[str, object] = {}
@@ -52,5 +53,6 @@ def to_new_request(form: AppointmentRequestForm) -> NewRequest:
     referred = answers["has_referral"] == YesNo.YES
     return NewRequest(
         **values,  # type: ignore[arg-type]
+        form_language=form_language,
         referral=ReferralDetails(**referral) if referred else None,  # type: ignore[arg-type]
     )
