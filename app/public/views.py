@@ -287,6 +287,10 @@ def _after(step: Step, draft: RequestDraft, valid: dict[Step, bool], *, changing
     following = journey.next_step(step)
     if following is None:
         return url_for(".check_answers")
+    if not valid[following]:
+        # Answered before, but this page's answers now ask more of it (a caregiver's own
+        # phone): shown without problems until it is sent again.
+        drafts.forget_checked(draft, following.value)
     return url_for(".journey_step", step=following.value)
 
 

@@ -350,3 +350,20 @@ def test_the_information_page_says_when_it_was_last_reviewed(database_url):
 def test_a_review_date_that_is_not_a_date_stops_the_start(database_url):
     with pytest.raises(ConfigError, match="INFORMATION_REVIEWED"):
         make_test_app(database_url, INFORMATION_REVIEWED="last week")
+
+
+def test_a_step_that_asks_more_after_an_earlier_answer_shows_no_problem_before_it_is_sent(
+    client,
+):
+    page = fill_in(client, valid_answers())
+    csrf = csrf_token(page.get_data(as_text=True))
+    # Back to the first step, now as a caregiver, and on through the steps.
+    post_step(client, Step.WHO, caregiver_answers(), csrf)
+    response = post_step(client, Step.PATIENT, caregiver_answers(), csrf)
+    contact = client.get(response.headers["Location"])
+    assert response.headers["Location"] == step_url(Step.CONTACT)
+    assert error_summary(contact) == {}
+    assert parse(contact).find(id="submitter_phone") is not None
+    # Sent without them, the caregiver's questions are explained.
+    post_step(client, Step.CONTACT, valid_answers(), csrf)
+    assert "submitter_phone" in error_summary(client.get(step_url(Step.CONTACT)))
