@@ -44,7 +44,7 @@ STEP_TITLES: dict[Step, object] = {
 
 def check_title(step: Step) -> object:
     """A step's heading on "Check your answers" (the first step's own heading greets)."""
-    return _l("Who is filling in this form") if step is Step.WHO else STEP_TITLES[step]
+    return _l("The person filling in the form") if step is Step.WHO else STEP_TITLES[step]
 
 
 # Questions whose own label does not read well alone on the answers page.
