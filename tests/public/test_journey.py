@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.db import get_session
 from app.models import AppointmentRequest, RequestDraft
-from app.request_fields import STEPS, Step
+from app.request_fields import STEPS, Step, step_form_fields
 from app.services import drafts
 from config import ConfigError
 from tests.conftest import count_rows, make_test_app
@@ -367,3 +367,16 @@ def test_a_step_that_asks_more_after_an_earlier_answer_shows_no_problem_before_i
     # Sent without them, the caregiver's questions are explained.
     post_step(client, Step.CONTACT, valid_answers(), csrf)
     assert "submitter_phone" in error_summary(client.get(step_url(Step.CONTACT)))
+
+
+def test_every_question_is_on_the_page_of_its_step(client):
+    # app/request_fields.py says which step asks what; each step's page shows all of it
+    # (with the answers that open every question that depends on another).
+    answers = {**caregiver_answers(language="other"), **referral_answers()}
+    answers["submitter"] = "someone_else"
+    page = fill_in(client, answers)
+    assert "Check your answers" in visible_text(page)
+    for step in STEPS:
+        html = client.get(step_url(step)).get_data(as_text=True)
+        for name in step_form_fields(step):
+            assert f'name="{name}"' in html, f"{name} is not on the {step.value} step"
