@@ -23,6 +23,7 @@ from tests.support.forms import (
     submit,
     valid_answers,
 )
+from tests.support.html import error_summary
 from tests.support.staff import csrf_from, make_request, signed_in_client
 
 
@@ -33,10 +34,20 @@ def stored(db) -> AppointmentRequest:
 
 @pytest.mark.parametrize("insurance", ["medicare", "none"])
 @pytest.mark.parametrize("carrier", ["\x00", "x" * 500, "Blue\u202eCross", "\x07bell"])
-def test_an_insurance_company_for_public_insurance_is_dropped(client, db, insurance, carrier):
+def test_an_insurance_company_where_there_is_none_is_dropped(client, db, insurance, carrier):
     answers = valid_answers(insurance_type=insurance, insurance_carrier=carrier)
     assert submit(client, answers).status_code == 303
     assert stored(db).insurance_carrier is None
+
+
+@pytest.mark.parametrize("carrier", ["\x00", "x" * 500, "Blue\u202eCross", "\x07bell"])
+def test_a_medicaid_plans_company_is_checked_like_any_text(client, db, carrier):
+    # Asked (optional) for Medicaid: a managed-care plan has a company.
+    answers = valid_answers(insurance_type="medicaid", insurance_carrier=carrier)
+    page = submit(client, answers)  # the insurance step, with its problem
+    assert page.status_code == 200
+    assert "insurance_carrier" in error_summary(page)
+    assert count_rows(db, "appointment_requests") == 0
 
 
 @pytest.mark.parametrize("diagnosed", ["not_sure", "no"])
