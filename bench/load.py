@@ -337,10 +337,18 @@ _PUBLIC_MIX = (
 )
 
 
+# HTTP requests in one submission: the first page, each step posted and the next page
+# fetched, then the send.
+SUBMISSION_REQUESTS = 2 + 2 * len(STEPS)
+
+
 def mixed_description(*, staff: bool) -> str:
+    total = 16 + 2 * SUBMISSION_REQUESTS
     parts = (
-        "per 20 requests: 7 information page, 3 revalidations of it, 3 form GETs, "
-        "2 submissions (form GET + POST = 4 requests), 1 stylesheet, 1 unknown URL (404)"
+        f"per {total} requests: 7 information page, 3 revalidations of it, 3 form GETs, "
+        f"2 submissions (the first page, {len(STEPS)} steps posted and the next page fetched, "
+        f"and the send = {SUBMISSION_REQUESTS} requests each), 1 stylesheet, "
+        "1 unknown URL (404)"
     )
     if staff:
         parts += (
@@ -386,8 +394,8 @@ def _mixed_process(args: tuple) -> Result:
                 before = result.requests
                 app_submission(browser, n, result)
                 n += stride
-                # app_submission counts a submission as one; it was two HTTP requests.
-                result.requests = before + 2
+                # app_submission counts a submission as one; it was this many HTTP requests.
+                result.requests = before + SUBMISSION_REQUESTS
             elif kind == "static":
                 get(browser, "/static/css/site.css", result)
             else:
