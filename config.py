@@ -53,6 +53,15 @@ class Config:
     CENTER_PHONE = _env("CENTER_PHONE", "1-888-663-3488")
     # Business days within which intake promises to call back.
     REPLY_BUSINESS_DAYS = _env_int("REPLY_BUSINESS_DAYS", 2)
+    # When the center calls people back, shown on the confirmation with the number it
+    # calls from (CENTER_CALLBACK_PHONE).
+    CALLBACK_HOURS = _env("CALLBACK_HOURS", "Monday to Friday, 8 a.m. to 5 p.m. Eastern time")
+    # How long the answers of an unsent request are kept between the journey's pages
+    # (each page sent moves it ahead); then `flask intake purge-drafts` removes them.
+    DRAFT_KEEP_HOURS = _env_int("DRAFT_KEEP_HOURS", 24)
+    # The day the information page's facts were last checked against the sources
+    # (YYYY-MM-DD); the page says so.
+    INFORMATION_REVIEWED = _env("INFORMATION_REVIEWED", "2026-11-20")
     # The business clock (app/services/business_clock.py): the center's zone, opening
     # hours and days, and the dates it is closed beyond US federal holidays. Every time
     # staff see is shown in this zone; reply-due times count only these hours.
@@ -170,6 +179,8 @@ class Config:
         "socket_timeout": REDIS_SOCKET_TIMEOUT_MS / 1000,
     }
     FORM_RATE_LIMIT = _env("FORM_RATE_LIMIT", "20 per hour")
+    # Requests begun (the journey's first page sent without a draft) per client address.
+    DRAFT_RATE_LIMIT = _env("DRAFT_RATE_LIMIT", "60 per hour")
     SIGNIN_RATE_LIMIT = _env("SIGNIN_RATE_LIMIT", "10 per 15 minutes")
     # Stopping a host: while this file exists /readyz answers 503 ("draining"), so the load
     # balancer stops sending before gunicorn is stopped (docs/operations.md). Unset: no switch.

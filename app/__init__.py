@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,14 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
         app.extensions["business_clock"] = business_clock.from_settings(app.config)
     except business_clock.ClockSettingError as error:
         raise ConfigError(str(error)) from None
+
+    try:
+        # The information page says when its facts were last reviewed.
+        app.config["INFORMATION_REVIEWED"] = date.fromisoformat(
+            str(app.config["INFORMATION_REVIEWED"])
+        ).isoformat()
+    except ValueError:
+        raise ConfigError("INFORMATION_REVIEWED must be a date, like 2026-11-20.") from None
 
     Path(app.instance_path).mkdir(exist_ok=True)
     db.init_app(app)

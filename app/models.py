@@ -480,3 +480,33 @@ class HeldNote(Base):
     held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_held_notes_staff_reference", "staff_id", "reference"),)
+
+
+# The public's journey (issue 15) ------------------------------------------------------------
+
+
+class RequestDraft(Base):
+    """The answers of a request being filled in, between the journey's pages.
+
+    Patient data: found only through ``key``, a random value kept in the browser's signed
+    session cookie (never in a URL), never logged, its answers removed when the request is
+    sent and the whole row once ``expires_at`` has passed (``flask intake purge-drafts``
+    and the retention run). Once sent, the row keeps only the form token and the reference,
+    so that the journey's pages in that browser say "you sent this request" instead of
+    starting a second one, and a late re-send finds the request it already made."""
+
+    __tablename__ = "request_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(TOKEN_MAX), unique=True)
+    # The request's one-time token (appointment_requests.submission_token once sent).
+    form_token: Mapped[str] = mapped_column(String(TOKEN_MAX), unique=True)
+    # Form field name -> what was typed (a list for check boxes); NULL once sent.
+    answers: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    # The pages posted at least once: their problems are shown when the page is shown again.
+    checked_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sent_reference: Mapped[str | None] = mapped_column(String(REFERENCE_LENGTH))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_request_drafts_expires_at", "expires_at"),)

@@ -58,6 +58,23 @@ class Shown(enum.StrEnum):
     FLAG = "flag"  # flag_text, the first for true
 
 
+class Step(enum.StrEnum):
+    """The journey's pages, in order: each asks the questions whose ``step`` it is.
+
+    The value is the page's address (``/request-appointment/<step>``), the same in every
+    language."""
+
+    WHO = "who"
+    PATIENT = "patient"
+    CONTACT = "contact"
+    DIAGNOSIS = "diagnosis"
+    INSURANCE = "insurance"
+    CONSENT = "consent"
+
+
+STEPS: tuple[Step, ...] = tuple(Step)
+
+
 class Section(enum.StrEnum):
     PATIENT = "patient"
     SUBMITTER = "submitter"
@@ -72,6 +89,7 @@ class RequestField:
     # What staff read on the history when a re-send changes this answer.
     history_label: str
     section: Section
+    step: Step  # the journey's page that asks it
     stored: Stored
     # The column on appointment_requests (or on referrals, for the physician's details).
     column: str | None = None
@@ -110,6 +128,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="submitter",
         history_label="Filled in by the patient",
         section=Section.SUBMITTER,
+        step=Step.WHO,
         stored=Stored.FLAG,
         column="submitted_by_patient",
         vocabulary=Submitter,
@@ -122,6 +141,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="submitter_name",
         history_label="Name of the person filling in the form",
         section=Section.SUBMITTER,
+        step=Step.WHO,
         stored=Stored.TEXT,
         column="submitter_name",
         kept_when=_ON_BEHALF,
@@ -132,6 +152,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="submitter_relationship",
         history_label="Their relationship to the patient",
         section=Section.SUBMITTER,
+        step=Step.WHO,
         stored=Stored.TEXT,
         column="submitter_relationship",
         kept_when=_ON_BEHALF,
@@ -142,6 +163,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="submitter_phone",
         history_label="Their phone number",
         section=Section.SUBMITTER,
+        step=Step.CONTACT,
         stored=Stored.NORMALIZED,
         column="submitter_phone",
         kept_when=_ON_BEHALF,
@@ -154,6 +176,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="submitter_email",
         history_label="Their email address",
         section=Section.SUBMITTER,
+        step=Step.CONTACT,
         stored=Stored.NORMALIZED,
         column="submitter_email",
         kept_when=_ON_BEHALF,
@@ -165,6 +188,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="call_first",
         history_label="Call first",
         section=Section.SUBMITTER,
+        step=Step.CONTACT,
         stored=Stored.CODE,
         column="call_first",
         vocabulary=CallFirst,
@@ -177,6 +201,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="first_name",
         history_label="First name",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.TEXT,
         column="first_name",
         staff_label="Name",
@@ -186,6 +211,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="last_name",
         history_label="Last name",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.TEXT,
         column="last_name",
         staff_label="Name",
@@ -196,6 +222,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="dob_month",
         history_label="Date of birth",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.DATE,
         column="date_of_birth",
         staff_label="Date of birth",
@@ -207,6 +234,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="sex",
         history_label="Sex",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.CODE,
         column="sex",
         vocabulary=Sex,
@@ -219,6 +247,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="email",
         history_label="Email address",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.NORMALIZED,
         column="email",
         staff_label="Email",
@@ -229,6 +258,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="phone",
         history_label="Phone number",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.NORMALIZED,
         column="phone",
         staff_label="Phone",
@@ -240,6 +270,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="contact_method",
         history_label="How to contact",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.CODE,
         column="contact_method",
         vocabulary=ContactMethod,
@@ -250,6 +281,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="best_time_to_call",
         history_label="Best time to call",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.CODE,
         column="best_time_to_call",
         vocabulary=BestTime,
@@ -260,6 +292,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="state",
         history_label="State",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.CODE,
         column="state",
         vocabulary=UsState,
@@ -270,6 +303,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="zip_code",
         history_label="ZIP code",
         section=Section.PATIENT,
+        step=Step.PATIENT,
         stored=Stored.NORMALIZED,
         column="zip_code",
         staff_label="State and ZIP",
@@ -279,6 +313,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="language",
         history_label="Preferred language",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.CODE,
         column="language",
         vocabulary=Language,
@@ -289,6 +324,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="language_other",
         history_label="Other language",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.TEXT,
         column="language_other",
         kept_when=("language", (Language.OTHER.value,)),
@@ -300,6 +336,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="interpreter_needed",
         history_label="Interpreter needed",
         section=Section.PATIENT,
+        step=Step.CONTACT,
         stored=Stored.FLAG,
         column="interpreter_needed",
         vocabulary=YesNo,
@@ -313,6 +350,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="diagnosed_metastatic",
         history_label="Diagnosed with metastatic breast cancer",
         section=Section.DIAGNOSIS,
+        step=Step.DIAGNOSIS,
         stored=Stored.CODE,
         column="diagnosed_metastatic",
         vocabulary=YesNoNotSure,
@@ -323,6 +361,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="metastasis_sites",
         history_label="Where it has spread",
         section=Section.DIAGNOSIS,
+        step=Step.DIAGNOSIS,
         stored=Stored.CODES,
         column="metastasis_sites",
         vocabulary=MetastasisSite,
@@ -338,6 +377,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="in_treatment",
         history_label="In treatment now",
         section=Section.DIAGNOSIS,
+        step=Step.DIAGNOSIS,
         stored=Stored.FLAG,
         column="in_treatment",
         vocabulary=YesNo,
@@ -349,6 +389,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="insurance_type",
         history_label="Insurance",
         section=Section.DIAGNOSIS,
+        step=Step.INSURANCE,
         stored=Stored.CODE,
         column="insurance_type",
         vocabulary=Insurance,
@@ -359,6 +400,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="insurance_carrier",
         history_label="Insurance company",
         section=Section.DIAGNOSIS,
+        step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
         column="insurance_carrier",
         # Asked for (and checked) only where there is a company to name: required for
@@ -384,6 +426,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="has_referral",
         history_label="Referral",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.NOT_STORED,
         vocabulary=YesNo,
     ),
@@ -391,6 +434,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="physician_name",
         history_label="Referring physician",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.TEXT,
         column="physician_name",
         on_referral=True,
@@ -401,6 +445,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="physician_phone",
         history_label="Physician's phone",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.NORMALIZED,
         column="physician_phone",
         on_referral=True,
@@ -413,6 +458,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="physician_practice",
         history_label="Practice or hospital",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
         column="practice",
         on_referral=True,
@@ -424,6 +470,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="physician_fax",
         history_label="Physician's fax",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.NORMALIZED,
         column="fax",
         on_referral=True,
@@ -436,6 +483,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="physician_email",
         history_label="Physician's email",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.NORMALIZED,
         column="email",
         on_referral=True,
@@ -447,6 +495,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="physician_npi",
         history_label="Physician's NPI",
         section=Section.REFERRAL,
+        step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
         column="npi",
         on_referral=True,
@@ -459,6 +508,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="message",
         history_label="Message",
         section=Section.MESSAGE,
+        step=Step.CONSENT,
         stored=Stored.OPTIONAL,
         column="message",
         identifying=True,
@@ -467,6 +517,7 @@ FIELDS: tuple[RequestField, ...] = (
         name="consent",
         history_label="Consent to contact",
         section=Section.SUBMITTER,
+        step=Step.CONSENT,
         stored=Stored.FLAG,
         column="consent_to_contact",
         staff_label="Consent to be contacted",
@@ -608,3 +659,32 @@ def _part(field: RequestField, value: object, extension: object = None) -> Part 
     if field.shown == Shown.PHONE:
         return Part(Shown.PHONE, value, extension=str(extension) if extension else None)
     return Part(field.shown, value)
+
+
+# The form fields a question's answer is typed into, when more than its own (the date's
+# three boxes).
+_BOXES: dict[str, tuple[str, ...]] = {"dob_month": ("dob_month", "dob_day", "dob_year")}
+
+
+def step_questions(step: Step) -> tuple[RequestField, ...]:
+    """The questions one page of the journey asks, in the form's order."""
+    return tuple(f for f in FIELDS if f.step == step)
+
+
+def step_form_fields(step: Step) -> tuple[str, ...]:
+    """Every form field a page posts (a draft keeps each as typed)."""
+    return tuple(name for f in step_questions(step) for name in _BOXES.get(f.name, (f.name,)))
+
+
+def asked(field: RequestField, answers: dict[str, object]) -> bool:
+    """Whether the journey asks this question, given the answers so far.
+
+    A question that depends on an answer on an earlier page is asked only when it applies
+    (the caregiver's own phone only for a caregiver). One that depends on an answer on its
+    own page is on that page, shown with the answer that opens it (by the script; without
+    it, always, its hint saying when it applies), and kept only when it applies (is_kept).
+    """
+    if field.kept_when is None:
+        return True
+    other = BY_NAME[field.kept_when[0]]
+    return other.step == field.step or is_kept(field, answers)

@@ -20,6 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.request_fields import STEPS, step_form_fields
+
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "wrk_report.lua"
 
@@ -195,19 +197,43 @@ def encode(data: dict) -> str:
     return urllib.parse.urlencode(data, doseq=True)
 
 
+def _follow(browser: Browser, reply: tuple[int, dict[str, str], bytes]):
+    while reply[0] in (302, 303):
+        parts = urllib.parse.urlsplit(reply[1].get("location", ""))
+        reply = browser.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+    return reply
+
+
 def app_submission(browser: Browser, n: int, result: Result) -> None:
-    """Fetch a fresh form, post a valid request: one submission, two HTTP requests."""
+    """A request through the journey as a browser sends it: the first page, each step
+    posted and its next page fetched, then the send from "Check your answers" (the send
+    alone is the "post" latency)."""
     start = time.perf_counter()
-    status, _, body = browser.request("GET", "/request-appointment")
+    status, headers, body = _follow(browser, browser.request("GET", "/request-appointment"))
+    data = answers(n)
+    for step in STEPS:
+        html = body.decode()
+        csrf = _CSRF.search(html)
+        if status != 200 or not csrf:
+            result.errors += 1
+            result.statuses[f"step {status}"] = result.statuses.get(f"step {status}", 0) + 1
+            return
+        posted = {k: data[k] for k in step_form_fields(step) if k in data}
+        posted["csrf_token"] = csrf.group(1)
+        offered = _FORM_TOKEN.search(html)
+        if offered:
+            posted["form_token"] = offered.group(1)
+        sent = browser.request("POST", f"/request-appointment/{step.value}", encode(posted))
+        status, headers, body = _follow(browser, sent)
     html = body.decode()
     csrf, token = _CSRF.search(html), _FORM_TOKEN.search(html)
     if status != 200 or not csrf or not token:
         result.errors += 1
-        result.statuses[f"form {status}"] = result.statuses.get(f"form {status}", 0) + 1
+        result.statuses[f"check {status}"] = result.statuses.get(f"check {status}", 0) + 1
         return
-    data = answers(n) | {"csrf_token": csrf.group(1), "form_token": token.group(1)}
     post_start = time.perf_counter()
-    status, headers, _ = browser.request("POST", "/request-appointment", encode(data))
+    send = encode({"csrf_token": csrf.group(1), "form_token": token.group(1)})
+    status, headers, _ = browser.request("POST", "/request-appointment/check", send)
     done = time.perf_counter()
     ok = status == 303 and "/received/" in headers.get("location", "")
     key = f"post {status}"
@@ -311,10 +337,18 @@ _PUBLIC_MIX = (
 )
 
 
+# HTTP requests in one submission: the first page, each step posted and the next page
+# fetched, then the send.
+SUBMISSION_REQUESTS = 2 + 2 * len(STEPS)
+
+
 def mixed_description(*, staff: bool) -> str:
+    total = 16 + 2 * SUBMISSION_REQUESTS
     parts = (
-        "per 20 requests: 7 information page, 3 revalidations of it, 3 form GETs, "
-        "2 submissions (form GET + POST = 4 requests), 1 stylesheet, 1 unknown URL (404)"
+        f"per {total} requests: 7 information page, 3 revalidations of it, 3 form GETs, "
+        f"2 submissions (the first page, {len(STEPS)} steps posted and the next page fetched, "
+        f"and the send = {SUBMISSION_REQUESTS} requests each), 1 stylesheet, "
+        "1 unknown URL (404)"
     )
     if staff:
         parts += (
@@ -360,8 +394,8 @@ def _mixed_process(args: tuple) -> Result:
                 before = result.requests
                 app_submission(browser, n, result)
                 n += stride
-                # app_submission counts a submission as one; it was two HTTP requests.
-                result.requests = before + 2
+                # app_submission counts a submission as one; it was this many HTTP requests.
+                result.requests = before + SUBMISSION_REQUESTS
             elif kind == "static":
                 get(browser, "/static/css/site.css", result)
             else:

@@ -15,10 +15,11 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
+from app.request_fields import STEPS  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason  # noqa: E402
 from tests.browser.staff_support import seed_staff_journey, sign_in, staff_side_exists  # noqa: E402
-from tests.browser.support import fill_request_form  # noqa: E402
-from tests.support.forms import valid_answers  # noqa: E402
+from tests.browser.support import continue_to_next, fill_step, send_from_check_answers  # noqa: E402
+from tests.support.forms import caregiver_answers  # noqa: E402
 from tests.support.live_server import LiveServer, start_live_server  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -36,18 +37,23 @@ def public_pages(page: Page, width: int) -> None:
     shoot(page, "information", width)
     page.goto("/request-appointment")
     shoot(page, "request-form", width)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Send the request").click()
+    continue_to_next(page)
     shoot(page, "request-form-errors", width)
-    fill_request_form(page, valid_answers(has_referral="yes", physician_name="Dr. Alan O'Neil"))
-    page.evaluate("() => window.scrollTo(0, 0)")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Send the request").click()
-    shoot(page, "request-form-more-errors", width)
-    fill_request_form(page, {"physician_phone": "727 555 0142"})
-    with page.expect_navigation():
-        page.get_by_role("button", name="Send the request").click()
+    answers = {
+        **caregiver_answers(),
+        "has_referral": "yes",
+        "physician_name": "Dr. Alan O'Neil",
+        "physician_phone": "727 555 0142",
+    }
+    for step in STEPS:
+        fill_step(page, answers)
+        shoot(page, f"request-step-{step.value}", width)
+        continue_to_next(page)
+    shoot(page, "request-check-answers", width)
+    send_from_check_answers(page)
     shoot(page, "confirmation", width)
+    page.goto("/request-appointment")
+    shoot(page, "request-already-sent", width)
     page.goto("/no-such-page")
     shoot(page, "not-found", width)
 

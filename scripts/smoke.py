@@ -1,6 +1,6 @@
 """What a newcomer does after `make run`, done by a script: open the pages, then send one
-request through the form as a browser would (cookie, CSRF token, one-time form token) and
-read the confirmation.
+request through the journey's steps as a browser would (cookie, CSRF token, one page at a
+time, "Check your answers", send) and read the confirmation.
 
     python scripts/smoke.py http://127.0.0.1:8000
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.forms import FORM_URL, form_tokens, valid_answers  # noqa: E402
+from tests.support.forms import FORM_URL, SEND_URL, valid_answers, walk  # noqa: E402
 
 
 class SmokeFailure(Exception):
@@ -52,15 +52,27 @@ def main(base: str) -> int:
         expect("/healthz", 200, "ok")
         expect("/readyz", 200, "at head")
         expect("/favicon.ico", 200, "")
-        form = expect(FORM_URL, 200, "<form")
-        status, landed, page = fetch(FORM_URL, {**valid_answers(), **form_tokens(form)})
+        expect(FORM_URL, 200, "<form")
+        landed_at = []
+
+        def request(method: str, path: str, data: dict | None) -> tuple[int, dict, str]:
+            # urllib follows each redirect itself: the walk sees the page it leads to.
+            status, landed, page = fetch(path, data if method == "POST" else None)
+            landed_at.append(landed)
+            return status, {}, page
+
+        status, _, page = walk(request, valid_answers())
+        landed = landed_at[-1]
         reference = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}", page)
         if status != 200 or "/received/" not in landed or not reference:
             raise SmokeFailure(
-                f"POST {FORM_URL}: expected the confirmation with a reference, got {status} "
+                f"POST {SEND_URL}: expected the confirmation with a reference, got {status} "
                 f"at {urllib.parse.urlsplit(landed).path}"
             )
-        print(f"ok   POST {FORM_URL} -> confirmation with reference {reference.group(0)}")
+        print(
+            f"ok   the journey's steps and POST {SEND_URL} -> confirmation with reference "
+            f"{reference.group(0)}"
+        )
     except (SmokeFailure, OSError) as error:
         print(f"FAIL {error}", file=sys.stderr)
         return 1

@@ -3,9 +3,12 @@ and the report. The benchmark itself runs with `make bench`, not here."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench import bare_app, load, report
 from tests.conftest import count_rows
 from tests.support.forms import submit
+from tests.support.live_server import start_live_server
 
 
 def test_bare_pages_are_the_size_of_the_information_page(client):
@@ -68,3 +71,19 @@ def test_report_takes_ratios_within_rounds_and_keeps_the_hand_written_text():
     updated = report.replace_block(document, block)
     assert "old" not in updated
     assert updated.startswith("# Performance\n\nintro") and updated.endswith("## Findings\nmine\n")
+
+
+@pytest.mark.slow
+def test_the_bench_submission_walks_the_journey_on_a_real_server(tmp_path):
+    # The bench's "form" numbers are a request sent as a browser sends it: every step,
+    # then the send from "Check your answers".
+    server = start_live_server(tmp_path)
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        result = load.Result()
+        for n in range(3):
+            load.app_submission(load.Browser("127.0.0.1", port), n, result)
+        assert result.errors == 0, result.statuses
+        assert result.requests == 3 and result.statuses == {"post 303": 3}
+    finally:
+        server.stop()

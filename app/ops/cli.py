@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.db import get_session
-from app.services import audit_chain, retention
+from app.services import audit_chain, drafts, retention
 from app.services.request_work import recompute_reply_due
 from app.services.retention import purge_closed_requests
 
@@ -32,6 +32,16 @@ def purge_command(closed_before: datetime) -> None:
     purged = purge_closed_requests(session, closed_before=closed_before.replace(tzinfo=UTC))
     session.commit()
     click.echo(f"Removed patient data from {len(purged)} closed request(s).")
+
+
+@intake_cli.command("purge-drafts")
+def purge_drafts_command() -> None:
+    """Remove the answers of requests being filled in that have passed DRAFT_KEEP_HOURS
+    (the retention run does this too)."""
+    session = get_session()
+    removed = drafts.purge_expired(session, now=datetime.now(UTC))
+    session.commit()
+    click.echo(f"Removed {removed} expired draft(s).")
 
 
 def retention_policy() -> retention.RetentionPolicy:
@@ -59,7 +69,7 @@ def retention_command() -> None:
         f"{policy.closed_days} days ago; flagged {len(result.flagged)} request(s) untouched "
         f"for {policy.stale_days} days; removed {result.audit_entries_removed} audit "
         f"entr{'y' if result.audit_entries_removed == 1 else 'ies'} over "
-        f"{policy.audit_years} years old."
+        f"{policy.audit_years} years old; removed {result.drafts_removed} expired draft(s)."
     )
 
 

@@ -21,6 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import models
 from app.i18n import _l
+from app.public.wording import for_person
 from app.request_fields import FORM_ORDER
 from app.validation import (
     EmailAddress,
@@ -47,6 +48,15 @@ from app.vocabulary import (
 )
 
 MAX_AGE_YEARS = 120
+# Whole sentences, one per combination, so that each translates as a sentence.
+_MISSING_DATE_PARTS = {
+    ("month",): _l("Date of birth must include a month"),
+    ("day",): _l("Date of birth must include a day"),
+    ("year",): _l("Date of birth must include a year"),
+    ("month", "day"): _l("Date of birth must include a month and day"),
+    ("month", "year"): _l("Date of birth must include a month and year"),
+    ("day", "year"): _l("Date of birth must include a day and year"),
+}
 _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
@@ -182,7 +192,10 @@ def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
         validators=[
             *gates,
             NoControlCharacters(),
-            Length(max=max_length, message=f"Use {max_length} characters or fewer"),
+            Length(
+                max=max_length,
+                message=_l("Use %(count)s characters or fewer", count=max_length),
+            ),
             *formats,
         ],
         **kwargs,
@@ -201,29 +214,31 @@ class AppointmentRequestForm(TrimmedForm):
 
     # Who is filling in the form.
     submitter = _radio(
-        "Who is filling in this form?",
+        _l("Who is filling in this form?"),
         Submitter,
-        "Select whether you are the patient or filling this in for them",
+        _l("Select whether you are the patient or filling this in for them"),
     )
     submitter_name = _text(
-        "Your full name",
+        _l("Your full name"),
         models.NAME_MAX,
-        RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), "Enter your full name"),
-        PersonName("Your name can only include letters, spaces, hyphens, apostrophes and periods"),
+        RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), _l("Enter your full name")),
+        PersonName(
+            _l("Your name can only include letters, spaces, hyphens, apostrophes and periods")
+        ),
     )
     submitter_relationship = _text(
-        "Your relationship to the patient",
+        _l("Your relationship to the patient"),
         models.SHORT_TEXT_MAX,
         RequiredWhen(
             "submitter",
             (Submitter.SOMEONE_ELSE,),
-            "Enter your relationship to the patient, like daughter or friend",
+            _l("Enter your relationship to the patient, like daughter or friend"),
         ),
     )
     submitter_phone = _text(
-        "Your phone number",
+        _l("Your phone number"),
         40,
-        RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), "Enter your phone number"),
+        RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), _l("Enter your phone number")),
         PhoneNumber(),
     )
     submitter_email = _text(
@@ -249,142 +264,210 @@ class AppointmentRequestForm(TrimmedForm):
 
     # The patient.
     first_name = _text(
-        "First name",
+        for_person(_l("Your first name"), _l("The patient's first name")),
         models.NAME_MAX,
-        Required("Enter the patient's first name"),
-        PersonName("First name can only include letters, spaces, hyphens, apostrophes and periods"),
+        Required(for_person(_l("Enter your first name"), _l("Enter the patient's first name"))),
+        PersonName(
+            _l("First name can only include letters, spaces, hyphens, apostrophes and periods")
+        ),
     )
     last_name = _text(
-        "Last name",
+        for_person(_l("Your last name"), _l("The patient's last name")),
         models.NAME_MAX,
-        Required("Enter the patient's last name"),
-        PersonName("Last name can only include letters, spaces, hyphens, apostrophes and periods"),
+        Required(for_person(_l("Enter your last name"), _l("Enter the patient's last name"))),
+        PersonName(
+            _l("Last name can only include letters, spaces, hyphens, apostrophes and periods")
+        ),
     )
     # The three boxes are checked together in _check_date_of_birth.
-    dob_month = StringField("Month")
-    dob_day = StringField("Day")
-    dob_year = StringField("Year")
-    sex = RadioField("Sex (optional)", choices=options(Sex.choices()), validators=[Optional()])
+    dob_month = StringField(_l("Month"))
+    dob_day = StringField(_l("Day"))
+    dob_year = StringField(_l("Year"))
+    sex = RadioField(_l("Sex (optional)"), choices=options(Sex.choices()), validators=[Optional()])
     email = _text(
-        "Email address",
+        for_person(_l("Your email address"), _l("The patient's email address")),
         models.EMAIL_MAX,
         EmailWhenChosen(
             CallFirst.PATIENT,
-            _l("Enter the patient's email address, or choose Phone as the way to contact them"),
+            for_person(
+                _l("Enter your email address, or choose Phone as the way to contact you"),
+                _l("Enter the patient's email address, or choose Phone as the way to contact them"),
+            ),
         ),
         EmailAddress(),
     )
-    phone = _text("Phone number", 40, Required("Enter the patient's phone number"), PhoneNumber())
+    phone = _text(
+        for_person(_l("Your phone number"), _l("The patient's phone number")),
+        40,
+        Required(for_person(_l("Enter your phone number"), _l("Enter the patient's phone number"))),
+        PhoneNumber(),
+    )
     contact_method = _radio(
-        "How should we contact the patient?",
+        for_person(_l("How should we contact you?"), _l("How should we contact the patient?")),
         ContactMethod,
-        "Select how we should contact the patient",
+        for_person(
+            _l("Select how we should contact you"), _l("Select how we should contact the patient")
+        ),
     )
-    best_time_to_call = _radio("Best time to call", BestTime, "Select the best time to call")
+    best_time_to_call = _radio(
+        _l("Best time to call"), BestTime, _l("Select the best time to call")
+    )
     state = SelectField(
-        "State",
-        choices=options([("", "Select a state"), *UsState.choices()]),
-        validators=[Required("Select the state where the patient lives")],
+        for_person(_l("The state where you live"), _l("The state where the patient lives")),
+        choices=options([("", _l("Select a state")), *UsState.choices()]),
+        validators=[
+            Required(
+                for_person(
+                    _l("Select the state where you live"),
+                    _l("Select the state where the patient lives"),
+                )
+            )
+        ],
     )
-    zip_code = _text("ZIP code", 10, Required("Enter the patient's ZIP code"))
-    language = _radio("Preferred language", Language, "Select the preferred language")
+    zip_code = _text(
+        _l("ZIP code"),
+        10,
+        Required(for_person(_l("Enter your ZIP code"), _l("Enter the patient's ZIP code"))),
+    )
+    language = _radio(
+        for_person(
+            _l("Which language do you prefer?"), _l("Which language does the patient prefer?")
+        ),
+        Language,
+        _l("Select the preferred language"),
+    )
     language_other = _text(
-        "Which language?",
+        _l("Which language?"),
         models.SHORT_TEXT_MAX,
-        RequiredWhen("language", (Language.OTHER,), "Enter the preferred language"),
+        RequiredWhen("language", (Language.OTHER,), _l("Enter the preferred language")),
     )
     interpreter_needed = _radio(
-        "Is an interpreter needed?", YesNo, "Select whether an interpreter is needed"
+        for_person(_l("Do you need an interpreter?"), _l("Does the patient need an interpreter?")),
+        YesNo,
+        _l("Select whether an interpreter is needed"),
     )
 
     # The diagnosis.
     diagnosed_metastatic = _radio(
-        "Has the patient been diagnosed with breast cancer that has spread beyond the breast?",
+        for_person(
+            _l("Have you been diagnosed with breast cancer that has spread beyond the breast?"),
+            _l(
+                "Has the patient been diagnosed with breast cancer that has spread beyond "
+                "the breast?"
+            ),
+        ),
         YesNoNotSure,
-        "Select whether the patient has been diagnosed with breast cancer that has spread",
+        for_person(
+            _l("Select whether you have been diagnosed with breast cancer that has spread"),
+            _l("Select whether the patient has been diagnosed with breast cancer that has spread"),
+        ),
     )
     metastasis_sites = MultiCheckboxField(
-        "Where has it spread? Select all that apply.",
+        _l("Where has it spread? Select all that apply."),
         choices=options(MetastasisSite.choices()),
         validators=[
             RequiredWhen(
                 "diagnosed_metastatic",
                 (YesNoNotSure.YES,),
-                "Select where the cancer has spread, or select Not sure",
+                _l("Select where the cancer has spread, or select Not sure"),
             ),
         ],
     )
     in_treatment = _radio(
-        "Is the patient being treated for cancer now?",
+        for_person(
+            _l("Are you being treated for cancer now?"),
+            _l("Is the patient being treated for cancer now?"),
+        ),
         YesNo,
-        "Select whether the patient is being treated now",
+        for_person(
+            _l("Select whether you are being treated now"),
+            _l("Select whether the patient is being treated now"),
+        ),
     )
 
     # Insurance.
-    insurance_type = _radio("Insurance", Insurance, "Select the patient's insurance")
+    insurance_type = _radio(
+        for_person(_l("What insurance do you have?"), _l("What insurance does the patient have?")),
+        Insurance,
+        for_person(_l("Select your insurance"), _l("Select the patient's insurance")),
+    )
     insurance_carrier = _text(
-        "Insurance company name",
+        _l("Insurance company name"),
         models.SHORT_TEXT_MAX,
         AskedWhen(
             "insurance_type",
             required=(Insurance.COMMERCIAL, Insurance.MEDICARE_ADVANTAGE, Insurance.OTHER),
             # Many Medicaid plans are run by a company; some cards name none.
             optional=(Insurance.MEDICAID,),
-            message="Enter the name of the insurance company",
+            message=_l("Enter the name of the insurance company"),
         ),
     )
 
     # Referral.
     has_referral = _radio(
-        "Has a physician referred the patient to us?",
+        for_person(
+            _l("Has a physician referred you to us?"),
+            _l("Has a physician referred the patient to us?"),
+        ),
         YesNo,
-        "Select whether a physician has referred the patient",
+        for_person(
+            _l("Select whether a physician has referred you"),
+            _l("Select whether a physician has referred the patient"),
+        ),
     )
     physician_name = _text(
-        "Referring physician's name",
+        _l("Referring physician's name"),
         models.NAME_MAX,
-        RequiredWhen("has_referral", (YesNo.YES,), "Enter the referring physician's name"),
+        RequiredWhen("has_referral", (YesNo.YES,), _l("Enter the referring physician's name")),
         PersonName(
-            "Physician's name can only include letters, spaces, hyphens, apostrophes and periods"
+            _l(
+                "Physician's name can only include letters, spaces, hyphens, apostrophes "
+                "and periods"
+            )
         ),
     )
     physician_phone = _text(
-        "Referring physician's phone number",
+        _l("Referring physician's phone number"),
         40,
-        RequiredWhen("has_referral", (YesNo.YES,), "Enter the referring physician's phone number"),
+        RequiredWhen(
+            "has_referral", (YesNo.YES,), _l("Enter the referring physician's phone number")
+        ),
         PhoneNumber(),
     )
     physician_practice = _text(
-        "Practice or hospital (optional)",
+        _l("Practice or hospital (optional)"),
         models.SHORT_TEXT_MAX,
         OptionalWhen("has_referral", (YesNo.YES,)),
     )
     physician_fax = _text(
-        "Fax number (optional)",
+        _l("Fax number (optional)"),
         40,
         OptionalWhen("has_referral", (YesNo.YES,)),
         PhoneNumber(fax=True),
     )
     physician_email = _text(
-        "Email address (optional)",
+        _l("Email address (optional)"),
         models.EMAIL_MAX,
         OptionalWhen("has_referral", (YesNo.YES,)),
         EmailAddress(),
     )
-    physician_npi = _text("NPI number (optional)", 10, OptionalWhen("has_referral", (YesNo.YES,)))
+    physician_npi = _text(
+        _l("NPI number (optional)"), 10, OptionalWhen("has_referral", (YesNo.YES,))
+    )
 
     message = TextAreaField(
-        "Anything else you would like us to know? (optional)",
+        _l("Anything else you would like us to know? (optional)"),
         validators=[
             NoControlCharacters(multiline=True),
             Length(
-                max=models.MESSAGE_MAX, message=f"Use {models.MESSAGE_MAX:,} characters or fewer"
+                max=models.MESSAGE_MAX,
+                message=_l("Use %(count)s characters or fewer", count=f"{models.MESSAGE_MAX:,}"),
             ),
         ],
     )
     consent = BooleanField(
-        "I agree to be contacted by the center about this request by phone or email",
-        validators=[DataRequired("Confirm that we may contact you about this request")],
+        _l("I agree to be contacted by the center about this request by phone or email"),
+        validators=[DataRequired(_l("Confirm that we may contact you about this request"))],
     )
 
     # Filled in by validate(): the values the service stores.
@@ -393,18 +476,22 @@ class AppointmentRequestForm(TrimmedForm):
     def validate_zip_code(self, field: Field) -> None:
         match = _ZIP.match(field.data or "")
         if not match:
-            raise ValidationError("Enter a 5-digit ZIP code, like 33612, or ZIP+4, like 33612-9416")
+            raise ValidationError(
+                _l("Enter a 5-digit ZIP code, like 33612, or ZIP+4, like 33612-9416")
+            )
         field.normalized = match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
 
     def validate_physician_npi(self, field: Field) -> None:
         if field.data and not npi_is_valid(field.data):
-            raise ValidationError("Enter the 10-digit NPI number, or leave it blank")
+            raise ValidationError(_l("Enter the 10-digit NPI number, or leave it blank"))
 
     def validate_metastasis_sites(self, field: Field) -> None:
         # Each place once, whatever was posted: at most one of each choice is stored.
         field.data = list(dict.fromkeys(field.data or []))
         if MetastasisSite.NOT_SURE in field.data and len(field.data) > 1:
-            raise ValidationError("Select the places the cancer has spread, or Not sure, not both")
+            raise ValidationError(
+                _l("Select the places the cancer has spread, or Not sure, not both")
+            )
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -420,28 +507,41 @@ class AppointmentRequestForm(TrimmedForm):
     def token_is_well_formed(self) -> bool:
         return token_is_well_formed(self.form_token.data)
 
-    def _check_date_of_birth(self) -> str | None:
+    def _check_date_of_birth(self) -> object | None:
         self.date_of_birth = None
         parts = (self.dob_month.data, self.dob_day.data, self.dob_year.data)
         if not any(parts):
-            return "Enter the patient's date of birth"
+            return for_person(
+                _l("Enter your date of birth"), _l("Enter the patient's date of birth")
+            )
         if not all(parts):
-            missing = [n for n, v in zip(("month", "day", "year"), parts, strict=True) if not v]
-            return "Date of birth must include a " + " and ".join(missing)
+            missing = tuple(
+                n for n, v in zip(("month", "day", "year"), parts, strict=True) if not v
+            )
+            return _MISSING_DATE_PARTS[missing]
         if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
-            return "Date of birth must be a real date, like 3 27 1965"
+            return _l("Date of birth must be a real date, like 3 27 1965")
         month, day, year = (int(p) for p in parts)
         if len(self.dob_year.data) != 4:
-            return "Enter the year of birth with 4 digits, like 1965"
+            return _l("Enter the year of birth with 4 digits, like 1965")
         try:
             born = date(year, month, day)
         except ValueError:
-            return "Date of birth must be a real date, like 3 27 1965"
+            return _l("Date of birth must be a real date, like 3 27 1965")
         today = date.today()
         if born >= today:
-            return "Date of birth must be in the past"
+            return _l("Date of birth must be in the past")
         age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
         if age > MAX_AGE_YEARS:
-            return f"Check the year of birth: the patient cannot be older than {MAX_AGE_YEARS}"
+            return for_person(
+                _l(
+                    "Check the year of birth: you cannot be older than %(years)s",
+                    years=MAX_AGE_YEARS,
+                ),
+                _l(
+                    "Check the year of birth: the patient cannot be older than %(years)s",
+                    years=MAX_AGE_YEARS,
+                ),
+            )
         self.date_of_birth = born
         return None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, date, datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -16,9 +17,12 @@ from flask import (
 
 from app import serving
 from app.db import DATABASE_UNAVAILABLE, discard_session, get_session
-from app.services import appointment_requests, reference_codes
+from app.models import RequestDraft
+from app.request_fields import STEPS, Step, step_form_fields
+from app.services import appointment_requests, drafts, reference_codes
 
-from .forms import AppointmentRequestForm
+from . import journey
+from .forms import AppointmentRequestForm, token_is_well_formed
 from .resend import is_resend_of_stored_request
 from .submission import to_new_request
 
@@ -30,6 +34,17 @@ _REMEMBERED_REFERENCES = 5
 # they ask, an unchanged page costs a 304.
 _INFORMATION_MAX_AGE = 300
 _FAVICON_MAX_AGE = 86400
+# The session cookie's name for the draft's key (the key only: the answers stay on the
+# server, app/services/drafts.py).
+_DRAFT = "draft"
+# The query word on a page opened from "Check your answers": after it, back there.
+_CHANGING = "check"
+
+
+@bp.context_processor
+def _information_reviewed() -> dict:
+    # A configured date (YYYY-MM-DD, checked at start-up): the same for every visitor.
+    return {"information_reviewed": date.fromisoformat(current_app.config["INFORMATION_REVIEWED"])}
 
 
 @bp.get("/")
@@ -38,60 +53,291 @@ def information():
     return serving.information_page("public/information.html")
 
 
+# The journey (issue 15): one page per step, then "Check your answers", then send.
+# Every page is POST-redirect-GET: Back and reload never re-send anything.
+
+
 @bp.get("/request-appointment")
 def request_appointment():
-    # Nothing to validate: the cached blank form with this visitor's tokens.
-    return serving.blank_form(
-        "public/request_form.html", AppointmentRequestForm, secrets.token_urlsafe(24)
-    )
+    """Where the journey starts: its first step. A first visit gets it blank (the same for
+    everyone but for its tokens, so kept rendered, serving/pages.py); a browser with a
+    draft gets it with its answers (the browser's Back from the second step lands here)."""
+    return journey_step(STEPS[0].value)
 
 
-# The same address; a view of its own so that only sending the form passes the rate
-# limiter's decorator (reading never counts, and the decorator cost the GET about a tenth
-# of its time: docs/performance.md).
-@bp.post("/request-appointment")
-# A re-send of a stored form stores nothing: never counted, never refused.
+@bp.get("/request-appointment/<step>")
+def journey_step(step: str):
+    this = journey.step_from(step)
+    if this is None:
+        abort(404)
+    draft = _current_draft()
+    if draft is None:
+        if this is STEPS[0]:
+            return _first_page()
+        return redirect(url_for(".request_appointment"), code=303)
+    if draft.sent_reference:
+        return _already_sent(draft)
+    checked = draft.checked_steps or []
+    unchecked = journey.first_unchecked(checked)
+    if unchecked is not None and STEPS.index(unchecked) < STEPS.index(this):
+        # A later page, before an earlier one is answered: the earlier one first.
+        return redirect(url_for(".journey_step", step=unchecked.value), code=303)
+    answers = dict(draft.answers or {})
+    form, _ = journey.check(answers)
+    journey.keep_only_errors_of(form, this if this.value in checked else None)
+    return _step_page(this, form, answers, changing=_changing())
+
+
+@bp.post("/request-appointment/<step>")
+# Only a page that begins a request counts (DRAFT_RATE_LIMIT): going back and forth
+# between the steps of one request never does.
+@serving.draft_rate_limit(exempt_when=lambda: _current_draft_key() is not None)
+def save_step(step: str):
+    this = journey.step_from(step)
+    if this is None:
+        abort(404)
+    now, keep = _now(), _keep()
+    typed = journey.typed_on(this, request.form)
+    db = get_session()
+    try:
+        draft = _current_draft()
+        if draft is None:
+            if this is not STEPS[0]:
+                # The session ended (or the cookie was lost) before this page.
+                return redirect(url_for(".request_appointment"), code=303)
+            offered = request.form.get("form_token", "")
+            draft = drafts.start(
+                db,
+                offered_token=offered if token_is_well_formed(offered) else None,
+                now=now,
+                keep=keep,
+            )
+            session[_DRAFT] = draft.key
+        elif draft.sent_reference:
+            return redirect(url_for(".journey_step", step=this.value), code=303)
+        drafts.save_step(draft, step=this.value, typed=typed, now=now, keep=keep)
+        answers = dict(draft.answers or {})
+        _, valid = journey.check(answers)
+        target = _after(this, draft, valid, changing=_changing())
+        db.commit()
+    except DATABASE_UNAVAILABLE:
+        # Nothing kept: the page again, as typed, saying so. Sending it again is safe.
+        current_app.logger.warning("journey page not saved: database unavailable", exc_info=True)
+        discard_session()
+        answers = dict(typed)
+        form, _ = journey.check(answers)
+        journey.keep_only_errors_of(form, None)
+        return _step_page(this, form, answers, changing=_changing(), not_saved=True), 503
+    return redirect(target, code=303)
+
+
+@bp.get("/request-appointment/check")
+def check_answers():
+    draft = _current_draft()
+    if draft is None:
+        return redirect(url_for(".request_appointment"), code=303)
+    if draft.sent_reference:
+        return _already_sent(draft)
+    redirect_to = _unfinished_page(draft)
+    if redirect_to is not None:
+        get_session().commit()
+        return redirect(redirect_to, code=303)
+    answers = dict(draft.answers or {})
+    form, _ = journey.check(answers)
+    return _check_page(form, answers, draft.form_token)
+
+
+# Sending is the one POST that stores a request; it keeps the form's rate limit. A re-send
+# of a stored request stores nothing: never counted, never refused.
+@bp.post("/request-appointment/check")
 @serving.form_rate_limit(exempt_when=is_resend_of_stored_request)
 def send_request():
-    form = AppointmentRequestForm()
     if request.form.get("website", "").strip():
         return _pretend_to_accept()
-    if form.validate_on_submit() and form.token_is_well_formed:
-        try:
-            submitted = appointment_requests.submit_request(
-                get_session(),
-                details=to_new_request(form),
-                token=form.form_token.data,
-                clock=current_app.extensions["business_clock"],
-            )
-            get_session().commit()
-        except DATABASE_UNAVAILABLE:
-            # The same form (same token) sent again stores one request, so asking the
-            # person to send it again is safe even if this commit did reach the database.
-            current_app.logger.warning("request not saved: database unavailable", exc_info=True)
-            discard_session()
-            return render_template("public/request_form.html", form=form, not_saved=True), 503
-        _remember(submitted.reference)
-        if submitted.changed:
-            return _first_version_kept(submitted.reference)
-        return redirect(url_for(".confirmation", reference=submitted.reference), code=303)
+    token = request.form.get("form_token", "")
+    db = get_session()
+    clock = current_app.extensions["business_clock"]
+    answers: dict | None = None
+    try:
+        # Exactly once: the token of a stored request (a double click, Back and send, a
+        # second tab, a retry after a lost answer) leads to that request's confirmation.
+        stored = appointment_requests.reference_for_token(db, token=token)
+        draft = _current_draft() if stored is None else None
+        if stored is None and draft is not None and draft.sent_reference:
+            stored = draft.sent_reference
+        if stored is not None:
+            _remember(stored)
+            return redirect(url_for(".confirmation", reference=stored), code=303)
+        if draft is None:
+            return redirect(url_for(".request_appointment"), code=303)
+        if draft.form_token != token:
+            # A page of an older draft: show this browser's current answers.
+            return redirect(url_for(".check_answers"), code=303)
+        redirect_to = _unfinished_page(draft)
+        if redirect_to is not None:
+            db.commit()
+            return redirect(redirect_to, code=303)
+        answers = dict(draft.answers or {})
+        form, _ = journey.check(answers)
+        submitted = appointment_requests.submit_request(
+            db, details=to_new_request(form), token=draft.form_token, clock=clock
+        )
+        drafts.mark_sent(draft, reference=submitted.reference, now=_now(), keep=_keep())
+        db.commit()
+    except DATABASE_UNAVAILABLE:
+        # The same draft (same token) sent again stores one request, so asking the person
+        # to send it again is safe even if this commit did reach the database.
+        current_app.logger.warning("request not saved: database unavailable", exc_info=True)
+        discard_session()
+        if answers is None:
+            return render_template("public/not_saved.html"), 503
+        form, _ = journey.check(answers)
+        return _check_page(form, answers, token, status=503, not_saved=True)
+    _remember(submitted.reference)
+    if submitted.changed:
+        return _first_version_kept(submitted.reference)
+    return redirect(url_for(".confirmation", reference=submitted.reference), code=303)
 
-    if not form.token_is_well_formed:
-        # A fresh form, or a post whose token was tampered with: issue a new one.
-        form.form_token.data = secrets.token_urlsafe(24)
-    return render_template("public/request_form.html", form=form)
+
+@bp.post("/request-appointment/new")
+def start_new_request():
+    """A deliberate new request after one was sent: the next pages start empty."""
+    session.pop(_DRAFT, None)
+    return redirect(url_for(".request_appointment"), code=303)
 
 
 @bp.get("/request-appointment/received/<reference>")
 def confirmation(reference: str):
-    # Only the browser that submitted the request may see its confirmation.
+    # Only the browser that sent the request sees it; anyone else gets the same page for
+    # any reference, real or not, with nothing about the request.
+    config = current_app.config
     if reference not in session.get("submitted_references", []):
-        abort(404)
+        return render_template("public/about_a_request.html")
     return render_template(
         "public/confirmation.html",
         reference=reference_codes.display(reference),
-        reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
+        reply_days=config["REPLY_BUSINESS_DAYS"],
+        callback_phone=config["CENTER_CALLBACK_PHONE"],
+        callback_hours=config["CALLBACK_HOURS"],
     )
+
+
+# -- the journey's pieces --------------------------------------------------------------
+
+
+def _first_page():
+    return serving.blank_form(
+        "public/step_who.html",
+        lambda: journey.form_for({}),
+        secrets.token_urlsafe(24),
+        **_step_context(STEPS[0], {}, changing=False),
+    )
+
+
+def _step_page(step: Step, form: AppointmentRequestForm, answers: dict, **context):
+    context = {**_step_context(step, answers, changing=context.pop("changing")), **context}
+    return render_template(f"public/step_{step.value}.html", form=form, **context)
+
+
+def _step_context(step: Step, answers: dict, *, changing: bool) -> dict:
+    journey.speak_to(answers)
+    before = journey.previous_step(step)
+    if changing:
+        back = url_for(".check_answers")
+    elif before is not None:
+        back = url_for(".journey_step", step=before.value)
+    else:
+        back = url_for(".information")
+    return {
+        "step": step,
+        "number": journey.step_number(step),
+        "total": len(STEPS),
+        "title": journey.STEP_TITLES[step],
+        "asks": journey.questions_asked(step, answers),
+        "step_fields": step_form_fields(step),
+        "reveal": journey.reveal,
+        "for_patient": answers.get("submitter") == "patient",
+        "action": url_for(".save_step", step=step.value, **_change_args(changing)),
+        "back": back,
+        "changing": changing,
+    }
+
+
+def _check_page(form, answers: dict, token: str, status: int = 200, **context):
+    journey.speak_to(answers)
+    rows = journey.answer_rows(form, answers)
+    sections = [(s, journey.check_title(s), [r for r in rows if r.step is s]) for s in STEPS]
+    page = render_template(
+        "public/check_answers.html", sections=sections, form_token=token, **context
+    )
+    return page, status
+
+
+def _after(step: Step, draft: RequestDraft, valid: dict[Step, bool], *, changing: bool) -> str:
+    """Where a page sends the person once its answers are kept."""
+    if not valid[step]:
+        return url_for(".journey_step", step=step.value, **_change_args(changing))
+    if changing:
+        # Back to the answers, unless the change opened a question elsewhere.
+        for later in STEPS:
+            if not valid[later]:
+                drafts.forget_checked(draft, later.value)
+                return url_for(".journey_step", step=later.value, change=_CHANGING)
+        return url_for(".check_answers")
+    following = journey.next_step(step)
+    if following is None:
+        return url_for(".check_answers")
+    if not valid[following]:
+        # Answered before, but this page's answers now ask more of it (a caregiver's own
+        # phone): shown without problems until it is sent again.
+        drafts.forget_checked(draft, following.value)
+    return url_for(".journey_step", step=following.value)
+
+
+def _unfinished_page(draft: RequestDraft) -> str | None:
+    """The page to finish before the answers can be checked or sent, if any."""
+    unchecked = journey.first_unchecked(draft.checked_steps or [])
+    if unchecked is not None:
+        return url_for(".journey_step", step=unchecked.value)
+    _, valid = journey.check(dict(draft.answers or {}))
+    for step in STEPS:
+        if not valid[step]:
+            return url_for(".journey_step", step=step.value)
+    return None
+
+
+def _already_sent(draft: RequestDraft):
+    _remember(draft.sent_reference)
+    return render_template(
+        "public/already_sent.html",
+        reference=reference_codes.display(draft.sent_reference),
+        confirmation=url_for(".confirmation", reference=draft.sent_reference),
+    )
+
+
+def _current_draft_key() -> str | None:
+    key = session.get(_DRAFT)
+    return key if isinstance(key, str) else None
+
+
+def _current_draft() -> RequestDraft | None:
+    return drafts.find(get_session(), _current_draft_key(), now=_now())
+
+
+def _changing() -> bool:
+    return request.args.get("change") == _CHANGING
+
+
+def _change_args(changing: bool) -> dict:
+    return {"change": _CHANGING} if changing else {}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _keep() -> timedelta:
+    return timedelta(hours=current_app.config["DRAFT_KEEP_HOURS"])
 
 
 def _first_version_kept(reference: str):

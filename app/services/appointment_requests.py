@@ -139,6 +139,11 @@ def is_stored(session: Session, *, token: str) -> bool:
     return _reference_for_token(session, token) is not None
 
 
+def reference_for_token(session: Session, *, token: str) -> str | None:
+    """The reference of the request stored with this form token, if any."""
+    return _reference_for_token(session, token) if token else None
+
+
 def answers_changed(row: AppointmentRequest, details: NewRequest) -> list[str]:
     """One line per answer that differs between the stored request and a re-send of its
     form, in the form's order and with the words of app/request_fields.py: "Phone number:

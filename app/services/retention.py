@@ -25,7 +25,7 @@ from app.models import AppointmentRequest, AuditEvent, Referral, RequestEvent, R
 from app.request_fields import identifying_columns
 from app.vocabulary import AuditAction
 
-from . import audit, audit_chain
+from . import audit, audit_chain, drafts
 
 PURGE_ACTION = AuditAction.PURGE
 
@@ -108,6 +108,8 @@ class RetentionResult:
     purged: list[str]
     flagged: list[str]
     audit_entries_removed: int
+    # Unsent (or sent and kept for their reference) journey drafts past DRAFT_KEEP_HOURS.
+    drafts_removed: int = 0
 
 
 def take_run_lock(session: Session) -> bool:
@@ -139,6 +141,8 @@ def run_retention(
         session,
         older_than=now - timedelta(days=365 * policy.audit_years + policy.audit_years // 4 + 1),
     )
+    # Drafts expire on their own clock (DRAFT_KEEP_HOURS, set when each was saved).
+    drafts_removed = drafts.purge_expired(session, now=now)
     audit.record(
         session,
         action=AuditAction.RETENTION_RUN,
@@ -147,9 +151,15 @@ def run_retention(
             f"closed>{policy.closed_days}d purged={len(purged)};"
             f" untouched>{policy.stale_days}d flagged={len(flagged)};"
             f" audit>{policy.audit_years}y removed={removed}"
+            f"; expired drafts removed={drafts_removed}"
         ),
     )
-    return RetentionResult(purged=purged, flagged=flagged, audit_entries_removed=removed)
+    return RetentionResult(
+        purged=purged,
+        flagged=flagged,
+        audit_entries_removed=removed,
+        drafts_removed=drafts_removed,
+    )
 
 
 def _last_activity():

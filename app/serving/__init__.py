@@ -20,13 +20,14 @@ from app.ops import hostile
 
 from . import headers, limits, pages, sessions
 from .headers import public_cache
-from .limits import form_rate_limit, limiter, sign_in_rate_limit
+from .limits import draft_rate_limit, form_rate_limit, limiter, sign_in_rate_limit
 from .pages import blank_form, information_page, page_key, page_language
 from .replay import PageReplay
 from .trusted_proxies import TrustedProxyFix, parse_networks
 
 __all__ = [
     "blank_form",
+    "draft_rate_limit",
     "form_rate_limit",
     "information_page",
     "init_app",

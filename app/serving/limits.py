@@ -61,6 +61,10 @@ def _form_limit() -> str:
     return current_app.config["FORM_RATE_LIMIT"]
 
 
+def _draft_limit() -> str:
+    return current_app.config["DRAFT_RATE_LIMIT"]
+
+
 def _sign_in_limit() -> str:
     return current_app.config["SIGNIN_RATE_LIMIT"]
 
@@ -70,6 +74,13 @@ def form_rate_limit(*, exempt_when: Callable[[], bool] | None = None):
     neither counted nor refused (a re-send of a form already stored: it stores nothing,
     and a refusal would hide the reference of a request we have)."""
     return limiter.limit(_form_limit, methods=list(_LIMITED_METHODS), exempt_when=exempt_when)
+
+
+def draft_rate_limit(*, exempt_when: Callable[[], bool] | None = None):
+    """The journey's first page: how many new drafts (requests begun) one address may
+    start. Laxer than the send's limit (people start again, or fill in for two people);
+    there so that a flood of first pages cannot fill the database with drafts."""
+    return limiter.limit(_draft_limit, methods=list(_LIMITED_METHODS), exempt_when=exempt_when)
 
 
 sign_in_rate_limit = limiter.limit(_sign_in_limit, methods=list(_LIMITED_METHODS))

@@ -147,7 +147,9 @@ class _FormPieces:
     after_token: str
 
 
-def blank_form(template: str, make_form: Callable[[], FlaskForm], form_token: str) -> str:
+def blank_form(
+    template: str, make_form: Callable[[], FlaskForm], form_token: str, **context: Any
+) -> str:
     """The blank form page with this visitor's CSRF token and one-time form token.
 
     The form is the same for everyone but for those two hidden values: it is rendered
@@ -160,12 +162,12 @@ def blank_form(template: str, make_form: Callable[[], FlaskForm], form_token: st
     if pieces is None:
         form = make_form()
         form.form_token.data = _TOKEN_SLOT
-        html = render_template(template, form=form)
+        html = render_template(template, form=form, **context)
         pieces = _cut(html, csrf_token)
         if pieces is None:
             # The template no longer shows each token exactly once: render in full.
             form.form_token.data = form_token
-            return render_template(template, form=form)
+            return render_template(template, form=form, **context)
         pieces = cache.put(key, template, pieces)
     return pieces.before_csrf + csrf_token + pieces.before_token + form_token + pieces.after_token
 

@@ -4,13 +4,47 @@
   document.documentElement.classList.add("js-enabled");
 
   function syncConditionals(form) {
+    // A block is shown when any answer that opens it is chosen (several answers may open
+    // the same block: the insurance company for each kind of insurance that has one).
+    var open = {};
     form.querySelectorAll("[data-reveals]").forEach(function (radio) {
-      var block = document.getElementById(radio.getAttribute("data-reveals"));
-      if (!block) { return; }
+      var id = radio.getAttribute("data-reveals");
+      open[id] = open[id] || radio.checked;
+    });
+    Object.keys(open).forEach(function (id) {
+      var block = document.getElementById(id);
       // No aria-expanded: ARIA does not allow it on a radio button. aria-controls
       // (in the markup) ties the answer to the questions it shows.
-      block.classList.toggle("conditional--hidden", !radio.checked);
+      if (block) { block.classList.toggle("conditional--hidden", !open[id]); }
     });
+  }
+
+  // The label (or, for a choice or a short group like the date, the legend) that says
+  // what a field is: shown at the top of the screen when the field is reached from the
+  // error summary, with the field itself below it (the GOV.UK pattern).
+  function labelFor(input) {
+    var fieldset = input.closest("fieldset");
+    if (fieldset) {
+      var legend = fieldset.querySelector("legend");
+      if (legend) {
+        if (input.type === "checkbox" || input.type === "radio") { return legend; }
+        var legendTop = legend.getBoundingClientRect().top;
+        var box = input.getBoundingClientRect();
+        if (box.height && window.innerHeight && box.top + box.height - legendTop < window.innerHeight / 2) {
+          return legend;
+        }
+      }
+    }
+    return document.querySelector("label[for='" + input.id + "']") || input.closest("label");
+  }
+
+  function focusField(id) {
+    var input = document.getElementById(id);
+    if (!input) { return false; }
+    var label = labelFor(input);
+    (label || input).scrollIntoView();
+    input.focus({ preventScroll: true });
+    return true;
   }
 
   // Staff pages: warn two minutes before the idle sign-out, with a button that keeps the
@@ -109,18 +143,32 @@
     var summary = document.querySelector("[data-error-summary]");
     if (summary) {
       summary.focus();
-      // A link in the summary moves focus to its field, scrolling the field's label
-      // into view rather than hiding it under the top edge.
+      // A link in the summary moves focus to its field and shows the field's label above
+      // it, rather than scrolling to the field's section.
       summary.addEventListener("click", function (event) {
         var link = event.target.closest("a[href^='#']");
         if (!link) { return; }
-        var input = document.getElementById(link.getAttribute("href").slice(1));
-        if (!input) { return; }
-        event.preventDefault();
-        var container = input.closest("fieldset") || input.closest(".field") || input;
-        container.scrollIntoView();
-        input.focus({ preventScroll: true });
+        if (focusField(link.getAttribute("href").slice(1))) { event.preventDefault(); }
       });
     }
+
+    // A "Change" link from the answers page lands on its question the same way.
+    if (window.location.hash.length > 1 && !summary) {
+      focusField(decodeURIComponent(window.location.hash.slice(1)));
+    }
+
+    document.querySelectorAll("[data-print-button]").forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
+  });
+
+  // Back or forward from the browser's page cache: the form shows the answers it had, so
+  // the questions they open must show too.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("form").forEach(function (form) {
+      if (form.querySelector("[data-reveals]")) { syncConditionals(form); }
+      form.dataset.submitting = "false";
+    });
   });
 })();

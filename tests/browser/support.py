@@ -271,3 +271,64 @@ def fill_request_form(page: Page, answers: dict) -> None:
             controls.first.select_option(value)
         else:
             controls.first.fill(value)
+
+
+# -- the journey in steps (issue 15) ---------------------------------------------------------
+
+PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True}  # fmt: skip
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
+def fill_step(page: Page, answers: dict) -> None:
+    """Fill the questions of the step on screen with the answers that belong to it (the
+    others are on other steps); a question hidden until an answer opens it is filled once
+    shown, so the order of ``answers`` (the form's) matters."""
+    for name, value in answers.items():
+        controls = page.locator(f"form [name='{name}']")
+        if controls.count() and any(c.is_visible() for c in controls.all()):
+            fill_request_form(page, {name: value})
+
+
+def continue_to_next(page: Page) -> None:
+    with page.expect_navigation():
+        page.get_by_role("button", name="Continue").click()
+
+
+def walk_to_check_answers(
+    page: Page, answers: dict, start: str = "/request-appointment/who"
+) -> None:
+    """From the first step to "Check your answers", filling each step (again, if they
+    were filled before)."""
+    page.goto(start)
+    for _ in range(10):
+        if "Check your answers" in page.title():
+            return
+        fill_step(page, answers)
+        continue_to_next(page)
+        assert not page.title().startswith("Error"), page.locator(".error-summary").inner_text()
+    raise AssertionError("never reached Check your answers")
+
+
+def send_from_check_answers(page: Page) -> str:
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send the request").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Request received"
+    return page.locator("[data-reference]").inner_text()
+
+
+_IN_VIEW_JS = """(id) => {
+  const el = document.getElementById(id);
+  const box = el.getBoundingClientRect();
+  const choice = el.type === 'radio' || el.type === 'checkbox';
+  const legend = el.closest('fieldset') && el.closest('fieldset').querySelector('legend');
+  const label = (choice && legend) || document.querySelector(`label[for='${id}']`) || legend;
+  const lbox = label ? label.getBoundingClientRect() : box;
+  return {top: box.top, bottom: box.bottom, height: window.innerHeight,
+          labelTop: lbox.top, labelBottom: lbox.bottom, focused: document.activeElement === el};
+}"""
+
+
+def field_in_view(page: Page, field_id: str) -> dict:
+    """Where a field's box (and its label's) sits in the viewport, and whether it has focus."""
+    return page.evaluate(_IN_VIEW_JS, field_id)

@@ -1,31 +1,32 @@
 """axe-core's WCAG 2.0/2.1 A and AA rules, focus, landmarks and autocomplete on every
-public page, in its empty, error and filled states."""
+public page: each step of the journey empty, with every follow-up question open and filled,
+with problems, without the site's script; "Check your answers", the confirmation, the
+page after sending and the page for a confirmation opened elsewhere."""
 
 from __future__ import annotations
 
 import pytest
 
+from app.request_fields import STEPS
 from tests.browser.support import (
     assert_accessible,
+    continue_to_next,
     controls_without_visible_focus,
-    fill_request_form,
+    fill_step,
+    send_from_check_answers,
+    walk_to_check_answers,
 )
-from tests.support.forms import referral_answers, valid_answers
+from tests.support.forms import caregiver_answers, referral_answers
 
 pytestmark = pytest.mark.browser
 
 FORM = "/request-appointment"
-
-
-def caregiver_answers(**overrides) -> dict:
-    caregiver = {
-        "submitter": "someone_else",
-        "submitter_name": "Ana Santos",
-        "submitter_relationship": "daughter",
-        "submitter_phone": "813 555 0177",
-        "call_first": "patient",
-    }
-    return valid_answers(**{**caregiver, **overrides})
+CHECK = "/request-appointment/check"
+EVERYTHING_OPEN = {
+    **caregiver_answers(call_first="caregiver", language="other", language_other="Portuguese"),
+    **{k: v for k, v in referral_answers().items() if k.startswith(("physician", "has_"))},
+    "message": "Please call after 10 a.m.",
+}
 
 
 def test_information_page(page):
@@ -34,98 +35,62 @@ def test_information_page(page):
     assert_accessible(page, "information page")
 
 
-def test_request_form_empty(page):
+def test_every_step_empty_filled_and_with_problems(page):
     page.goto(FORM)
-    assert_accessible(page, "empty form")
+    for step in STEPS:
+        assert_accessible(page, f"{step.value}, empty")
+        continue_to_next(page)
+        assert page.title().startswith("Error:"), step.value
+        assert_accessible(page, f"{step.value}, with problems")
+        fill_step(page, EVERYTHING_OPEN)
+        assert_accessible(page, f"{step.value}, every follow-up question open and filled")
+        continue_to_next(page)
+    assert page.url.endswith(CHECK)
+    assert_accessible(page, "check your answers")
 
 
-def test_request_form_with_every_question_open_and_filled(page):
+def test_problems_in_follow_up_questions(page):
     page.goto(FORM)
-    fill_request_form(
-        page,
-        referral_answers(
-            submitter="someone_else",
-            submitter_name="Ana Santos",
-            submitter_relationship="daughter",
-            submitter_phone="813 555 0177",
-            call_first="caregiver",
-            language="other",
-            language_other="Portuguese",
-            message="Please call after 10 a.m.",
-        ),
-    )
-    assert page.locator("#referral-details").is_visible()
-    assert page.locator("#submitter-details").is_visible()
-    assert page.locator("#language-other").is_visible()
-    assert_accessible(page, "filled form, every follow-up question shown")
+    fill_step(page, caregiver_answers(submitter_name=""))
+    continue_to_next(page)
+    assert page.locator(".error-summary li").count() == 1
+    assert_accessible(page, "a caregiver's name missing")
 
 
-def test_request_form_after_an_empty_submit(page):
-    page.goto(FORM)
-    page.get_by_role("button", name="Send the request").click()
-    page.wait_for_load_state()
-    assert page.title().startswith("Error:")
-    assert_accessible(page, "errors after an empty submit")
-
-
-def test_request_form_with_errors_in_follow_up_questions(page):
-    page.goto(FORM)
-    fill_request_form(
-        page,
-        caregiver_answers(
-            submitter_name="",
-            email="maria@",
-            phone="12",
-            dob_month="2",
-            dob_day="30",
-            has_referral="yes",
-            language="other",
-            consent=None,
-        ),
-    )
-    page.get_by_role("button", name="Send the request").click()
-    page.wait_for_load_state()
-    assert page.title().startswith("Error:")
-    assert page.locator(".error-summary li").count() >= 7
-    assert_accessible(page, "errors in follow-up questions")
-
-
-def test_request_form_without_the_site_script(new_page):
-    """What people without JavaScript get: every follow-up question shown, and errors
-    focused by the browser itself."""
+def test_steps_without_the_site_script(new_page):
+    """What people without JavaScript get: every follow-up question shown, and the
+    problems focused by the browser itself."""
     page = new_page(site_script=False)
     page.goto(FORM)
-    assert page.locator("#referral-details").is_visible()
     assert page.locator("#submitter-details").is_visible()
-    assert_accessible(page, "empty form, no site script")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Send the request").click()
+    assert_accessible(page, "first step, no site script")
+    continue_to_next(page)
     assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
-    assert_accessible(page, "errors after an empty submit, no site script")
+    assert_accessible(page, "problems, no site script")
+    for step in STEPS:
+        fill_step(page, EVERYTHING_OPEN)
+        if step.value == "insurance":
+            assert page.locator("#referral-details").is_visible()
+            assert page.locator("#insurance-company").is_visible()
+        if step.value == "diagnosis":
+            assert page.locator("#where-it-has-spread").is_visible()
+        assert_accessible(page, f"{step.value}, no site script")
+        continue_to_next(page)
+    assert_accessible(page, "check your answers, no site script")
 
 
-def test_confirmation_page(page):
-    page.goto(FORM)
-    fill_request_form(page, valid_answers())
-    page.get_by_role("button", name="Send the request").click()
-    page.wait_for_url("**/request-appointment/received/*")
+def test_confirmation_and_the_pages_after_it(new_page):
+    page = new_page()
+    walk_to_check_answers(page, EVERYTHING_OPEN)
+    send_from_check_answers(page)
     assert_accessible(page, "confirmation")
-
-
-def test_page_for_a_form_sent_again_with_changed_answers(page):
+    address = page.url
     page.goto(FORM)
-    fill_request_form(page, valid_answers())
-    token = page.locator("[name='form_token']").input_value()
-    page.get_by_role("button", name="Send the request").click()
-    page.wait_for_url("**/request-appointment/received/*")
-    # As after going back to the sent form: the same one-time token, one answer changed.
-    page.goto(FORM)
-    fill_request_form(page, valid_answers(phone="813 555 0199"))
-    page.locator("[name='form_token']").evaluate("(el, token) => { el.value = token; }", token)
-    page.get_by_role("button", name="Send the request").click()
-    page.wait_for_selector("[data-resent-changed]")
-    assert "We already have this request" in page.title()
-    assert_accessible(page, "form sent again with changed answers")
+    assert "You sent this request" in page.locator("main").inner_text()
+    assert_accessible(page, "a form already sent")
+    elsewhere = new_page()
+    elsewhere.goto(address)
+    assert_accessible(elsewhere, "a confirmation opened in another browser")
 
 
 def test_not_found_page(page):
@@ -137,16 +102,18 @@ def test_not_found_page(page):
 def test_form_sent_without_its_security_token(page):
     page.goto(FORM)
     page.evaluate("() => document.querySelector('[name=csrf_token]').remove()")
-    fill_request_form(page, valid_answers())
+    fill_step(page, EVERYTHING_OPEN)
     with page.expect_navigation() as navigation:
-        page.get_by_role("button", name="Send the request").click()
+        page.get_by_role("button", name="Continue").click()
     assert navigation.value.status == 400
     assert page.get_by_role("heading", level=1).inner_text() == "Your form could not be sent"
     assert_accessible(page, "400 page for a missing CSRF token")
 
 
-@pytest.mark.parametrize("path", ["/", FORM])
+@pytest.mark.parametrize("path", ["/", FORM, CHECK])
 def test_every_control_shows_where_focus_is(page, path):
+    if path == CHECK:
+        walk_to_check_answers(page, EVERYTHING_OPEN)
     page.goto(path)
     stops, unchanged = controls_without_visible_focus(page)
     assert stops > 3
@@ -155,15 +122,15 @@ def test_every_control_shows_where_focus_is(page, path):
 
 def test_every_control_shows_focus_on_a_form_with_errors(page):
     page.goto(FORM)
-    page.get_by_role("button", name="Send the request").click()
-    page.wait_for_load_state()
+    continue_to_next(page)
     stops, unchanged = controls_without_visible_focus(page)
     assert stops > 3
     assert not unchanged, f"no visible focus on: {unchanged}"
 
 
 def test_landmarks_skip_link_and_headings(page):
-    for path in ("/", FORM):
+    walk_to_check_answers(page, EVERYTHING_OPEN)
+    for path in ("/", FORM, *(f"{FORM}/{step.value}" for step in STEPS), CHECK):
         page.goto(path)
         assert page.locator("header").count() == 1
         assert page.locator("main#main").count() == 1
@@ -184,10 +151,8 @@ def test_landmarks_skip_link_and_headings(page):
 
 # WCAG 1.3.5: fields about the person filling in the form say what they are, so browsers
 # and assistive tools can fill them in.
-EXPECTED_AUTOCOMPLETE = {
-    "submitter_name": "name",
-    "submitter_phone": "tel",
-    "submitter_email": "email",
+CAREGIVER_OWN = {"submitter_name": "name", "submitter_phone": "tel", "submitter_email": "email"}
+PATIENT_OWN = {
     "first_name": "given-name",
     "last_name": "family-name",
     "dob_month": "bday-month",
@@ -198,8 +163,15 @@ EXPECTED_AUTOCOMPLETE = {
     "state": "address-level1",
     "zip_code": "postal-code",
 }
-# The physician's details: the browser must not offer the person's own name or number.
+# The physician's details, and the patient's for a caregiver: the browser must not offer
+# the person's own name or number.
 NOT_THE_PERSONS_OWN = [
+    "first_name",
+    "last_name",
+    "dob_year",
+    "email",
+    "phone",
+    "zip_code",
     "physician_name",
     "physician_phone",
     "physician_practice",
@@ -210,12 +182,22 @@ NOT_THE_PERSONS_OWN = [
 
 
 def test_personal_fields_carry_autocomplete_values(page):
-    page.goto(FORM)
-    found = {
-        name: page.locator(f"[name='{name}']").get_attribute("autocomplete")
-        for name in EXPECTED_AUTOCOMPLETE
-    }
-    assert found == EXPECTED_AUTOCOMPLETE
+    # The patient's own details for the patient; a caregiver's own name and phone.
+    walk_to_check_answers(page, caregiver_answers(submitter="patient"))
+    found = {}
+    for step in STEPS:
+        page.goto(f"{FORM}/{step.value}")
+        for name in PATIENT_OWN:
+            if page.locator(f"[name='{name}']").count():
+                found[name] = page.locator(f"[name='{name}']").get_attribute("autocomplete")
+    assert found == PATIENT_OWN
+    walk_to_check_answers(page, EVERYTHING_OPEN)
+    found = {}
+    for step in STEPS:
+        page.goto(f"{FORM}/{step.value}")
+        for name in [*CAREGIVER_OWN, *NOT_THE_PERSONS_OWN]:
+            if page.locator(f"[name='{name}']").count():
+                found[name] = page.locator(f"[name='{name}']").get_attribute("autocomplete")
+    assert {name: found[name] for name in CAREGIVER_OWN} == CAREGIVER_OWN
     for name in NOT_THE_PERSONS_OWN:
-        value = page.locator(f"[name='{name}']").get_attribute("autocomplete")
-        assert value == "off", f"{name} has autocomplete={value!r}"
+        assert found[name] == "off", f"{name} has autocomplete={found[name]!r}"

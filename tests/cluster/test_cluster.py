@@ -29,7 +29,6 @@ from sqlalchemy.engine import make_url
 
 from deploy.cluster import ROOT, Cluster, flask_command, nginx_binary
 from tests.cluster.support import (
-    FORM_TOKEN,
     AccessLog,
     Browser,
     Reply,
@@ -40,7 +39,7 @@ from tests.cluster.support import (
     reference_of,
 )
 from tests.support.databases import postgres_url, prepare_postgres
-from tests.support.forms import valid_answers
+from tests.support.forms import SEND_URL, form_tokens, valid_answers, walk
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -159,19 +158,23 @@ def test_the_form_works_when_each_request_lands_on_another_host(cluster, log, da
     email = f"across.{uuid.uuid4().hex[:8]}@example.com"
     answered = []
 
-    form = browser.request("GET", "/request-appointment")
-    answered.append(log.answered_by(form.request_id))
-    tokens = {"csrf_token": csrf_of(form), "form_token": FORM_TOKEN.search(form.body)[1]}
-    # A mistake first: the form comes back from the other host with what was typed...
-    mistake = browser.request(
-        "POST", "/request-appointment", {**valid_answers(email=email, dob_year=""), **tokens}
-    )
-    answered.append(log.answered_by(mistake.request_id))
-    assert mistake.status == 200
-    assert "data-error-summary" in mistake.body
-    assert f'value="{email}"' in mistake.body
-    # ...and, corrected, is accepted by the first host with the same session and tokens.
-    sent = browser.request("POST", "/request-appointment", {**valid_answers(email=email), **tokens})
+    def request(method, path, data):
+        reply = browser.request(method, path, data)
+        answered.append(log.answered_by(reply.request_id))
+        return reply.status, reply.headers, reply.body
+
+    # A mistake first: the step comes back from the other host with what was typed (the
+    # draft is in the database, the session in the signed cookie: any host reads both)...
+    status, _, page = walk(request, valid_answers(email=email, dob_year=""))
+    assert status == 200
+    assert "data-error-summary" in page
+    assert 'value="Santos-Ortiz"' in page
+    # ...and, corrected, every step and "Check your answers" go on, whichever host answers.
+    status, _, check = walk(request, valid_answers(email=email), send_it=False)
+    assert status == 200 and "Check your answers" in check
+    assert email in check
+    tokens = form_tokens(check)
+    sent = browser.request("POST", SEND_URL, tokens)
     answered.append(log.answered_by(sent.request_id))
     assert sent.status == 303, sent.status
     reference = reference_of(sent)
@@ -181,19 +184,19 @@ def test_the_form_works_when_each_request_lands_on_another_host(cluster, log, da
     answered.append(log.answered_by(confirmation.request_id))
     assert confirmation.status == 200
     assert "-".join(reference[i : i + 4] for i in (0, 4, 8)) in confirmation.body
-    # The same form sent again (a double click, a retry) stores nothing more.
-    again = browser.request(
-        "POST", "/request-appointment", {**valid_answers(email=email), **tokens}
-    )
+    # The same request sent again (a double click, a retry) stores nothing more.
+    again = browser.request("POST", SEND_URL, tokens)
     answered.append(log.answered_by(again.request_id))
     assert again.status == 303 and reference_of(again) == reference
 
     assert all(a != b for a, b in zip(answered, answered[1:], strict=False)), answered
     assert set(answered) == hosts_of(cluster)
     assert rows_for(database, email) == [reference]
-    # Another browser cannot open that confirmation, whichever host it asks.
+    # Another browser learns nothing of that request, whichever host it asks.
     stranger = Browser(cluster.port, source="127.0.0.2")
-    assert [stranger.request("GET", sent.headers["location"]).status for _ in range(2)] == [404] * 2
+    replies = [stranger.request("GET", sent.headers["location"]) for _ in range(2)]
+    assert [r.status for r in replies] == [200, 200]
+    assert all("Request received" not in r.body and reference not in r.body for r in replies)
 
 
 # -- staff sessions ------------------------------------------------------------------------
@@ -234,19 +237,25 @@ def test_a_staff_session_holds_on_both_hosts_and_ends_on_both(cluster, log):
 
 
 def test_rate_limits_are_exact_across_hosts_whatever_a_client_forges(cluster, log, database):
-    browser = Browser(cluster.port, source="127.0.0.5")
     email = f"limited.{uuid.uuid4().hex[:8]}@example.com"
-    # Forms fetched first, so that the posts themselves alternate between the hosts.
-    forms = [browser.open_form() for _ in range(FORM_LIMIT + 2)]
+    # Requests filled in first (one browser each, from one address), so that the sends
+    # themselves alternate between the hosts.
+    forms = []
+    for _ in range(FORM_LIMIT + 2):
+        filler = Browser(cluster.port, source="127.0.0.5")
+
+        def request(method, path, data, filler=filler):
+            reply = filler.request(method, path, data)
+            return reply.status, reply.headers, reply.body
+
+        status, _, check = walk(request, valid_answers(email=email), send_it=False)
+        assert status == 200, status
+        forms.append((filler, form_tokens(check)))
     replies = []
-    for i, tokens in enumerate(forms):
+    for i, (filler, tokens) in enumerate(forms):
         # A client claiming another address each time, to reset its count if it could.
         forged = {"X-Forwarded-For": f"203.0.113.{i + 1}", "X-Real-IP": f"198.51.100.{i + 1}"}
-        replies.append(
-            browser.request(
-                "POST", "/request-appointment", {**valid_answers(email=email), **tokens}, forged
-            )
-        )
+        replies.append(filler.request("POST", SEND_URL, tokens, forged))
     statuses = [r.status for r in replies]
     assert statuses == [303] * FORM_LIMIT + [429, 429], statuses
     refused_by = {log.answered_by(r.request_id) for r in replies[FORM_LIMIT:]}
@@ -399,12 +408,15 @@ class Load:
     def submit(self, n: int) -> None:
         browser = Browser(self.cluster.port, source=f"127.{10 + n // 250}.0.{n % 250 + 1}")
         try:
-            form = self.request(browser, "GET", "/request-appointment")
-            if form.status != 200:
-                raise AssertionError(f"form page answered {form.status}")
-            tokens = {"csrf_token": csrf_of(form), "form_token": FORM_TOKEN.search(form.body)[1]}
-            answers = {**valid_answers(email=self.email(n)), **tokens}
-            sent = self.request(browser, "POST", "/request-appointment", answers)
+
+            def request(method, path, data):
+                reply = self.request(browser, method, path, data)
+                return reply.status, reply.headers, reply.body
+
+            status, _, check = walk(request, valid_answers(email=self.email(n)), send_it=False)
+            if status != 200:
+                raise AssertionError(f"a step answered {status}")
+            sent = self.request(browser, "POST", SEND_URL, form_tokens(check))
             if sent.status != 303:
                 raise AssertionError(f"form answered {sent.status}")
             confirmation = self.request(browser, "GET", sent.headers["location"])

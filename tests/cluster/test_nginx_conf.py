@@ -31,7 +31,8 @@ def test_a_placeholder_the_cluster_does_not_know_is_refused(tmp_path):
 
 def test_only_the_public_form_may_be_sent_to_a_second_host_after_the_first_had_it():
     # nginx re-sends a POST that a host already received only where `non_idempotent` is
-    # set: the form (one-time form token), never staff POSTs (claims, notes, sign-in).
+    # set: the journey (a step stores the same answers again; the send has a one-time form
+    # token), never staff POSTs (claims, notes, sign-in).
     shipped = NGINX_CONF.read_text()
     directives = [
         line.strip() for line in shipped.splitlines() if line.strip().startswith("proxy_next")
@@ -39,7 +40,7 @@ def test_only_the_public_form_may_be_sent_to_a_second_host_after_the_first_had_i
     assert [d for d in directives if "non_idempotent" in d] == [
         "proxy_next_upstream error timeout non_idempotent;"
     ]
-    form = shipped.split("location = /request-appointment {", 1)[1].split("}", 1)[0]
+    form = shipped.split("location /request-appointment/ {", 1)[1].split("}", 1)[0]
     staff = shipped.split("location /staff/ {", 1)[1].split("}", 1)[0]
     assert "non_idempotent;" in form and "non_idempotent" not in staff
 

@@ -12,9 +12,10 @@ from sqlalchemy import create_engine, text
 
 from app.db import make_engine
 from app.db_timeouts import Timeouts
+from app.request_fields import Step
 from tests.conftest import count_rows, make_test_app
 from tests.support.databases import postgres_url
-from tests.support.forms import FORM_URL, open_form, referral_answers
+from tests.support.forms import SEND_URL, open_form, referral_answers, step_data, step_url
 from tests.support.proxy import hanging_proxy
 
 pytestmark = pytest.mark.postgres_only
@@ -39,14 +40,14 @@ def test_a_hung_database_costs_seconds_and_a_503_with_everything_kept(database_u
         app = make_test_app(through(proxy))
         client = app.test_client()
         assert client.get("/readyz").status_code == 200  # a pooled connection is kept
-        tokens = open_form(client)
         answers = referral_answers(message="Hung <database> & all")
+        tokens = open_form(client, answers)
         proxy.hang()
 
         health, health_seconds = timed(lambda: client.get("/healthz"))
         info, info_seconds = timed(lambda: client.get("/"))
         ready, ready_seconds = timed(lambda: client.get("/readyz"))
-        post, post_seconds = timed(lambda: client.post(FORM_URL, data={**answers, **tokens}))
+        post, post_seconds = timed(lambda: client.post(SEND_URL, data={**answers, **tokens}))
         print(
             f"\nhung database: /healthz {health.status_code} in {health_seconds:.2f}s, "
             f"/ {info.status_code} in {info_seconds:.2f}s, /readyz {ready.status_code} in "
@@ -57,12 +58,20 @@ def test_a_hung_database_costs_seconds_and_a_503_with_everything_kept(database_u
         assert ready.status_code == 503 and ready_seconds < 6
         assert post.status_code == 503 and post_seconds < 6
         page = BeautifulSoup(post.get_data(as_text=True), "html.parser")
-        assert "has not been saved yet" in " ".join(page.get_text().split())
+        words = " ".join(page.get_text().split())
+        assert "has not been sent yet" in words and "Your answers are kept" in words
+        # A step sent meanwhile comes back with everything typed on it.
+        step = client.post(
+            step_url(Step.CONSENT),
+            data={**step_data(Step.CONSENT, answers), "csrf_token": tokens["csrf_token"]},
+        )
+        assert step.status_code == 503
+        page = BeautifulSoup(step.get_data(as_text=True), "html.parser")
+        assert "have not been saved yet" in " ".join(page.get_text().split())
         assert page.find(id="message").get_text() == answers["message"]
-        assert page.find(id="physician_npi")["value"] == answers["physician_npi"]
 
         proxy.resume()
-        again = client.post(FORM_URL, data={**answers, **tokens})
+        again = client.post(SEND_URL, data={**answers, **tokens})
         assert again.status_code == 303, "sent again once the database answers: stored"
         assert count_rows(db, "appointment_requests") == 1
         assert client.get("/readyz").status_code == 200

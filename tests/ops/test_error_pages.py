@@ -55,10 +55,10 @@ def test_real_failures_get_their_pages(database_url):
     cases = {
         404: client.get("/no-such-page"),
         405: client.delete("/request-appointment"),
-        413: client.post("/request-appointment", data={"message": "x" * 5000}),
+        413: client.post("/request-appointment/consent", data={"message": "x" * 5000}),
         500: client.get("/test-bug"),
         503: client.get("/test-db-down"),
-        400: client.post("/request-appointment", data={}),
+        400: client.post("/request-appointment/who", data={}),
     }
     for status, response in cases.items():
         assert response.status_code == status

@@ -6,8 +6,17 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy.exc import OperationalError
 
+from app.request_fields import Step
 from tests.conftest import count_rows
-from tests.support.forms import FORM_URL, open_form, referral_answers, submit
+from tests.support.forms import (
+    CHECK_URL,
+    SEND_URL,
+    open_form,
+    referral_answers,
+    step_data,
+    step_url,
+    submit,
+)
 from tests.support.servers import free_port
 
 
@@ -21,7 +30,8 @@ def test_a_filled_in_trap_stores_nothing_but_looks_like_success(client, db):
 
 
 def test_people_never_meet_the_trap(client):
-    page = BeautifulSoup(client.get(FORM_URL).get_data(as_text=True), "html.parser")
+    open_form(client)
+    page = BeautifulSoup(client.get(CHECK_URL).get_data(as_text=True), "html.parser")
     trap = page.find("input", attrs={"name": "website"})
     container = trap.find_parent(class_="trap")
     # Hidden from screen readers, out of the tab order, not autofilled...
@@ -44,28 +54,34 @@ def _failing_commit(self):
 
 def test_a_failed_commit_keeps_everything_typed_and_stores_nothing(client, db, monkeypatch):
     answers = referral_answers(message="Please call after 3 <pm> & not before")
-    tokens = open_form(client)
+    tokens = open_form(client, answers)
     with monkeypatch.context() as patch:
         patch.setattr("sqlalchemy.orm.Session.commit", _failing_commit)
-        response = client.post(FORM_URL, data={**answers, **tokens})
+        response = client.post(SEND_URL, data=tokens)
+        # A step sent meanwhile comes back as typed, saying it was not saved.
+        data = {**step_data(Step.CONSENT, answers), "csrf_token": tokens["csrf_token"]}
+        step = client.post(step_url(Step.CONSENT), data=data)
     assert response.status_code == 503
     page = BeautifulSoup(response.get_data(as_text=True), "html.parser")
     words = " ".join(page.get_text().split())
-    assert "has not been saved yet" in words
-    assert "please try sending it again in a few minutes, or call us" in words
-    assert page.find(id="first_name")["value"] == answers["first_name"]
-    assert page.find(id="physician_npi")["value"] == answers["physician_npi"]
-    assert page.find(id="message").get_text() == answers["message"]
-    assert page.find(id="dob_year")["value"] == answers["dob_year"]
-    checked = {el["value"] for el in page.select("input[name=metastasis_sites][checked]")}
-    assert checked == set(answers["metastasis_sites"])
-    # The same form token, so sending it again cannot store it twice.
+    assert "has not been sent yet" in words
+    assert "please press Send again in a few minutes, or call us" in words
+    # The answers are still there to check, and the same send goes again.
+    shown = {
+        dd["data-answer"]: dd.get_text(" ", strip=True) for dd in page.select("dd[data-answer]")
+    }
+    assert shown["first_name"] == answers["first_name"]
+    assert shown["physician_npi"] == answers["physician_npi"]
+    assert shown["message"] == answers["message"]
     assert page.find("input", attrs={"name": "form_token"})["value"] == tokens["form_token"]
+    assert step.status_code == 503
+    step_page = BeautifulSoup(step.get_data(as_text=True), "html.parser")
+    assert step_page.find(id="message").get_text() == answers["message"]
     assert count_rows(db, "appointment_requests") == 0
     assert count_rows(db, "referrals") == 0
 
     # Sent again once the database is back: stored once.
-    again = client.post(FORM_URL, data={**answers, **tokens})
+    again = client.post(SEND_URL, data=tokens)
     assert again.status_code == 303
     assert count_rows(db, "appointment_requests") == 1
 
@@ -78,8 +94,9 @@ def test_the_database_down_re_renders_the_form_with_503():
     client = app.test_client()
     answers = referral_answers()
     response = submit(client, answers)
+    # The first step cannot be kept: it comes back as chosen, saying so.
     assert response.status_code == 503
     text = response.get_data(as_text=True)
-    assert "has not been saved yet" in text
-    assert re.search(r'id="last_name"[^>]*value="Santos-Ortiz"', text)
+    assert "have not been saved yet" in text
+    assert re.search(r'id="submitter-0"[^>]*checked', text)
     app.extensions["db_engine"].dispose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from datetime import date
 
 import pytest
@@ -26,7 +25,7 @@ from app.public.forms import MAX_AGE_YEARS
 from app.validation import PersonName, has_control_characters, npi_is_valid
 from tests.conftest import make_test_app
 from tests.support.databases import migrate_to_head, postgres_url, prepare_postgres
-from tests.support.forms import FORM_URL, open_form, valid_answers
+from tests.support.forms import fill_in, form_tokens, send, valid_answers
 
 pytestmark = pytest.mark.slow
 
@@ -238,10 +237,9 @@ def make_fuzz_app(url: str):
     migrate_to_head(url)
     app = make_test_app(url, RATELIMIT_ENABLED=False)
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    # One browser for every example: its CSRF token stays valid for its session, and each
-    # example brings a fresh one-time form token, as a newly opened form would.
+    # One browser for every example: each walks the journey's steps with its answers, and
+    # starts a new request after one was sent.
     app.fuzz_client = app.test_client()
-    app.fuzz_csrf = open_form(app.fuzz_client)["csrf_token"]
     return app
 
 
@@ -281,13 +279,15 @@ def test_any_input_is_answered_safely_on_sqlite(sqlite_app, change):
 
 def check_answer(app, change: dict) -> None:
     client = app.fuzz_client
-    tokens = {"csrf_token": app.fuzz_csrf, "form_token": secrets.token_urlsafe(24)}
-    answers = {**BASE, **change, **tokens}
-    response = client.post(FORM_URL, data=answers)
-    assert response.status_code in (200, 303), response.status_code
-    event(f"answered {response.status_code}")
-
-    if response.status_code == 303:
+    answers = {**BASE, **change}
+    response = fill_in(client, answers)
+    assert response.status_code == 200, response.status_code
+    if "data-send-form" in response.get_data(as_text=True):
+        # Every step accepted: "Check your answers", then the send.
+        tokens = form_tokens(response.get_data(as_text=True))
+        sent = send(client, tokens)
+        assert sent.status_code == 303, sent.status_code
+        event("answered 303")
         with Session(app.extensions["db_engine"]) as session:
             row = session.scalars(
                 select(AppointmentRequest).where(
@@ -299,11 +299,13 @@ def check_answer(app, change: dict) -> None:
             ).one_or_none()
             assert_follows_the_rules(row, referral)
         return
+    event("answered 200")
 
     body = response.get_data(as_text=True)
     assert "There is a problem" in body, "a refused form says why"
     for name, value in change.items():
-        if name in TEXT_FIELDS and isinstance(value, str) and value.strip():
+        on_this_page = f'name="{name}"' in body
+        if on_this_page and name in TEXT_FIELDS and isinstance(value, str) and value.strip():
             assert str(escape(value.strip())) in body, f"{name} comes back escaped"
     assert "<script>alert(1)</script>" not in body
     assert "<img src=x onerror" not in body

@@ -21,11 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, Referral, StaffRole
+from app.request_fields import STEPS
 from tests.conftest import make_test_app
 from tests.ops.test_fuzz import BASE, NASTY, assert_follows_the_rules, changes
 from tests.support.databases import migrate_to_head, postgres_url, prepare_postgres
-from tests.support.forms import FORM_URL, open_form
+from tests.support.forms import SEND_URL, start, step_url
 from tests.support.staff import PASSWORD, csrf_from, make_request, make_staff, sign_in
+
+# Every POST of the public journey: its steps and the send.
+JOURNEY_POSTS = [*(step_url(step) for step in STEPS), SEND_URL]
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +99,7 @@ def make_route_app(url: str):
         make_staff(app, db, email="fuzz-admin@example.org", role=StaffRole.ADMIN)
         app.fuzz_references = [make_request(db).reference for _ in range(3)]
     app.fuzz_public = app.test_client()
-    app.fuzz_public_csrf = open_form(app.fuzz_public)["csrf_token"]
+    app.fuzz_public_csrf = start(app.fuzz_public)
     app.fuzz_staff = app.test_client()
     _sign_in(app)
     app.fuzz_rules = sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
@@ -141,7 +145,8 @@ def hostile_requests(draw, app) -> dict:
         kind = draw(st.sampled_from(["form", "public form", "public form", "raw", "json"]))
         csrf = app.fuzz_staff_csrf if signed_in else app.fuzz_public_csrf
         if kind == "public form":
-            request["method"], request["path"] = "POST", FORM_URL
+            # Any page of the journey, with a whole form's worth of answers.
+            request["method"], request["path"] = "POST", draw(st.sampled_from(JOURNEY_POSTS))
             request["data"] = {**BASE, **draw(changes), "csrf_token": csrf,
                                "form_token": secrets.token_urlsafe(24)}  # fmt: skip
         elif kind == "form":
@@ -189,12 +194,12 @@ def check(app, request: dict) -> None:
         else:
             assert "<title>" in response.get_data(as_text=True), "an error page in the site's look"
 
-    data = request.get("data") or {}
-    if request["path"] == FORM_URL and response.status_code == 303 and "form_token" in data:
+    location = response.headers.get("Location", "")
+    if request["path"] == SEND_URL and response.status_code == 303 and "/received/" in location:
         with Session(app.extensions["db_engine"]) as db:
             row = db.scalars(
                 select(AppointmentRequest).where(
-                    AppointmentRequest.submission_token == data["form_token"]
+                    AppointmentRequest.reference == location.rsplit("/", 1)[-1]
                 )
             ).one_or_none()
             if row is not None:  # None: the robot trap answered
@@ -208,7 +213,7 @@ def check(app, request: dict) -> None:
         # Signing in or out (or failing to) starts a new session: the next examples need
         # a signed-in staff member and a browser with a CSRF token again.
         _sign_in(app)
-        app.fuzz_public_csrf = open_form(app.fuzz_public)["csrf_token"]
+        app.fuzz_public_csrf = start(app.fuzz_public)
 
 
 @settings(settings.get_profile(PROFILE))

@@ -11,8 +11,19 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AppointmentRequest
+from app.request_fields import Step
 from tests.conftest import count_rows
-from tests.support.forms import FORM_URL, open_form, valid_answers
+from tests.support.forms import (
+    open_form,
+    post_step,
+    send,
+    start,
+    step_data,
+    step_url,
+    submit,
+    valid_answers,
+)
+from tests.support.html import error_summary
 from tests.support.staff import csrf_from, make_request, signed_in_client
 
 
@@ -25,7 +36,7 @@ def stored(db) -> AppointmentRequest:
 @pytest.mark.parametrize("carrier", ["\x00", "x" * 500, "Blue\u202eCross", "\x07bell"])
 def test_an_insurance_company_where_there_is_none_is_dropped(client, db, insurance, carrier):
     answers = valid_answers(insurance_type=insurance, insurance_carrier=carrier)
-    assert client.post(FORM_URL, data={**answers, **open_form(client)}).status_code == 303
+    assert submit(client, answers).status_code == 303
     assert stored(db).insurance_carrier is None
 
 
@@ -33,7 +44,9 @@ def test_an_insurance_company_where_there_is_none_is_dropped(client, db, insuran
 def test_a_medicaid_plans_company_is_checked_like_any_text(client, db, carrier):
     # Asked (optional) for Medicaid: a managed-care plan has a company.
     answers = valid_answers(insurance_type="medicaid", insurance_carrier=carrier)
-    assert client.post(FORM_URL, data={**answers, **open_form(client)}).status_code == 200
+    page = submit(client, answers)  # the insurance step, with its problem
+    assert page.status_code == 200
+    assert "insurance_carrier" in error_summary(page)
     assert count_rows(db, "appointment_requests") == 0
 
 
@@ -41,30 +54,34 @@ def test_a_medicaid_plans_company_is_checked_like_any_text(client, db, carrier):
 def test_places_for_a_diagnosis_not_confirmed_are_dropped(client, db, diagnosed):
     sites = ["<b>x</b>", "\x00", "y" * 50_000, "bones"]
     answers = valid_answers(diagnosed_metastatic=diagnosed, metastasis_sites=sites)
-    assert client.post(FORM_URL, data={**answers, **open_form(client)}).status_code == 303
+    assert submit(client, answers).status_code == 303
     assert stored(db).metastasis_sites == []
 
 
 def test_places_are_stored_once_each(client, db):
     answers = valid_answers(metastasis_sites=["bones"] * 1000 + ["liver", "bones"])
-    assert client.post(FORM_URL, data={**answers, **open_form(client)}).status_code == 303
+    assert submit(client, answers).status_code == 303
     assert stored(db).metastasis_sites == ["bones", "liver"]
 
 
 def test_a_file_in_a_text_field_reads_as_nothing_typed(client, db):
-    data = {**valid_answers(), **open_form(client)}
+    csrf = start(client)
+    post_step(client, Step.WHO, valid_answers(), csrf)
+    data = {**step_data(Step.PATIENT, valid_answers()), "csrf_token": csrf}
     data["first_name"] = (io.BytesIO(b"Maria"), "name.txt")
-    data["message"] = (io.BytesIO(b"\x00" * 100), "message.bin")
-    response = client.post(FORM_URL, data=data, content_type="multipart/form-data")
-    assert response.status_code == 200
-    assert "Enter the patient&#39;s first name" in response.get_data(as_text=True)
+    data["last_name"] = (io.BytesIO(b"\x00" * 100), "name.bin")
+    response = client.post(step_url(Step.PATIENT), data=data, content_type="multipart/form-data")
+    assert response.status_code == 303
+    page = client.get(step_url(Step.PATIENT)).get_data(as_text=True)
+    assert "Enter your first name" in page and "Enter your last name" in page
     assert count_rows(db, "appointment_requests") == 0
 
 
 def test_a_json_body_is_not_a_form(client, db):
-    tokens = open_form(client)
-    body = {**valid_answers(), **tokens, "first_name": ["a", {"b": 1}]}
-    response = client.post(FORM_URL, data=json.dumps(body), content_type="application/json")
+    body = {**valid_answers(), "csrf_token": start(client), "first_name": ["a", {"b": 1}]}
+    response = client.post(
+        step_url(Step.WHO), data=json.dumps(body), content_type="application/json"
+    )
     assert response.status_code == 400
     assert "Your form could not be sent" in response.get_data(as_text=True)
     assert count_rows(db, "appointment_requests") == 0
@@ -75,17 +92,21 @@ def test_a_json_body_is_not_a_form(client, db):
     ["text/plain", "application/xml", "multipart/form-data", "multipart/form-data; boundary=x"],
 )
 def test_a_wrong_or_broken_content_type_gets_a_4xx(client, content_type):
-    response = client.post(FORM_URL, data=b"--x\r\nbroken", content_type=content_type)
+    response = client.post(step_url(Step.WHO), data=b"--x\r\nbroken", content_type=content_type)
     assert 400 <= response.status_code < 500
     assert "<title>" in response.get_data(as_text=True)
 
 
 def test_duplicate_keys_use_the_first_value(client, db):
     tokens = open_form(client)
-    pairs = [*valid_answers(metastasis_sites="bones").items(), ("first_name", "Second")]
-    body = urlencode([*pairs, ("metastasis_sites", "bones"), *tokens.items()])
-    response = client.post(FORM_URL, data=body, content_type="application/x-www-form-urlencoded")
+    csrf = tokens["csrf_token"]
+    pairs = [*step_data(Step.PATIENT, valid_answers()).items(), ("first_name", "Second")]
+    body = urlencode([*pairs, ("csrf_token", csrf)])
+    response = client.post(
+        step_url(Step.PATIENT), data=body, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 303
+    assert send(client, tokens).status_code == 303
     assert stored(db).first_name == "Maria"
 
 

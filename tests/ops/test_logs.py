@@ -11,7 +11,14 @@ from sqlalchemy.exc import OperationalError
 from app.ops.logs import RequestIdFilter, SafeJsonFormatter, request_id_for
 from app.services import appointment_requests
 from tests.conftest import count_rows
-from tests.support.forms import FORM_URL, open_form, referral_answers, submit, valid_answers
+from tests.support.forms import (
+    FORM_URL,
+    SEND_URL,
+    open_form,
+    referral_answers,
+    submit,
+    valid_answers,
+)
 
 # Every field filled with a value that is valid but unmistakable in a log.
 MARKED = valid_answers(
@@ -138,7 +145,7 @@ def test_log_lines_carry_the_request_id_that_the_response_names(client, captured
 
     tokens = open_form(client)
     monkeypatch.setattr("sqlalchemy.orm.Session.commit", failing_commit)
-    response = client.post(FORM_URL, data={**referral_answers(), **tokens})
+    response = client.post(SEND_URL, data={**referral_answers(), **tokens})
     assert response.status_code == 503
     request_id = response.headers["X-Request-ID"]
     warnings = [r for r in parsed(captured_logs) if r["level"] == "WARNING"]

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask
 
 from app.serving import limits
 from tests.conftest import count_rows
-from tests.support.forms import FORM_URL, open_form, submit
+from tests.support.forms import FORM_URL, SEND_URL, start, submit
 from tests.support.servers import ROOT, free_port
 
 
@@ -20,15 +20,16 @@ def app_overrides():
 
 
 def post_from(client, address: str):
-    """An empty form (with its tokens): rejected with errors, but an attempt all the same."""
-    tokens = open_form(client)
-    return client.post(FORM_URL, data=tokens, headers={"X-Forwarded-For": address})
+    """A send with nothing filled in: sent back to the first step, but an attempt all the
+    same."""
+    csrf = start(client)
+    return client.post(SEND_URL, data={"csrf_token": csrf}, headers={"X-Forwarded-For": address})
 
 
 def test_the_form_post_is_limited_per_client_address(client):
     statuses = [post_from(client, "203.0.113.7").status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
-    assert post_from(client, "203.0.113.8").status_code == 200, "another address is not limited"
+    assert statuses == [303, 303, 303, 429]
+    assert post_from(client, "203.0.113.8").status_code == 303, "another address is not limited"
     # Reading the form is never limited.
     assert client.get(FORM_URL, headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 200
 

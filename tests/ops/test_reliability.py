@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.databases import migrate_to_head
-from tests.support.forms import valid_answers
+from tests.support.forms import SEND_URL, valid_answers
 from tests.support.servers import FormClient, Reply, gunicorn, postgres_cluster
 
 pytestmark = pytest.mark.slow
@@ -70,10 +70,11 @@ class Run:
     def send(self, number: int) -> tuple[int, str]:
         client = FormClient(self.server.port)
         answers = valid_answers(first_name="Reliable", message=f"reliability {number}")
-        # (open_form raises ConnectionError when the form is not served: retried too.)
-        tokens = self.call(client.open_form)
+        # (open_form walks the steps and raises ConnectionError when one is not answered:
+        # retried too; the steps already answered are in the draft.)
+        tokens = self.call(lambda: client.open_form(answers))
         filled = {**answers, **tokens}
-        reply = self.call(lambda: client.request("POST", "/request-appointment", filled))
+        reply = self.call(lambda: client.request("POST", SEND_URL, filled))
         assert reply.status == 303, f"request {number} answered {reply.status}"
         location = reply.headers["location"]
         assert "/request-appointment/received/" in location
@@ -137,13 +138,13 @@ def test_every_acknowledged_request_is_stored_exactly_once_under_faults():
 
             # Ten identical posts of one filled-in form, all at once.
             client = FormClient(server.port)
-            tokens = client.open_form()
-            twin = {**valid_answers(message="ten at once"), **tokens}
+            twin_answers = valid_answers(message="ten at once")
+            twin = {**twin_answers, **client.open_form(twin_answers)}
             barrier = threading.Barrier(10)
 
             def post_twin(_):
                 barrier.wait()
-                return client.request("POST", "/request-appointment", twin)
+                return client.request("POST", SEND_URL, twin)
 
             with ThreadPoolExecutor(10) as pool:
                 twins = list(pool.map(post_twin, range(10)))

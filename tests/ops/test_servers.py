@@ -14,7 +14,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from tests.support.databases import migrate_to_head
-from tests.support.forms import valid_answers
+from tests.support.forms import SEND_URL, valid_answers
 from tests.support.servers import FormClient, gunicorn
 
 pytestmark = pytest.mark.slow
@@ -37,8 +37,8 @@ def count_requests(url: str) -> int:
 
 def send_one(port: int, answers: dict) -> int:
     client = FormClient(port)
-    tokens = client.open_form()
-    return client.request("POST", "/request-appointment", {**answers, **tokens}).status
+    tokens = client.open_form(answers)
+    return client.request("POST", SEND_URL, {**answers, **tokens}).status
 
 
 def test_three_workers_share_the_form_limit_through_redis(sqlite_url):
@@ -94,7 +94,7 @@ def test_a_request_in_flight_is_finished_when_gunicorn_is_told_to_stop(sqlite_ur
         client = FormClient(server.port)
         body = urllib.parse.urlencode({**valid_answers(), **client.open_form()}, doseq=True)
         head = (
-            "POST /request-appointment HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            f"POST {SEND_URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n"
             f"Cookie: {client.cookie}\r\nContent-Length: {len(body)}\r\n\r\n"
         )

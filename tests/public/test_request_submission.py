@@ -7,7 +7,15 @@ from sqlalchemy import select
 from app.models import AppointmentRequest, Referral, RequestStatus
 from app.services.reference_codes import ALPHABET
 from tests.conftest import count_rows
-from tests.support.forms import FORM_URL, open_form, referral_answers, submit, valid_answers
+from tests.support.forms import (
+    CHECK_URL,
+    FORM_URL,
+    SEND_URL,
+    open_form,
+    referral_answers,
+    submit,
+    valid_answers,
+)
 from tests.support.html import parse, visible_text
 
 
@@ -125,7 +133,9 @@ def test_two_separate_forms_are_two_requests(client, db):
 def test_a_tampered_form_token_stores_nothing(client, db):
     tokens = {**open_form(client), "form_token": "<bad token>"}
     response = submit(client, valid_answers(), tokens)
-    assert response.status_code == 200
+    # Back to this browser's answers, to send them from there.
+    assert response.status_code == 303
+    assert response.headers["Location"] == CHECK_URL
     assert count_rows(db, "appointment_requests") == 0
 
 
@@ -147,20 +157,34 @@ def test_the_confirmation_shows_the_reference_and_what_happens_next(client, db):
 def test_the_confirmation_does_not_open_in_another_browser(app, client):
     location = submit(client).headers["Location"]
     other_browser = app.test_client()
-    assert other_browser.get(location).status_code == 404
-    assert client.get(location).status_code == 200
+    elsewhere = other_browser.get(location)
+    # The same page for a real reference and a made-up one: nothing about the request,
+    # not even whether it exists; how to ask about it by phone.
+    guessed = other_browser.get("/request-appointment/received/ABCDEFGHJKMN")
+    assert elsewhere.status_code == guessed.status_code == 200
+    assert elsewhere.get_data() == guessed.get_data() or visible_text(elsewhere) == visible_text(
+        guessed
+    )
+    words = visible_text(elsewhere)
+    assert "kept safely" in words and "1-888-663-3488" in words
+    assert "Request received" not in words
+    assert location.rsplit("/", 1)[1] not in elsewhere.get_data(as_text=True)
+    assert "Request received" in visible_text(client.get(location))
 
 
-def test_a_guessed_confirmation_address_is_not_found(client):
+def test_a_guessed_confirmation_address_shows_nothing_of_a_request(client):
     submit(client)
-    assert client.get("/request-appointment/received/ABCDEFGHJKMN").status_code == 404
+    page = client.get("/request-appointment/received/ABCDEFGHJKMN")
+    assert page.status_code == 200
+    assert "Request received" not in visible_text(page)
+    assert "ABCD" not in page.get_data(as_text=True)
 
 
 def test_a_post_without_csrf_token_is_refused_and_stores_nothing(client, db):
     client.get(FORM_URL)
     tokens = open_form(client)
     data = {**valid_answers(), "form_token": tokens["form_token"]}
-    response = client.post(FORM_URL, data=data)
+    response = client.post(SEND_URL, data=data)
     assert response.status_code == 400
     assert "Your form could not be sent" in visible_text(response)
     assert count_rows(db, "appointment_requests") == 0
@@ -182,9 +206,8 @@ def test_a_csrf_token_from_another_browser_is_refused(app, client, db):
 
 
 def test_an_oversized_body_gets_413_and_stores_nothing(client, db):
-    tokens = open_form(client)
     answers = valid_answers(message="x" * (70 * 1024))
-    response = submit(client, answers, tokens)
+    response = submit(client, answers)
     assert response.status_code == 413
     assert "too much" in visible_text(response)
     assert count_rows(db, "appointment_requests") == 0

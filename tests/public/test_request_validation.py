@@ -3,8 +3,17 @@ summary (linking to the field), what was typed stays, and nothing is stored."""
 
 import pytest
 
+from app.request_fields import STEPS
 from tests.conftest import count_rows
-from tests.support.forms import referral_answers, submit, valid_answers
+from tests.support.forms import (
+    csrf_token,
+    post_step,
+    referral_answers,
+    start,
+    step_url,
+    submit,
+    valid_answers,
+)
 from tests.support.html import error_summary, inline_error, parse, value_of
 
 _CAREGIVER = {
@@ -45,7 +54,7 @@ CASES = [
         "Enter your email address, or choose Phone as the way to contact you",
     ),
     ({**_CAREGIVER, "submitter_email": "ana@"}, "submitter_email", "Enter an email address"),
-    ({"first_name": "   "}, "first_name", "Enter the patient's first name"),
+    ({"first_name": "   "}, "first_name", "Enter your first name"),
     ({"first_name": "M4ria"}, "first_name", "First name can only include letters"),
     ({"last_name": "Smith<script>"}, "last_name", "Last name can only include letters"),
     ({"last_name": "x" * 101}, "last_name", "Use 100 characters or fewer"),
@@ -53,7 +62,7 @@ CASES = [
     (
         {"dob_month": "", "dob_day": "", "dob_year": ""},
         "dob_month",
-        "Enter the patient's date of birth",
+        "Enter your date of birth",
     ),
     ({"dob_year": ""}, "dob_month", "Date of birth must include a year"),
     ({"dob_month": "2", "dob_day": "30"}, "dob_month", "Date of birth must be a real date"),
@@ -64,12 +73,12 @@ CASES = [
     (
         {"email": "", "contact_method": "email"},
         "email",
-        "Enter the patient's email address, or choose Phone as the way to contact them",
+        "Enter your email address, or choose Phone as the way to contact you",
     ),
-    ({"email": "", "contact_method": "either"}, "email", "Enter the patient's email address"),
+    ({"email": "", "contact_method": "either"}, "email", "Enter your email address"),
     ({"email": "maria@"}, "email", "Enter an email address, like name@example.com"),
     ({"email": "maria santos@example.com"}, "email", "Enter an email address"),
-    ({"phone": ""}, "phone", "Enter the patient's phone number"),
+    ({"phone": ""}, "phone", "Enter your phone number"),
     ({"phone": "555-0123"}, "phone", "Enter a phone number, like 813 555 0123"),
     ({"phone": "call me"}, "phone", "Enter the phone number using digits, like 813 555 0123"),
     # Letters are never turned into digits ("CALL" is not 2255).
@@ -78,20 +87,24 @@ CASES = [
     ({"contact_method": "pigeon"}, "contact_method-0", "Not a valid choice"),
     ({"contact_method": None}, "contact_method-0", "Select how we should contact"),
     ({"best_time_to_call": None}, "best_time_to_call-0", "Select the best time to call"),
-    ({"state": ""}, "state", "Select the state where the patient lives"),
+    ({"state": ""}, "state", "Select the state where you live"),
     ({"state": "XX"}, "state", "Not a valid choice"),
-    ({"zip_code": ""}, "zip_code", "Enter the patient's ZIP code"),
+    ({"zip_code": ""}, "zip_code", "Enter your ZIP code"),
     ({"zip_code": "3361"}, "zip_code", "Enter a 5-digit ZIP code"),
     ({"zip_code": "33612-94"}, "zip_code", "Enter a 5-digit ZIP code"),
     ({"language": None}, "language-0", "Select the preferred language"),
     ({"language": "other"}, "language_other", "Enter the preferred language"),
     ({"interpreter_needed": None}, "interpreter_needed-0", "Select whether an interpreter"),
-    ({"diagnosed_metastatic": None}, "diagnosed_metastatic-0", "Select whether the patient"),
+    (
+        {"diagnosed_metastatic": None},
+        "diagnosed_metastatic-0",
+        "Select whether you have been diagnosed",
+    ),
     ({"metastasis_sites": []}, "metastasis_sites-0", "Select where the cancer has spread"),
     ({"metastasis_sites": ["lungs", "not_sure"]}, "metastasis_sites-0", "not both"),
     ({"metastasis_sites": ["spleen"]}, "metastasis_sites-0", "not a valid choice"),
-    ({"in_treatment": None}, "in_treatment-0", "Select whether the patient is being treated"),
-    ({"insurance_type": None}, "insurance_type-0", "Select the patient's insurance"),
+    ({"in_treatment": None}, "in_treatment-0", "Select whether you are being treated"),
+    ({"insurance_type": None}, "insurance_type-0", "Select your insurance"),
     ({"insurance_carrier": ""}, "insurance_carrier", "Enter the name of the insurance company"),
     (
         {"insurance_type": "medicare_advantage", "insurance_carrier": ""},
@@ -160,19 +173,28 @@ def test_what_was_typed_stays_on_the_form(client, db):
     )
     response = _check_rejected(client, db, answers, "email", "Enter an email address")
     assert value_of(response, "email") == "not-an-email"
-    assert value_of(response, "first_name") == "Zoë"  # trimmed
-    assert value_of(response, "last_name") == "Ōtsuka-Brandt"
-    assert value_of(response, "message").strip() == 'Line one\nLine <two> & "three"'
-    assert value_of(response, "state") == "FL"
     assert value_of(response, "language_other") == "Tagalog"
     soup = parse(response)
     assert soup.find("input", id="language-2").has_attr("checked")
-    assert soup.find("input", attrs={"name": "metastasis_sites", "value": "bones"}).has_attr(
+    # The earlier steps keep theirs too.
+    patient = client.get(step_url(STEPS[1]))
+    assert value_of(patient, "first_name") == "Zoë"  # trimmed
+    assert value_of(patient, "last_name") == "Ōtsuka-Brandt"
+    assert value_of(patient, "state") == "FL"
+    # Fixed, the later steps keep what is typed as well, and markup typed into a field
+    # comes back as text, never as markup.
+    csrf = csrf_token(response.get_data(as_text=True))
+    post_step(client, STEPS[2], {**answers, "email": "zoe@example.com"}, csrf)
+    post_step(client, STEPS[3], answers, csrf)
+    post_step(client, STEPS[4], answers, csrf)
+    post_step(client, STEPS[5], {k: v for k, v in answers.items() if k != "consent"}, csrf)
+    last = client.get(step_url(STEPS[5]))
+    assert value_of(last, "message").strip() == 'Line one\nLine <two> & "three"'
+    assert "<two>" not in last.get_data(as_text=True)
+    diagnosis = parse(client.get(step_url(STEPS[3])))
+    assert diagnosis.find("input", attrs={"name": "metastasis_sites", "value": "bones"}).has_attr(
         "checked"
     )
-    assert soup.find("input", id="consent").has_attr("checked")
-    # Markup typed into a field comes back as text, never as markup.
-    assert "<two>" not in response.get_data(as_text=True)
 
 
 def test_a_phone_with_letters_is_kept_as_typed_with_its_message(client, db):
@@ -182,19 +204,39 @@ def test_a_phone_with_letters_is_kept_as_typed_with_its_message(client, db):
 
 
 def test_every_field_with_an_error_is_marked_invalid_for_assistive_technology(client, db):
-    response = submit(client, {})
-    soup = parse(response)
-    summary = error_summary(response)
-    assert len(summary) >= 15
-    for target in summary:
-        assert soup.find(id=target) is not None, f"summary links to missing #{target}"
+    # Each step sent empty: its own problems, linked, and its fields marked.
+    csrf = start(client)
+    links = {}
+    for step in STEPS:
+        response = client.post(step_url(step), data={"csrf_token": csrf})
+        assert response.status_code == 303
+        page = client.get(step_url(step))
+        csrf = csrf_token(page.get_data(as_text=True))
+        soup = parse(page)
+        summary = error_summary(page)
+        assert summary, f"{step}: an empty page has problems"
+        for target in summary:
+            assert soup.find(id=target) is not None, f"summary links to missing #{target}"
+        links.update(summary)
+        # Answered, to go on to the next step.
+        post_step(client, step, valid_answers(), csrf)
+    assert len(links) >= 15
     # No e-mail is needed until e-mail is chosen as the way to contact the patient.
-    assert "email" not in summary
+    assert "email" not in links
     for name in ["first_name", "phone", "zip_code", "state"]:
+        assert name in links
+    assert count_rows(db, "appointment_requests") == 0
+
+
+def test_a_field_with_an_error_is_described_by_its_message(client, db):
+    csrf = start(client)
+    post_step(client, STEPS[0], valid_answers(), csrf)
+    client.post(step_url(STEPS[1]), data={"csrf_token": csrf})
+    soup = parse(client.get(step_url(STEPS[1])))
+    for name in ["first_name", "zip_code", "state"]:
         field = soup.find(id=name)
         assert field["aria-invalid"] == "true"
         assert f"{name}-error" in field["aria-describedby"]
-    assert count_rows(db, "appointment_requests") == 0
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""Sending the same filled-in form again: the same reference, even past the rate limit;
-changed answers are kept aside for intake and the person is told how to correct them."""
+"""Sending the same request again (Back and Send, a reload, a second tab, a retry after a
+lost answer): the same reference, even past the rate limit. Changed answers for a stored
+token (only a race between two tabs could make one) are kept aside for intake."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AppointmentRequest, RequestEvent
+from app.public import journey
+from app.public.submission import to_new_request
+from app.services import appointment_requests
 from tests.conftest import count_rows
-from tests.support.forms import FORM_URL, open_form, valid_answers
+from tests.support.forms import open_form, send, submit, valid_answers
 from tests.support.html import visible_text
 from tests.support.staff import signed_in_client
 
@@ -24,46 +28,51 @@ ADDRESS = {"X-Forwarded-For": "203.0.113.40"}
 
 
 def post(client, answers, tokens):
-    return client.post(FORM_URL, data={**answers, **tokens}, headers=ADDRESS)
+    return send(client, tokens, headers=ADDRESS)
+
+
+def fill(client, answers):
+    return open_form(client, answers, headers=ADDRESS)
 
 
 def test_a_resend_of_a_stored_form_shows_its_confirmation_when_the_limit_is_spent(client, db):
-    tokens = open_form(client)
+    tokens = fill(client, valid_answers())
     first = post(client, valid_answers(), tokens)
     assert first.status_code == 303
-    # Another form fills the limit (2 per hour)...
-    assert post(client, valid_answers(first_name="Ana"), open_form(client)).status_code == 303
-    assert post(client, valid_answers(first_name="Bea"), open_form(client)).status_code == 429
-    # ...and yet the first form, sent again, still gets its own confirmation, many times.
+    # Another request fills the limit (2 per hour)...
+    assert post(client, None, fill(client, valid_answers(first_name="Ana"))).status_code == 303
+    assert submit(client, valid_answers(first_name="Bea"), headers=ADDRESS).status_code == 429
+    # ...and yet the first request, sent again, still gets its own confirmation, many times.
     for _ in range(3):
         again = post(client, valid_answers(), tokens)
         assert again.status_code == 303
         assert again.headers["Location"] == first.headers["Location"]
     assert "Request received" in visible_text(client.get(first.headers["Location"]))
     assert count_rows(db, "appointment_requests") == 2
-    # A new form from the same address is still refused: re-sends did not reset anything.
-    assert post(client, valid_answers(first_name="Cy"), open_form(client)).status_code == 429
+    # A new request from the same address is still refused: re-sends reset nothing.
+    assert submit(client, valid_answers(first_name="Cy"), headers=ADDRESS).status_code == 429
 
 
 def test_a_resend_with_changed_answers_keeps_the_first_and_says_how_to_correct(
     app, client, db, caplog
 ):
-    tokens = open_form(client)
-    first = post(client, valid_answers(phone="813 555 0123", message="Mornings"), tokens)
+    tokens = fill(client, valid_answers(phone="813 555 0123", message="Mornings"))
+    first = post(client, None, tokens)
     assert first.status_code == 303
     changed = valid_answers(
         phone="813 555 0199 ext. 7", message="Afternoons", insurance_type="medicare"
     )
-    with caplog.at_level(logging.DEBUG):
-        again = post(client, changed, tokens)
-        post(client, changed, tokens)  # a double click of the changed form
-    assert again.status_code == 200
-    words = visible_text(again)
+    with caplog.at_level(logging.DEBUG), app.test_request_context():
+        # Two tabs racing: the second sends other answers with the same token.
+        details = to_new_request(journey.check(changed)[0])
+        for _ in range(2):  # a double click of the changed form
+            again = appointment_requests.submit_request(
+                db, details=details, token=tokens["form_token"]
+            )
+            db.commit()
+    assert again.changed and not again.created
     row = db.scalars(select(AppointmentRequest)).one()
     reference = row.reference
-    shown = f"{reference[:4]}-{reference[4:8]}-{reference[8:]}"
-    assert f"first version of this form under reference number {shown}" in words
-    assert "To correct your request" in words and "1-888-663-3488" in words
     # The first answers stand.
     assert row.phone == "+18135550123" and row.message == "Mornings"
     assert count_rows(db, "appointment_requests") == 1
@@ -89,7 +98,7 @@ def test_a_resend_with_changed_answers_keeps_the_first_and_says_how_to_correct(
 
 
 def test_an_unchanged_resend_adds_nothing_to_the_history(client, db):
-    tokens = open_form(client)
+    tokens = fill(client, valid_answers())
     assert post(client, valid_answers(), tokens).status_code == 303
     assert post(client, valid_answers(), tokens).status_code == 303
     assert count_rows(db, "request_events") == 0

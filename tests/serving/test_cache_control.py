@@ -14,7 +14,7 @@ DECLARED_PUBLIC = {"public.information", "public.favicon"}
 
 def get_routes(app: Flask, reference: str) -> list[tuple[str, str]]:
     """(endpoint, URL) for every GET rule of the URL map, parameters filled in."""
-    samples = {"reference": reference, "filename": "css/site.css"}
+    samples = {"reference": reference, "filename": "css/site.css", "step": "patient"}
     routes = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():

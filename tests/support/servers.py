@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import re
 import shutil
 import signal
 import socket
@@ -20,10 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.forms import form_tokens, valid_answers, walk
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-_FORM_TOKEN = re.compile(r'name="form_token" type="hidden" value="([^"]+)"')
 
 
 def as_postgres(*command: str) -> list[str]:
@@ -162,13 +161,18 @@ class FormClient:
             self.cookie = set_cookie.split(";", 1)[0]
         return Reply(response.status, reply_headers, text)
 
-    def open_form(self) -> dict[str, str]:
-        reply = self.request("GET", "/request-appointment")
-        if reply.status != 200:
-            raise ConnectionError(f"form answered {reply.status}")
-        csrf, token = _CSRF.search(reply.body), _FORM_TOKEN.search(reply.body)
-        assert csrf and token
-        return {"csrf_token": csrf.group(1), "form_token": token.group(1)}
+    def open_form(self, answers: dict | None = None) -> dict[str, str]:
+        """Walk the journey's steps with the answers (valid ones by default) up to "Check
+        your answers"; return the tokens its Send button posts (to ``SEND_URL``)."""
+
+        def request(method: str, path: str, data: dict | None) -> tuple[int, dict, str]:
+            reply = self.request(method, path, data)
+            return reply.status, reply.headers, reply.body
+
+        status, _, body = walk(request, answers or valid_answers(), send_it=False)
+        if status != 200 or "Check your answers" not in body:
+            raise ConnectionError(f"the journey answered {status}")
+        return form_tokens(body)
 
 
 @dataclass
