@@ -7,6 +7,7 @@ reader next to the field they belong to.
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -14,6 +15,8 @@ from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField
 from wtforms.validators import StopValidation, ValidationError
+
+from .i18n import _l
 
 _NAME_PUNCTUATION = frozenset(" -'.\u2019")  # space, hyphen, apostrophes, period
 _MULTILINE_WHITESPACE = frozenset("\n\r\t")
@@ -74,9 +77,9 @@ def has_control_characters(value: str, *, multiline: bool = False) -> bool:
 
 
 class NoControlCharacters:
-    def __init__(self, *, multiline: bool = False, message: str | None = None):
+    def __init__(self, *, multiline: bool = False, message: Any = None):
         self.multiline = multiline
-        self.message = message or "Remove the special characters that cannot be stored"
+        self.message = message or _l("Remove the special characters that cannot be stored")
 
     def __call__(self, form, field: Field) -> None:
         if isinstance(field.data, str) and has_control_characters(
@@ -112,7 +115,7 @@ class PhoneNumber:
     """Any number a US phone can dial: parsed with the US as default region and kept
     in E.164 form on ``field.normalized``."""
 
-    def __init__(self, message: str = "Enter a phone number, like 813 555 0123"):
+    def __init__(self, message: Any = _l("Enter a phone number, like 813 555 0123")):
         self.message = message
 
     def __call__(self, form, field: Field) -> None:
@@ -141,7 +144,7 @@ def normalize_phone(value: str) -> str | None:
 class EmailAddress:
     """Syntax only, no DNS; the normalized address is kept on ``field.normalized``."""
 
-    def __init__(self, message: str = "Enter an email address, like name@example.com"):
+    def __init__(self, message: Any = _l("Enter an email address, like name@example.com")):
         self.message = message
 
     def __call__(self, form, field: Field) -> None:
