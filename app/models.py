@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from .vocabulary import (
     AuditAction,
     BestTime,
+    CallFirst,
     CloseReason,
     ContactMethod,
     EventKind,
@@ -38,6 +39,7 @@ from .vocabulary import (
     Language,
     MessageKind,
     OutboxStatus,
+    PageLanguage,
     RequestStatus,
     Sex,
     StaffRole,
@@ -76,6 +78,7 @@ def _enum(cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
 NAME_MAX = 100
 EMAIL_MAX = 254
 PHONE_MAX = 16  # E.164: '+' and at most 15 digits
+EXTENSION_MAX = 10  # digits only, kept apart from the E.164 number
 SHORT_TEXT_MAX = 100
 MESSAGE_MAX = 2000
 REFERENCE_LENGTH = 12
@@ -115,6 +118,9 @@ class AppointmentRequest(Base):
     submitter_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
     submitter_relationship: Mapped[str | None] = mapped_column(String(SHORT_TEXT_MAX))
     submitter_phone: Mapped[str | None] = mapped_column(String(PHONE_MAX))
+    submitter_phone_ext: Mapped[str | None] = mapped_column(String(EXTENSION_MAX))
+    submitter_email: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
+    call_first: Mapped[CallFirst | None] = mapped_column(_enum(CallFirst, "call_first", 10))
 
     # The patient.
     first_name: Mapped[str] = mapped_column(String(NAME_MAX))
@@ -122,8 +128,10 @@ class AppointmentRequest(Base):
     # Nullable only so that `flask intake purge` can remove it; the form requires it.
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[Sex | None] = mapped_column(_enum(Sex, "sex"))
-    email: Mapped[str] = mapped_column(String(EMAIL_MAX))
+    # Required by the form only when e-mail is the way to reach the patient.
+    email: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
     phone: Mapped[str] = mapped_column(String(PHONE_MAX))
+    phone_ext: Mapped[str | None] = mapped_column(String(EXTENSION_MAX))
     contact_method: Mapped[ContactMethod] = mapped_column(
         _enum(ContactMethod, "contact_method", 10)
     )
@@ -148,6 +156,12 @@ class AppointmentRequest(Base):
     has_referral: Mapped[bool] = mapped_column(Boolean)
     message: Mapped[str | None] = mapped_column(Text)
     consent_to_contact: Mapped[bool] = mapped_column(Boolean)
+    # The language of the page the request was made on (the English or the Spanish form).
+    form_language: Mapped[PageLanguage] = mapped_column(
+        _enum(PageLanguage, "form_language", 2),
+        default=PageLanguage.ENGLISH,
+        server_default=PageLanguage.ENGLISH.value,
+    )
 
     # Intake's work on it.
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
@@ -224,6 +238,7 @@ class Referral(Base):
     )
     physician_name: Mapped[str] = mapped_column(String(NAME_MAX))
     physician_phone: Mapped[str] = mapped_column(String(PHONE_MAX))
+    physician_phone_ext: Mapped[str | None] = mapped_column(String(EXTENSION_MAX))
     practice: Mapped[str | None] = mapped_column(String(SHORT_TEXT_MAX))
     fax: Mapped[str | None] = mapped_column(String(PHONE_MAX))
     email: Mapped[str | None] = mapped_column(String(EMAIL_MAX))

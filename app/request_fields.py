@@ -18,6 +18,7 @@ from datetime import date
 
 from .vocabulary import (
     BestTime,
+    CallFirst,
     ContactMethod,
     Insurance,
     Language,
@@ -89,6 +90,9 @@ class RequestField:
     # Says who the patient (or the person filling in the form) is: removed when retention
     # ends. What stays are the coded answers, which identify nobody.
     identifying: bool = False
+    # A phone's extension, parsed from what was typed ("ext. 204") and kept in this column
+    # beside the number (on the same table as ``column``).
+    extension_column: str | None = None
 
     @property
     def form_field(self) -> str:
@@ -138,6 +142,27 @@ FIELDS: tuple[RequestField, ...] = (
         staff_label="Phone",
         shown=Shown.PHONE,
         identifying=True,
+        extension_column="submitter_phone_ext",
+    ),
+    RequestField(
+        name="submitter_email",
+        section=Section.SUBMITTER,
+        stored=Stored.NORMALIZED,
+        column="submitter_email",
+        kept_when=_ON_BEHALF,
+        staff_label="Email",
+        shown=Shown.EMAIL,
+        identifying=True,
+    ),
+    RequestField(
+        name="call_first",
+        section=Section.SUBMITTER,
+        stored=Stored.CODE,
+        column="call_first",
+        vocabulary=CallFirst,
+        kept_when=_ON_BEHALF,
+        staff_label="Call first",
+        shown=Shown.LABEL,
     ),
     # The patient.
     RequestField(
@@ -195,6 +220,7 @@ FIELDS: tuple[RequestField, ...] = (
         staff_label="Phone",
         shown=Shown.PHONE,
         identifying=True,
+        extension_column="phone_ext",
     ),
     RequestField(
         name="contact_method",
@@ -309,9 +335,20 @@ FIELDS: tuple[RequestField, ...] = (
         section=Section.DIAGNOSIS,
         stored=Stored.OPTIONAL,
         column="insurance_carrier",
-        # Asked for (and checked) only for these; for public insurance or none it is
-        # dropped, never stored unchecked (issue 12).
-        kept_when=("insurance_type", (Insurance.COMMERCIAL.value, Insurance.OTHER.value)),
+        # Asked for (and checked) only where there is a company to name: required for
+        # commercial, Medicare Advantage and other insurance, optional for Medicaid (many
+        # Medicaid plans are managed-care plans run by a company, whose network intake must
+        # check; some people's card names no plan). Original Medicare and no
+        # insurance have no company: dropped, never stored unchecked (issue 12).
+        kept_when=(
+            "insurance_type",
+            (
+                Insurance.COMMERCIAL.value,
+                Insurance.MEDICARE_ADVANTAGE.value,
+                Insurance.MEDICAID.value,
+                Insurance.OTHER.value,
+            ),
+        ),
         staff_label="Insurance",
         joiner=": ",
         identifying=True,
@@ -341,6 +378,7 @@ FIELDS: tuple[RequestField, ...] = (
         kept_when=_REFERRED,
         staff_label="Phone",
         shown=Shown.PHONE,
+        extension_column="physician_phone_ext",
     ),
     RequestField(
         name="physician_practice",
@@ -407,14 +445,26 @@ BY_NAME: dict[str, RequestField] = {f.name: f for f in FIELDS}
 FORM_ORDER: tuple[str, ...] = tuple(f.form_field for f in FIELDS)
 
 
+def _columns(field: RequestField) -> tuple[str, ...]:
+    if field.column is None:
+        return ()
+    return (field.column, field.extension_column) if field.extension_column else (field.column,)
+
+
 def stored_columns() -> tuple[str, ...]:
-    """The appointment_requests columns that hold an answer, in the form's order."""
-    return tuple(f.column for f in FIELDS if f.column and not f.on_referral)
+    """The appointment_requests columns that hold an answer, in the form's order (a phone's
+    extension after its number)."""
+    return tuple(c for f in FIELDS if not f.on_referral for c in _columns(f))
+
+
+def referral_columns() -> tuple[str, ...]:
+    """The referrals columns that hold an answer."""
+    return tuple(c for f in FIELDS if f.on_referral for c in _columns(f))
 
 
 def identifying_columns() -> tuple[str, ...]:
-    """What the retention purge removes from a request."""
-    return tuple(f.column for f in FIELDS if f.identifying and f.column and not f.on_referral)
+    """What the retention purge removes from a request (a phone's extension with it)."""
+    return tuple(c for f in FIELDS if f.identifying and not f.on_referral for c in _columns(f))
 
 
 def is_kept(field: RequestField, answers: dict[str, object]) -> bool:

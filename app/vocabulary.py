@@ -96,6 +96,17 @@ class ContactMethod(Vocabulary):
     EITHER = "either", _l("Either")
 
 
+# Contact methods that use e-mail: the e-mail of whoever we contact first is then required.
+BY_EMAIL = (ContactMethod.EMAIL, ContactMethod.EITHER)
+
+
+class CallFirst(Vocabulary):
+    """Asked only of someone filling in the form for the patient."""
+
+    PATIENT = "patient", _l("The patient")
+    CAREGIVER = "caregiver", _l("The person filling in this form")
+
+
 class BestTime(Vocabulary):
     MORNING = "morning", _l("Morning (8 a.m. to noon)")
     AFTERNOON = "afternoon", _l("Afternoon (noon to 5 p.m.)")
@@ -132,9 +143,19 @@ class MetastasisSite(Vocabulary):
 class Insurance(Vocabulary):
     COMMERCIAL = "commercial", _l("Commercial or employer insurance")
     MEDICARE = "medicare", _l("Medicare")
+    # A Medicare plan run by a private company: intake needs the company to check the
+    # plan's network, which original Medicare does not have.
+    MEDICARE_ADVANTAGE = "medicare_advantage", _l("Medicare Advantage")
     MEDICAID = "medicaid", _l("Medicaid")
     OTHER = "other", _l("Other insurance")
     NONE = "none", _l("No insurance / self-pay")
+
+
+class PageLanguage(Vocabulary):
+    """The language of the page a request was made on (not the patient's language)."""
+
+    ENGLISH = "en", _l("English")
+    SPANISH = "es", _l("Spanish")
 
 
 class UsState(Vocabulary):
@@ -329,8 +350,10 @@ BY_NAME: dict[str, type[Vocabulary]] = {
         Submitter,
         Sex,
         ContactMethod,
+        CallFirst,
         BestTime,
         Language,
+        PageLanguage,
         YesNo,
         YesNoNotSure,
         MetastasisSite,

@@ -176,6 +176,7 @@ def answers(n: int) -> dict[str, str | list[str]]:
             "submitter_name": "Rosa Santos",
             "submitter_relationship": "daughter",
             "submitter_phone": "(813) 555-0150",
+            "call_first": "caregiver",
         }
     if n % 5 < 2:
         a |= {

@@ -45,6 +45,8 @@ def test_every_coded_column_of_the_patient_answers_is_checked():
         "language",
         "diagnosed_metastatic",
         "insurance_type",
+        "call_first",
+        "form_language",
         "status",
         "closed_reason",
     ):

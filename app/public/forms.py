@@ -31,6 +31,7 @@ from app.validation import (
 )
 from app.vocabulary import (
     BestTime,
+    CallFirst,
     ContactMethod,
     Insurance,
     Language,
@@ -159,6 +160,19 @@ class AppointmentRequestForm(TrimmedForm):
         40,
         RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), "Enter your phone number"),
         PhoneNumber(),
+    )
+    submitter_email = _text(
+        "Your email address (optional)",
+        models.EMAIL_MAX,
+        OptionalWhen("submitter", (Submitter.SOMEONE_ELSE,)),
+        EmailAddress(),
+    )
+    call_first = RadioField(
+        "Who should we call first?",
+        choices=options(CallFirst.choices()),
+        validators=[
+            RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), "Select who we should call first")
+        ],
     )
 
     # The patient.

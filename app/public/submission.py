@@ -38,11 +38,17 @@ def to_new_request(form: AppointmentRequestForm) -> NewRequest:
     for field in FIELDS:
         if field.stored == Stored.NOT_STORED or field.column is None:
             continue
-        if is_kept(field, answers):
+        kept = is_kept(field, answers)
+        if kept:
             value = _stored_value(form, field)
         else:
             value = [] if field.stored == Stored.CODES else None
-        (referral if field.on_referral else values)[field.column] = value
+        holder = referral if field.on_referral else values
+        holder[field.column] = value
+        if field.extension_column:
+            # Set by the phone's validator with the number; None when there is none.
+            extension = getattr(form[field.form_field], "extension", None) if kept else None
+            holder[field.extension_column] = extension
     referred = answers["has_referral"] == YesNo.YES
     return NewRequest(
         **values,  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ _REFERENCE_ATTEMPTS = 5
 class ReferralDetails:
     physician_name: str
     physician_phone: str
+    physician_phone_ext: str | None = None
     practice: str | None = None
     fax: str | None = None
     email: str | None = None
@@ -41,7 +42,7 @@ class NewRequest:
     last_name: str
     date_of_birth: date
     sex: str | None
-    email: str
+    email: str | None
     phone: str
     contact_method: str
     best_time_to_call: str
@@ -58,6 +59,13 @@ class NewRequest:
     message: str | None
     consent_to_contact: bool
     referral: ReferralDetails | None
+    # The newer answers, with defaults so that a caller that does not ask them still works.
+    submitter_email: str | None = None
+    submitter_phone_ext: str | None = None
+    call_first: str | None = None
+    phone_ext: str | None = None
+    # The language of the page the form was sent from (PageLanguage): "en" or "es".
+    form_language: str = "en"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ def caregiver_answers(**overrides) -> dict:
         "submitter_name": "Ana Santos",
         "submitter_relationship": "daughter",
         "submitter_phone": "813 555 0177",
+        "call_first": "patient",
     }
     return valid_answers(**{**caregiver, **overrides})
 
@@ -47,6 +48,7 @@ def test_request_form_with_every_question_open_and_filled(page):
             submitter_name="Ana Santos",
             submitter_relationship="daughter",
             submitter_phone="813 555 0177",
+            call_first="caregiver",
             language="other",
             language_other="Portuguese",
             message="Please call after 10 a.m.",

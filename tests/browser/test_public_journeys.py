@@ -153,6 +153,7 @@ def test_a_caregiver_without_a_referral_on_a_phone(new_page, live_server):
         submitter_name="Ana Santos",
         submitter_relationship="daughter",
         submitter_phone="813 555 0177",
+        call_first="caregiver",
         last_name="Phone-Caregiver",
         insurance_type="none",
         insurance_carrier=None,

@@ -79,6 +79,7 @@ def test_a_caregiver_request_stores_who_filled_it_in(client, db):
         submitter_name="Ana Ruiz",
         submitter_relationship="daughter",
         submitter_phone="+1 727 555 0111",
+        call_first="patient",
         language="other",
         language_other="Tagalog",
         interpreter_needed="yes",
