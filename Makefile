@@ -25,7 +25,7 @@ catalog-extract: $(STAMP)  ## collect every marked string into translations/mess
 	$(BIN)/pybabel extract --no-location --sort-output --omit-header -F babel.cfg $(CATALOG_KEYWORDS) -o translations/messages.pot .
 
 catalog-update: catalog-extract  ## merge translations/messages.pot into each language's .po (new strings arrive untranslated)
-	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations
 
 catalog-compile: $(STAMP)  ## build the .mo files the app reads from the .po files
 	$(BIN)/pybabel compile --statistics -d translations

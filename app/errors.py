@@ -26,21 +26,28 @@ PAGES: dict[int, tuple[Any, Any]] = {
     405: (_l("That action is not available here"), _l("Go back and use the buttons on the page.")),
     413: (
         _l("That was too much to send"),
-        _l("The form sent more than we accept. Shorten the longest answer, such as the "
-        "message, and send it again."),
+        _l(
+            "The form sent more than we accept. Shorten the longest answer, such as the "
+            "message, and send it again."
+        ),
     ),
     429: (_l("Too many attempts"), _l("Please wait a few minutes and try again, or call us.")),
     500: (
         _l("Sorry, something went wrong on our side"),
         _l("Nothing you did caused this. Please try again in a few minutes, or call us."),
     ),
-    503: (_l("Sorry, the service is unavailable"), _l("Please try again in a few minutes, or call us.")),
+    503: (
+        _l("Sorry, the service is unavailable"),
+        _l("Please try again in a few minutes, or call us."),
+    ),
 }
 
 CSRF_PAGE = (
     _l("Your form could not be sent"),
-    _l("The page was open for too long, or it was sent from somewhere other than this site, "
-    "so nothing was saved. Go back, reload the page, and send the form again."),
+    _l(
+        "The page was open for too long, or it was sent from somewhere other than this site, "
+        "so nothing was saved. Go back, reload the page, and send the form again."
+    ),
 )
 
 

@@ -6,7 +6,6 @@ other language)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ from flask import Flask, current_app, request, url_for
 from flask_babel import Babel, format_date, get_locale
 
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, _n
+from .services import intake_queue, reference_codes
 from .serving import language as page_language
 from .serving.pages import SHARED_PAGE_KEY
-from .services import intake_queue, reference_codes
 from .vocabulary import BY_NAME, Vocabulary
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"

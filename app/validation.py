@@ -20,6 +20,9 @@ from .i18n import _l
 
 _NAME_PUNCTUATION = frozenset(" -'.\u2019")  # space, hyphen, apostrophes, period
 _MULTILINE_WHITESPACE = frozenset("\n\r\t")
+# The validators' own messages, where a form gives none (translated when shown).
+PHONE_MESSAGE = _l("Enter a phone number, like 813 555 0123")
+EMAIL_MESSAGE = _l("Enter an email address, like name@example.com")
 
 
 def strip_whitespace(value):
@@ -115,7 +118,7 @@ class PhoneNumber:
     """Any number a US phone can dial: parsed with the US as default region and kept
     in E.164 form on ``field.normalized``."""
 
-    def __init__(self, message: Any = _l("Enter a phone number, like 813 555 0123")):
+    def __init__(self, message: Any = PHONE_MESSAGE):
         self.message = message
 
     def __call__(self, form, field: Field) -> None:
@@ -144,7 +147,7 @@ def normalize_phone(value: str) -> str | None:
 class EmailAddress:
     """Syntax only, no DNS; the normalized address is kept on ``field.normalized``."""
 
-    def __init__(self, message: Any = _l("Enter an email address, like name@example.com")):
+    def __init__(self, message: Any = EMAIL_MESSAGE):
         self.message = message
 
     def __call__(self, form, field: Field) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask import request
 from wtforms import (
     BooleanField,
     Field,
@@ -21,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import models
 from app.request_fields import FORM_ORDER
+from app.serving.language import language_of
 from app.validation import (
     EmailAddress,
     NoControlCharacters,
@@ -124,8 +126,16 @@ def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
     )
 
 
-def _radio(label: str, vocabulary: type[Vocabulary], message: str) -> RadioField:
-    return RadioField(label, choices=options(vocabulary.choices()), validators=[Required(message)])
+def _radio(label: str, vocabulary: type[Vocabulary], message: str, **kwargs) -> RadioField:
+    return RadioField(
+        label, choices=options(vocabulary.choices()), validators=[Required(message)], **kwargs
+    )
+
+
+def _spanish_on_a_spanish_page() -> str | None:
+    # The preferred language starts as Spanish on a Spanish page (/es/...); the person may
+    # change it. The blank form is cached per language (app/serving/pages.py).
+    return Language.SPANISH.value if language_of(request.environ) == "es" else None
 
 
 class AppointmentRequestForm(TrimmedForm):
@@ -212,7 +222,12 @@ class AppointmentRequestForm(TrimmedForm):
         validators=[Required("Select the state where the patient lives")],
     )
     zip_code = _text("ZIP code", 10, Required("Enter the patient's ZIP code"))
-    language = _radio("Preferred language", Language, "Select the preferred language")
+    language = _radio(
+        "Preferred language",
+        Language,
+        "Select the preferred language",
+        default=_spanish_on_a_spanish_page,
+    )
     language_other = _text(
         "Which language?",
         models.SHORT_TEXT_MAX,

@@ -3,8 +3,11 @@ as app/request_fields.py describes it."""
 
 from __future__ import annotations
 
+from flask import request
+
 from app.request_fields import FIELDS, FORM_ORDER, RequestField, Stored, is_kept
 from app.services.appointment_requests import NewRequest, ReferralDetails
+from app.serving.language import language_of
 from app.vocabulary import YesNo
 
 from .forms import AppointmentRequestForm
@@ -53,4 +56,7 @@ def to_new_request(form: AppointmentRequestForm) -> NewRequest:
     return NewRequest(
         **values,  # type: ignore[arg-type]
         referral=ReferralDetails(**referral) if referred else None,  # type: ignore[arg-type]
+        # The language of the page it was sent from (its address: /es/...), so intake
+        # knows how the person read the form and the e-mail goes out in it.
+        form_language=language_of(request.environ),
     )

@@ -20,6 +20,7 @@ from app.vocabulary import (
     OPEN_STATUSES,
     BestTime,
     Language,
+    PageLanguage,
     RequestStatus,
 )
 
@@ -60,12 +61,21 @@ class InterpreterFilter(enum.StrEnum):
     NOT_NEEDED = "not_needed"
 
 
+class FormLanguageFilter(enum.StrEnum):
+    """The language of the page a request was made on (PageLanguage), or either."""
+
+    ANY = "any"
+    ENGLISH = PageLanguage.ENGLISH.value
+    SPANISH = PageLanguage.SPANISH.value
+
+
 @dataclass(frozen=True, kw_only=True)
 class QueueFilters:
     status: StatusFilter = StatusFilter.OPEN
     referral: ReferralFilter = ReferralFilter.ANY
     claim: ClaimFilter = ClaimFilter.ANY
     interpreter: InterpreterFilter = InterpreterFilter.ANY
+    form_language: FormLanguageFilter = FormLanguageFilter.ANY
     search: str = ""
 
 
@@ -87,6 +97,7 @@ class QueueRow:
     best_time_to_call: BestTime
     language: Language
     language_other: str | None
+    form_language: PageLanguage
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,7 @@ def _filtered(
         ar.best_time_to_call,
         ar.language,
         ar.language_other,
+        ar.form_language,
     ).outerjoin(StaffUser, StaffUser.id == ar.claimed_by_id)
 
     if status is not None:
@@ -150,6 +162,8 @@ def _filtered(
 
     query = where_referral(query, filters.referral)
     query = where_interpreter(query, filters.interpreter)
+    if filters.form_language != FormLanguageFilter.ANY:
+        query = query.where(ar.form_language == PageLanguage(filters.form_language.value))
 
     if filters.claim == ClaimFilter.MINE:
         query = query.where(ar.claimed_by_id == viewer_id)
@@ -272,4 +286,5 @@ def _row(r, *, now: datetime) -> QueueRow:
         best_time_to_call=BestTime(r[12]),
         language=Language(r[13]),
         language_other=r[14],
+        form_language=PageLanguage(r[15]),
     )
