@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
 from flask import Flask, abort, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from app.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES
 
@@ -103,6 +104,8 @@ def init_app(app: Flask) -> None:
     def _public_pages_only_in_other_languages() -> None:
         if language_of(request.environ) == DEFAULT_LANGUAGE:
             return
+        if isinstance(request.routing_exception, (NotFound, MethodNotAllowed)):
+            return  # no such address, or not this method: Flask's own 404 or 405
         if request.endpoint == STATIC_ENDPOINT or request.blueprint in PUBLIC_BLUEPRINTS:
             return
         abort(404)
