@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask_babel import Babel, format_date, get_locale
 
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, _n
@@ -117,6 +117,8 @@ def _locale() -> str:
 def _language_context() -> dict[str, Any]:
     """``page_language`` for ``<html lang>`` on every page; on a page that exists in both
     languages, ``language_links``: the same page in each (the switch and hreflang)."""
+    if not has_request_context():
+        return {"page_language": DEFAULT_LANGUAGE}
     locale = get_locale()
     context: dict[str, Any] = {"page_language": str(locale) if locale else DEFAULT_LANGUAGE}
     if page_language.has_twin():
@@ -130,6 +132,8 @@ def static_url(filename: str) -> str:
     """A static file's address without the language prefix: /static/... is one file
     whatever the page's language (one copy in browsers and nginx, which serves /static/)."""
     built = url_for("static", filename=filename)
+    if not has_request_context():
+        return built
     base = request.environ.get(page_language.BASE_SCRIPT_KEY, request.script_root)
     return base + built[len(request.script_root) :]
 
