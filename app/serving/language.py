@@ -70,7 +70,9 @@ def address_in(language: str, *, keep_query: bool = True) -> str:
     environ = request.environ
     base = environ.get(BASE_SCRIPT_KEY, request.script_root)
     address = base + PREFIXES.get(language, "")
-    address += quote(request.path, safe="/:@!$&'()*+,;=-._~")
+    # One leading slash: "//host/x" after an empty base would be a link to another site.
+    path = "/" + request.path.lstrip("/")
+    address += quote(path, safe="/:@!$&'()*+,;=-._~")
     if keep_query and request.query_string:
         address += "?" + request.query_string.decode("latin-1")
     return address

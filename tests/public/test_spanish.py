@@ -268,6 +268,14 @@ def test_a_page_for_one_visitor_keeps_its_query_in_the_switch(failing_app):
     )
 
 
+@pytest.mark.parametrize("path", ["//evil.example/x", "/es//evil.example/x", "///evil.example"])
+def test_a_made_up_address_never_links_to_another_site(client, path):
+    # As a server hands it over: the test client would read "//host" as a host.
+    soup = parse(client.get("/", environ_overrides={"PATH_INFO": path}))
+    links = [tag["href"] for tag in soup.select("[data-language-switch], link[hreflang]")]
+    assert links and all(not link.startswith("//") for link in links), links
+
+
 def test_shared_pages_carry_no_query_string_in_their_links(client):
     # The query string is not part of a cached page's key: a campaign link's parameters
     # must not end up in the copy everyone else gets.
