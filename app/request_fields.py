@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from .vocabulary import (
@@ -69,6 +69,8 @@ class Section(enum.StrEnum):
 @dataclass(frozen=True, kw_only=True)
 class RequestField:
     name: str  # the form field
+    # What staff read on the history when a re-send changes this answer.
+    history_label: str
     section: Section
     stored: Stored
     # The column on appointment_requests (or on referrals, for the physician's details).
@@ -106,6 +108,7 @@ FIELDS: tuple[RequestField, ...] = (
     # Who is filling in the form.
     RequestField(
         name="submitter",
+        history_label="Filled in by the patient",
         section=Section.SUBMITTER,
         stored=Stored.FLAG,
         column="submitted_by_patient",
@@ -117,6 +120,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="submitter_name",
+        history_label="Name of the person filling in the form",
         section=Section.SUBMITTER,
         stored=Stored.TEXT,
         column="submitter_name",
@@ -126,6 +130,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="submitter_relationship",
+        history_label="Their relationship to the patient",
         section=Section.SUBMITTER,
         stored=Stored.TEXT,
         column="submitter_relationship",
@@ -135,6 +140,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="submitter_phone",
+        history_label="Their phone number",
         section=Section.SUBMITTER,
         stored=Stored.NORMALIZED,
         column="submitter_phone",
@@ -146,6 +152,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="submitter_email",
+        history_label="Their email address",
         section=Section.SUBMITTER,
         stored=Stored.NORMALIZED,
         column="submitter_email",
@@ -156,6 +163,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="call_first",
+        history_label="Call first",
         section=Section.SUBMITTER,
         stored=Stored.CODE,
         column="call_first",
@@ -167,6 +175,7 @@ FIELDS: tuple[RequestField, ...] = (
     # The patient.
     RequestField(
         name="first_name",
+        history_label="First name",
         section=Section.PATIENT,
         stored=Stored.TEXT,
         column="first_name",
@@ -175,6 +184,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="last_name",
+        history_label="Last name",
         section=Section.PATIENT,
         stored=Stored.TEXT,
         column="last_name",
@@ -184,6 +194,7 @@ FIELDS: tuple[RequestField, ...] = (
     # The three boxes' errors are shown on the first, the month.
     RequestField(
         name="dob_month",
+        history_label="Date of birth",
         section=Section.PATIENT,
         stored=Stored.DATE,
         column="date_of_birth",
@@ -194,6 +205,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="sex",
+        history_label="Sex",
         section=Section.PATIENT,
         stored=Stored.CODE,
         column="sex",
@@ -205,6 +217,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="email",
+        history_label="Email address",
         section=Section.PATIENT,
         stored=Stored.NORMALIZED,
         column="email",
@@ -214,6 +227,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="phone",
+        history_label="Phone number",
         section=Section.PATIENT,
         stored=Stored.NORMALIZED,
         column="phone",
@@ -224,6 +238,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="contact_method",
+        history_label="How to contact",
         section=Section.PATIENT,
         stored=Stored.CODE,
         column="contact_method",
@@ -233,6 +248,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="best_time_to_call",
+        history_label="Best time to call",
         section=Section.PATIENT,
         stored=Stored.CODE,
         column="best_time_to_call",
@@ -242,6 +258,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="state",
+        history_label="State",
         section=Section.PATIENT,
         stored=Stored.CODE,
         column="state",
@@ -251,6 +268,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="zip_code",
+        history_label="ZIP code",
         section=Section.PATIENT,
         stored=Stored.NORMALIZED,
         column="zip_code",
@@ -259,6 +277,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="language",
+        history_label="Preferred language",
         section=Section.PATIENT,
         stored=Stored.CODE,
         column="language",
@@ -268,6 +287,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="language_other",
+        history_label="Other language",
         section=Section.PATIENT,
         stored=Stored.TEXT,
         column="language_other",
@@ -278,6 +298,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="interpreter_needed",
+        history_label="Interpreter needed",
         section=Section.PATIENT,
         stored=Stored.FLAG,
         column="interpreter_needed",
@@ -290,6 +311,7 @@ FIELDS: tuple[RequestField, ...] = (
     # The diagnosis.
     RequestField(
         name="diagnosed_metastatic",
+        history_label="Diagnosed with metastatic breast cancer",
         section=Section.DIAGNOSIS,
         stored=Stored.CODE,
         column="diagnosed_metastatic",
@@ -299,6 +321,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="metastasis_sites",
+        history_label="Where it has spread",
         section=Section.DIAGNOSIS,
         stored=Stored.CODES,
         column="metastasis_sites",
@@ -313,6 +336,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="in_treatment",
+        history_label="In treatment now",
         section=Section.DIAGNOSIS,
         stored=Stored.FLAG,
         column="in_treatment",
@@ -323,6 +347,7 @@ FIELDS: tuple[RequestField, ...] = (
     # Insurance.
     RequestField(
         name="insurance_type",
+        history_label="Insurance",
         section=Section.DIAGNOSIS,
         stored=Stored.CODE,
         column="insurance_type",
@@ -332,6 +357,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="insurance_carrier",
+        history_label="Insurance company",
         section=Section.DIAGNOSIS,
         stored=Stored.OPTIONAL,
         column="insurance_carrier",
@@ -356,12 +382,14 @@ FIELDS: tuple[RequestField, ...] = (
     # The referral: a row of its own, stored only when there is one.
     RequestField(
         name="has_referral",
+        history_label="Referral",
         section=Section.REFERRAL,
         stored=Stored.NOT_STORED,
         vocabulary=YesNo,
     ),
     RequestField(
         name="physician_name",
+        history_label="Referring physician",
         section=Section.REFERRAL,
         stored=Stored.TEXT,
         column="physician_name",
@@ -371,6 +399,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_phone",
+        history_label="Physician's phone",
         section=Section.REFERRAL,
         stored=Stored.NORMALIZED,
         column="physician_phone",
@@ -382,6 +411,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_practice",
+        history_label="Practice or hospital",
         section=Section.REFERRAL,
         stored=Stored.OPTIONAL,
         column="practice",
@@ -392,6 +422,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_fax",
+        history_label="Physician's fax",
         section=Section.REFERRAL,
         stored=Stored.NORMALIZED,
         column="fax",
@@ -403,6 +434,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_email",
+        history_label="Physician's email",
         section=Section.REFERRAL,
         stored=Stored.NORMALIZED,
         column="email",
@@ -413,6 +445,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_npi",
+        history_label="Physician's NPI",
         section=Section.REFERRAL,
         stored=Stored.OPTIONAL,
         column="npi",
@@ -424,6 +457,7 @@ FIELDS: tuple[RequestField, ...] = (
     # Last words.
     RequestField(
         name="message",
+        history_label="Message",
         section=Section.MESSAGE,
         stored=Stored.OPTIONAL,
         column="message",
@@ -431,6 +465,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="consent",
+        history_label="Consent to contact",
         section=Section.SUBMITTER,
         stored=Stored.FLAG,
         column="consent_to_contact",
@@ -476,11 +511,48 @@ def is_kept(field: RequestField, answers: dict[str, object]) -> bool:
 
 
 @dataclass(frozen=True)
+class Compared:
+    """One stored value a re-send is compared on: a column, or a phone's extension."""
+
+    key: str  # the column; "referral.<column>" for the physician's details
+    label: str
+    field: RequestField
+
+
+def compared_values() -> Iterator[Compared]:
+    """Every stored answer, in the form's order, with the label the history shows."""
+    for field in FIELDS:
+        if field.column is None:
+            continue
+        prefix = "referral." if field.on_referral else ""
+        yield Compared(prefix + field.column, field.history_label, field)
+        if field.extension_column:
+            yield Compared(
+                prefix + field.extension_column, f"{field.history_label}: extension", field
+            )
+
+
+def shown_in_history(value: object, field: RequestField) -> str:
+    """A stored value as the history shows it: labels for codes, never the raw code."""
+    if value is None or value == [] or value == "":
+        return "(blank)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, date):
+        return value.strftime("%m/%d/%Y")
+    values = value if isinstance(value, list) else [value]
+    if field.vocabulary is not None and field.stored in (Stored.CODE, Stored.CODES):
+        return ", ".join(field.vocabulary.label_for(str(v)) or str(v) for v in values)
+    return ", ".join(str(v) for v in values)
+
+
+@dataclass(frozen=True)
 class Part:
     shown: Shown
     value: object
     emphasised: bool = False
     joiner: str = ""  # what comes before it in its row
+    extension: str | None = None  # a phone's
 
 
 @dataclass(frozen=True)
@@ -499,7 +571,7 @@ def staff_rows(request: object, section: Section) -> Iterator[StaffRow]:
             continue
         if field.on_referral and getattr(request, "referral", None) is None:
             continue
-        part = _part(field, _stored(request, field))
+        part = _part(field, _stored(request, field), _stored(request, field, extension=True))
         if field.staff_label != label:
             if label is not None and current:
                 yield StaffRow(label, tuple(current))
@@ -507,21 +579,22 @@ def staff_rows(request: object, section: Section) -> Iterator[StaffRow]:
         if part is None:
             continue
         if current and field.replaces:
-            current[-1] = Part(part.shown, part.value, part.emphasised, current[-1].joiner)
+            current[-1] = replace(part, joiner=current[-1].joiner)
         elif current:
-            current.append(Part(part.shown, part.value, part.emphasised, field.joiner))
+            current.append(replace(part, joiner=field.joiner))
         else:
             current.append(part)
     if label is not None and current:
         yield StaffRow(label, tuple(current))
 
 
-def _stored(request: object, field: RequestField) -> object:
+def _stored(request: object, field: RequestField, *, extension: bool = False) -> object:
     holder = getattr(request, "referral", None) if field.on_referral else request
-    return getattr(holder, field.column, None) if holder is not None and field.column else None
+    column = field.extension_column if extension else field.column
+    return getattr(holder, column, None) if holder is not None and column else None
 
 
-def _part(field: RequestField, value: object) -> Part | None:
+def _part(field: RequestField, value: object, extension: object = None) -> Part | None:
     if field.shown == Shown.FLAG:
         text = field.flag_text[0] if value else field.flag_text[1]
         return Part(Shown.TEXT, text, bool(value) and field.emphasise_true) if text else None
@@ -532,4 +605,6 @@ def _part(field: RequestField, value: object) -> Part | None:
         return Part(Shown.TEXT, ", ".join(field.vocabulary.label_for(str(v)) for v in values))
     if field.shown == Shown.DATE and isinstance(value, date):
         return Part(Shown.TEXT, value.strftime("%m/%d/%Y"))
+    if field.shown == Shown.PHONE:
+        return Part(Shown.PHONE, value, extension=str(extension) if extension else None)
     return Part(field.shown, value)

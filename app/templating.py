@@ -13,10 +13,11 @@ import phonenumbers
 from flask import Flask, current_app, has_request_context, request, url_for
 from flask_babel import Babel, format_date, get_locale
 
-from .i18n import DEFAULT_LANGUAGE, LANGUAGES, _n
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, _, _n
 from .services import intake_queue, reference_codes
 from .serving import language as page_language
 from .serving.pages import SHARED_PAGE_KEY
+from .validation import phone_href
 from .vocabulary import BY_NAME, Vocabulary
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -111,6 +112,10 @@ def phone(value: str | None) -> str:
 
 
 def _locale() -> str:
+    # The command line, the e-mail worker and FHIR exports run in an app context without
+    # a request: English, as the staff side is.
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     return page_language.language_of(request.environ)
 
 
@@ -138,6 +143,14 @@ def static_url(filename: str) -> str:
     return base + built[len(request.script_root) :]
 
 
+def phone_with_extension(value: str | None, extension: str | None = None) -> str:
+    """The number as people read it and its extension: "(813) 555-0123 ext. 204"."""
+    shown = phone(value)
+    if shown and extension:
+        return _("%(number)s ext. %(extension)s", number=shown, extension=extension)
+    return shown
+
+
 def init_app(app: Flask) -> None:
     # ``{{ _("...") }}`` and ``{% trans %}`` in every template, and app/i18n.py's ``_`` and
     # ``_l``, read the catalogs under translations/ in the language the address names.
@@ -157,4 +170,7 @@ def init_app(app: Flask) -> None:
         local_time=local_time,
         day=day,
         phone=phone,
+        phone_ext=phone_with_extension,
+        # A tel: link that dials the extension too (RFC 3966 ";ext=").
+        tel=phone_href,
     )

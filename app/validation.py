@@ -6,7 +6,10 @@ reader next to the field they belong to.
 
 from __future__ import annotations
 
+import enum
+import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -20,8 +23,7 @@ from .i18n import _l
 
 _NAME_PUNCTUATION = frozenset(" -'.\u2019")  # space, hyphen, apostrophes, period
 _MULTILINE_WHITESPACE = frozenset("\n\r\t")
-# The validators' own messages, where a form gives none (translated when shown).
-PHONE_MESSAGE = _l("Enter a phone number, like 813 555 0123")
+# The e-mail validator's own message, where a form gives none (translated when shown).
 EMAIL_MESSAGE = _l("Enter an email address, like name@example.com")
 
 
@@ -114,34 +116,110 @@ class PersonName:
             raise ValidationError(self.message)
 
 
-class PhoneNumber:
-    """Any number a US phone can dial: parsed with the US as default region and kept
-    in E.164 form on ``field.normalized``."""
-
-    def __init__(self, message: Any = PHONE_MESSAGE):
-        self.message = message
-
-    def __call__(self, form, field: Field) -> None:
-        field.normalized = None
-        value = field.data or ""
-        if not value:
-            return
-        normalized = normalize_phone(value)
-        if normalized is None:
-            raise ValidationError(self.message)
-        field.normalized = normalized
+# An extension at the end of what was typed: "ext. 204", "ext204", "extension 204",
+# "extensión 204", "x204", "#204", with or without a comma or colon. What comes before it
+# is the number.
+_EXTENSION = re.compile(
+    r"^(?P<number>.*?)[\s,;]*(?:(?:extensi[oó]n|extn|ext|x)\.?\s*:?|\#)\s*(?P<ext>[0-9]+)\s*$",
+    re.IGNORECASE,
+)
+EXTENSION_MAX = 10  # digits; the column's size (app/models.py)
+PHONE_TYPED_MAX = 40
 
 
-def normalize_phone(value: str) -> str | None:
-    if len(value) > 40:
-        return None
+class PhoneProblem(enum.StrEnum):
+    INVALID = "invalid"  # not a number a US phone can dial
+    LETTERS = "letters"  # letters where digits belong ("813-555-CALL")
+    EXTENSION_TOO_LONG = "extension_too_long"
+    EXTENSION_NOT_ALLOWED = "extension_not_allowed"
+
+
+@dataclass(frozen=True)
+class ParsedPhone:
+    number: str  # E.164
+    extension: str | None  # digits only
+
+
+def parse_phone(value: str, *, allow_extension: bool = True) -> ParsedPhone | PhoneProblem:
+    """What was typed, as a number and an extension, or the reason it is not one.
+
+    Letters are refused, never turned into digits: phonenumbers reads "CALL" as 2255, and
+    a number someone did not type is a number nobody answers.
+    """
+    if len(value) > PHONE_TYPED_MAX:
+        return PhoneProblem.INVALID
+    extension = None
+    match = _EXTENSION.match(value)
+    if match and match.group("number").strip():
+        value, extension = match.group("number"), match.group("ext")
+    if any(unicodedata.category(char)[0] == "L" for char in value):
+        return PhoneProblem.LETTERS
+    if extension is not None and not allow_extension:
+        return PhoneProblem.EXTENSION_NOT_ALLOWED
+    if extension is not None and len(extension) > EXTENSION_MAX:
+        return PhoneProblem.EXTENSION_TOO_LONG
     try:
         number = phonenumbers.parse(value, "US")
     except phonenumbers.NumberParseException:
-        return None
+        return PhoneProblem.INVALID
+    if number.extension:
+        # Only a marker with no letters is left ("813 555 0123 ;204" is not one): refuse
+        # rather than guess which digits are the extension.
+        return PhoneProblem.INVALID
     if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return PhoneProblem.INVALID
+    return ParsedPhone(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), extension
+    )
+
+
+_PHONE_MESSAGES = {
+    PhoneProblem.INVALID: _l("Enter a phone number, like 813 555 0123"),
+    PhoneProblem.LETTERS: _l("Enter the phone number using digits, like 813 555 0123"),
+    PhoneProblem.EXTENSION_TOO_LONG: _l("Enter an extension of 10 digits or fewer"),
+    PhoneProblem.EXTENSION_NOT_ALLOWED: _l("Enter the number without an extension"),
+}
+_FAX_MESSAGES = {
+    PhoneProblem.INVALID: _l("Enter a fax number, like 813 555 0199"),
+    PhoneProblem.LETTERS: _l("Enter the fax number using digits, like 813 555 0199"),
+    PhoneProblem.EXTENSION_TOO_LONG: _l("Enter the fax number without an extension"),
+    PhoneProblem.EXTENSION_NOT_ALLOWED: _l("Enter the fax number without an extension"),
+}
+
+
+class PhoneNumber:
+    """Any number a US phone can dial: parsed with the US as default region, kept in E.164
+    form on ``field.normalized`` and its extension (digits, or None) on ``field.extension``.
+    A fax number has no extension."""
+
+    def __init__(self, *, fax: bool = False):
+        self.fax = fax
+        self.messages = _FAX_MESSAGES if fax else _PHONE_MESSAGES
+
+    def __call__(self, form, field: Field) -> None:
+        field.normalized = None
+        field.extension = None
+        value = field.data or ""
+        if not value:
+            return
+        parsed = parse_phone(value, allow_extension=not self.fax)
+        if isinstance(parsed, PhoneProblem):
+            raise ValidationError(self.messages[parsed])
+        field.normalized = parsed.number
+        field.extension = parsed.extension
+
+
+def normalize_phone(value: str) -> str | None:
+    """A number in E.164 form, or None (letters and extensions are not numbers)."""
+    parsed = parse_phone(value, allow_extension=False)
+    return None if isinstance(parsed, PhoneProblem) else parsed.number
+
+
+def phone_href(number: str | None, extension: str | None = None) -> str:
+    """A tel: link that dials the extension too (RFC 3966: "tel:+18135550123;ext=204")."""
+    if not number:
+        return ""
+    return f"tel:{number};ext={extension}" if extension else f"tel:{number}"
 
 
 class EmailAddress:

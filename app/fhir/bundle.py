@@ -24,6 +24,7 @@ from app.services import reference_codes
 from app.services.intake_queue import as_utc
 from app.vocabulary import (
     BestTime,
+    CallFirst,
     CloseReason,
     ContactMethod,
     Insurance,
@@ -128,20 +129,19 @@ class _Builder:
         row = self.row
         preferred = codes.CONTACT_METHOD_PREFERRED.get(row.contact_method, ())
         phone: Resource = {
-            "system": "phone",
-            "value": row.phone,
+            **_phone(row.phone, row.phone_ext),
             "rank": 1 if "phone" in preferred else 2,
         }
         best_time = codes.BEST_TIME.get(row.best_time_to_call)
         if best_time:
-            phone["extension"] = [
+            phone.setdefault("extension", []).append(
                 {
                     "url": codes.CONTACT_AVAILABLE_TIME,
                     "extension": [
                         {"url": name, **_typed_value(value)} for name, value in best_time.items()
                     ],
                 }
-            ]
+            )
         email = {"system": "email", "value": row.email, "rank": 1 if "email" in preferred else 2}
         language = codes.LANGUAGE.get(row.language)
         language_text = (
@@ -186,15 +186,24 @@ class _Builder:
             person["relationship"] = [{"text": row.submitter_relationship}]
         if row.submitter_name:
             person["name"] = [{"text": row.submitter_name}]
+        # Rank 1 is the way to reach this person first; who is called first (the patient
+        # or this person) is the QuestionnaireResponse's call_first answer.
+        telecom: list[Resource] = []
         if row.submitter_phone:
-            person["telecom"] = [{"system": "phone", "value": row.submitter_phone}]
+            telecom.append(_phone(row.submitter_phone, row.submitter_phone_ext))
+        if row.submitter_email:
+            telecom.append({"system": "email", "value": row.submitter_email})
+        if telecom:
+            person["telecom"] = telecom
         self.add("RelatedPerson", person)
 
     def referral(self) -> None:
         referral = self.row.referral if self.row.has_referral else None
         if referral is None:
             return
-        telecom = [{"system": "phone", "value": referral.physician_phone, "use": "work"}]
+        telecom = [
+            {**_phone(referral.physician_phone, referral.physician_phone_ext), "use": "work"}
+        ]
         if referral.fax:
             telecom.append({"system": "fax", "value": referral.fax, "use": "work"})
         if referral.email:
@@ -410,6 +419,19 @@ class _Builder:
         )
 
 
+def _phone(number: str | None, extension: str | None) -> Resource:
+    """A phone ContactPoint. FHIR allows an extension in the value's text ("+18135550123
+    ext. 204"); the core contactpoint-extension carries it apart, for a system that dials.
+    """
+    if not extension:
+        return {"system": "phone", "value": number}
+    return {
+        "system": "phone",
+        "value": f"{number} ext. {extension}",
+        "extension": [{"url": codes.CONTACTPOINT_EXTENSION, "valueString": extension}],
+    }
+
+
 def _typed_value(value: object) -> Resource:
     if isinstance(value, bool):
         return {"valueBoolean": value}
@@ -448,14 +470,18 @@ def _answers(row: AppointmentRequest, settings: FhirSettings) -> Iterator[Resour
     yield string(
         "submitter_relationship", "Your relationship to the patient", row.submitter_relationship
     )
-    yield string("submitter_phone", "Your phone number", row.submitter_phone)
+    yield string(
+        "submitter_phone", "Your phone number", _typed(row.submitter_phone, row.submitter_phone_ext)
+    )
+    yield string("submitter_email", "Your email address", row.submitter_email)
+    yield coded("call_first", "Who should we call first?", CallFirst, row.call_first)
     yield string("first_name", "First name", row.first_name)
     yield string("last_name", "Last name", row.last_name)
     dob = [{"valueDate": row.date_of_birth.isoformat()}] if row.date_of_birth else []
     yield {"linkId": "date_of_birth", "text": "Date of birth", "answer": dob}
     yield coded("sex", "Sex", Sex, row.sex)
     yield string("email", "Email address", row.email)
-    yield string("phone", "Phone number", row.phone)
+    yield string("phone", "Phone number", _typed(row.phone, row.phone_ext))
     yield coded(
         "contact_method",
         "How should we contact the patient?",
@@ -485,7 +511,9 @@ def _answers(row: AppointmentRequest, settings: FhirSettings) -> Iterator[Resour
     if referral is not None:
         yield string("physician_name", "Referring physician's name", referral.physician_name)
         yield string(
-            "physician_phone", "Referring physician's phone number", referral.physician_phone
+            "physician_phone",
+            "Referring physician's phone number",
+            _typed(referral.physician_phone, referral.physician_phone_ext),
         )
         yield string("physician_practice", "Practice or hospital", referral.practice)
         yield string("physician_fax", "Fax number", referral.fax)
@@ -497,6 +525,17 @@ def _answers(row: AppointmentRequest, settings: FhirSettings) -> Iterator[Resour
         "I agree to be contacted by the center about this request by phone or email",
         row.consent_to_contact,
     )
+    # Not a question: the language of the page the form was filled in on.
+    language = codes.FORM_LANGUAGE.get(str(row.form_language))
+    yield {
+        "linkId": "form_language",
+        "text": "Language of the form's page",
+        "answer": [{"valueCoding": language}] if language else [],
+    }
+
+
+def _typed(number: str | None, extension: str | None) -> str | None:
+    return f"{number} ext. {extension}" if number and extension else number
 
 
 def request_bundle(

@@ -142,12 +142,24 @@ SITES_TEXT: dict[str, str] = {
 INSURANCE: dict[str, tuple[Coding, ...]] = {
     "commercial": (coding(SOPT, "5", "PRIVATE HEALTH INSURANCE"),),
     "medicare": (coding(SOPT, "1", "MEDICARE"),),
+    # A Medicare plan run by a private company (Medicare Part C).
+    "medicare_advantage": (coding(SOPT, "11", "Medicare (Managed Care)"),),
     "medicaid": (coding(SOPT, "2", "MEDICAID"),),
     "other": (),
     "none": (coding(COVERAGE_SELF_PAY, "pay", "Pay"),),
 }
 # insurance_type -> the payer's name when the form asks for no carrier name.
 INSURANCE_PAYER_NAME: dict[str, str] = {"medicare": "Medicare", "medicaid": "Medicaid"}
+
+# A phone's extension, kept apart as well as in the ContactPoint's value (the core
+# extension "the number that may be dialed ... after connecting to a private network").
+CONTACTPOINT_EXTENSION = "http://hl7.org/fhir/StructureDefinition/contactpoint-extension"
+
+# The page a request was made on (PageLanguage) -> BCP 47.
+FORM_LANGUAGE: dict[str, Coding] = {
+    "en": coding(BCP47, "en", "English"),
+    "es": coding(BCP47, "es", "Spanish"),
+}
 
 # What the request is for: a new-patient consultation.
 CONSULTATION = coding(SNOMED, "11429006", "Consultation")

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation, V
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import models
+from app.i18n import _l
 from app.request_fields import FORM_ORDER
 from app.serving.language import language_of
 from app.validation import (
@@ -31,6 +32,7 @@ from app.validation import (
     TrimmedForm,
     npi_is_valid,
 )
+from app.vocabulary import BY_EMAIL as CONTACT_BY_EMAIL
 from app.vocabulary import (
     BestTime,
     CallFirst,
@@ -109,10 +111,73 @@ class OptionalWhen:
             raise StopValidation()
 
 
+class AskedWhen:
+    """Asked when another field has one of ``required`` (then needed) or ``optional``
+    (then checked if given) values; otherwise ignored."""
+
+    def __init__(
+        self, other: str, *, required: tuple[str, ...], optional: tuple[str, ...], message: str
+    ):
+        self.other = other
+        self.required = required
+        self.optional = optional
+        self.message = message
+        self.field_flags = {}
+
+    def __call__(self, form, field: Field) -> None:
+        answer = form[self.other].data
+        empty = field.data in (None, "", [])
+        if answer in self.required and empty:
+            field.errors[:] = []
+            raise StopValidation(self.message)
+        if answer not in self.required + self.optional or empty:
+            field.errors[:] = []
+            raise StopValidation()
+
+
+def contacted_first(form) -> str:
+    """Whose contact details we use first: the caregiver's only when a caregiver asked."""
+    if form["submitter"].data == Submitter.SOMEONE_ELSE and form["call_first"].data == (
+        CallFirst.CAREGIVER
+    ):
+        return CallFirst.CAREGIVER
+    return CallFirst.PATIENT
+
+
+class EmailWhenChosen:
+    """An e-mail address is needed only from the person we contact first, and only where
+    e-mail is the chosen way (Email or Either); otherwise it may be left empty. A patient
+    with no e-mail, whose caregiver is contacted first, or who is reached by phone, is
+    never made to type someone else's."""
+
+    def __init__(self, person: CallFirst, message: str):
+        self.person = person
+        self.message = message
+        self.field_flags = {}
+
+    def __call__(self, form, field: Field) -> None:
+        if self.person == CallFirst.CAREGIVER and form["submitter"].data != Submitter.SOMEONE_ELSE:
+            field.errors[:] = []
+            raise StopValidation()  # a patient filling in the form has no caregiver e-mail
+        if field.data not in (None, ""):
+            return
+        needed = (
+            form["contact_method"].data in CONTACT_BY_EMAIL and contacted_first(form) == self.person
+        )
+        field.errors[:] = []
+        if needed:
+            raise StopValidation(self.message)
+        raise StopValidation()
+
+
 def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
     # Whether the field is needed at all is decided first; then characters and length;
     # then the field's own format.
-    gates = [v for v in validators if isinstance(v, Required | RequiredWhen | OptionalWhen)]
+    gates = [
+        v
+        for v in validators
+        if isinstance(v, Required | RequiredWhen | OptionalWhen | AskedWhen | EmailWhenChosen)
+    ]
     formats = [v for v in validators if v not in gates]
     return StringField(
         label,
@@ -172,16 +237,23 @@ class AppointmentRequestForm(TrimmedForm):
         PhoneNumber(),
     )
     submitter_email = _text(
-        "Your email address (optional)",
+        _l("Your email address"),
         models.EMAIL_MAX,
-        OptionalWhen("submitter", (Submitter.SOMEONE_ELSE,)),
+        EmailWhenChosen(
+            CallFirst.CAREGIVER,
+            _l("Enter your email address, or choose Phone as the way to contact you"),
+        ),
         EmailAddress(),
     )
     call_first = RadioField(
-        "Who should we call first?",
+        _l("Who should we call first?"),
         choices=options(CallFirst.choices()),
         validators=[
-            RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), "Select who we should call first")
+            RequiredWhen(
+                "submitter",
+                (Submitter.SOMEONE_ELSE,),
+                _l("Select who we should call first: the patient or you"),
+            )
         ],
     )
 
@@ -206,7 +278,10 @@ class AppointmentRequestForm(TrimmedForm):
     email = _text(
         "Email address",
         models.EMAIL_MAX,
-        Required("Enter the patient's email address"),
+        EmailWhenChosen(
+            CallFirst.PATIENT,
+            _l("Enter the patient's email address, or choose Phone as the way to contact them"),
+        ),
         EmailAddress(),
     )
     phone = _text("Phone number", 40, Required("Enter the patient's phone number"), PhoneNumber())
@@ -265,10 +340,12 @@ class AppointmentRequestForm(TrimmedForm):
     insurance_carrier = _text(
         "Insurance company name",
         models.SHORT_TEXT_MAX,
-        RequiredWhen(
+        AskedWhen(
             "insurance_type",
-            (Insurance.COMMERCIAL, Insurance.OTHER),
-            "Enter the name of the insurance company",
+            required=(Insurance.COMMERCIAL, Insurance.MEDICARE_ADVANTAGE, Insurance.OTHER),
+            # Many Medicaid plans are run by a company; some cards name none.
+            optional=(Insurance.MEDICAID,),
+            message="Enter the name of the insurance company",
         ),
     )
 
@@ -301,7 +378,7 @@ class AppointmentRequestForm(TrimmedForm):
         "Fax number (optional)",
         40,
         OptionalWhen("has_referral", (YesNo.YES,)),
-        PhoneNumber("Enter a fax number, like 813 555 0199"),
+        PhoneNumber(fax=True),
     )
     physician_email = _text(
         "Email address (optional)",

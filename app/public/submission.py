@@ -34,7 +34,10 @@ def _stored_value(form: AppointmentRequestForm, field: RequestField) -> object:
     raise ValueError(f"{field.name}: no stored shape for {field.stored}")
 
 
-def to_new_request(form: AppointmentRequestForm) -> NewRequest:
+def to_new_request(form: AppointmentRequestForm, *, form_language: str | None = None) -> NewRequest:
+    """The stored shape of the answers; ``form_language`` is the page's (PageLanguage):
+    by default the language of the address the form was sent to (/es/...: Spanish), so
+    intake knows how the person read the form, and the e-mail goes out in it."""
     answers = {name: form[name].data for name in FORM_ORDER}
     values: dict[str, object] = {}
     referral: dict[str, object] = {}
@@ -55,8 +58,6 @@ def to_new_request(form: AppointmentRequestForm) -> NewRequest:
     referred = answers["has_referral"] == YesNo.YES
     return NewRequest(
         **values,  # type: ignore[arg-type]
+        form_language=form_language or language_of(request.environ),
         referral=ReferralDetails(**referral) if referred else None,  # type: ignore[arg-type]
-        # The language of the page it was sent from (its address: /es/...), so intake
-        # knows how the person read the form and the e-mail goes out in it.
-        form_language=language_of(request.environ),
     )

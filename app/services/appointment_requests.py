@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
+from app.request_fields import compared_values, shown_in_history
 from app.vocabulary import EventKind
 
 from . import outbox, reference_codes
@@ -80,40 +81,6 @@ class Submitted:
 # The history event of a re-send with different answers (RequestEvent.kind; no staff).
 RESENT_WITH_CHANGES = EventKind.RESENT_CHANGED
 
-# What staff read on the history for each answer that differs.
-_LABELS = {
-    "submitted_by_patient": "Filled in by the patient",
-    "submitter_name": "Name of the person filling in the form",
-    "submitter_relationship": "Their relationship to the patient",
-    "submitter_phone": "Their phone number",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "date_of_birth": "Date of birth",
-    "sex": "Sex",
-    "email": "Email address",
-    "phone": "Phone number",
-    "contact_method": "How to contact",
-    "best_time_to_call": "Best time to call",
-    "state": "State",
-    "zip_code": "ZIP code",
-    "language": "Preferred language",
-    "language_other": "Other language",
-    "interpreter_needed": "Interpreter needed",
-    "diagnosed_metastatic": "Diagnosed with metastatic breast cancer",
-    "metastasis_sites": "Where it has spread",
-    "in_treatment": "In treatment now",
-    "insurance_type": "Insurance",
-    "insurance_carrier": "Insurance company",
-    "message": "Message",
-    "consent_to_contact": "Consent to contact",
-    "referral.physician_name": "Referring physician",
-    "referral.physician_phone": "Physician's phone",
-    "referral.practice": "Practice or hospital",
-    "referral.fax": "Physician's fax",
-    "referral.email": "Physician's email",
-    "referral.npi": "Physician's NPI",
-}
-
 
 class ReferenceUnavailable(RuntimeError):
     """No free reference code after several attempts: the code space is exhausted or
@@ -150,13 +117,15 @@ def submit_request(
                 session.execute(
                     _INSERT_REFERRAL, {"request_id": request_id, **asdict(details.referral)}
                 )
-            if details.email:
+            # The patient's address, or the caregiver's when the patient gave none.
+            recipient = details.email or details.submitter_email
+            if recipient:
                 # In this transaction: committed with the request or not at all (issue 18).
                 outbox.queue_confirmation(
                     session,
                     request_id=request_id,
                     reference=reference,
-                    recipient=details.email,
+                    recipient=recipient,
                     # In the language of the page the request was made on.
                     locale=details.form_language,
                 )
@@ -177,36 +146,34 @@ def is_stored(session: Session, *, token: str) -> bool:
 
 def answers_changed(row: AppointmentRequest, details: NewRequest) -> list[str]:
     """One line per answer that differs between the stored request and a re-send of its
-    form: "Phone number: +18135550123 → +18135550199"."""
-    stored = _answers(row, row.referral)
+    form, in the form's order and with the words of app/request_fields.py: "Phone number:
+    +18135550123 → +18135550199", "Insurance: Medicare → Medicare Advantage"."""
     sent = {k: v for k, v in details.__dict__.items() if k != "referral"}
     if details.referral is not None:
         sent.update({f"referral.{k}": v for k, v in asdict(details.referral).items()})
     lines = []
-    for key, label in _LABELS.items():
-        before, after = stored.get(key), sent.get(key)
-        if before != after:
-            lines.append(f"{label}: {_shown(before)} → {_shown(after)}")
+    for compared in compared_values():
+        before, after = _stored_value(row, compared.key), sent.get(compared.key)
+        if _comparable(before) != _comparable(after):
+            was = shown_in_history(before, compared.field)
+            now = shown_in_history(after, compared.field)
+            lines.append(f"{compared.label}: {was} → {now}")
     return lines
 
 
-def _answers(row: AppointmentRequest, referral: Referral | None) -> dict:
-    answers = {key: getattr(row, key) for key in _LABELS if not key.startswith("referral.")}
-    answers["metastasis_sites"] = list(row.metastasis_sites or [])
-    if referral is not None:
-        for key in ("physician_name", "physician_phone", "practice", "fax", "email", "npi"):
-            answers[f"referral.{key}"] = getattr(referral, key)
-    return answers
+def _stored_value(row: AppointmentRequest, key: str) -> object:
+    if key.startswith("referral."):
+        return getattr(row.referral, key.removeprefix("referral."), None) if row.referral else None
+    return getattr(row, key)
 
 
-def _shown(value) -> str:
-    if value is None or value == [] or value == "":
-        return "(blank)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
+def _comparable(value: object) -> object:
+    # A stored enum and the code sent compare equal; an empty list is no answer.
     if isinstance(value, list):
-        return ", ".join(value)
-    return str(value)
+        return [str(v) for v in value] or None
+    if value == "":
+        return None
+    return str(value) if isinstance(value, str) else value
 
 
 def _record_resend(session: Session, *, request_id: int, changes: list[str]) -> None:

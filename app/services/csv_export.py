@@ -33,6 +33,15 @@ HEADER = [
     "referral",
     "interpreter_needed",
     "claimed_by",
+    # The contact answers (issue 15): numbers in E.164, extensions apart, codes as stored.
+    "phone",
+    "phone_ext",
+    "submitter_phone",
+    "submitter_phone_ext",
+    "submitter_email",
+    "call_first",
+    "insurance_type",
+    "form_language",
 ]
 
 
@@ -71,6 +80,14 @@ def _row(r: QueueRow) -> list[object]:
         "referral" if r.has_referral else "self",
         YesNo.YES if r.interpreter_needed else YesNo.NO,
         r.claimed_by_name or "",
+        r.phone,
+        r.phone_ext,
+        r.submitter_phone,
+        r.submitter_phone_ext,
+        r.submitter_email,
+        r.call_first,
+        r.insurance_type,
+        r.form_language,
     ]
 
 

@@ -1,5 +1,7 @@
-"""the new answers: caregiver e-mail, who to call first, phone extensions, Medicare
-Advantage, the page's language; the patient's e-mail may be empty
+"""the new contact answers, Medicare Advantage and the page's language
+
+Caregiver e-mail, who to call first, phone extensions, Medicare Advantage, the page's
+language; the patient's e-mail may be empty.
 
 - appointment_requests gains submitter_email, submitter_phone_ext, call_first (CHECK
   'patient' or 'caregiver'), phone_ext and form_language ('en' or 'es', not null, 'en'

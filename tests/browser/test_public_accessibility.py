@@ -187,6 +187,7 @@ def test_landmarks_skip_link_and_headings(page):
 EXPECTED_AUTOCOMPLETE = {
     "submitter_name": "name",
     "submitter_phone": "tel",
+    "submitter_email": "email",
     "first_name": "given-name",
     "last_name": "family-name",
     "dob_month": "bday-month",

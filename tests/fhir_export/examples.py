@@ -22,6 +22,9 @@ def example_request() -> AppointmentRequest:
         submitter_name="Ana Santos",
         submitter_relationship="Daughter",
         submitter_phone="+18135550199",
+        submitter_phone_ext="12",
+        submitter_email="ana.santos@example.com",
+        call_first="caregiver",
         first_name="Maria",
         last_name="Santos",
         date_of_birth=date(1965, 3, 27),
@@ -43,6 +46,7 @@ def example_request() -> AppointmentRequest:
         has_referral=True,
         message="Please call my daughter's number first.",
         consent_to_contact=True,
+        form_language="es",
         claimed_at=datetime(2026, 11, 20, 15, 30, tzinfo=UTC),
     )
     row.referral = Referral(

@@ -5,6 +5,7 @@ docs/ still what the code produces."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -51,7 +52,7 @@ CASES = [
     {
         "submitter": ("patient", "someone_else")[i % 2],
         "referral": bool(i // 2 % 2),
-        "insurance": list(vocabulary.Insurance.values())[i % 5],
+        "insurance": list(vocabulary.Insurance.values())[i % len(vocabulary.Insurance)],
         "language": list(vocabulary.Language.values())[i % 3],
         "sex": list(vocabulary.Sex.values())[i % 3],
         "status": STATUSES[i % len(STATUSES)],
@@ -74,7 +75,9 @@ def make_case(db, case: dict, staff_id: int) -> AppointmentRequest:
         submitter_phone="+18135550199" if caregiver else None,
         referral=a_referral() if case["referral"] else None,
         insurance_type=insurance,
-        insurance_carrier="Florida Blue" if insurance in ("commercial", "other") else None,
+        insurance_carrier=(
+            "Florida Blue" if insurance in ("commercial", "medicare_advantage", "other") else None
+        ),
         language=case["language"],
         language_other="Tagalog" if case["language"] == "other" else None,
         sex=case["sex"],
@@ -195,6 +198,60 @@ def test_every_branch_and_status_gives_a_valid_bundle(app, db):
         answers = {i["linkId"]: i["answer"] for i in the(bundle, "QuestionnaireResponse")["item"]}
         assert answers["insurance_type"][0]["valueCoding"]["code"] == case["insurance"]
         assert answers["consent"] == [{"valueBoolean": True}]
+
+
+def test_the_newer_answers_travel_in_the_bundle(app, db):
+    row = make_request(
+        db,
+        submitted_by_patient=False,
+        submitter_name="Ana Santos",
+        submitter_relationship="Daughter",
+        submitter_phone="+18135550199",
+        submitter_phone_ext="31",
+        submitter_email="ana@example.com",
+        call_first="caregiver",
+        email=None,
+        phone_ext="204",
+        referral=a_referral_with_extension(),
+        insurance_type="medicare_advantage",
+        insurance_carrier="Humana Gold Plus",
+        form_language="es",
+    )
+    bundle = request_bundle(
+        request_work.find_request(db, reference=row.reference), settings=SETTINGS
+    )
+    assert problems(bundle) == []
+    extension_of = {"url": codes.CONTACTPOINT_EXTENSION}
+    patient = the(bundle, "Patient")
+    # No e-mail given: no e-mail ContactPoint, never an empty one.
+    (phone,) = patient["telecom"]
+    assert phone["value"] == "+18135550123 ext. 204"
+    assert {**extension_of, "valueString": "204"} in phone["extension"]
+    person = the(bundle, "RelatedPerson")
+    assert person["telecom"] == [
+        {
+            "system": "phone",
+            "value": "+18135550199 ext. 31",
+            "extension": [{**extension_of, "valueString": "31"}],
+        },
+        {"system": "email", "value": "ana@example.com"},
+    ]
+    practitioner = the(bundle, "Practitioner")
+    assert practitioner["telecom"][0]["value"] == "+17275550142 ext. 9"
+    coverage = the(bundle, "Coverage")
+    assert [c["code"] for c in coverage["type"]["coding"]] == ["11"]
+    assert resolve(bundle, coverage["payor"][0])["name"] == "Humana Gold Plus"
+    items = the(bundle, "QuestionnaireResponse")["item"]
+    answers = {i["linkId"]: i.get("answer", []) for i in items}
+    assert answers["call_first"][0]["valueCoding"]["code"] == "caregiver"
+    assert answers["submitter_email"] == [{"valueString": "ana@example.com"}]
+    assert answers["phone"] == [{"valueString": "+18135550123 ext. 204"}]
+    assert "email" not in answers  # an item with no answer is left out
+    assert answers["form_language"][0]["valueCoding"]["code"] == "es"
+
+
+def a_referral_with_extension():
+    return dataclasses.replace(a_referral(), physician_phone_ext="9")
 
 
 def test_the_reason_is_coded_only_where_the_answer_supports_it(app, db):

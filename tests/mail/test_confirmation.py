@@ -39,6 +39,25 @@ def test_a_stored_request_has_its_confirmation_queued(client, db):
     assert message.recipient == "Maria.Santos@example.com"
 
 
+def test_without_the_patients_email_the_caregiver_gets_the_confirmation(client, db):
+    caregiver = valid_answers(
+        submitter="someone_else",
+        submitter_name="Ana Ruiz",
+        submitter_relationship="daughter",
+        submitter_phone="727 555 0111",
+        submitter_email="ana@example.com",
+        call_first="patient",
+        email="",
+    )
+    _submit(client, caregiver)
+    assert db.scalars(select(OutboxMessage.recipient)).one() == "ana@example.com"
+
+
+def test_with_no_email_at_all_nothing_is_queued(client, db):
+    _submit(client, valid_answers(email=""))
+    assert count_rows(db, "outbox_messages") == 0
+
+
 def test_the_confirmation_arrives_with_its_headers_and_parts_and_no_patient_data(
     app, client, db, smtp
 ):

@@ -169,7 +169,21 @@ def assert_follows_the_rules(row: AppointmentRequest, referral: Referral | None)
     today = date.today()
     assert row.date_of_birth and row.date_of_birth < today
     assert today.year - row.date_of_birth.year <= MAX_AGE_YEARS + 1
-    assert validate_email(row.email, check_deliverability=False).normalized == row.email
+    # The patient's e-mail is needed only where e-mail reaches whoever is called first.
+    for address in (row.email, row.submitter_email):
+        if address is not None:
+            assert validate_email(address, check_deliverability=False).normalized == address
+    by_email = row.contact_method in vocabulary.BY_EMAIL
+    if by_email and row.call_first != vocabulary.CallFirst.CAREGIVER:
+        assert row.email
+    if by_email and row.call_first == vocabulary.CallFirst.CAREGIVER:
+        assert row.submitter_email
+    # Extensions are digits, kept only with their number.
+    for number, extension in (
+        (row.phone, row.phone_ext),
+        (row.submitter_phone, row.submitter_phone_ext),
+    ):
+        assert extension is None or (number and extension.isdigit() and len(extension) <= 10)
     assert E164.match(row.phone) and ZIP.match(row.zip_code)
     assert row.state in codes(vocabulary.UsState.choices())
     assert row.contact_method in codes(vocabulary.ContactMethod.choices())
@@ -186,12 +200,18 @@ def assert_follows_the_rules(row: AppointmentRequest, referral: Referral | None)
         vocabulary.YesNoNotSure.NOT_SURE,
     ):
         assert row.metastasis_sites == []
-    if row.insurance_type not in (vocabulary.Insurance.COMMERCIAL, vocabulary.Insurance.OTHER):
+    if row.insurance_type not in (
+        vocabulary.Insurance.COMMERCIAL,
+        vocabulary.Insurance.MEDICARE_ADVANTAGE,
+        vocabulary.Insurance.MEDICAID,
+        vocabulary.Insurance.OTHER,
+    ):
         assert row.insurance_carrier is None
     if row.language != vocabulary.Language.OTHER:
         assert row.language_other is None
     if row.submitted_by_patient:
         assert row.submitter_name is None and row.submitter_phone is None
+        assert row.submitter_email is None and row.call_first is None
     assert row.sex is None or row.sex in codes(vocabulary.Sex.choices())
     assert row.consent_to_contact is True
     assert clean_text(row.message, 2000, multiline=True)
@@ -205,6 +225,8 @@ def assert_follows_the_rules(row: AppointmentRequest, referral: Referral | None)
     if referral is not None:
         assert follows_name_rules(referral.physician_name)
         assert E164.match(referral.physician_phone)
+        ext = referral.physician_phone_ext
+        assert ext is None or (ext.isdigit() and len(ext) <= 10)
         assert referral.fax is None or E164.match(referral.fax)
         assert referral.npi is None or npi_is_valid(referral.npi)
         assert clean_text(referral.practice, 100)

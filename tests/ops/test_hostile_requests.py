@@ -21,12 +21,20 @@ def stored(db) -> AppointmentRequest:
     return db.scalars(select(AppointmentRequest)).one()
 
 
-@pytest.mark.parametrize("insurance", ["medicare", "medicaid", "none"])
+@pytest.mark.parametrize("insurance", ["medicare", "none"])
 @pytest.mark.parametrize("carrier", ["\x00", "x" * 500, "Blue\u202eCross", "\x07bell"])
-def test_an_insurance_company_for_public_insurance_is_dropped(client, db, insurance, carrier):
+def test_an_insurance_company_where_there_is_none_is_dropped(client, db, insurance, carrier):
     answers = valid_answers(insurance_type=insurance, insurance_carrier=carrier)
     assert client.post(FORM_URL, data={**answers, **open_form(client)}).status_code == 303
     assert stored(db).insurance_carrier is None
+
+
+@pytest.mark.parametrize("carrier", ["\x00", "x" * 500, "Blue\u202eCross", "\x07bell"])
+def test_a_medicaid_plans_company_is_checked_like_any_text(client, db, carrier):
+    # Asked (optional) for Medicaid: a managed-care plan has a company.
+    answers = valid_answers(insurance_type="medicaid", insurance_carrier=carrier)
+    assert client.post(FORM_URL, data={**answers, **open_form(client)}).status_code == 200
+    assert count_rows(db, "appointment_requests") == 0
 
 
 @pytest.mark.parametrize("diagnosed", ["not_sure", "no"])

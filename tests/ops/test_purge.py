@@ -19,7 +19,17 @@ from tests.support.forms import referral_answers, submit
 
 
 def make_request(client, db, *, closed_at=None, first_name="Maria"):
-    response = submit(client, referral_answers(first_name=first_name))
+    answers = referral_answers(
+        first_name=first_name,
+        phone="813 555 0123 ext. 204",
+        submitter="someone_else",
+        submitter_name="Ana Ruiz",
+        submitter_relationship="daughter",
+        submitter_phone="727 555 0111 x31",
+        submitter_email="ana@example.com",
+        call_first="caregiver",
+    )
+    response = submit(client, answers)
     assert response.status_code == 303
     reference = response.headers["Location"].rsplit("/", 1)[-1]
     row = db.scalars(
@@ -58,7 +68,17 @@ def test_purge_removes_patient_data_of_requests_closed_before_the_date(app, clie
     assert purged.reference == old.reference
     assert purged.status == RequestStatus.CLOSED
     assert purged.purged_at is not None
-    assert (purged.first_name, purged.last_name, purged.email, purged.phone) == ("", "", "", "")
+    assert (purged.first_name, purged.last_name, purged.phone) == ("", "", "")
+    assert purged.email is None  # may be empty since the e-mail is not always asked
+    # The caregiver's answers and the extensions say who someone is, too.
+    assert (purged.submitter_name, purged.submitter_phone, purged.submitter_email) == (
+        None,
+        None,
+        None,
+    )
+    assert (purged.phone_ext, purged.submitter_phone_ext) == (None, None)
+    # Coded answers identify nobody and stay for the figures.
+    assert purged.call_first == "caregiver" and purged.form_language == "en"
     assert purged.date_of_birth is None
     assert purged.message is None and purged.insurance_carrier is None
     assert purged.metastasis_sites == []
@@ -71,6 +91,7 @@ def test_purge_removes_patient_data_of_requests_closed_before_the_date(app, clie
     for kept in (recent, still_open):
         row = db.get(AppointmentRequest, kept.id)
         assert row.first_name == "Maria" and row.date_of_birth is not None
+        assert (row.phone_ext, row.submitter_email) == ("204", "ana@example.com")
         assert row.purged_at is None
         assert db.scalars(select(Referral).where(Referral.request_id == kept.id)).first()
 

@@ -7,6 +7,14 @@ from tests.conftest import count_rows
 from tests.support.forms import referral_answers, submit, valid_answers
 from tests.support.html import error_summary, inline_error, parse, value_of
 
+_CAREGIVER = {
+    "submitter": "someone_else",
+    "submitter_name": "Ana Ruiz",
+    "submitter_relationship": "daughter",
+    "submitter_phone": "727 555 0111",
+    "call_first": "patient",
+}
+
 CASES = [
     # (answers changed, summary link target, message)
     ({"submitter": None}, "submitter-0", "Select whether you are the patient"),
@@ -25,6 +33,18 @@ CASES = [
         "submitter_phone",
         "Enter your phone number",
     ),
+    ({**_CAREGIVER, "call_first": None}, "call_first-0", "Select who we should call first"),
+    (
+        {**_CAREGIVER, "submitter_phone": "727 555 CALL"},
+        "submitter_phone",
+        "Enter the phone number using digits",
+    ),
+    (
+        {**_CAREGIVER, "call_first": "caregiver", "contact_method": "email", "email": ""},
+        "submitter_email",
+        "Enter your email address, or choose Phone as the way to contact you",
+    ),
+    ({**_CAREGIVER, "submitter_email": "ana@"}, "submitter_email", "Enter an email address"),
     ({"first_name": "   "}, "first_name", "Enter the patient's first name"),
     ({"first_name": "M4ria"}, "first_name", "First name can only include letters"),
     ({"last_name": "Smith<script>"}, "last_name", "Last name can only include letters"),
@@ -41,12 +61,20 @@ CASES = [
     ({"dob_year": "65"}, "dob_month", "Enter the year of birth with 4 digits"),
     ({"dob_year": "2999"}, "dob_month", "Date of birth must be in the past"),
     ({"dob_year": "1890"}, "dob_month", "cannot be older than 120"),
-    ({"email": ""}, "email", "Enter the patient's email address"),
+    (
+        {"email": "", "contact_method": "email"},
+        "email",
+        "Enter the patient's email address, or choose Phone as the way to contact them",
+    ),
+    ({"email": "", "contact_method": "either"}, "email", "Enter the patient's email address"),
     ({"email": "maria@"}, "email", "Enter an email address, like name@example.com"),
     ({"email": "maria santos@example.com"}, "email", "Enter an email address"),
     ({"phone": ""}, "phone", "Enter the patient's phone number"),
     ({"phone": "555-0123"}, "phone", "Enter a phone number, like 813 555 0123"),
-    ({"phone": "call me"}, "phone", "Enter a phone number"),
+    ({"phone": "call me"}, "phone", "Enter the phone number using digits, like 813 555 0123"),
+    # Letters are never turned into digits ("CALL" is not 2255).
+    ({"phone": "813-555-CALL"}, "phone", "Enter the phone number using digits"),
+    ({"phone": "813 555 0123 ext. 12345678901"}, "phone", "Enter an extension of 10 digits"),
     ({"contact_method": "pigeon"}, "contact_method-0", "Not a valid choice"),
     ({"contact_method": None}, "contact_method-0", "Select how we should contact"),
     ({"best_time_to_call": None}, "best_time_to_call-0", "Select the best time to call"),
@@ -65,6 +93,16 @@ CASES = [
     ({"in_treatment": None}, "in_treatment-0", "Select whether the patient is being treated"),
     ({"insurance_type": None}, "insurance_type-0", "Select the patient's insurance"),
     ({"insurance_carrier": ""}, "insurance_carrier", "Enter the name of the insurance company"),
+    (
+        {"insurance_type": "medicare_advantage", "insurance_carrier": ""},
+        "insurance_carrier",
+        "Enter the name of the insurance company",
+    ),
+    (
+        {"insurance_type": "medicaid", "insurance_carrier": "x" * 101},
+        "insurance_carrier",
+        "Use 100 characters or fewer",
+    ),
     ({"has_referral": None}, "has_referral-0", "Select whether a physician has referred"),
     ({"has_referral": "yes"}, "physician_name", "Enter the referring physician's name"),
     ({"message": "x" * 2001}, "message", "Use 2,000 characters or fewer"),
@@ -78,7 +116,10 @@ REFERRAL_CASES = [
     ({"physician_npi": "1234567890"}, "physician_npi", "Enter the 10-digit NPI number"),
     ({"physician_npi": "12345"}, "physician_npi", "Enter the 10-digit NPI number"),
     ({"physician_email": "oneil@"}, "physician_email", "Enter an email address"),
-    ({"physician_fax": "fax me"}, "physician_fax", "Enter a fax number"),
+    ({"physician_fax": "fax me"}, "physician_fax", "Enter the fax number using digits"),
+    ({"physician_fax": "727 555 019"}, "physician_fax", "Enter a fax number, like 813 555 0199"),
+    ({"physician_fax": "727 555 0199 x12"}, "physician_fax", "without an extension"),
+    ({"physician_phone": "727-555-DOCS"}, "physician_phone", "Enter the phone number using digits"),
     ({"physician_name": "Dr. 0'Neil"}, "physician_name", "can only include letters"),
 ]
 
@@ -134,6 +175,12 @@ def test_what_was_typed_stays_on_the_form(client, db):
     assert "<two>" not in response.get_data(as_text=True)
 
 
+def test_a_phone_with_letters_is_kept_as_typed_with_its_message(client, db):
+    answers = valid_answers(phone="813-555-CALL", physician_fax=None)
+    response = _check_rejected(client, db, answers, "phone", "using digits")
+    assert value_of(response, "phone") == "813-555-CALL"
+
+
 def test_every_field_with_an_error_is_marked_invalid_for_assistive_technology(client, db):
     response = submit(client, {})
     soup = parse(response)
@@ -141,7 +188,9 @@ def test_every_field_with_an_error_is_marked_invalid_for_assistive_technology(cl
     assert len(summary) >= 15
     for target in summary:
         assert soup.find(id=target) is not None, f"summary links to missing #{target}"
-    for name in ["first_name", "email", "phone", "zip_code", "state"]:
+    # No e-mail is needed until e-mail is chosen as the way to contact the patient.
+    assert "email" not in summary
+    for name in ["first_name", "phone", "zip_code", "state"]:
         field = soup.find(id=name)
         assert field["aria-invalid"] == "true"
         assert f"{name}-error" in field["aria-describedby"]

@@ -51,7 +51,9 @@ def test_a_resend_with_changed_answers_keeps_the_first_and_says_how_to_correct(
     tokens = open_form(client)
     first = post(client, valid_answers(phone="813 555 0123", message="Mornings"), tokens)
     assert first.status_code == 303
-    changed = valid_answers(phone="813 555 0199", message="Afternoons", insurance_type="medicare")
+    changed = valid_answers(
+        phone="813 555 0199 ext. 7", message="Afternoons", insurance_type="medicare"
+    )
     with caplog.at_level(logging.DEBUG):
         again = post(client, changed, tokens)
         post(client, changed, tokens)  # a double click of the changed form
@@ -72,6 +74,10 @@ def test_a_resend_with_changed_answers_keeps_the_first_and_says_how_to_correct(
     assert "Phone number: +18135550123 → +18135550199" in events[0].note
     assert "Message: Mornings → Afternoons" in events[0].note
     assert "Insurance company: Florida Blue → (blank)" in events[0].note
+    assert "Phone number: extension: (blank) → 7" in events[0].note
+    # Labels, never the stored codes (app/request_fields.py words them once).
+    assert "Insurance: Commercial or employer insurance → Medicare" in events[0].note
+    assert "commercial →" not in events[0].note
     staff_client, _ = signed_in_client(app, db)
     page = visible_text(staff_client.get(f"/staff/requests/{reference}"))
     assert "The person who sent the request" in page

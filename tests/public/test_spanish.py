@@ -222,6 +222,8 @@ def test_vocabulary_labels_and_wtforms_messages_are_spanish_on_a_spanish_page(ap
         assert MetastasisSite.LUNGS.label == "Lungs"
     # Outside any request (the command line, the e-mail worker, FHIR): English.
     assert MetastasisSite.LUNGS.label == "Lungs"
+    with app.app_context():
+        assert MetastasisSite.LUNGS.label == "Lungs"
     assert isinstance(MetastasisSite.LUNGS.label, str)
     assert csrf is not None
 

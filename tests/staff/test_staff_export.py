@@ -55,6 +55,40 @@ def test_admin_exports_the_filtered_queue(app, db):
     assert len(everything) == 2
 
 
+def test_the_export_has_the_newer_answers(app, db):
+    make_request(
+        db,
+        submitted_by_patient=False,
+        submitter_name="Ana Ruiz",
+        submitter_relationship="daughter",
+        submitter_phone="+17275550111",
+        submitter_phone_ext="31",
+        submitter_email="ana@example.com",
+        call_first="caregiver",
+        phone_ext="204",
+        insurance_type="medicare_advantage",
+        insurance_carrier="Humana Gold Plus",
+        form_language="es",
+    )
+    make_request(db, last_name="Plain")
+    admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
+    token = csrf_from(admin.get("/staff/queue").get_data(as_text=True))
+    rows = read_csv(admin.post("/staff/export.csv", data={"csrf_token": token}))
+    caregiver, plain = rows
+    assert {k: caregiver[k] for k in list(caregiver)[-8:]} == {
+        "phone": "'+18135550123",  # a leading + reads as a formula: kept as text
+        "phone_ext": "204",
+        "submitter_phone": "'+17275550111",
+        "submitter_phone_ext": "31",
+        "submitter_email": "ana@example.com",
+        "call_first": "caregiver",
+        "insurance_type": "medicare_advantage",
+        "form_language": "es",
+    }
+    assert (plain["phone_ext"], plain["submitter_email"], plain["call_first"]) == ("", "", "")
+    assert (plain["insurance_type"], plain["form_language"]) == ("commercial", "en")
+
+
 def test_export_is_recorded_without_the_search_text(app, db):
     make_request(db)
     admin, ada = signed_in_client(app, db, role=StaffRole.ADMIN)
