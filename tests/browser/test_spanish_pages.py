@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.support import assert_accessible, horizontal_overflow
+from tests.browser.support import assert_accessible, horizontal_overflow, small_tap_targets
 
 pytestmark = pytest.mark.browser
 
@@ -21,6 +21,7 @@ def test_the_spanish_information_page_on_a_phone(new_page):
     assert page.locator("html").get_attribute("lang") == "es"
     assert page.get_by_role("heading", level=1).inner_text() == "Cáncer de seno metastásico"
     assert horizontal_overflow(page) == 0
+    assert small_tap_targets(page) == [], "the switch and every link can be tapped"
     assert_accessible(page, "Spanish information page at 375 px")
 
     page.get_by_role("link", name="English").click()
@@ -38,6 +39,7 @@ def test_a_browser_asking_for_spanish_is_offered_it_not_sent_to_it(new_page):
     assert response.status == 200 and page.url.endswith("/") and "/es/" not in page.url
     suggestion = page.locator("[data-language-suggestion]")
     assert suggestion.is_visible()
+    assert small_tap_targets(page) == []
     assert_accessible(page, "English page with the Spanish suggestion at 375 px")
     suggestion.get_by_role("link").click()
     page.wait_for_load_state()
