@@ -15,7 +15,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the app with its test tools
+install: $(STAMP) catalog-compile  ## create .venv, install the app with its test tools, compile the translations
+
+# Translations (docs/translations.md). The .pot and .po files are in git; the .mo files the
+# app reads are built from them here, by `make install`, and never committed.
+CATALOG_KEYWORDS := -k _l -k _n:1,2
+.PHONY: catalog-extract catalog-update catalog-compile
+catalog-extract: $(STAMP)  ## collect every marked string into translations/messages.pot
+	$(BIN)/pybabel extract --no-location --sort-output --omit-header -F babel.cfg $(CATALOG_KEYWORDS) -o translations/messages.pot .
+
+catalog-update: catalog-extract  ## merge translations/messages.pot into each language's .po (new strings arrive untranslated)
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations
+
+catalog-compile: $(STAMP)  ## build the .mo files the app reads from the .po files
+	$(BIN)/pybabel compile --statistics -d translations
 
 migrate: install  ## apply the database migrations (DATABASE_URL, default SQLite under instance/)
 	@$(BIN)/python scripts/preflight.py

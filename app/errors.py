@@ -3,45 +3,55 @@ went wrong inside."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .db import DATABASE_UNAVAILABLE, discard_session
+from .i18n import _l
 
 # status: (title, what to say, what the person can do)
-PAGES: dict[int, tuple[str, str]] = {
+PAGES: dict[int, tuple[Any, Any]] = {
     400: (
-        "Something was wrong with that request",
-        "We could not use what the browser sent. Go back, reload the page and try again.",
+        _l("Something was wrong with that request"),
+        _l("We could not use what the browser sent. Go back, reload the page and try again."),
     ),
     403: (
-        "You do not have access to this page",
-        "If you think you should, ask an intake administrator.",
+        _l("You do not have access to this page"),
+        _l("If you think you should, ask an intake administrator."),
     ),
-    404: ("Page not found", "Check the address, or go to the home page."),
-    405: ("That action is not available here", "Go back and use the buttons on the page."),
+    404: (_l("Page not found"), _l("Check the address, or go to the home page.")),
+    405: (_l("That action is not available here"), _l("Go back and use the buttons on the page.")),
     413: (
-        "That was too much to send",
-        "The form sent more than we accept. Shorten the longest answer, such as the "
-        "message, and send it again.",
+        _l("That was too much to send"),
+        _l(
+            "The form sent more than we accept. Shorten the longest answer, such as the "
+            "message, and send it again."
+        ),
     ),
-    429: ("Too many attempts", "Please wait a few minutes and try again, or call us."),
+    429: (_l("Too many attempts"), _l("Please wait a few minutes and try again, or call us.")),
     500: (
-        "Sorry, something went wrong on our side",
-        "Nothing you did caused this. Please try again in a few minutes, or call us.",
+        _l("Sorry, something went wrong on our side"),
+        _l("Nothing you did caused this. Please try again in a few minutes, or call us."),
     ),
-    503: ("Sorry, the service is unavailable", "Please try again in a few minutes, or call us."),
+    503: (
+        _l("Sorry, the service is unavailable"),
+        _l("Please try again in a few minutes, or call us."),
+    ),
 }
 
 CSRF_PAGE = (
-    "Your form could not be sent",
-    "The page was open for too long, or it was sent from somewhere other than this site, "
-    "so nothing was saved. Go back, reload the page, and send the form again.",
+    _l("Your form could not be sent"),
+    _l(
+        "The page was open for too long, or it was sent from somewhere other than this site, "
+        "so nothing was saved. Go back, reload the page, and send the form again."
+    ),
 )
 
 
-def render_error(status: int, *, title: str | None = None, message: str | None = None):
+def render_error(status: int, *, title: Any = None, message: Any = None):
     default_title, default_message = PAGES.get(status, PAGES[500])
     return (
         render_template(

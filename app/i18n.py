@@ -1,22 +1,38 @@
-"""The words people read, marked for translation in one way everywhere.
+"""The words people read, marked for translation in one way everywhere, and the languages
+the public pages are written in.
 
 Python code writes ``_("...")`` for a sentence used inside a request and ``_l("...")``
-for one built at import time (form labels, vocabulary labels), which must wait for the
-request to know its language. Templates write ``{{ _("...") }}`` or ``{% trans %}``.
+for one built at import time (form labels, messages), which must wait for the request to
+know its language. Templates write ``{{ _("...") }}`` or ``{% trans %}``. Placeholders are
+named: ``_("Step %(number)s of %(total)s", number=2, total=5)``.
 
-Today these return the English text (Jinja's null translations in templates); Flask-Babel
-replaces both functions here and the catalogs in templates, with no change at the call
-sites. Placeholders are named: ``_("Step %(number)s of %(total)s", number=2, total=5)``.
+Both are Flask-Babel's (``gettext`` and ``lazy_gettext``), reading the catalogs under
+``translations/`` (docs/translations.md). The language of a request comes from its address
+(``/es/...``: app/serving/language.py), never from the browser; outside a request (the
+command line, the e-mail worker) they give the English text.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext, ngettext
+
+# The languages of the public pages, the first being the source text and the default.
+LANGUAGES = ("en", "es")
+DEFAULT_LANGUAGE = "en"
+# What each language's switch link says, in its own language.
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+
 
 def _(text: str, **variables: Any) -> str:
-    return text % variables if variables else text
+    return gettext(text, **variables)
 
 
-def _l(text: str, **variables: Any) -> str:
-    return _(text, **variables)
+def _l(text: str, **variables: Any) -> Any:
+    return lazy_gettext(text, **variables)
+
+
+def _n(singular: str, plural: str, number: int, **variables: Any) -> str:
+    """``_n("%(num)s business day", "%(num)s business days", 2)``: ``num`` is the number."""
+    return ngettext(singular, plural, number, **variables)

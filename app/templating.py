@@ -1,17 +1,26 @@
 """Template filters every page may use, registered by the factory: labels from the
-vocabulary, references in groups of four, times, waiting times and phone numbers."""
+vocabulary, references in groups of four, times, waiting times and phone numbers; and the
+translations (Flask-Babel: ``_``, ``{% trans %}``, the page's language and its twin in the
+other language)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
 import phonenumbers
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request, url_for
+from flask_babel import Babel, format_date, get_locale
 
-from .i18n import _
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, _, _n
 from .services import intake_queue, reference_codes
+from .serving import language as page_language
+from .serving.pages import SHARED_PAGE_KEY
 from .validation import phone_href
 from .vocabulary import BY_NAME, Vocabulary
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 
 def label(value: object, vocabulary: str | None = None) -> str:
@@ -64,6 +73,20 @@ def day(value: date | None) -> str:
     return f"{value:%a} {value.day} {value:%b %Y}"
 
 
+def long_date(value: date | None) -> str:
+    """A date in the page's language, for the public pages: "December 3, 2026",
+    "3 de diciembre de 2026"."""
+    if value is None:
+        return ""
+    return format_date(value, format="long")
+
+
+def business_days(number: int) -> str:
+    """The reply promise's length in the page's language: "2 business days", "2 días
+    hábiles"."""
+    return _n("%(num)s business day", "%(num)s business days", number)
+
+
 def _clock_time(moment: datetime) -> str:
     return f"{moment.hour % 12 or 12}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
 
@@ -88,6 +111,38 @@ def phone(value: str | None) -> str:
     return phonenumbers.format_number(number, style)
 
 
+def _locale() -> str:
+    # The command line, the e-mail worker and FHIR exports run in an app context without
+    # a request: English, as the staff side is.
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
+    return page_language.language_of(request.environ)
+
+
+def _language_context() -> dict[str, Any]:
+    """``page_language`` for ``<html lang>`` on every page; on a page that exists in both
+    languages, ``language_links``: the same page in each (the switch and hreflang)."""
+    if not has_request_context():
+        return {"page_language": DEFAULT_LANGUAGE}
+    locale = get_locale()
+    context: dict[str, Any] = {"page_language": str(locale) if locale else DEFAULT_LANGUAGE}
+    if page_language.has_twin():
+        # A page shared with later visitors keys on the path, not the query string.
+        keep_query = not request.environ.get(SHARED_PAGE_KEY)
+        context["language_links"] = page_language.language_links(keep_query=keep_query)
+    return context
+
+
+def static_url(filename: str) -> str:
+    """A static file's address without the language prefix: /static/... is one file
+    whatever the page's language (one copy in browsers and nginx, which serves /static/)."""
+    built = url_for("static", filename=filename)
+    if not has_request_context():
+        return built
+    base = request.environ.get(page_language.BASE_SCRIPT_KEY, request.script_root)
+    return base + built[len(request.script_root) :]
+
+
 def phone_with_extension(value: str | None, extension: str | None = None) -> str:
     """The number as people read it and its extension: "(813) 555-0123 ext. 204"."""
     shown = phone(value)
@@ -97,10 +152,16 @@ def phone_with_extension(value: str | None, extension: str | None = None) -> str
 
 
 def init_app(app: Flask) -> None:
-    # ``{{ _("...") }}`` and ``{% trans %}`` in every template (app/i18n.py says why).
-    app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # ``{{ _("...") }}`` and ``{% trans %}`` in every template, and app/i18n.py's ``_`` and
+    # ``_l``, read the catalogs under translations/ in the language the address names.
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    Babel(app, locale_selector=_locale)
+    app.context_processor(_language_context)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, static_url=static_url)
     app.jinja_env.filters.update(
+        long_date=long_date,
+        business_days=business_days,
         label=label,
         reference=reference,
         waited=waited,

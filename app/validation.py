@@ -10,6 +10,7 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -22,6 +23,8 @@ from .i18n import _l
 
 _NAME_PUNCTUATION = frozenset(" -'.\u2019")  # space, hyphen, apostrophes, period
 _MULTILINE_WHITESPACE = frozenset("\n\r\t")
+# The e-mail validator's own message, where a form gives none (translated when shown).
+EMAIL_MESSAGE = _l("Enter an email address, like name@example.com")
 
 
 def strip_whitespace(value):
@@ -84,9 +87,9 @@ def has_control_characters(value: str, *, multiline: bool = False) -> bool:
 
 
 class NoControlCharacters:
-    def __init__(self, *, multiline: bool = False, message: str | None = None):
+    def __init__(self, *, multiline: bool = False, message: Any = None):
         self.multiline = multiline
-        self.message = message or "Remove the special characters that cannot be stored"
+        self.message = message or _l("Remove the special characters that cannot be stored")
 
     def __call__(self, form, field: Field) -> None:
         if isinstance(field.data, str) and has_control_characters(
@@ -227,7 +230,7 @@ def phone_href(number: str | None, extension: str | None = None) -> str:
 class EmailAddress:
     """Syntax only, no DNS; the normalized address is kept on ``field.normalized``."""
 
-    def __init__(self, message: str = "Enter an email address, like name@example.com"):
+    def __init__(self, message: Any = EMAIL_MESSAGE):
         self.message = message
 
     def __call__(self, form, field: Field) -> None:

@@ -5,44 +5,62 @@ slot for an external code (FHIR, for export; empty where nobody has mapped it ye
 offer ``choices()``, the models store the value behind a CHECK constraint, templates show
 ``label``, and the CSV and the audit trail write the value. A label is written here once.
 
-No Flask and no database here: the services, the models and the forms all import it.
+No Flask at import and no database here: the services, the models and the forms all
+import it. Labels are translated when read (``_l`` below).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
+
+from babel.support import LazyProxy
 
 
-def _l(text: str) -> str:
-    """Marks a label for translation.
+def _translated(text: str) -> str:
+    # Imported on first use: this module stays free of Flask at import time (the models,
+    # the FHIR code and the migrations import it too).
+    from flask_babel import gettext
 
-    Why a no-op: the site is English only today, and a Spanish page is coming. When
-    Flask-Babel arrives, this one function becomes its ``lazy_gettext`` (labels are built
-    at import, before any request knows its language, so they must be lazy), and the
-    extractor already finds every label by this name. Nothing else changes.
+    return gettext(text)
+
+
+def _l(text: str) -> Any:
+    """Marks a label for translation, and translates it each time it is read.
+
+    Labels are built at import, before any request knows its language, so they are lazy:
+    Babel's ``LazyProxy`` around Flask-Babel's ``gettext``, read in the language of the
+    request reading it (English outside a request and on staff pages). ``pybabel extract``
+    finds every label by this name (babel.cfg, the Makefile's ``catalog-extract``).
     """
-    return text
+    return LazyProxy(_translated, text, enable_cache=False)
 
 
 class Vocabulary(StrEnum):
     """A closed list of coded values: ``MEMBER = value, label`` or ``value, label, code``."""
 
-    label: str
     code: str | None
 
-    def __new__(cls, value: str, label: str, code: str | None = None) -> Self:
+    def __new__(cls, value: str, label: Any, code: str | None = None) -> Self:
         member = str.__new__(cls, value)
         member._value_ = value
-        member.label = label
+        member.lazy_label = label
         # The external code (for example FHIR's) where one is known; None until mapped.
         member.code = code
         return member
 
+    @property
+    def label(self) -> str:
+        """What people read, as a plain string in the current request's language: safe for
+        CSV, JSON, the audit trail, FHIR and sorting."""
+        return str(self.lazy_label)
+
     @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        """(stored value, label) pairs, in the order the form offers them."""
-        return [(member.value, member.label) for member in cls]
+    def choices(cls) -> list[tuple[str, Any]]:
+        """(stored value, label) pairs, in the order the form offers them. The labels stay
+        lazy: forms build their choices at import, and each page shows them in its own
+        language."""
+        return [(member.value, member.lazy_label) for member in cls]
 
     @classmethod
     def values(cls) -> tuple[str, ...]:

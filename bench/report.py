@@ -21,6 +21,9 @@ STAFF_P95_LIMIT_MS = 25.0
 RATIO_TARGETS = [
     ("information page, requests/s", "info", "constant", 0.9),
     ("request form GET, requests/s", "form", "constant", 0.5),
+    # Issue 17: the Spanish pages (/es/...) hold the same targets.
+    ("Spanish information page `/es/`, requests/s", "info_es", "constant", 0.9),
+    ("Spanish request form GET, requests/s", "form_es", "constant", 0.5),
     ("valid submission stored, submissions/s", "submission", "insert", 0.6),
 ]
 
@@ -105,6 +108,8 @@ PUBLIC_ROWS = [
     ("information page `/`", "info", "constant"),
     ("information page, revalidated (If-None-Match)", "info_304", "constant"),
     ("request form GET", "form", "constant"),
+    ("Spanish information page `/es/`", "info_es", "constant"),
+    ("Spanish request form GET", "form_es", "constant"),
     ("submission (form GET + valid POST, stored)", "submission", "insert"),
     ("submission, the POST alone", "submission_post", "insert"),
     ("bare: constant page", "constant", ""),

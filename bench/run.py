@@ -130,6 +130,8 @@ def public_round(
         ("info", app, lambda: load.run_wrk(url(app.port, "/"), **wrk)),
         ("constant", bare, lambda: load.run_wrk(url(bare.port, "/constant"), **wrk)),
         ("form", app, lambda: load.run_wrk(url(app.port, "/request-appointment"), **wrk)),
+        ("info_es", app, lambda: load.run_wrk(url(app.port, "/es/"), **wrk)),
+        ("form_es", app, lambda: load.run_wrk(url(app.port, "/es/request-appointment"), **wrk)),
         ("template", bare, lambda: load.run_wrk(url(bare.port, "/template"), **wrk)),
         (
             "submission",
@@ -171,7 +173,13 @@ def public_round(
 
 
 def warm_up(app: Server, bare: Server) -> None:
-    pages = ((app.port, "/"), (app.port, "/request-appointment"), (bare.port, "/template"))
+    pages = (
+        (app.port, "/"),
+        (app.port, "/request-appointment"),
+        (app.port, "/es/"),
+        (app.port, "/es/request-appointment"),
+        (bare.port, "/template"),
+    )
     for port, path in pages:
         load.run_wrk(f"http://127.0.0.1:{port}{path}", duration=1, connections=4)
     load.run_client("app_submission", app.port, duration=1, start_n=9_000_000)

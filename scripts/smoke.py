@@ -49,6 +49,8 @@ def main(base: str) -> int:
 
     try:
         expect("/", 200, "metastatic")
+        # The Spanish page: its catalog is compiled by `make install`, not committed.
+        expect("/es/", 200, "metastásico")
         expect("/healthz", 200, "ok")
         expect("/readyz", 200, "at head")
         expect("/favicon.ico", 200, "")

@@ -1,8 +1,8 @@
 """Building an outbox message into a MIME e-mail: subject, plain text and HTML parts.
 
 Templates live in templates/email/ and mark every sentence for translation
-(`{% trans %}`), read through the standard gettext catalogs under translations/: a
-Spanish e-mail is a `translations/es/LC_MESSAGES/messages.mo` away, with no change here.
+(`{% trans %}`), read through the site's one gettext catalog under translations/ (the
+pages' too: docs/translations.md), in the locale stored on the outbox row.
 The message depends only on the outbox row and the settings, never on the clock, so a
 re-send after a crash is byte for byte the same message with the same Message-ID.
 """
@@ -20,14 +20,15 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from app.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from app.services import reference_codes
 from app.vocabulary import MessageKind
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates" / "email"
 TRANSLATIONS = ROOT / "translations"
-LOCALES = ("en",)
-DEFAULT_LOCALE = "en"
+LOCALES = LANGUAGES
+DEFAULT_LOCALE = DEFAULT_LANGUAGE
 
 
 class MessageRefused(ValueError):

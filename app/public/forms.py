@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask import request
 from wtforms import (
     BooleanField,
     Field,
@@ -23,6 +24,7 @@ from app import models
 from app.i18n import _l
 from app.public.wording import for_person
 from app.request_fields import FORM_ORDER
+from app.serving.language import language_of
 from app.validation import (
     EmailAddress,
     NoControlCharacters,
@@ -202,8 +204,16 @@ def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
     )
 
 
-def _radio(label: str, vocabulary: type[Vocabulary], message: str) -> RadioField:
-    return RadioField(label, choices=options(vocabulary.choices()), validators=[Required(message)])
+def _radio(label: str, vocabulary: type[Vocabulary], message: str, **kwargs) -> RadioField:
+    return RadioField(
+        label, choices=options(vocabulary.choices()), validators=[Required(message)], **kwargs
+    )
+
+
+def _spanish_on_a_spanish_page() -> str | None:
+    # The preferred language starts as Spanish on a Spanish page (/es/...); the person may
+    # change it. The blank form is cached per language (app/serving/pages.py).
+    return Language.SPANISH.value if language_of(request.environ) == "es" else None
 
 
 class AppointmentRequestForm(TrimmedForm):
@@ -335,6 +345,7 @@ class AppointmentRequestForm(TrimmedForm):
         ),
         Language,
         _l("Select the preferred language"),
+        default=_spanish_on_a_spanish_page,
     )
     language_other = _text(
         _l("Which language?"),

@@ -3,8 +3,11 @@ as app/request_fields.py describes it."""
 
 from __future__ import annotations
 
+from flask import request
+
 from app.request_fields import FIELDS, FORM_ORDER, RequestField, Stored, is_kept
 from app.services.appointment_requests import NewRequest, ReferralDetails
+from app.serving.language import language_of
 from app.vocabulary import YesNo
 
 from .forms import AppointmentRequestForm
@@ -31,8 +34,10 @@ def _stored_value(form: AppointmentRequestForm, field: RequestField) -> object:
     raise ValueError(f"{field.name}: no stored shape for {field.stored}")
 
 
-def to_new_request(form: AppointmentRequestForm, *, form_language: str = "en") -> NewRequest:
-    """The stored shape of the answers; ``form_language`` is the page's (PageLanguage)."""
+def to_new_request(form: AppointmentRequestForm, *, form_language: str | None = None) -> NewRequest:
+    """The stored shape of the answers; ``form_language`` is the page's (PageLanguage):
+    by default the language of the address the form was sent to (/es/...: Spanish), so
+    intake knows how the person read the form, and the e-mail goes out in it."""
     answers = {name: form[name].data for name in FORM_ORDER}
     values: dict[str, object] = {}
     referral: dict[str, object] = {}
@@ -53,6 +58,6 @@ def to_new_request(form: AppointmentRequestForm, *, form_language: str = "en") -
     referred = answers["has_referral"] == YesNo.YES
     return NewRequest(
         **values,  # type: ignore[arg-type]
-        form_language=form_language,
+        form_language=form_language or language_of(request.environ),
         referral=ReferralDetails(**referral) if referred else None,  # type: ignore[arg-type]
     )

@@ -122,7 +122,12 @@ def submit_request(
             if recipient:
                 # In this transaction: committed with the request or not at all (issue 18).
                 outbox.queue_confirmation(
-                    session, request_id=request_id, reference=reference, recipient=recipient
+                    session,
+                    request_id=request_id,
+                    reference=reference,
+                    recipient=recipient,
+                    # In the language of the page the request was made on.
+                    locale=details.form_language,
                 )
             return Submitted(reference, created=True)
         existing = _stored_for_token(session, token)

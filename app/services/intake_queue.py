@@ -20,6 +20,7 @@ from app.vocabulary import (
     OPEN_STATUSES,
     BestTime,
     Language,
+    PageLanguage,
     RequestStatus,
 )
 
@@ -60,12 +61,21 @@ class InterpreterFilter(enum.StrEnum):
     NOT_NEEDED = "not_needed"
 
 
+class FormLanguageFilter(enum.StrEnum):
+    """The language of the page a request was made on (PageLanguage), or either."""
+
+    ANY = "any"
+    ENGLISH = PageLanguage.ENGLISH.value
+    SPANISH = PageLanguage.SPANISH.value
+
+
 @dataclass(frozen=True, kw_only=True)
 class QueueFilters:
     status: StatusFilter = StatusFilter.OPEN
     referral: ReferralFilter = ReferralFilter.ANY
     claim: ClaimFilter = ClaimFilter.ANY
     interpreter: InterpreterFilter = InterpreterFilter.ANY
+    form_language: FormLanguageFilter = FormLanguageFilter.ANY
     search: str = ""
 
 
@@ -165,6 +175,8 @@ def _filtered(
 
     query = where_referral(query, filters.referral)
     query = where_interpreter(query, filters.interpreter)
+    if filters.form_language != FormLanguageFilter.ANY:
+        query = query.where(ar.form_language == PageLanguage(filters.form_language.value))
 
     if filters.claim == ClaimFilter.MINE:
         query = query.where(ar.claimed_by_id == viewer_id)

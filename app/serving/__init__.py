@@ -18,7 +18,7 @@ from flask import Flask
 
 from app.ops import hostile
 
-from . import headers, limits, pages, sessions
+from . import headers, language, limits, pages, sessions
 from .headers import public_cache
 from .limits import draft_rate_limit, form_rate_limit, limiter, sign_in_rate_limit
 from .pages import blank_form, information_page, page_key, page_language
@@ -43,12 +43,15 @@ def init_app(app: Flask) -> None:
     # Flask hooks: after_request hooks run last-registered first, so the rate limiter's
     # Retry-After is on a 429 before the headers hook sees it.
     headers.init_app(app)
+    # First of the before_request hooks: a staff address under /es/ is a 404 before
+    # anything else looks at it.
+    language.init_app(app)
     limits.init_app(app)
     sessions.init_app(app)
 
     # WSGI layers, innermost first. The replay sits right in front of Flask and keys its
-    # copies on the request as the proxy fix leaves it, so the proxy fix goes outside it:
-    # outermost, the trusted-proxy check (trusted_proxies.py), which drops X-Forwarded-*
+    # copies on the request as the proxy fix and the language layer leave it, so both go
+    # outside it: outermost, the trusted-proxy check (trusted_proxies.py), which drops X-Forwarded-*
     # from any peer not in TRUSTED_PROXIES and applies ProxyFix to the others.
     cache = pages.init_app(app)
     # Innermost: a body that cannot be read answers 400 (app/ops/hostile.py); the stream
@@ -56,6 +59,10 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = hostile.guard_body(app.wsgi_app)  # type: ignore[method-assign]
     replayed = partial(headers.public_paths, app)  # read at the first request: every view is there
     app.wsgi_app = PageReplay(app.wsgi_app, cache, replayed)  # type: ignore[method-assign]
+    # The language comes off the address before the replay keys its copies on the path
+    # (/es/ is replayed as / is, under another key), and after the proxy fix, whose
+    # X-Forwarded-Prefix goes in front of /es in SCRIPT_NAME.
+    app.wsgi_app = language.LanguagePrefix(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = _believe_trusted_proxies(app, app.wsgi_app)  # type: ignore[method-assign]
 
 

@@ -2,8 +2,8 @@
 
 A page that is the same for every visitor is only the same for every visitor *who reached
 it the same way*: its links are built from the request's script root (the path prefix a
-proxy may announce), its headers from the scheme (HSTS on https only), and soon its words
-from the language. So every copy is kept under a ``PageKey`` holding each of those, taken
+proxy may announce), its headers from the scheme (HSTS on https only), and its words from
+the language (``/es/...``). So every copy is kept under a ``PageKey`` holding each of those, taken
 from the WSGI environment after the proxy fix, and a copy made for one key is never served
 to another: a request that arrives with a made-up prefix or host gets a page of its own and
 poisons nobody else's. The configuration is part of the key by where the cache lives: one
@@ -31,10 +31,15 @@ from flask import Flask, Response, current_app, render_template, request
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 
+from .language import language_of
+
 EXTENSION_KEY = "serving_pages"
 MAX_ENTRIES = 256
 # What the replay (replay.py) keeps under a key: Flask's answers and their ETag.
 REPLAY_PART = "replayed-answers"
+# Set while a page that will be shared with other visitors is rendered: the query string
+# is not part of the key, so nothing on such a page may come from it (the language links).
+SHARED_PAGE_KEY = "intake.shared_page"
 # Plain letters and digits, so escaping cannot change it on the way through Jinja.
 _TOKEN_SLOT = "formTokenSlot4d8a03"  # noqa: S105  (a placeholder, not a secret)
 
@@ -42,9 +47,9 @@ _TOKEN_SLOT = "formTokenSlot4d8a03"  # noqa: S105  (a placeholder, not a secret)
 def page_language(environ: dict) -> str:
     """The language a page is answered in: the one place a cached page's language comes from.
 
-    English only today. When Spanish arrives (``/es/...`` paths, Flask-Babel), this is the
-    one function to change: every cache key already carries its answer."""
-    return "en"
+    The address says it (``/es/...``): the language layer (language.py), outside the
+    replay, records it in the environment before any copy is looked up."""
+    return language_of(environ)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ def information_page(template: str) -> Response:
         response = Response(status=304)
         response.set_etag(etag)
         return response
+    request.environ[SHARED_PAGE_KEY] = True
     body = render_template(template).encode()
     response = Response(body, mimetype="text/html")
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
@@ -160,6 +166,7 @@ def blank_form(
     csrf_token = generate_csrf()
     pieces = cache.get(key, template)
     if pieces is None:
+        request.environ[SHARED_PAGE_KEY] = True
         form = make_form()
         form.form_token.data = _TOKEN_SLOT
         html = render_template(template, form=form, **context)

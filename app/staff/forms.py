@@ -19,6 +19,7 @@ from app.services import reference_codes
 from app.services.access_metrics import MAX_DAYS
 from app.services.intake_queue import (
     ClaimFilter,
+    FormLanguageFilter,
     InterpreterFilter,
     ReferralFilter,
     StatusFilter,
@@ -219,6 +220,18 @@ class QueueFilterForm(TrimmedForm):
             ]
         ),
         default=InterpreterFilter.ANY.value,
+        invalid_choice_message=NOT_OFFERED,
+    )
+    form_language = SelectField(
+        "Form language",
+        choices=options(
+            [
+                (FormLanguageFilter.ANY.value, "English or Spanish"),
+                (FormLanguageFilter.ENGLISH.value, "Sent in English"),
+                (FormLanguageFilter.SPANISH.value, "Sent in Spanish"),
+            ]
+        ),
+        default=FormLanguageFilter.ANY.value,
         invalid_choice_message=NOT_OFFERED,
     )
     claim = SelectField(

@@ -33,6 +33,7 @@ from app.services.business_clock import BusinessClock
 from app.services.errors import DomainError, NotFound
 from app.services.intake_queue import (
     ClaimFilter,
+    FormLanguageFilter,
     InterpreterFilter,
     QueueFilters,
     ReferralFilter,
@@ -124,12 +125,13 @@ def _queue_filters() -> tuple[QueueFilterForm, QueueFilters, int | None]:
         referral=ReferralFilter(form.referral.data),
         claim=ClaimFilter(form.claim.data),
         interpreter=InterpreterFilter(form.interpreter.data),
+        form_language=FormLanguageFilter(form.form_language.data),
         search=form.q.data or "",
     )
     return form, filters, after
 
 
-LINK_FILTERS = ("status", "referral", "interpreter", "claim")
+LINK_FILTERS = ("status", "referral", "interpreter", "form_language", "claim")
 
 
 def _filter_args(form: QueueFilterForm) -> dict[str, str]:

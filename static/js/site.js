@@ -47,6 +47,19 @@
     return true;
   }
 
+  // The English home page, shared by everyone (and cached), carries a hidden line in
+  // Spanish; it is shown here to a browser that puts Spanish before English. Never a
+  // redirect: the visible "Español" link is on every page anyway.
+  function suggestSpanish() {
+    var note = document.querySelector("[data-language-suggestion]");
+    if (!note || !navigator.languages) { return; }
+    for (var i = 0; i < navigator.languages.length; i++) {
+      var primary = String(navigator.languages[i]).toLowerCase().split("-")[0];
+      if (primary === "en") { return; }
+      if (primary === "es") { note.hidden = false; return; }
+    }
+  }
+
   // Staff pages: warn two minutes before the idle sign-out, with a button that keeps the
   // session (WCAG 2.2.1). The server counts only requests as activity, so the button
   // posts one; a note typed meanwhile stays in its box either way.
@@ -139,6 +152,7 @@
     });
 
     warnBeforeSignOut();
+    suggestSpanish();
 
     var summary = document.querySelector("[data-error-summary]");
     if (summary) {

@@ -365,6 +365,27 @@ def test_nginx_keeps_the_public_page_and_nothing_marked_no_store(cluster, log):
     assert css.body == (ROOT / "static" / "css" / "site.css").read_text()
 
 
+def test_nginx_keeps_each_language_apart(cluster, log):
+    """Issue 17 (and the Spanish page caching issue 20 left to prove here): nginx keeps
+    /es/ and / as two pages; a Spanish visit never hands the next English visitor a
+    Spanish page through nginx's cache, nor the reverse."""
+    for first, second in (("/es/", "/"), ("/", "/es/")):
+        visitor = Browser(cluster.port, source="127.0.0.9")
+        visitor.request("GET", first)
+        kept_first = kept_answer(visitor, first)
+        kept_second = kept_answer(Browser(cluster.port, source="127.0.0.10"), second)
+        assert kept_first.headers["x-cache-status"] == kept_second.headers["x-cache-status"]
+        for path, answer in ((first, kept_first), (second, kept_second)):
+            spanish = path == "/es/"
+            assert answer.status == 200
+            assert ('<html lang="es">' in answer.body) is spanish, path
+            assert ("Cáncer de seno metastásico" in answer.body) is spanish, path
+            assert log.upstream(answer.request_id) == "-", "from nginx's cache"
+        assert kept_first.headers["etag"] != kept_second.headers["etag"]
+    keys = cache_entries(cluster.nginx.cache_dir)
+    assert any(key.endswith("/es/") for key in keys), list(keys)
+
+
 # -- a lost host and a rolling deploy under load -------------------------------------------
 
 SUBMISSIONS, CLIENTS = 1000, 20

@@ -37,12 +37,19 @@ def test_only_the_public_form_may_be_sent_to_a_second_host_after_the_first_had_i
     directives = [
         line.strip() for line in shipped.splitlines() if line.strip().startswith("proxy_next")
     ]
-    assert [d for d in directives if "non_idempotent" in d] == [
+    # The form, in English and in Spanish (/es/).
+    assert [d for d in directives if "non_idempotent" in d] == 2 * [
         "proxy_next_upstream error timeout non_idempotent;"
     ]
-    form = shipped.split("location /request-appointment/ {", 1)[1].split("}", 1)[0]
+    # The journey's steps and send, in English and in Spanish (/es/); its first page (a GET)
+    # is matched exactly so that nginx does not redirect it to the prefix's trailing slash.
+    for address in ("/request-appointment", "/es/request-appointment"):
+        form = shipped.split(f"location {address}/ {{", 1)[1].split("}", 1)[0]
+        assert "non_idempotent;" in form, address
+        first = shipped.split(f"location = {address} {{", 1)[1].split("}", 1)[0]
+        assert "non_idempotent" not in first and "proxy_cache off;" in first, address
     staff = shipped.split("location /staff/ {", 1)[1].split("}", 1)[0]
-    assert "non_idempotent;" in form and "non_idempotent" not in staff
+    assert "non_idempotent" not in staff
 
 
 def test_nginx_accepts_the_rendered_file(tmp_path):

@@ -41,7 +41,7 @@ METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
 FIELD_NAMES = [
     *BASE, "csrf_token", "form_token", "website", "note", "to_status", "close_reason",
     "status_note", "password", "q", "status", "referral", "claim", "staff", "reference",
-    "after", "before",
+    "after", "before", "form_language",
 ]  # fmt: skip
 HUGE = ["9223372036854775807", "9223372036854775808", "18446744073709551616", "1" * 40,
         "-9223372036854775809", "1e309", "NaN", "0x10", "²", "٣"]  # fmt: skip
@@ -139,6 +139,9 @@ def hostile_requests(draw, app) -> dict:
     signed_in = draw(st.booleans())
     method = draw(st.sampled_from(sorted(rule.methods)) | st.sampled_from(METHODS))
     path = draw(path_for(rule, app.fuzz_references))
+    if draw(st.integers(0, 3)) == 0:
+        # Every address in Spanish too (/es/...: public pages answer, the rest is a 404).
+        path = "/es" + path
     qs = draw(st.one_of(st.just(""), query, raw_query))
     request = {"signed_in": signed_in, "method": method, "path": path, "query": qs}
     if method in ("POST", "PUT", "PATCH", "DELETE"):

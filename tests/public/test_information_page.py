@@ -56,7 +56,10 @@ def test_the_page_is_fit_for_search_engines_and_screen_readers(client):
 
 def test_assets_are_served_by_the_app_not_a_cdn(client):
     soup = parse(client.get("/"))
-    urls = [tag.get("href") or tag.get("src") for tag in soup.select("link[href], script[src]")]
+    urls = [
+        tag.get("href") or tag.get("src")
+        for tag in soup.select("link[rel=stylesheet], script[src]")
+    ]
     assert urls
     for url in urls:
         assert url.startswith("/static/")
