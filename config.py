@@ -56,6 +56,11 @@ class Config:
     # When the center calls people back, shown on the confirmation with the number it
     # calls from (CENTER_CALLBACK_PHONE).
     CALLBACK_HOURS = _env("CALLBACK_HOURS", "Monday to Friday, 8 a.m. to 5 p.m. Eastern time")
+    # The same hours as the Spanish pages say them (a setting, not the catalog: the hours
+    # are the center's, and change with it).
+    CALLBACK_HOURS_ES = _env(
+        "CALLBACK_HOURS_ES", "de lunes a viernes, de 8 a. m. a 5 p. m., hora del este"
+    )
     # How long the answers of an unsent request are kept between the journey's pages
     # (each page sent moves it ahead); then `flask intake purge-drafts` removes them.
     DRAFT_KEEP_HOURS = _env_int("DRAFT_KEEP_HOURS", 24)

@@ -20,6 +20,7 @@ from app.db import DATABASE_UNAVAILABLE, discard_session, get_session
 from app.models import RequestDraft
 from app.request_fields import STEPS, Step, step_form_fields
 from app.services import appointment_requests, drafts, reference_codes
+from app.serving.language import language_of
 
 from . import journey
 from .forms import AppointmentRequestForm, token_is_well_formed
@@ -218,7 +219,9 @@ def confirmation(reference: str):
         reference=reference_codes.display(reference),
         reply_days=config["REPLY_BUSINESS_DAYS"],
         callback_phone=config["CENTER_CALLBACK_PHONE"],
-        callback_hours=config["CALLBACK_HOURS"],
+        callback_hours=config[
+            "CALLBACK_HOURS_ES" if language_of(request.environ) == "es" else "CALLBACK_HOURS"
+        ],
     )
 
 
