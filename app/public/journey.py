@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import get_locale
 from werkzeug.datastructures import MultiDict
 
 from app.i18n import _l
@@ -26,6 +27,7 @@ from app.request_fields import (
     step_form_fields,
     step_questions,
 )
+from app.templating import long_date
 from app.vocabulary import Submitter
 
 from .forms import AppointmentRequestForm
@@ -161,7 +163,11 @@ def _shown(form: AppointmentRequestForm, name: str) -> object:
     field = form[name]
     if name == "dob_month":
         born = form.date_of_birth
-        return born.strftime("%m/%d/%Y") if born else ""
+        if not born:
+            return ""
+        # As typed in English (month first); Spanish readers get the month's name, so the
+        # day and month cannot be read the other way round.
+        return long_date(born) if str(get_locale()) != "en" else born.strftime("%m/%d/%Y")
     if field.type == "BooleanField":
         return _l("Yes") if field.data else _l("No")
     if field.type in ("RadioField", "SelectField"):

@@ -36,7 +36,13 @@ def _shot(page, name: str) -> None:
     folder = os.environ.get("SPANISH_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        # In screen-high pieces: a whole page of a phone is too tall to read as one image.
+        width, height = page.viewport_size["width"], page.viewport_size["height"]
+        total = page.evaluate("() => document.documentElement.scrollHeight")
+        for piece, top in enumerate(range(0, total, height)):
+            clip = {"x": 0, "y": top, "width": width, "height": min(height, total - top)}
+            path = Path(folder) / f"{name}-{piece}.png"
+            page.screenshot(path=str(path), full_page=True, clip=clip)
 
 
 def _spanish_and_fits(page, where: str) -> None:

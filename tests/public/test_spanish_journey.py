@@ -101,6 +101,8 @@ def test_every_step_blank_and_check_your_answers_are_all_spanish(client, answers
     assert "Cambiar" in check_page and "Enviar la solicitud" in check_page
     # The coded answers read in Spanish too.
     assert "Huesos" in check_page and "Florida" in check_page
+    # The date of birth with its month's name: never read as 3 July.
+    assert "27 de marzo de 1965" in check_page
 
 
 def test_every_step_with_its_problems_is_all_spanish(client):
