@@ -312,3 +312,9 @@ def test_an_english_journey_stores_english_and_suggests_no_language(client, db):
     assert count_rows(db, "appointment_requests") == 1
     assert db.scalars(select(AppointmentRequest)).one().form_language == "en"
     assert db.scalars(select(OutboxMessage)).one().locale == "en"
+
+
+def test_the_review_date_of_the_information_page_is_in_spanish(database_url):
+    app = make_test_app(database_url, INFORMATION_REVIEWED="2026-10-05")
+    text = _all_spanish(app.test_client().get("/es/"))
+    assert "Última revisión de esta página: 5 de octubre de 2026" in text
