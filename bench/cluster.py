@@ -107,8 +107,8 @@ def run() -> dict:
         database_url=database_url,
         workers=workers,
         key_prefix=f"intake-bench-cluster-{secrets.token_hex(4)}",
-        # The form's rate limit far above what the bench sends; the limiter still runs.
-        extra_env={"FORM_RATE_LIMIT": "10000000 per hour"},
+        # The form's rate limits far above what the bench sends; the limiter still runs.
+        extra_env={"FORM_RATE_LIMIT": "10000000 per hour", "DRAFT_RATE_LIMIT": "10000000 per hour"},
     )
     results: dict = {"rounds": [], "seconds": seconds, "connections": connections}
     try:

@@ -95,6 +95,7 @@ def production_env(database_url: str) -> dict[str, str]:
         "RATELIMIT_STORAGE_URI": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "RATELIMIT_KEY_PREFIX": f"intake-bench-{RUN_ID}",
         "FORM_RATE_LIMIT": "10000000 per hour",
+        "DRAFT_RATE_LIMIT": "10000000 per hour",
         "SIGNIN_RATE_LIMIT": "10000000 per hour",
     }
 
