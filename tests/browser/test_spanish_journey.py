@@ -19,12 +19,15 @@ from tests.browser.support import (
     PHONE,
     REFERENCE_PATTERN,
     assert_accessible,
-    field_in_view,
     fill_step,
     horizontal_overflow,
     small_tap_targets,
 )
-from tests.browser.test_public_journeys import REFERRAL, stored_request, summary_links
+from tests.browser.test_public_journeys import (
+    REFERRAL,
+    fix_from_the_summary,
+    stored_request,
+)
 from tests.support.forms import caregiver_answers, valid_answers
 
 pytestmark = pytest.mark.browser
@@ -114,22 +117,6 @@ def test_a_caregiver_asks_in_spanish_from_the_first_step_to_the_confirmation(new
     assert confirmation
 
 
-def _fix_from_the_summary(page, field_id: str, message: str, value: str | None) -> None:
-    links = dict(summary_links(page))
-    assert message in links.get(f"#{field_id}", ""), links
-    page.evaluate("() => window.scrollTo(0, 0)")
-    page.locator(f".error-summary a[href='#{field_id}']").click()
-    where = field_in_view(page, field_id)
-    assert where["focused"], f"{field_id} has focus"
-    assert 0 <= where["top"] and where["bottom"] <= where["height"], (field_id, where)
-    assert 0 <= where["labelTop"], (field_id, where)
-    if value is None:
-        page.keyboard.press("Space")
-    else:
-        page.keyboard.press("Control+a")
-        page.keyboard.type(value)
-
-
 def test_mistakes_are_fixed_from_the_spanish_error_summary(new_page, live_server):
     page = new_page(**PHONE, locale="es-US")
     last_name = "Errores-Espanol"
@@ -147,7 +134,7 @@ def test_mistakes_are_fixed_from_the_spanish_error_summary(new_page, live_server
     assert page.locator(".error-summary").get_by_text("Hay un problema").is_visible()
     assert page.evaluate("() => document.activeElement.classList.contains('error-summary')")
     _spanish_and_fits(page, "es-err-2-patient")
-    _fix_from_the_summary(page, "dob_month", "La fecha de nacimiento debe ser en el pasado", "3")
+    fix_from_the_summary(page, "dob_month", "La fecha de nacimiento debe ser en el pasado", "3")
     page.locator("#dob_year").fill("1965")
     _continue(page)
 
@@ -155,8 +142,8 @@ def test_mistakes_are_fixed_from_the_spanish_error_summary(new_page, live_server
     _continue(page)
     assert page.locator("#phone").input_value() == "813 LLAME YA"
     _spanish_and_fits(page, "es-err-3-contact")
-    _fix_from_the_summary(page, "email", "Escriba una dirección de correo", "maria@example.com")
-    _fix_from_the_summary(page, "phone", "número de teléfono", "813 555 0123")
+    fix_from_the_summary(page, "email", "Escriba una dirección de correo", "maria@example.com")
+    fix_from_the_summary(page, "phone", "número de teléfono", "813 555 0123")
     _continue(page)
     fill_step(page, answers)
     _continue(page)
@@ -165,7 +152,7 @@ def test_mistakes_are_fixed_from_the_spanish_error_summary(new_page, live_server
 
     _continue(page)  # consent forgotten
     _spanish_and_fits(page, "es-err-6-consent")
-    _fix_from_the_summary(page, "consent", "Confirme que podemos comunicarnos", None)
+    fix_from_the_summary(page, "consent", "Confirme que podemos comunicarnos", None)
     assert page.locator("#consent").is_checked()
     _continue(page)
     assert page.url.endswith(f"{ES}/check")
