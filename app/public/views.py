@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, date, datetime, timedelta
 
 from flask import (
@@ -23,7 +22,7 @@ from app.services import appointment_requests, drafts, reference_codes
 from app.serving.language import language_of
 
 from . import journey
-from .forms import AppointmentRequestForm, token_is_well_formed
+from .forms import AppointmentRequestForm
 from .resend import is_resend_of_stored_request
 from .submission import to_new_request
 
@@ -59,10 +58,12 @@ def information():
 
 
 @bp.get("/request-appointment")
+@serving.same_for_new_visitors
 def request_appointment():
-    """Where the journey starts: its first step. A first visit gets it blank (the same for
-    everyone but for its tokens, so kept rendered, serving/pages.py); a browser with a
-    draft gets it with its answers (the browser's Back from the second step lands here)."""
+    """Where the journey starts: its first step. A first visit gets it blank, with no token
+    and no cookie: the same page for every new visitor, so the replay answers it
+    (serving/replay.py); a browser with a draft gets it with its answers (the browser's
+    Back from the second step lands here)."""
     return journey_step(STEPS[0].value)
 
 
@@ -90,6 +91,10 @@ def journey_step(step: str):
 
 
 @bp.post("/request-appointment/<step>")
+# A post that begins a request came from a page without a token (the same blank page for
+# every new visitor): the browser's Origin says whether it is ours. Once the browser holds a
+# draft, the token as everywhere else (serving/cross_origin.py).
+@serving.token_or_same_origin(begins=lambda: _current_draft_key() is None)
 # Only a page that begins a request counts (DRAFT_RATE_LIMIT): going back and forth
 # between the steps of one request never does.
 @serving.draft_rate_limit(exempt_when=lambda: _current_draft_key() is not None)
@@ -106,13 +111,7 @@ def save_step(step: str):
             if this is not STEPS[0]:
                 # The session ended (or the cookie was lost) before this page.
                 return redirect(url_for(".request_appointment"), code=303)
-            offered = request.form.get("form_token", "")
-            draft = drafts.start(
-                db,
-                offered_token=offered if token_is_well_formed(offered) else None,
-                now=now,
-                keep=keep,
-            )
+            draft = drafts.start(db, now=now, keep=keep)
             session[_DRAFT] = draft.key
         elif draft.sent_reference:
             return redirect(url_for(".journey_step", step=this.value), code=303)
@@ -229,12 +228,13 @@ def confirmation(reference: str):
 
 
 def _first_page():
-    return serving.blank_form(
-        "public/step_who.html",
-        lambda: journey.form_for({}),
-        secrets.token_urlsafe(24),
-        **_step_context(STEPS[0], {}, changing=False),
-    )
+    """The first step, blank, for a browser with no draft. Without a draft key it carries
+    no token and reads nothing the visitor sent: the page shared with every new visitor."""
+    context = _step_context(STEPS[0], {}, changing=False)
+    form = journey.form_for({})
+    if context["begins_request"]:
+        return serving.shared_page("public/step_who.html", form=form, **context)
+    return render_template("public/step_who.html", form=form, **context)
 
 
 def _step_page(step: Step, form: AppointmentRequestForm, answers: dict, **context):
@@ -263,6 +263,8 @@ def _step_context(step: Step, answers: dict, *, changing: bool) -> dict:
         "action": url_for(".save_step", step=step.value, **_change_args(changing)),
         "back": back,
         "changing": changing,
+        # No token on a page that begins a request (save_step checks its Origin instead).
+        "begins_request": _current_draft_key() is None,
     }
 
 
@@ -324,7 +326,11 @@ def _current_draft_key() -> str | None:
 
 
 def _current_draft() -> RequestDraft | None:
-    return drafts.find(get_session(), _current_draft_key(), now=_now())
+    key = _current_draft_key()
+    if key is None:
+        # A first visit: no draft to look for, so no database session either.
+        return None
+    return drafts.find(get_session(), key, now=_now())
 
 
 def _changing() -> bool:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.models import AppointmentRequest, RequestDraft
+from app.models import RequestDraft
 
 # Limits on what one draft keeps of a posted field: far above any real answer (the form's
 # own limits are lower and are checked on every page), so a hostile post cannot grow a row.
@@ -34,17 +34,11 @@ def find(session: Session, key: str | None, *, now: datetime) -> RequestDraft | 
     )
 
 
-def start(
-    session: Session, *, offered_token: str | None, now: datetime, keep: timedelta
-) -> RequestDraft:
-    """A new, empty draft. It takes the form token its first page carried, unless that
-    token is already some draft's or request's (a page opened twice): then a new one."""
-    token = offered_token
-    if not token or _token_taken(session, token):
-        token = secrets.token_urlsafe(24)
+def start(session: Session, *, now: datetime, keep: timedelta) -> RequestDraft:
+    """A new, empty draft, with the one-time form token its request will be sent with."""
     draft = RequestDraft(
         key=secrets.token_urlsafe(32),
-        form_token=token,
+        form_token=secrets.token_urlsafe(24),
         answers={},
         checked_steps=[],
         updated_at=_utc(now),
@@ -98,14 +92,6 @@ def purge_expired(session: Session, *, now: datetime) -> int:
     # Python (SQLite hands back its times without their zone).
     result = session.execute(statement.execution_options(synchronize_session=False))
     return result.rowcount or 0
-
-
-def _token_taken(session: Session, token: str) -> bool:
-    in_drafts = session.scalar(select(RequestDraft.id).where(RequestDraft.form_token == token))
-    if in_drafts is not None:
-        return True
-    stored = select(AppointmentRequest.id).where(AppointmentRequest.submission_token == token)
-    return session.scalar(stored) is not None
 
 
 def _bounded(value: str | list[str]) -> str | list[str]:

@@ -5,9 +5,11 @@ headers, rate limits, and session signing.
 ``init_app`` installs all of it, in the order written there; nothing else in the app wraps
 ``app.wsgi_app`` or adds a hook for these. Views say what they need with the decorators
 exported here: ``public_cache`` (the same for everyone: may be stored by browsers and
-proxies, and is replayed; everything else is ``no-store``), ``form_rate_limit`` and
-``sign_in_rate_limit``. Libraries are used through
-their public API only.
+proxies, and is replayed; everything else is ``no-store``), ``same_for_new_visitors``
+(replayed to requests without cookies, still ``no-store``), ``token_or_same_origin`` (a
+post that begins something, checked by the browser's Origin instead of a token),
+``form_rate_limit``, ``draft_rate_limit`` and ``sign_in_rate_limit``. Libraries are used
+through their public API only.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from flask import Flask
 from app.ops import hostile
 
 from . import headers, language, limits, pages, sessions
+from .cross_origin import token_or_same_origin
 from .headers import public_cache
 from .limits import draft_rate_limit, form_rate_limit, limiter, sign_in_rate_limit
-from .pages import blank_form, information_page, page_key, page_language
-from .replay import PageReplay
+from .pages import information_page, page_key, page_language, shared_page
+from .replay import PageReplay, new_visitor_paths, same_for_new_visitors
 from .trusted_proxies import TrustedProxyFix, parse_networks
 
 __all__ = [
-    "blank_form",
     "draft_rate_limit",
     "form_rate_limit",
     "information_page",
@@ -35,7 +37,10 @@ __all__ = [
     "page_key",
     "page_language",
     "public_cache",
+    "same_for_new_visitors",
+    "shared_page",
     "sign_in_rate_limit",
+    "token_or_same_origin",
 ]
 
 
@@ -57,8 +62,12 @@ def init_app(app: Flask) -> None:
     # Innermost: a body that cannot be read answers 400 (app/ops/hostile.py); the stream
     # it wraps is the one Flask reads.
     app.wsgi_app = hostile.guard_body(app.wsgi_app)  # type: ignore[method-assign]
-    replayed = partial(headers.public_paths, app)  # read at the first request: every view is there
-    app.wsgi_app = PageReplay(app.wsgi_app, cache, replayed)  # type: ignore[method-assign]
+    # Read at the first request, when every view is there.
+    replayed = partial(headers.public_paths, app)
+    replayed_for_new_visitors = partial(new_visitor_paths, app)
+    app.wsgi_app = PageReplay(  # type: ignore[method-assign]
+        app.wsgi_app, cache, replayed, replayed_for_new_visitors
+    )
     # The language comes off the address before the replay keys its copies on the path
     # (/es/ is replayed as / is, under another key), and after the proxy fix, whose
     # X-Forwarded-Prefix goes in front of /es in SCRIPT_NAME.

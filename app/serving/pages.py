@@ -9,11 +9,12 @@ to another: a request that arrives with a made-up prefix or host gets a page of 
 poisons nobody else's. The configuration is part of the key by where the cache lives: one
 per application, dropped with it.
 
-Three things read and write this cache, all in this package: the information page's ETag
-(``information_page``), the blank request form (``blank_form``) and the replay of whole
-answers (``replay.py``). It holds at most ``MAX_ENTRIES`` entries; once full, a request of
-a new kind is answered by Flask every time, so a flood of made-up hosts or prefixes costs
-the flooder renders, not anyone else memory or correct links.
+Two things read and write this cache, both in this package: the information page's ETag
+(``information_page``) and the replay of whole answers (``replay.py``), which keeps the
+information page and the journey's blank first page (``shared_page``). It holds at most
+``MAX_ENTRIES`` entries; once full, a request of a new kind is answered by Flask every
+time, so a flood of made-up hosts or prefixes costs the flooder renders, not anyone else
+memory or correct links.
 
 In debug mode, or with TEMPLATES_AUTO_RELOAD, nothing is kept, so template edits show at
 once.
@@ -22,14 +23,11 @@ once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
-from flask_wtf import FlaskForm
-from flask_wtf.csrf import generate_csrf
 
 from .language import language_of
 
@@ -39,9 +37,8 @@ MAX_ENTRIES = 256
 REPLAY_PART = "replayed-answers"
 # Set while a page that will be shared with other visitors is rendered: the query string
 # is not part of the key, so nothing on such a page may come from it (the language links).
+# The replay keeps only answers that carry it.
 SHARED_PAGE_KEY = "intake.shared_page"
-# Plain letters and digits, so escaping cannot change it on the way through Jinja.
-_TOKEN_SLOT = "formTokenSlot4d8a03"  # noqa: S105  (a placeholder, not a secret)
 
 
 def page_language(environ: dict) -> str:
@@ -134,11 +131,11 @@ def information_page(template: str) -> Response:
     same code, configuration and key, so they all agree on the ETag."""
     kept = cache_for(current_app).get(page_key(request.environ), REPLAY_PART)
     etag = kept.etag if kept is not None else None
+    request.environ[SHARED_PAGE_KEY] = True
     if etag is not None and request.if_none_match.contains_weak(etag):
         response = Response(status=304)
         response.set_etag(etag)
         return response
-    request.environ[SHARED_PAGE_KEY] = True
     body = render_template(template).encode()
     response = Response(body, mimetype="text/html")
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
@@ -146,44 +143,9 @@ def information_page(template: str) -> Response:
     return response.make_conditional(request)
 
 
-@dataclass(frozen=True)
-class _FormPieces:
-    before_csrf: str
-    before_token: str
-    after_token: str
-
-
-def blank_form(
-    template: str, make_form: Callable[[], FlaskForm], form_token: str, **context: Any
-) -> str:
-    """The blank form page with this visitor's CSRF token and one-time form token.
-
-    The form is the same for everyone but for those two hidden values: it is rendered
-    once per key with this visitor's real CSRF token and a placeholder form token, cut
-    around both, and each later visitor gets the pieces joined around their own."""
-    cache = cache_for(current_app)
-    key = page_key(request.environ)
-    csrf_token = generate_csrf()
-    pieces = cache.get(key, template)
-    if pieces is None:
-        request.environ[SHARED_PAGE_KEY] = True
-        form = make_form()
-        form.form_token.data = _TOKEN_SLOT
-        html = render_template(template, form=form, **context)
-        pieces = _cut(html, csrf_token)
-        if pieces is None:
-            # The template no longer shows each token exactly once: render in full.
-            form.form_token.data = form_token
-            return render_template(template, form=form, **context)
-        pieces = cache.put(key, template, pieces)
-    return pieces.before_csrf + csrf_token + pieces.before_token + form_token + pieces.after_token
-
-
-def _cut(html: str, csrf_token: str) -> _FormPieces | None:
-    if html.count(csrf_token) != 1 or html.count(_TOKEN_SLOT) != 1:
-        return None
-    before_csrf, rest = html.split(csrf_token)
-    if _TOKEN_SLOT not in rest:
-        return None
-    before_token, after_token = rest.split(_TOKEN_SLOT)
-    return _FormPieces(before_csrf, before_token, after_token)
+def shared_page(template: str, **context: Any) -> str:
+    """A page rendered to be shared with every visitor of its ``PageKey`` (the replay keeps
+    it, replay.py): nothing on it may come from the query string (the language links leave
+    it out) or from anything else the visitor sent."""
+    request.environ[SHARED_PAGE_KEY] = True
+    return render_template(template, **context)

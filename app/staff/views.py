@@ -40,6 +40,7 @@ from app.services.intake_queue import (
     StatusFilter,
 )
 from app.services.staff_accounts import now_utc
+from app.serving.cross_origin import is_cross_origin
 from app.transactions import commits, record_after_reading
 from app.validation import row_id
 from app.vocabulary import AuditAction, CloseReason, RequestStatus
@@ -402,18 +403,14 @@ def audit_trail():
     )
 
 
-# Browsers say where a request came from; a bulk export of patients' names is only ever
-# started from this site's own queue page (or typed/bookmarked: "none").
-_EXPORT_FETCH_SITES = frozenset({"same-origin", "none"})
-
-
 @bp.post("/export.csv")
 @admin_required
 @recent_proof_required
 def export_csv():
     # POST with the form's CSRF token only (a GET link on another site must not make an
-    # admin's browser download the queue), and never from another site's page.
-    if request.headers.get("Sec-Fetch-Site", "none") not in _EXPORT_FETCH_SITES:
+    # admin's browser download the queue), and never from another site's page: a bulk
+    # export of patients' names only ever starts from this site's own queue page.
+    if is_cross_origin(request.environ):
         abort(403)
     if not ActionForm().validate_on_submit():
         abort(400)

@@ -346,11 +346,17 @@ def test_nginx_keeps_the_public_page_and_nothing_marked_no_store(cluster, log):
     assert log.entry(revalidated.request_id)["upstream_status"] == "304"
     assert kept_answer(visitor, "/").headers["x-cache-status"] == "HIT"
 
-    # The form (no-store) reaches a host every time, and every visitor gets fresh tokens.
+    # The journey's first page (no-store) reaches a host every time: for a new visitor,
+    # blank, with no token and no cookie; once the visitor holds a draft, their own page
+    # with its token, never a copy of someone else's.
     forms = [visitor.request("GET", "/request-appointment") for _ in range(2)]
     assert all(f.headers["cache-control"] == "no-store" for f in forms)
     assert all(log.upstream(f.request_id) in hosts_of(cluster) for f in forms)
-    assert csrf_of(forms[0]) and forms[0].body != forms[1].body
+    assert 'name="csrf_token"' not in forms[0].body and not visitor.cookies
+    visitor.request("POST", "/request-appointment/who", {"submitter": "patient"})
+    own = visitor.request("GET", "/request-appointment")
+    assert log.upstream(own.request_id) in hosts_of(cluster)
+    assert csrf_of(own) and 'value="patient" checked' in own.body
     # A staff page (no-store) too.
     make_staff(cluster, "kim@example.org", "Kim Intake")
     kim = Browser(cluster.port, source="127.0.0.8")

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask
 
 from app.serving import limits
 from tests.conftest import count_rows
-from tests.support.forms import FORM_URL, SEND_URL, start, submit
+from tests.support.forms import FORM_URL, SEND_URL, begin, submit
 from tests.support.servers import ROOT, free_port
 
 
@@ -22,7 +22,7 @@ def app_overrides():
 def post_from(client, address: str):
     """A send with nothing filled in: sent back to the first step, but an attempt all the
     same."""
-    csrf = start(client)
+    csrf = begin(client)
     return client.post(SEND_URL, data={"csrf_token": csrf}, headers={"X-Forwarded-For": address})
 
 

@@ -10,7 +10,7 @@ from app.models import AuditEvent
 from app.ops.deploy_check import proxy_problems
 from app.serving.trusted_proxies import is_trusted, parse_networks
 from config import ConfigError
-from tests.support.forms import SEND_URL, start
+from tests.support.forms import SEND_URL, begin
 from tests.support.staff import client_from, make_staff, sign_in
 
 
@@ -25,7 +25,7 @@ def app_overrides():
 
 def post_form(client, forwarded_for: str):
     # A send with nothing filled in: sent back to the first step, and counted.
-    data = {"csrf_token": start(client)}
+    data = {"csrf_token": begin(client)}
     return client.post(SEND_URL, data=data, headers={"X-Forwarded-For": forwarded_for})
 
 

@@ -1,16 +1,13 @@
-"""The information page and the blank form are rendered once per worker; revalidating the
-information page is answered 304 without rendering anything."""
+"""The information page and the blank first page of the journey are rendered once per
+worker; revalidating the information page is answered 304 without rendering anything."""
 
 from __future__ import annotations
 
 import re
 
-from flask import render_template, template_rendered
+from flask import template_rendered
 
-from app.public import journey, views
-from app.request_fields import STEPS
 from tests.conftest import make_test_app
-from tests.support.forms import form_tokens
 
 
 def _rendered_templates(app) -> list[str]:
@@ -50,20 +47,37 @@ def test_the_etag_changes_with_the_facts_on_the_page(database_url):
     assert len(etags) == 2
 
 
-def test_the_cached_blank_form_is_the_full_render_with_each_visitors_tokens(app, client):
-    pages = [client.get("/request-appointment").get_data(as_text=True) for _ in range(2)]
-    tokens = [form_tokens(page) for page in pages]
-    assert tokens[0]["form_token"] != tokens[1]["form_token"]
-
-    with app.test_request_context("/request-appointment"):
-        form = journey.form_for({})
-        form.form_token.data = tokens[1]["form_token"]
-        full = render_template(
-            "public/step_who.html", form=form, **views._step_context(STEPS[0], {}, changing=False)
-        )
-    full = re.sub(
-        r'(name="csrf_token" value=")[^"]+"',
-        lambda m: m.group(1) + tokens[1]["csrf_token"] + '"',
-        full,
+def test_the_blank_first_page_is_the_same_for_every_new_visitor(app, database_url):
+    # Two new visitors (no cookies): one page, no token, no cookie, nothing kept by browsers.
+    first, second = (app.test_client().get("/request-appointment") for _ in range(2))
+    assert first.data == second.data
+    for response in (first, second):
+        assert "Set-Cookie" not in response.headers
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "Cookie" in response.headers["Vary"]
+        assert b'name="csrf_token"' not in response.data
+        assert b'name="form_token"' not in response.data
+    assert re.search(
+        r"<title>Ask for a new-patient appointment: step 1 of 6", first.get_data(as_text=True)
     )
-    assert re.search(r"<title>Ask for a new-patient appointment: step 1 of 6", pages[1])
+
+    # What an app that keeps nothing renders for the same request, byte for byte.
+    fresh = make_test_app(database_url, TEMPLATES_AUTO_RELOAD=True)
+    assert fresh.test_client().get("/request-appointment").data == first.data
+    fresh.extensions["db_engine"].dispose()
+
+
+def test_a_browser_with_a_draft_never_gets_the_shared_page(app):
+    browser = app.test_client()
+    browser.get("/request-appointment")
+    begun = browser.post(
+        "/request-appointment/who",
+        data={"submitter": "someone_else", "submitter_name": "Ana Ruiz"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert begun.status_code == 303
+    page = browser.get("/request-appointment").get_data(as_text=True)
+    assert 'value="Ana Ruiz"' in page
+    assert 'name="csrf_token"' in page
+    # Every other new visitor still gets the blank page.
+    assert "Ana Ruiz" not in app.test_client().get("/request-appointment").get_data(as_text=True)

@@ -22,10 +22,10 @@ from tests.support.forms import (
     FORM_URL,
     NEW_URL,
     caregiver_answers,
-    csrf_token,
     fill_in,
     form_tokens,
     open_form,
+    page_csrf,
     post_step,
     referral_answers,
     send,
@@ -153,7 +153,7 @@ def test_check_your_answers_lists_each_answer_with_a_change_link(client):
 
 def test_a_change_returns_to_check_your_answers(client, db):
     page = fill_in(client, valid_answers())
-    csrf = csrf_token(page.get_data(as_text=True))
+    csrf = page_csrf(page.get_data(as_text=True))
     change = client.get(f"{step_url(Step.PATIENT)}?change=check")
     assert "Back to your answers" in visible_text(change)
     response = client.post(
@@ -166,7 +166,7 @@ def test_a_change_returns_to_check_your_answers(client, db):
 
 def test_a_change_that_opens_new_questions_asks_them_before_the_answers(client):
     page = fill_in(client, valid_answers())
-    csrf = csrf_token(page.get_data(as_text=True))
+    csrf = page_csrf(page.get_data(as_text=True))
     response = client.post(
         f"{step_url(Step.WHO)}?change=check",
         data={**step_data(Step.WHO, caregiver_answers()), "csrf_token": csrf},
@@ -238,14 +238,12 @@ def test_a_draft_expires_and_is_purged_and_the_journey_starts_again(app, client,
 def test_the_command_and_the_retention_run_remove_expired_drafts(app, db):
     now = datetime.now(UTC)
     for hours_ago in (30, 1):
-        drafts.start(
-            db, offered_token=None, now=now - timedelta(hours=hours_ago), keep=timedelta(hours=24)
-        )
+        drafts.start(db, now=now - timedelta(hours=hours_ago), keep=timedelta(hours=24))
     db.commit()
     result = app.test_cli_runner().invoke(args=["intake", "purge-drafts"])
     assert "Removed 1 expired draft(s)" in result.output
     assert count_rows(db, "request_drafts") == 1
-    drafts.start(db, offered_token=None, now=now - timedelta(hours=48), keep=timedelta(hours=24))
+    drafts.start(db, now=now - timedelta(hours=48), keep=timedelta(hours=24))
     db.commit()
     result = app.test_cli_runner().invoke(args=["intake", "retention"])
     assert "removed 1 expired draft(s)" in result.output
@@ -277,7 +275,7 @@ def test_after_sending_the_pages_say_it_was_sent_not_start_again(client, db):
         assert "Maria" not in words
     # Back to a step and Continue: nothing changes, nothing is stored.
     page = client.get(step_url(Step.CONSENT))
-    csrf = csrf_token(page.get_data(as_text=True))
+    csrf = page_csrf(page.get_data(as_text=True))
     post_step(client, Step.CONSENT, valid_answers(), csrf)
     assert count_rows(db, "appointment_requests") == 1
     # A new request only when asked for.
@@ -356,7 +354,7 @@ def test_a_step_that_asks_more_after_an_earlier_answer_shows_no_problem_before_i
     client,
 ):
     page = fill_in(client, valid_answers())
-    csrf = csrf_token(page.get_data(as_text=True))
+    csrf = page_csrf(page.get_data(as_text=True))
     # Back to the first step, now as a caregiver, and on through the steps.
     post_step(client, Step.WHO, caregiver_answers(), csrf)
     response = post_step(client, Step.PATIENT, caregiver_answers(), csrf)

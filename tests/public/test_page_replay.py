@@ -1,12 +1,13 @@
-"""The information page is answered from a copy of Flask's own answer after the first
-request: the same status, headers and body, a request id of its own, and Flask not entered."""
+"""The information page, and the journey's first page for a visitor without cookies, are
+answered from a copy of Flask's own answer after the first request: the same status,
+headers and body, a request id of its own, and Flask not entered."""
 
 from __future__ import annotations
 
 import pytest
 from flask import Flask, Response, request, request_started
 
-from app.serving.pages import REPLAY_PART, PageCache, cache_for
+from app.serving.pages import REPLAY_PART, SHARED_PAGE_KEY, PageCache, cache_for
 from app.serving.replay import PageReplay
 from tests.conftest import make_test_app
 
@@ -86,9 +87,33 @@ def test_every_replayed_answer_has_its_own_request_id(client):
 def test_other_pages_and_methods_always_go_to_flask(app, client):
     handled = _requests_flask_handled(app)
     for _ in range(2):
-        client.get("/request-appointment")
+        client.get("/request-appointment/who")
         client.head("/")
-    assert handled == ["/request-appointment", "/"] * 2
+        client.head("/request-appointment")
+    assert handled == ["/request-appointment/who", "/", "/request-appointment"] * 2
+
+
+@pytest.mark.parametrize("via", REQUEST_KINDS)
+def test_the_first_page_is_replayed_to_new_visitors_as_flask_answered(proxied_app, via):
+    handled = _requests_flask_handled(proxied_app)
+    first = proxied_app.test_client().get("/request-appointment", headers=via)
+    second = proxied_app.test_client().get("/request-appointment", headers=via)
+    assert handled == ["/request-appointment"]
+    assert second.status_code == first.status_code == 200
+    assert second.data == first.data
+    assert _without_request_id(second.headers) == _without_request_id(first.headers)
+    assert second.headers["X-Request-ID"] != first.headers["X-Request-ID"]
+
+
+def test_a_request_with_any_cookie_goes_to_flask(app):
+    handled = _requests_flask_handled(app)
+    app.test_client().get("/request-appointment")
+    for name in ("session", "other"):
+        client = app.test_client()
+        client.set_cookie(name, "anything")
+        for _ in range(2):
+            client.get("/request-appointment")
+    assert handled == ["/request-appointment"] * 5
 
 
 @pytest.mark.parametrize("setting", ["TEMPLATES_AUTO_RELOAD", "DEBUG"])
@@ -106,18 +131,42 @@ def test_an_answer_that_sets_a_cookie_is_never_replayed():
     calls: list[int] = []
 
     @site.get("/")
+    @site.get("/start")
     def page():
+        # Said to be the page for everyone: only its cookie keeps it from being replayed.
+        request.environ[SHARED_PAGE_KEY] = True
         calls.append(1)
         response = Response("hello")
         response.set_etag("abc")
         response.set_cookie("visitor", str(len(calls)))
         return response
 
-    site.wsgi_app = PageReplay(site.wsgi_app, PageCache(site), lambda: ["/"])
-    client = site.test_client()
-    cookies = [client.get("/").headers["Set-Cookie"] for _ in range(3)]
-    assert len(calls) == 3
-    assert len(set(cookies)) == 3
+    site.wsgi_app = PageReplay(site.wsgi_app, PageCache(site), lambda: ["/"], lambda: ["/start"])
+    for path in ("/", "/start"):
+        calls.clear()
+        cookies = [site.test_client().get(path).headers["Set-Cookie"] for _ in range(3)]
+        assert len(calls) == 3
+        assert len(set(cookies)) == 3
+
+
+def test_an_answer_the_view_did_not_say_is_shared_is_never_replayed():
+    site = Flask(__name__)
+    calls: list[int] = []
+
+    @site.get("/")
+    @site.get("/start")
+    def page():
+        calls.append(1)
+        response = Response("hello")
+        response.set_etag("abc")
+        return response
+
+    site.wsgi_app = PageReplay(site.wsgi_app, PageCache(site), lambda: ["/"], lambda: ["/start"])
+    for path in ("/", "/start"):
+        calls.clear()
+        for _ in range(3):
+            site.test_client().get(path)
+        assert len(calls) == 3
 
 
 def test_made_up_forwarded_headers_cannot_fill_the_copies(app, client):

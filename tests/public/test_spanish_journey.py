@@ -17,8 +17,8 @@ from app.services import appointment_requests
 from tests.conftest import count_rows, make_test_app
 from tests.support.forms import (
     caregiver_answers,
-    csrf_token,
     form_tokens,
+    page_csrf,
     referral_answers,
     step_data,
     valid_answers,
@@ -52,13 +52,13 @@ def _walk(client, answers: dict, *, until: Step | None = None, check_each=None) 
     the CSRF token of the last page opened. ``check_each(step, response)`` sees each
     step's page before it is answered."""
     page = client.get(ES)
-    csrf = csrf_token(page.get_data(as_text=True))
+    csrf = page_csrf(page.get_data(as_text=True))
     for step in STEPS:
         if step is until:
             break
         if step is not STEPS[0]:
             page = client.get(_url(step))
-            csrf = csrf_token(page.get_data(as_text=True))
+            csrf = page_csrf(page.get_data(as_text=True))
         if check_each is not None:
             check_each(step, page)
         response = _post(client, step, answers, csrf)
@@ -120,7 +120,7 @@ def test_every_step_with_its_problems_is_all_spanish(client):
         Step.INSURANCE: {"insurance_type": "commercial", "has_referral": "yes"},
         Step.CONSENT: {"message": "x" * 2001},
     }
-    csrf = csrf_token(client.get(ES).get_data(as_text=True))
+    csrf = page_csrf(client.get(ES).get_data(as_text=True))
     for step in STEPS:
         response = client.post(_url(step), data={**wrong[step], "csrf_token": csrf})
         assert response.status_code == 303
@@ -130,14 +130,14 @@ def test_every_step_with_its_problems_is_all_spanish(client):
         assert "Hay un problema" in text, step
         summary = parse(page).select("[data-error-summary] a")
         assert summary, step
-        csrf = csrf_token(page.get_data(as_text=True))
+        csrf = page_csrf(page.get_data(as_text=True))
         assert _post(client, step, answers, csrf).status_code == 303
     assert "Revise sus respuestas" in _all_spanish(client.get(f"{ES}/check"))
 
 
 def test_the_date_and_age_messages_are_whole_spanish_sentences(client):
     csrf = _walk(client, valid_answers(), until=Step.PATIENT)
-    csrf = csrf_token(client.get(_url(Step.PATIENT)).get_data(as_text=True))
+    csrf = page_csrf(client.get(_url(Step.PATIENT)).get_data(as_text=True))
     client.post(
         _url(Step.PATIENT),
         data={**step_data(Step.PATIENT, valid_answers(dob_year="1890")), "csrf_token": csrf},
@@ -208,7 +208,7 @@ def test_the_too_many_requests_pages_are_spanish(database_url):
     assert "Demasiados intentos" in _all_spanish(refused, 429)
     # A third request begun from the same address: the draft limit.
     client = app.test_client()
-    csrf = csrf_token(client.get(ES).get_data(as_text=True))
+    csrf = page_csrf(client.get(ES).get_data(as_text=True))
     begun = _post(client, Step.WHO, valid_answers(), csrf)
     assert "Demasiados intentos" in _all_spanish(begun, 429)
 
@@ -231,14 +231,14 @@ def test_the_switch_on_a_step_opens_the_same_step_in_the_other_language_with_its
 ):
     answers = caregiver_answers()
     # Two steps answered in English, the third in Spanish, then back to English.
-    csrf = csrf_token(client.get("/request-appointment").get_data(as_text=True))
+    csrf = page_csrf(client.get("/request-appointment").get_data(as_text=True))
     for step in STEPS[:2]:
         response = client.post(
             f"/request-appointment/{step.value}",
             data={**step_data(step, answers), "csrf_token": csrf},
         )
         assert response.status_code == 303
-        csrf = csrf_token(client.get(response.headers["Location"]).get_data(as_text=True))
+        csrf = page_csrf(client.get(response.headers["Location"]).get_data(as_text=True))
     english_patient = client.get("/request-appointment/patient")
     switch = parse(english_patient).select_one("[data-language-switch]")
     assert switch["href"] == f"{ES}/patient"
@@ -248,7 +248,7 @@ def test_the_switch_on_a_step_opens_the_same_step_in_the_other_language_with_its
     assert _checked(spanish_patient) == _checked(english_patient)
     # Going on in Spanish keeps the English answers and adds the new ones.
     contact = client.get(f"{ES}/contact")
-    csrf = csrf_token(contact.get_data(as_text=True))
+    csrf = page_csrf(contact.get_data(as_text=True))
     assert _post(client, Step.CONTACT, answers, csrf).status_code == 303
     back = parse(client.get(f"{ES}/contact")).select_one("[data-language-switch]")["href"]
     assert back == "/request-appointment/contact"
@@ -297,14 +297,13 @@ def test_the_person_may_choose_another_language_on_a_spanish_page(client, db):
 
 def test_an_english_journey_stores_english_and_suggests_no_language(client, db):
     answers = valid_answers()
-    csrf = csrf_token(client.get("/request-appointment").get_data(as_text=True))
     for step in STEPS:
+        page = client.get(f"/request-appointment/{step.value}")
         if step is Step.CONTACT:
-            page = client.get("/request-appointment/contact")
             assert not parse(page).select("input[name=language][checked]")
         client.post(
             f"/request-appointment/{step.value}",
-            data={**step_data(step, answers), "csrf_token": csrf},
+            data={**step_data(step, answers), "csrf_token": page_csrf(page.get_data(as_text=True))},
         )
     check = client.get("/request-appointment/check")
     client.post("/request-appointment/check", data=form_tokens(check.get_data(as_text=True)))

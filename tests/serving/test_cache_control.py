@@ -74,3 +74,15 @@ def test_the_views_declared_public_are_the_pages_replayed(app):
     from app.serving.headers import public_paths
 
     assert sorted(public_paths(app)) == ["/", "/favicon.ico"]
+
+
+def test_only_the_journeys_start_is_replayed_to_new_visitors(app):
+    # A page that shows a visitor's own answers once they hold a draft: replayed only to
+    # requests without cookies, and never stored by browsers or proxies.
+    from app.serving.replay import new_visitor_paths
+
+    assert new_visitor_paths(app) == ["/request-appointment"]
+    for path in new_visitor_paths(app):
+        headers = app.test_client().get(path).headers
+        assert headers["Cache-Control"] == "no-store"
+        assert "Cookie" in headers["Vary"]

@@ -1,6 +1,7 @@
 """Filling in the public request journey the way a browser does: open the first page,
-keep the cookie, post each step with its CSRF token, follow each redirect, then send from
-"Check your answers" (its CSRF token and the draft's one-time form token)."""
+keep the cookie, post each step with its CSRF token (none on the page that begins a
+request: that post is checked by the browser's Origin), follow each redirect, then send
+from "Check your answers" (its CSRF token and the draft's one-time form token)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,16 @@ def csrf_token(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "the page carries a CSRF token"
     return found.group(1)
+
+
+def begins_request(html: str) -> bool:
+    """The blank first page of a browser that holds no draft: no token on it."""
+    return _CSRF.search(html) is None and 'name="submitter"' in html
+
+
+def page_csrf(html: str) -> str:
+    """The page's CSRF token, or "" on the page that begins a request."""
+    return "" if begins_request(html) else csrf_token(html)
 
 
 def form_tokens(html: str) -> dict[str, str]:
@@ -96,7 +107,7 @@ def caregiver_answers(**overrides) -> dict:
 
 def start(client: FlaskClient, **kwargs) -> str:
     """Open the journey as a new request (starting a new one if this browser sent one)
-    and return the first page's CSRF token."""
+    and return the first page's CSRF token ("" when it begins a request: it has none)."""
     response = client.get(FORM_URL, **kwargs)
     if response.status_code == 200 and "You sent this request" in response.get_data(as_text=True):
         client.post(NEW_URL, data={"csrf_token": csrf_token(response.get_data(as_text=True))})
@@ -104,7 +115,15 @@ def start(client: FlaskClient, **kwargs) -> str:
     if response.status_code in (302, 303):
         response = client.get(response.headers["Location"], **kwargs)
     assert response.status_code == 200, response.status_code
-    return csrf_token(response.get_data(as_text=True))
+    return page_csrf(response.get_data(as_text=True))
+
+
+def begin(client: FlaskClient, **kwargs) -> str:
+    """Begin a request (the first page sent as it is) and return the CSRF token this
+    browser holds from then on, good for any post of its session."""
+    start(client, **kwargs)
+    post_step(client, STEPS[0], {}, "", **kwargs)
+    return csrf_token(client.get(step_url(STEPS[0]), **kwargs).get_data(as_text=True))
 
 
 def step_data(step, answers: dict) -> dict:
@@ -113,6 +132,12 @@ def step_data(step, answers: dict) -> dict:
 
 
 def post_step(client: FlaskClient, step, answers: dict, csrf: str, **kwargs):
+    """Post one step's answers. Without a token (``csrf`` "": the first page had none), the
+    token of the step's own page, as a browser that opens the page and sends it."""
+    if not csrf:
+        page = client.get(step_url(step), **kwargs)
+        if page.status_code == 200:
+            csrf = page_csrf(page.get_data(as_text=True))
     return client.post(
         step_url(step), data={**step_data(step, answers), "csrf_token": csrf}, **kwargs
     )
@@ -192,10 +217,7 @@ def walk(request: Requester, answers: dict, *, send_it: bool = True) -> tuple[in
         status, _, body = reply
         if status != 200:
             return reply
-        data = {**step_data(step, answers), "csrf_token": csrf_token(body)}
-        offered = _FORM_TOKEN.search(body)
-        if offered and step == STEPS[0]:
-            data["form_token"] = offered.group(1)
+        data = {**step_data(step, answers), "csrf_token": page_csrf(body)}
         reply = _follow(request, request("POST", step_url(step), data))
         if "data-error-summary" in reply[2]:
             return reply
