@@ -9,7 +9,6 @@ from flask import request
 from wtforms import (
     BooleanField,
     Field,
-    HiddenField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -212,15 +211,13 @@ def _radio(label: str, vocabulary: type[Vocabulary], message: str, **kwargs) -> 
 
 def _spanish_on_a_spanish_page() -> str | None:
     # The preferred language starts as Spanish on a Spanish page (/es/...); the person may
-    # change it. The blank form is cached per language (app/serving/pages.py).
+    # change it. A page kept for later visitors is kept per language (app/serving/pages.py).
     return Language.SPANISH.value if language_of(request.environ) == "es" else None
 
 
 class AppointmentRequestForm(TrimmedForm):
     # The questions' order (app/request_fields.py): the error summary lists problems in it.
     field_order = FORM_ORDER
-
-    form_token = HiddenField()
 
     # Who is filling in the form.
     submitter = _radio(
@@ -513,10 +510,6 @@ class AppointmentRequestForm(TrimmedForm):
             self.dob_month.errors = list(self.dob_month.errors) + [dob_error]
             valid = False
         return valid
-
-    @property
-    def token_is_well_formed(self) -> bool:
-        return token_is_well_formed(self.form_token.data)
 
     def _check_date_of_birth(self) -> object | None:
         self.date_of_birth = None

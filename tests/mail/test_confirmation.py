@@ -16,7 +16,7 @@ from app.models import MessageKind, OutboxMessage, OutboxStatus
 from app.services import outbox, reference_codes
 from tests.conftest import count_rows, make_test_app
 from tests.ops.test_logs import MARKED, MARKERS
-from tests.support.forms import submit, valid_answers
+from tests.support.forms import caregiver_answers, submit, valid_answers
 
 
 def _submit(client, answers=None) -> str:
@@ -40,14 +40,8 @@ def test_a_stored_request_has_its_confirmation_queued(client, db):
 
 
 def test_without_the_patients_email_the_caregiver_gets_the_confirmation(client, db):
-    caregiver = valid_answers(
-        submitter="someone_else",
-        submitter_name="Ana Ruiz",
-        submitter_relationship="daughter",
-        submitter_phone="727 555 0111",
-        submitter_email="ana@example.com",
-        call_first="patient",
-        email="",
+    caregiver = caregiver_answers(
+        submitter_phone="727 555 0111", submitter_email="ana@example.com", email=""
     )
     _submit(client, caregiver)
     assert db.scalars(select(OutboxMessage.recipient)).one() == "ana@example.com"

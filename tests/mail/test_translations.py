@@ -4,12 +4,11 @@ queued in that locale come out in it, and whatever it does not translate stays E
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime
 
 import pytest
 
 from app.mail import messages
-from app.models import MessageKind
+from tests.support.spanish import confirmation_in
 
 SPANISH = {
     "": "Content-Type: text/plain; charset=UTF-8\nPlural-Forms: nplurals=2; plural=(n != 1);\n",
@@ -63,26 +62,8 @@ def spanish_catalog(tmp_path, monkeypatch):
     messages.environment.cache_clear()
 
 
-def _build(locale: str):
-    return messages.build(
-        kind=MessageKind.CONFIRMATION,
-        locale=locale,
-        token="0123456789abcdef0123456789abcdef",
-        recipient="persona@example.com",
-        payload={"reference": "K7QM4XPD9RTA"},
-        created_at=datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
-        settings=messages.MailSettings(
-            sender="Citas <citas@example.org>",
-            center_name="Center",
-            center_phone="1-888-663-3488",
-            callback_phone="1-888-663-3488",
-            reply_days=2,
-        ),
-    )
-
-
 def test_a_message_queued_in_spanish_comes_out_in_spanish(spanish_catalog):
-    message = _build("es")
+    message = confirmation_in("es")
     assert message["Subject"] == "Recibimos su solicitud de cita (referencia K7QM-4XPD-9RTA)"
     assert message["Content-Language"] == "es"
     text = message.get_body(("plain",)).get_content()
@@ -96,6 +77,6 @@ def test_a_message_queued_in_spanish_comes_out_in_spanish(spanish_catalog):
 
 
 def test_a_locale_without_a_catalog_is_english():
-    message = _build("xx")
+    message = confirmation_in("xx")
     assert message["Subject"] == "We received your appointment request (reference K7QM-4XPD-9RTA)"
     assert message["Content-Language"] == "en"

@@ -11,7 +11,7 @@ from app.models import AppointmentRequest, Referral
 from app.services.appointment_requests import submit_request
 from tests.support.forms import referral_answers, submit, valid_answers
 from tests.support.html import parse, visible_text
-from tests.support.staff import make_request, request_details, signed_in_client
+from tests.support.staff import NEWER_ANSWERS, make_request, request_details, signed_in_client
 
 CAREGIVER = {
     "submitter": "someone_else",
@@ -113,21 +113,7 @@ def test_a_request_remembers_the_page_it_was_made_on(client, db):
 
 def test_staff_see_every_new_answer(app, db):
     row = make_request(
-        db,
-        submitted_by_patient=False,
-        submitter_name="Ana Ruiz",
-        submitter_relationship="daughter",
-        submitter_phone="+17275550111",
-        submitter_phone_ext="31",
-        submitter_email="ana@example.com",
-        call_first="caregiver",
-        email=None,
-        contact_method="email",
-        phone="+18135550123",
-        phone_ext="204",
-        insurance_type="medicare_advantage",
-        insurance_carrier="Humana Gold Plus",
-        form_language="es",
+        db, **NEWER_ANSWERS, email=None, contact_method="email", phone="+18135550123"
     )
     client, _ = signed_in_client(app, db)
     response = client.get(f"/staff/requests/{row.reference}")

@@ -11,6 +11,7 @@ from tests.support.forms import (
     CHECK_URL,
     FORM_URL,
     SEND_URL,
+    caregiver_answers,
     open_form,
     referral_answers,
     submit,
@@ -82,12 +83,8 @@ def test_referral_details_are_not_stored_without_a_referral(client, db):
 
 
 def test_a_caregiver_request_stores_who_filled_it_in(client, db):
-    answers = valid_answers(
-        submitter="someone_else",
-        submitter_name="Ana Ruiz",
-        submitter_relationship="daughter",
+    answers = caregiver_answers(
         submitter_phone="+1 727 555 0111",
-        call_first="patient",
         language="other",
         language_other="Tagalog",
         interpreter_needed="yes",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
 
 import pytest
 from babel.messages.pofile import read_po
@@ -17,8 +16,6 @@ from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField
 
 from app.extensions import csrf
-from app.mail import messages
-from app.models import MessageKind
 from app.serving.language import LANGUAGE_KEY
 from app.validation import TrimmedForm
 from tests.conftest import make_test_app
@@ -27,6 +24,7 @@ from tests.support.spanish import (
     POT,
     ROOT,
     SPANISH_PO,
+    confirmation_in,
     english_fragments,
     english_left_in,
     read_catalog,
@@ -189,21 +187,7 @@ def test_the_same_error_pages_stay_english_in_english(failing_app):
 
 
 def test_the_confirmation_email_is_all_spanish():
-    message = messages.build(
-        kind=MessageKind.CONFIRMATION,
-        locale="es",
-        token="0123456789abcdef0123456789abcdef",
-        recipient="persona@example.com",
-        payload={"reference": "K7QM4XPD9RTA"},
-        created_at=datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
-        settings=messages.MailSettings(
-            sender="Citas <citas@example.org>",
-            center_name="Center",
-            center_phone="1-888-663-3488",
-            callback_phone="1-888-663-3488",
-            reply_days=2,
-        ),
-    )
+    message = confirmation_in("es")
     assert message["Subject"] == "Recibimos su solicitud de cita (referencia K7QM-4XPD-9RTA)"
     assert message["Content-Language"] == "es"
     text = message.get_body(("plain",)).get_content()

@@ -10,7 +10,13 @@ from sqlalchemy import select
 
 from app.models import AuditEvent, StaffRole
 from app.services.csv_export import neutralise
-from tests.support.staff import a_referral, csrf_from, make_request, signed_in_client
+from tests.support.staff import (
+    NEWER_ANSWERS,
+    a_referral,
+    csrf_from,
+    make_request,
+    signed_in_client,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,20 +62,7 @@ def test_admin_exports_the_filtered_queue(app, db):
 
 
 def test_the_export_has_the_newer_answers(app, db):
-    make_request(
-        db,
-        submitted_by_patient=False,
-        submitter_name="Ana Ruiz",
-        submitter_relationship="daughter",
-        submitter_phone="+17275550111",
-        submitter_phone_ext="31",
-        submitter_email="ana@example.com",
-        call_first="caregiver",
-        phone_ext="204",
-        insurance_type="medicare_advantage",
-        insurance_carrier="Humana Gold Plus",
-        form_language="es",
-    )
+    make_request(db, **NEWER_ANSWERS)
     make_request(db, last_name="Plain")
     admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
     token = csrf_from(admin.get("/staff/queue").get_data(as_text=True))

@@ -44,7 +44,7 @@ def page_csrf(html: str) -> str:
 
 
 def form_tokens(html: str) -> dict[str, str]:
-    """The CSRF token and the one-time form token of a first page or of the answers page."""
+    """The CSRF token and the one-time form token of the answers page."""
     token = _FORM_TOKEN.search(html)
     assert token, "the page carries a one-time form token"
     return {"csrf_token": csrf_token(html), "form_token": token.group(1)}

@@ -4,11 +4,15 @@ still shows any of it in English."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
 from bs4 import BeautifulSoup
+
+from app.mail import messages
+from app.models import MessageKind
 
 ROOT = Path(__file__).resolve().parents[2]
 POT = ROOT / "translations" / "messages.pot"
@@ -66,3 +70,22 @@ def english_left_in(text: str) -> list[str]:
         for fragment in english_fragments()
         if re.search(r"(?<![\w])" + re.escape(fragment) + r"(?![\w])", text)
     ]
+
+
+def confirmation_in(locale: str):
+    """The confirmation e-mail of one request, built as the outbox builds it, in ``locale``."""
+    return messages.build(
+        kind=MessageKind.CONFIRMATION,
+        locale=locale,
+        token="0123456789abcdef0123456789abcdef",
+        recipient="persona@example.com",
+        payload={"reference": "K7QM4XPD9RTA"},
+        created_at=datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
+        settings=messages.MailSettings(
+            sender="Citas <citas@example.org>",
+            center_name="Center",
+            center_phone="1-888-663-3488",
+            callback_phone="1-888-663-3488",
+            reply_days=2,
+        ),
+    )

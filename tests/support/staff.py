@@ -205,6 +205,23 @@ def a_referral() -> ReferralDetails:
     )
 
 
+# A caregiver's request with every answer added by the journey (issue 15): extensions, the
+# caregiver's e-mail, who to call first, Medicare Advantage, the Spanish page.
+NEWER_ANSWERS = {
+    "submitted_by_patient": False,
+    "submitter_name": "Ana Ruiz",
+    "submitter_relationship": "daughter",
+    "submitter_phone": "+17275550111",
+    "submitter_phone_ext": "31",
+    "submitter_email": "ana@example.com",
+    "call_first": "caregiver",
+    "phone_ext": "204",
+    "insurance_type": "medicare_advantage",
+    "insurance_carrier": "Humana Gold Plus",
+    "form_language": "es",
+}
+
+
 def make_request(
     db: Session, *, submitted_at: datetime | None = None, commit: bool = True, **fields
 ) -> AppointmentRequest:
