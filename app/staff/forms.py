@@ -181,70 +181,61 @@ class TakeNextForm(TrimmedForm):
     )
 
 
+def _queue_filter(label: str, choices: list[tuple[str, str]], default: str) -> SelectField:
+    return SelectField(
+        label, choices=options(choices), default=default, invalid_choice_message=NOT_OFFERED
+    )
+
+
 class QueueFilterForm(TrimmedForm):
     class Meta:
         csrf = False  # a GET search form: it changes nothing
 
-    status = SelectField(
+    status = _queue_filter(
         "Status",
-        choices=options(
-            [
-                (StatusFilter.OPEN.value, "Needing action (not closed)"),
-                (StatusFilter.OVERDUE.value, "Overdue (not yet contacted, reply past due)"),
-                *RequestStatus.choices(),
-                (StatusFilter.ALL.value, "All"),
-            ]
-        ),
-        default=StatusFilter.OPEN.value,
-        invalid_choice_message=NOT_OFFERED,
+        [
+            (StatusFilter.OPEN.value, "Needing action (not closed)"),
+            (StatusFilter.OVERDUE.value, "Overdue (not yet contacted, reply past due)"),
+            *RequestStatus.choices(),
+            (StatusFilter.ALL.value, "All"),
+        ],
+        StatusFilter.OPEN.value,
     )
-    referral = SelectField(
+    referral = _queue_filter(
         "Referral",
-        choices=options(
-            [
-                (ReferralFilter.ANY.value, "Referred or not"),
-                (ReferralFilter.REFERRED.value, "Physician referral"),
-                (ReferralFilter.SELF.value, "Self-referral"),
-            ]
-        ),
-        default=ReferralFilter.ANY.value,
-        invalid_choice_message=NOT_OFFERED,
+        [
+            (ReferralFilter.ANY.value, "Referred or not"),
+            (ReferralFilter.REFERRED.value, "Physician referral"),
+            (ReferralFilter.SELF.value, "Self-referral"),
+        ],
+        ReferralFilter.ANY.value,
     )
-    interpreter = SelectField(
+    interpreter = _queue_filter(
         "Interpreter",
-        choices=options(
-            [
-                (InterpreterFilter.ANY.value, "Needed or not"),
-                (InterpreterFilter.NEEDED.value, "Interpreter needed"),
-                (InterpreterFilter.NOT_NEEDED.value, "No interpreter needed"),
-            ]
-        ),
-        default=InterpreterFilter.ANY.value,
-        invalid_choice_message=NOT_OFFERED,
+        [
+            (InterpreterFilter.ANY.value, "Needed or not"),
+            (InterpreterFilter.NEEDED.value, "Interpreter needed"),
+            (InterpreterFilter.NOT_NEEDED.value, "No interpreter needed"),
+        ],
+        InterpreterFilter.ANY.value,
     )
-    form_language = SelectField(
+    form_language = _queue_filter(
         "Form language",
-        choices=options(
-            [
-                (FormLanguageFilter.ANY.value, "English or Spanish"),
-                (FormLanguageFilter.ENGLISH.value, "Sent in English"),
-                (FormLanguageFilter.SPANISH.value, "Sent in Spanish"),
-            ]
-        ),
-        default=FormLanguageFilter.ANY.value,
-        invalid_choice_message=NOT_OFFERED,
+        [
+            (FormLanguageFilter.ANY.value, "English or Spanish"),
+            (FormLanguageFilter.ENGLISH.value, "Sent in English"),
+            (FormLanguageFilter.SPANISH.value, "Sent in Spanish"),
+        ],
+        FormLanguageFilter.ANY.value,
     )
-    claim = SelectField(
+    claim = _queue_filter(
         "Claimed",
-        choices=options(
-            [
-                (ClaimFilter.ANY.value, "By anyone or nobody"),
-                (ClaimFilter.MINE.value, "Claimed by me"),
-                (ClaimFilter.UNCLAIMED.value, "Unclaimed"),
-            ]
-        ),
-        default=ClaimFilter.ANY.value,
-        invalid_choice_message=NOT_OFFERED,
+        [
+            (ClaimFilter.ANY.value, "By anyone or nobody"),
+            (ClaimFilter.MINE.value, "Claimed by me"),
+            (ClaimFilter.UNCLAIMED.value, "Unclaimed"),
+        ],
+        ClaimFilter.ANY.value,
     )
     q = StringField(
         "Reference or patient name",
