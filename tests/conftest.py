@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.models import Base
 from app.services import audit_chain
+from app.serving.limits import limiter
 from tests.support.databases import migrate_to_head, postgres_url, prepare_postgres
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -52,9 +53,21 @@ def make_test_app(database_url: str, **overrides) -> Flask:
         "ARGON2_MEMORY_KIB": 8,
     }
     config.update(overrides)
+    _limit_storage_alive()
     application = create_app(config)
     _apps_made.append(application)
     return application
+
+
+def _limit_storage_alive() -> None:
+    """The rate limiter is one object per process (app/serving/limits.py): production binds
+    it to one application, the suite to many. Flask-Limiter keeps "the storage is
+    unreachable" on the limiter, not on the storage ``init_app`` replaces, so an app made
+    after a Redis-down test would count in the old in-memory fallback until a backed-off
+    health check switched it to its own storage in the middle of a test. Flask-Limiter's
+    private flag (pinned to 4.1 in pyproject.toml), touched here only;
+    tests/ops/test_rate_limits.py checks it still means that."""
+    limiter._storage_dead = False
 
 
 # Every app a test makes has its connection pool closed when the test ends, so an open

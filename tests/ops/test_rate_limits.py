@@ -9,7 +9,7 @@ import pytest
 from flask import Blueprint, Flask
 
 from app.serving import limits
-from tests.conftest import count_rows
+from tests.conftest import count_rows, make_test_app
 from tests.support.forms import FORM_URL, SEND_URL, begin, submit
 from tests.support.servers import ROOT, free_port
 
@@ -106,3 +106,13 @@ def test_redis_down_the_form_still_takes_requests_and_the_failure_is_logged(data
     assert seen["statuses"] == [303, 303]
     assert "Rate limit storage unreachable" in seen["log"]
     assert count_rows(db, "appointment_requests") == 2
+
+
+def test_each_app_a_test_makes_starts_with_its_limit_storage_alive(database_url):
+    # The one place the suite touches Flask-Limiter's private state (tests/conftest.py):
+    # this fails if a new Flask-Limiter stops meaning "storage down" by that flag.
+    down = make_test_app(database_url, **NO_REDIS)
+    begin(down.test_client())  # the first page's post meets its limit: Redis unreachable
+    assert limits.limiter._storage_dead is True
+    make_test_app(database_url)
+    assert limits.limiter._storage_dead is False
