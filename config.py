@@ -67,7 +67,7 @@ class Config:
     # The day the information page's facts were last checked against the sources
     # (YYYY-MM-DD); the page says so.
     INFORMATION_REVIEWED = _env("INFORMATION_REVIEWED", "2026-11-20")
-    # The business clock (app/services/business_clock.py): the center's zone, opening
+    # The business clock (app/requests/business_clock.py): the center's zone, opening
     # hours and days, and the dates it is closed beyond US federal holidays. Every time
     # staff see is shown in this zone; reply-due times count only these hours.
     CENTER_TIMEZONE = _env("CENTER_TIMEZONE", "America/New_York")

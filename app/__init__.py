@@ -8,16 +8,16 @@ from typing import Any
 
 from flask import Flask
 
+from app import admin, auth, db, error_pages, intake, ops, serving, templating
+from app.accounts import cli as staff_cli
+from app.common.extensions import csrf
+from app.common.validation import normalize_phone
+from app.fhir import cli as fhir_cli
+from app.mail import cli as mail_cli
+from app.ops import hostile
+from app.public import bp as public_bp
+from app.requests import business_clock
 from config import ConfigError, ProductionConfig, config_from_env
-
-from . import cli, db, errors, ops, serving, templating
-from .extensions import csrf
-from .mail import cli as mail_cli
-from .ops import hostile
-from .public import bp as public_bp
-from .services import business_clock
-from .staff import bp as staff_bp
-from .validation import normalize_phone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,10 +56,13 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     templating.init_app(app)
 
     app.register_blueprint(public_bp)
-    app.register_blueprint(staff_bp)
-    cli.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(intake.bp)
+    app.register_blueprint(admin.bp)
+    staff_cli.init_app(app)
+    fhir_cli.init_app(app)
     mail_cli.init_app(app)
-    errors.init_app(app)
+    error_pages.init_app(app)
     hostile.init_app(app)
     ops.init_app(app)
     serving.init_app(app)

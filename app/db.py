@@ -17,9 +17,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from app.services import audit_chain
-
-from .db_timeouts import Timeouts, install_postgres_timeouts
+from app.audit import chain
+from app.db_timeouts import Timeouts, install_postgres_timeouts
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -93,7 +92,7 @@ def _make_sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
         # The audit triggers ask it whether retention may remove rows (0006 migration).
-        audit_chain.install_on_sqlite_connection(dbapi_conn, _record.info)
+        chain.install_on_sqlite_connection(dbapi_conn, _record.info)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
@@ -121,14 +120,14 @@ def init_app(app: Flask) -> None:
         ),
     )
     app.extensions["db_engine"] = engine
-    audit_key = audit_chain.derive_key(
+    audit_key = chain.derive_key(
         secret_key=app.config.get("SECRET_KEY"), audit_hash_key=app.config.get("AUDIT_HASH_KEY")
     )
 
     @event.listens_for(engine, "connect")
     def _attach_audit_key(_dbapi_conn, connection_record) -> None:
         # Services find the audit trail's hash key on their session's connection.
-        connection_record.info[audit_chain.KEY_INFO] = audit_key
+        connection_record.info[chain.KEY_INFO] = audit_key
 
     app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.extensions["db_write_sessionmaker"] = sessionmaker(

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The coded values live in the vocabulary; the models are where most code meets them.
-from .vocabulary import (
+from app.vocabulary import (
     AuditAction,
     BestTime,
     CallFirst,
@@ -85,7 +85,7 @@ REFERENCE_LENGTH = 12
 TOKEN_MAX = 64
 
 
-# What the access metrics read of a request (app/services/access_metrics.py).
+# What the access metrics read of a request (app/requests/access_metrics.py).
 METRICS_COLUMNS = [
     "has_referral",
     "language",
@@ -309,7 +309,7 @@ class AuditEvent(Base):
     client_ip: Mapped[str | None] = mapped_column(String(45))
     # Done by an emergency ("break-glass") account: shown to admins on the audit page.
     emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # The hash chain (app/services/audit_chain.py): each entry's keyed hash covers its
+    # The hash chain (app/audit/chain.py): each entry's keyed hash covers its
     # content and the previous entry's hash, so a changed, removed or inserted row shows.
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     row_hash: Mapped[str | None] = mapped_column(String(64))

@@ -13,12 +13,12 @@ import phonenumbers
 from flask import Flask, current_app, has_request_context, request, url_for
 from flask_babel import Babel, format_date, get_locale
 
-from .i18n import DEFAULT_LANGUAGE, LANGUAGES, _, _n
-from .services import intake_queue, reference_codes
-from .serving import language as page_language
-from .serving.pages import SHARED_PAGE_KEY
-from .validation import phone_href
-from .vocabulary import BY_NAME, Vocabulary
+from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, _n
+from app.common.validation import phone_href
+from app.requests import intake_queue, reference_codes
+from app.serving import language as page_language
+from app.serving.pages import SHARED_PAGE_KEY
+from app.vocabulary import BY_NAME, Vocabulary
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
@@ -152,7 +152,7 @@ def phone_with_extension(value: str | None, extension: str | None = None) -> str
 
 
 def init_app(app: Flask) -> None:
-    # ``{{ _("...") }}`` and ``{% trans %}`` in every template, and app/i18n.py's ``_`` and
+    # ``{{ _("...") }}`` and ``{% trans %}`` in every template, and app/common/i18n.py's ``_`` and
     # ``_l``, read the catalogs under translations/ in the language the address names.
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)

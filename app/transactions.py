@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import make_response
 
-from .db import get_session
+from app.db import get_session
 
 
 def commits(view: Callable[..., Any]) -> Callable[..., Any]:

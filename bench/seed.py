@@ -20,10 +20,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from app.services.business_clock import BusinessClock
+from app.requests.business_clock import BusinessClock
 
-# The event kinds and audit actions the staff side records (app/services/request_work.py,
-# app/services/audit.py).
+# The event kinds and audit actions the staff side records (app/requests/request_work.py,
+# app/audit/trail.py).
 EVENT_CLAIM, EVENT_STATUS, EVENT_NOTE = "claim", "status", "note"
 AUDIT_VIEW, AUDIT_CLAIM, AUDIT_STATUS = "view_request", "claim", "status_change"
 

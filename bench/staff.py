@@ -30,7 +30,7 @@ ADMIN_EMAIL = "staff1@bench.example"  # the seed's one admin, for the metrics pa
 
 
 def password_hash(password: str) -> str:
-    from app.services import staff_accounts
+    from app.accounts import staff_accounts
 
     return staff_accounts.hasher(staff_accounts.HashCost()).hash(password)
 

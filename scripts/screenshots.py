@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from app.request_fields import STEPS  # noqa: E402
+from app.requests.fields import STEPS  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason  # noqa: E402
 from tests.browser.staff_support import seed_staff_journey, sign_in, staff_side_exists  # noqa: E402
 from tests.browser.support import continue_to_next, fill_step, send_from_check_answers  # noqa: E402

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.audit import chain
 from app.models import Base
-from app.services import audit_chain
 from app.serving.limits import limiter
 from tests.support.databases import migrate_to_head, postgres_url, prepare_postgres
 
@@ -101,7 +101,7 @@ def app(database_url: str, app_overrides: dict) -> Iterator[Flask]:
 def _empty_tables(engine: Engine) -> None:
     with engine.begin() as conn:
         # The audit trail and history refuse DELETE unless audit maintenance is on.
-        audit_chain.switch_maintenance(conn, on=True)
+        chain.switch_maintenance(conn, on=True)
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# What each costs a worker, and who needs it: app/services/passkeys.py (webauthn, with
+# What each costs a worker, and who needs it: app/accounts/passkeys.py (webauthn, with
 # cryptography's OpenSSL bindings, pyasn1 and cbor2 under it), app/fhir/bundle.py
-# (fhir.resources, pydantic), app/services/password_rules.py (zxcvbn),
-# app/services/second_factor.py (segno).
+# (fhir.resources, pydantic), app/accounts/password_rules.py (zxcvbn),
+# app/accounts/second_factor.py (segno).
 HEAVY = ("webauthn", "OpenSSL", "pyasn1", "cbor2", "fhir.resources", "pydantic", "zxcvbn", "segno")
 
 _SCRIPT = """

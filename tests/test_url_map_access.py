@@ -1,7 +1,7 @@
 """Every route of the app, not only /staff, is classified: who may reach it.
 
 Whole blueprints are for anyone (the public side, health checks, Flask's static files), or
-each of their views declares its access with the decorators of ``app/staff/access.py``. A
+each of their views declares its access with the decorators of ``app/auth/access.py``. A
 new blueprint is in neither list, so every test here fails until someone decides.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from app.staff.access import ACCESS_ATTRIBUTE
+from app.auth.access import ACCESS_ATTRIBUTE
 from tests.conftest import make_test_app
 
 # Blueprints (None: the app's own routes, i.e. static files) whose every page is for anyone.
 FOR_ANYONE = {"public", "ops", None}
 # Blueprints whose every view carries login_required, admin_required or public.
-DECLARED_PER_VIEW = {"staff"}
+DECLARED_PER_VIEW = {"auth", "intake", "admin"}
 ACCESS_LEVELS = {"public", "staff", "admin"}
 
 
@@ -58,12 +58,12 @@ def test_a_new_blueprint_fails_the_walk_until_classified(database_url):
 
 
 def test_a_staff_view_without_a_decorator_fails_the_walk(database_url):
-    from app.staff import bp as staff_bp
+    from app import intake
 
     app = make_test_app(database_url)
-    app.add_url_rule("/staff/forgotten", "staff.forgotten", lambda: "queue")
-    assert unclassified(app) == ["staff.forgotten (/staff/forgotten) has no access decorator"]
-    assert staff_bp.name in DECLARED_PER_VIEW
+    app.add_url_rule("/staff/forgotten", "intake.forgotten", lambda: "queue")
+    assert unclassified(app) == ["intake.forgotten (/staff/forgotten) has no access decorator"]
+    assert intake.bp.name in DECLARED_PER_VIEW
 
 
 def test_pages_for_anyone_answer_without_sign_in(app):

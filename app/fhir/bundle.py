@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.common.time import as_utc
+from app.fhir import codes
 from app.models import AppointmentRequest
-from app.services import reference_codes
-from app.services.intake_queue import as_utc
+from app.requests import reference_codes
 from app.vocabulary import (
     BestTime,
     CallFirst,
@@ -37,8 +38,6 @@ from app.vocabulary import (
     Vocabulary,
     YesNoNotSure,
 )
-
-from . import codes
 
 Resource = dict[str, Any]
 

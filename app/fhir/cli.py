@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.audit import trail
+from app.common.time import now_utc
 from app.db import get_session
-from app.services import audit
-from app.services.staff_accounts import now_utc
+from app.fhir import export
+from app.fhir.bundle import FhirSettings, instant
 from app.vocabulary import AuditAction
-
-from . import export
-from .bundle import FhirSettings, instant
 
 fhir_cli = AppGroup("fhir", help="FHIR R4 export for the health record.")
 
@@ -52,7 +51,7 @@ def export_command(since, directory: Path) -> None:
         session.rollback()
         raise click.ClickException(str(error)) from None
     session.commit()
-    audit.record(
+    trail.record(
         session,
         action=AuditAction.FHIR_EXPORT,
         to_value=f"{result.request_count} requests",
@@ -63,3 +62,7 @@ def export_command(since, directory: Path) -> None:
         f"Wrote {result.request_count} request(s) as {len(written) - 1} NDJSON file(s) "
         f"and {export.MANIFEST} to {directory}."
     )
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(fhir_cli)

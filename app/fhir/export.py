@@ -24,10 +24,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.common.time import as_utc
+from app.fhir.bundle import FhirSettings, Resource, instant, request_bundle
 from app.models import AppointmentRequest, RequestEvent
-from app.services.intake_queue import as_utc
-
-from .bundle import FhirSettings, Resource, instant, request_bundle
 
 BATCH = 200
 MANIFEST = "manifest.json"

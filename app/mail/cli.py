@@ -11,9 +11,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.db import get_session
-from app.services import outbox
-
-from .worker import Worker, now_utc
+from app.mail import outbox
+from app.mail.worker import Worker, now_utc
 
 outbox_cli = AppGroup("outbox", help="Deliver and inspect queued e-mail.")
 

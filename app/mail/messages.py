@@ -20,8 +20,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from app.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from app.services import reference_codes
+from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from app.requests import reference_codes
 from app.vocabulary import MessageKind
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """The outbox worker: claims due messages one at a time and delivers them.
 
 Runs until told to stop (SIGTERM or SIGINT): the message in hand is finished and settled
-first. Several may run at once, on one host or many (see app/services/outbox.py for how a
+first. Several may run at once, on one host or many (see app/mail/outbox.py for how a
 message is claimed by exactly one). Each loop also queues the intake alert when one is due
 and, once an hour, removes addresses and bodies past the keeping period.
 """
@@ -19,10 +19,8 @@ from jinja2 import TemplateError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.services import outbox
-
-from . import messages
-from .smtp import Refused, SmtpSettings, SmtpTransport, TryLater, Unreachable
+from app.mail import messages, outbox
+from app.mail.smtp import Refused, SmtpSettings, SmtpTransport, TryLater, Unreachable
 
 log = logging.getLogger("app.mail.worker")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import logs
-from .cli import audit_cli, intake_cli
-from .deploy_check import check_deploy_command
-from .views import bp
+from app.ops import logs
+from app.ops.cli import audit_cli, intake_cli
+from app.ops.deploy_check import check_deploy_command
+from app.ops.views import bp
 
 
 def init_app(app: Flask) -> None:

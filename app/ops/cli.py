@@ -8,10 +8,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.audit import chain
 from app.db import get_session
-from app.services import audit_chain, drafts, retention
-from app.services.request_work import recompute_reply_due
-from app.services.retention import purge_closed_requests
+from app.requests import drafts, retention
+from app.requests.request_work import recompute_reply_due
+from app.requests.retention import purge_closed_requests
 
 intake_cli = AppGroup("intake", help="Intake data tasks.")
 
@@ -79,7 +80,7 @@ audit_cli = AppGroup("audit", help="The audit trail.")
 @audit_cli.command("verify")
 def verify_command() -> None:
     """Recompute the audit trail's hash chain; exit 1 at the first entry that fails."""
-    report = audit_chain.verify(get_session())
+    report = chain.verify(get_session())
     if report.ok:
         start = f" from entry #{report.first_id}" if report.first_id else ""
         click.echo(f"Audit trail intact: {report.checked} entries checked{start}.")

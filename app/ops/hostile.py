@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import Flask, abort, request
 from werkzeug.exceptions import ClientDisconnected
 
-from app.validation import has_control_characters
+from app.common.validation import has_control_characters
 
 
 def init_app(app: Flask) -> None:

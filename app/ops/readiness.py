@@ -11,8 +11,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from app.db import DATABASE_UNAVAILABLE
-
-from . import migrations
+from app.ops import migrations
 
 
 @dataclass(frozen=True)

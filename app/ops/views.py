@@ -10,8 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from app.db import get_engine
-
-from . import readiness
+from app.ops import readiness
 
 bp = Blueprint("ops", __name__)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import time
 
-from .gunicorn_workers import QuietSyncWorker
+from app.ops.gunicorn_workers import QuietSyncWorker
 
 _QUEUE_EMPTY = frozenset({errno.EAGAIN, errno.EWOULDBLOCK})
 

@@ -1,5 +1,5 @@
 """The public side: the information page, the request form and its confirmation."""
 
-from .views import bp
+from app.public.views import bp
 
 __all__ = ["bp"]

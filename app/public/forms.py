@@ -20,11 +20,8 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation, V
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import models
-from app.i18n import _l
-from app.public.wording import for_person
-from app.request_fields import FORM_ORDER
-from app.serving.language import language_of
-from app.validation import (
+from app.common.i18n import _l
+from app.common.validation import (
     EmailAddress,
     NoControlCharacters,
     PersonName,
@@ -32,6 +29,9 @@ from app.validation import (
     TrimmedForm,
     npi_is_valid,
 )
+from app.public.wording import for_person
+from app.requests.fields import FORM_ORDER
+from app.serving.language import language_of
 from app.vocabulary import BY_EMAIL as CONTACT_BY_EMAIL
 from app.vocabulary import (
     BestTime,
@@ -216,7 +216,7 @@ def _spanish_on_a_spanish_page() -> str | None:
 
 
 class AppointmentRequestForm(TrimmedForm):
-    # The questions' order (app/request_fields.py): the error summary lists problems in it.
+    # The questions' order (app/requests/fields.py): the error summary lists problems in it.
     field_order = FORM_ORDER
 
     # Who is filling in the form.

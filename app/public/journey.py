@@ -3,7 +3,7 @@ questions a page asks, and what the whole form makes of a draft's answers.
 
 One form class (``AppointmentRequestForm``) holds every question and rule. A page is
 checked by filling that form with the draft's answers and what the page just sent, and
-keeping only the problems of the page's own questions (``app/request_fields.py`` says
+keeping only the problems of the page's own questions (``app/requests/fields.py`` says
 which page asks what): a rule that reads an answer from an earlier page ("required for a
 caregiver") works unchanged, and there is no second list of fields to keep in step.
 """
@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from flask_babel import get_locale
 from werkzeug.datastructures import MultiDict
 
-from app.i18n import _l
-from app.request_fields import (
+from app.common.i18n import _l
+from app.public.forms import AppointmentRequestForm
+from app.public.wording import for_person, speak_to_patient
+from app.requests.fields import (
     BY_NAME,
     FIELDS,
     STEPS,
@@ -29,9 +31,6 @@ from app.request_fields import (
 )
 from app.templating import long_date
 from app.vocabulary import Submitter
-
-from .forms import AppointmentRequestForm
-from .wording import for_person, speak_to_patient
 
 # Each page's heading, its title in the browser tab and in "Check your answers".
 STEP_TITLES: dict[Step, object] = {

@@ -10,9 +10,8 @@ from __future__ import annotations
 from flask import request
 
 from app.db import DATABASE_UNAVAILABLE, discard_session, get_session
-from app.services import appointment_requests
-
-from .forms import token_is_well_formed
+from app.public.forms import token_is_well_formed
+from app.requests import appointment_requests
 
 
 def is_resend_of_stored_request() -> bool:

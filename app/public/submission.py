@@ -1,16 +1,15 @@
 """Turns a validated form into the service's NewRequest: the stored shape of each answer,
-as app/request_fields.py describes it."""
+as app/requests/fields.py describes it."""
 
 from __future__ import annotations
 
 from flask import request
 
-from app.request_fields import FIELDS, FORM_ORDER, RequestField, Stored, is_kept
-from app.services.appointment_requests import NewRequest, ReferralDetails
+from app.public.forms import AppointmentRequestForm
+from app.requests.appointment_requests import NewRequest, ReferralDetails
+from app.requests.fields import FIELDS, FORM_ORDER, RequestField, Stored, is_kept
 from app.serving.language import language_of
 from app.vocabulary import YesNo
-
-from .forms import AppointmentRequestForm
 
 
 def _stored_value(form: AppointmentRequestForm, field: RequestField) -> object:

@@ -17,14 +17,13 @@ from flask import (
 from app import serving
 from app.db import DATABASE_UNAVAILABLE, discard_session, get_session
 from app.models import RequestDraft
-from app.request_fields import STEPS, Step, step_form_fields
-from app.services import appointment_requests, drafts, reference_codes
+from app.public import journey
+from app.public.forms import AppointmentRequestForm
+from app.public.resend import is_resend_of_stored_request
+from app.public.submission import to_new_request
+from app.requests import appointment_requests, drafts, reference_codes
+from app.requests.fields import STEPS, Step, step_form_fields
 from app.serving.language import language_of
-
-from . import journey
-from .forms import AppointmentRequestForm
-from .resend import is_resend_of_stored_request
-from .submission import to_new_request
 
 bp = Blueprint("public", __name__)
 
@@ -35,7 +34,7 @@ _REMEMBERED_REFERENCES = 5
 _INFORMATION_MAX_AGE = 300
 _FAVICON_MAX_AGE = 86400
 # The session cookie's name for the draft's key (the key only: the answers stay on the
-# server, app/services/drafts.py).
+# server, app/requests/drafts.py).
 _DRAFT = "draft"
 # The query word on a page opened from "Check your answers": after it, back there.
 _CHANGING = "check"

@@ -19,14 +19,13 @@ from functools import partial
 from flask import Flask
 
 from app.ops import hostile
-
-from . import headers, language, limits, pages, sessions
-from .cross_origin import token_or_same_origin
-from .headers import public_cache
-from .limits import draft_rate_limit, form_rate_limit, limiter, sign_in_rate_limit
-from .pages import information_page, page_key, page_language, shared_page
-from .replay import PageReplay, new_visitor_paths, same_for_new_visitors
-from .trusted_proxies import TrustedProxyFix, parse_networks
+from app.serving import headers, language, limits, pages, sessions
+from app.serving.cross_origin import token_or_same_origin
+from app.serving.headers import public_cache
+from app.serving.limits import draft_rate_limit, form_rate_limit, limiter, sign_in_rate_limit
+from app.serving.pages import information_page, page_key, page_language, shared_page
+from app.serving.replay import PageReplay, new_visitor_paths, same_for_new_visitors
+from app.serving.trusted_proxies import TrustedProxyFix, parse_networks
 
 __all__ = [
     "draft_rate_limit",

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from flask import request
 from flask_wtf.csrf import CSRFError
 
-from app.extensions import csrf
+from app.common.extensions import csrf
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -25,7 +25,7 @@ from flask import Flask, Response, request
 from flask_talisman import Talisman
 from werkzeug.test import Client
 
-from .pages import is_https
+from app.serving.pages import is_https
 
 # Everything the pages load comes from this site; no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {

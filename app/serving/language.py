@@ -23,7 +23,7 @@ from urllib.parse import quote
 from flask import Flask, abort, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from app.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES
+from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES
 
 # Where the layer leaves its findings in the WSGI environment.
 LANGUAGE_KEY = "intake.language"

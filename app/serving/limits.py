@@ -93,7 +93,7 @@ def init_app(app: Flask) -> None:
 
 
 def _answer_429_with_retry_after(app: Flask) -> None:
-    """Retry-After on every 429 (the page itself is the site's, from app.errors)."""
+    """Retry-After on every 429 (the page itself is the site's, from app.error_pages)."""
 
     @app.after_request
     def _retry_after(response: Response) -> Response:

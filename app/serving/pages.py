@@ -29,7 +29,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
 
-from .language import language_of
+from app.serving.language import language_of
 
 EXTENSION_KEY = "serving_pages"
 MAX_ENTRIES = 256

@@ -38,8 +38,7 @@ from typing import Any, TypeVar
 from werkzeug.http import parse_etags
 
 from app.ops.logs import request_id_for
-
-from .pages import REPLAY_PART, SHARED_PAGE_KEY, PageCache, PageKey, page_key
+from app.serving.pages import REPLAY_PART, SHARED_PAGE_KEY, PageCache, PageKey, page_key
 
 _REQUEST_ID_HEADER = "x-request-id"
 # What the replay keeps under a key for a page answered alike to every new visitor.

@@ -11,7 +11,7 @@
   metrics' period.
 
 The value lists are written out here, not imported: a migration must keep meaning what it
-meant when it ran. The backfill uses app/services/business_clock.py with the settings of
+meant when it ran. The backfill uses app/requests/business_clock.py with the settings of
 the environment that runs it (CENTER_TIMEZONE, BUSINESS_HOURS, BUSINESS_DAYS,
 CENTER_CLOSURES, REPLY_BUSINESS_DAYS); `flask intake reply-due` recomputes open requests
 later if those change.
@@ -103,7 +103,7 @@ def _checks(statuses: list[str], kinds: list[str], actions: list[str]) -> None:
 
 def _backfill() -> None:
     # Imported here: only the upgrade needs the clock and the settings.
-    from app.services.business_clock import as_utc, from_settings
+    from app.requests.business_clock import as_utc, from_settings
     from config import Config
 
     clock = from_settings({name: getattr(Config, name) for name in dir(Config)})

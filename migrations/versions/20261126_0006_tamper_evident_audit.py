@@ -107,7 +107,7 @@ def _chain_key() -> bytes | None:
 
 
 def _backfill(bind) -> None:
-    """Chain the rows that exist already (a copy of app/services/audit_chain.py's
+    """Chain the rows that exist already (a copy of app/audit/chain.py's
     digest as it was at this revision, so the migration never changes meaning)."""
     key = _chain_key()
     if key is None:

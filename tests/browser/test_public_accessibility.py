@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.request_fields import STEPS
+from app.requests.fields import STEPS
 from tests.browser.support import (
     assert_accessible,
     continue_to_next,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.request_fields import STEPS
+from app.requests.fields import STEPS
 from tests.browser.support import (
     DESKTOP,
     PHONE,

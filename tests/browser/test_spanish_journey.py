@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.request_fields import STEPS
+from app.requests.fields import STEPS
 from tests.browser.support import (
     PHONE,
     REFERENCE_PATTERN,

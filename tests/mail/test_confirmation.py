@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.mail import messages
+from app.mail import messages, outbox
 from app.mail.worker import Worker, now_utc
 from app.models import MessageKind, OutboxMessage, OutboxStatus
-from app.services import outbox, reference_codes
+from app.requests import reference_codes
 from tests.conftest import count_rows, make_test_app
 from tests.ops.test_logs import MARKED, MARKERS
 from tests.support.forms import caregiver_answers, submit, valid_answers

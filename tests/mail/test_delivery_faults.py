@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from app.mail import outbox
 from app.mail.worker import Worker, now_utc
 from app.models import AuditEvent, OutboxMessage, OutboxStatus, StaffRole
-from app.services import outbox
 from tests.support.forms import submit, valid_answers
 from tests.support.smtp import SmtpServer
 from tests.support.staff import csrf_from, make_staff, sign_in

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from app.mail import messages
+from app.mail import messages, outbox
 from app.mail.worker import Worker, now_utc
 from app.models import AppointmentRequest, MessageKind, OutboxMessage, OutboxStatus
-from app.services import outbox
-from app.services.appointment_requests import submit_request
+from app.requests.appointment_requests import submit_request
 from tests.ops.test_logs import MARKERS
 from tests.support.staff import request_details
 

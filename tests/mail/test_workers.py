@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from app.models import MessageKind, OutboxMessage, OutboxStatus
-from app.services import reference_codes
+from app.requests import reference_codes
 from tests.support.servers import ROOT
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from app.db import make_engine
 from app.db_timeouts import Timeouts
-from app.request_fields import Step
+from app.requests.fields import Step
 from tests.conftest import count_rows, make_test_app
 from tests.support.databases import postgres_url
 from tests.support.forms import SEND_URL, open_form, referral_answers, step_data, step_url

@@ -6,7 +6,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy.exc import OperationalError
 
-from app.request_fields import Step
+from app.requests.fields import Step
 from tests.conftest import count_rows
 from tests.support.forms import (
     CHECK_URL,

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import vocabulary
+from app.common.validation import PersonName, has_control_characters, npi_is_valid
 from app.models import AppointmentRequest, Referral
 from app.public.forms import MAX_AGE_YEARS
-from app.validation import PersonName, has_control_characters, npi_is_valid
 from tests.conftest import make_test_app
 from tests.support.databases import migrate_to_head, postgres_url, prepare_postgres
 from tests.support.forms import fill_in, form_tokens, send, valid_answers
@@ -192,7 +192,7 @@ def assert_follows_the_rules(row: AppointmentRequest, referral: Referral | None)
     assert row.diagnosed_metastatic in codes(vocabulary.YesNoNotSure.choices())
     assert set(row.metastasis_sites) <= codes(vocabulary.MetastasisSite.choices())
     # Each place once, and only when the question applies; answers to questions that do
-    # not apply (app/request_fields.py, kept_when) are dropped, never stored as posted.
+    # not apply (app/requests/fields.py, kept_when) are dropped, never stored as posted.
     assert len(row.metastasis_sites) == len(set(row.metastasis_sites))
     if row.diagnosed_metastatic not in (
         vocabulary.YesNoNotSure.YES,

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, Referral, StaffRole
-from app.request_fields import STEPS
+from app.requests.fields import STEPS
 from tests.conftest import make_test_app
 from tests.ops.test_fuzz import BASE, NASTY, assert_follows_the_rules, changes
 from tests.support.databases import migrate_to_head, postgres_url, prepare_postgres

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AppointmentRequest
-from app.request_fields import Step
+from app.requests.fields import Step
 from tests.conftest import count_rows
 from tests.support.forms import (
     begin,

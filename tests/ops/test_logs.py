@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from app.ops.logs import RequestIdFilter, SafeJsonFormatter, request_id_for
-from app.services import appointment_requests
+from app.requests import appointment_requests
 from tests.conftest import count_rows
 from tests.support.forms import (
     FORM_URL,

@@ -14,7 +14,7 @@ from app.models import (
     StaffRole,
     StaffUser,
 )
-from app.services.retention import PURGE_ACTION
+from app.requests.retention import PURGE_ACTION
 from tests.support.forms import referral_answers, submit
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest, AuditEvent, CloseReason, RequestEvent, RequestStatus
-from app.services import retention
+from app.requests import retention
 from tests.support.staff import make_request, make_staff
 
 NOW = datetime.now(UTC)

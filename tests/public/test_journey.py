@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from app.db import get_session
 from app.models import AppointmentRequest, RequestDraft
-from app.request_fields import STEPS, Step, step_form_fields
-from app.services import drafts
+from app.requests import drafts
+from app.requests.fields import STEPS, Step, step_form_fields
 from config import ConfigError
 from tests.conftest import count_rows, make_test_app
 from tests.support.forms import (
@@ -368,7 +368,7 @@ def test_a_step_that_asks_more_after_an_earlier_answer_shows_no_problem_before_i
 
 
 def test_every_question_is_on_the_page_of_its_step(client):
-    # app/request_fields.py says which step asks what; each step's page shows all of it
+    # app/requests/fields.py says which step asks what; each step's page shows all of it
     # (with the answers that open every question that depends on another).
     answers = {**caregiver_answers(language="other"), **referral_answers()}
     answers["submitter"] = "someone_else"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AppointmentRequest, Referral
-from app.services.appointment_requests import submit_request
+from app.requests.appointment_requests import submit_request
 from tests.support.forms import referral_answers, submit, valid_answers
 from tests.support.html import parse, visible_text
 from tests.support.staff import NEWER_ANSWERS, make_request, request_details, signed_in_client

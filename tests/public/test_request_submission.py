@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import select
 
 from app.models import AppointmentRequest, Referral, RequestStatus
-from app.services.reference_codes import ALPHABET
+from app.requests.reference_codes import ALPHABET
 from tests.conftest import count_rows
 from tests.support.forms import (
     CHECK_URL,

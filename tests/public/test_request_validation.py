@@ -3,7 +3,7 @@ summary (linking to the field), what was typed stays, and nothing is stored."""
 
 import pytest
 
-from app.request_fields import STEPS
+from app.requests.fields import STEPS
 from tests.conftest import count_rows
 from tests.support.forms import (
     page_csrf,

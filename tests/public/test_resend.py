@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.models import AppointmentRequest, RequestEvent
 from app.public import journey
 from app.public.submission import to_new_request
-from app.services import appointment_requests
+from app.requests import appointment_requests
 from tests.conftest import count_rows
 from tests.support.forms import open_form, send, submit, valid_answers
 from tests.support.html import visible_text
@@ -84,7 +84,7 @@ def test_a_resend_with_changed_answers_keeps_the_first_and_says_how_to_correct(
     assert "Message: Mornings → Afternoons" in events[0].note
     assert "Insurance company: Florida Blue → (blank)" in events[0].note
     assert "Phone number: extension: (blank) → 7" in events[0].note
-    # Labels, never the stored codes (app/request_fields.py words them once).
+    # Labels, never the stored codes (app/requests/fields.py words them once).
     assert "Insurance: Commercial or employer insurance → Medicare" in events[0].note
     assert "commercial →" not in events[0].note
     staff_client, _ = signed_in_client(app, db)

@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField
 
-from app.extensions import csrf
+from app.common.extensions import csrf
+from app.common.validation import TrimmedForm
 from app.serving.language import LANGUAGE_KEY
-from app.validation import TrimmedForm
 from tests.conftest import make_test_app
 from tests.support.html import parse
 from tests.support.spanish import (

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.models import AppointmentRequest, OutboxMessage
-from app.request_fields import STEPS, Step
-from app.services import appointment_requests
+from app.requests import appointment_requests
+from app.requests.fields import STEPS, Step
 from tests.conftest import count_rows, make_test_app
 from tests.support.forms import (
     caregiver_answers,

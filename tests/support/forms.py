@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 
-from app.request_fields import STEPS, step_form_fields
+from app.requests.fields import STEPS, step_form_fields
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 _FORM_TOKEN = re.compile(r'name="form_token" type="hidden" value="([^"]+)"')

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts import second_factor, staff_accounts
 from app.models import AppointmentRequest, AuditEvent, StaffRole, StaffSecondFactor, StaffUser
-from app.services import second_factor, staff_accounts
-from app.services.appointment_requests import NewRequest, ReferralDetails, submit_request
+from app.requests.appointment_requests import NewRequest, ReferralDetails, submit_request
 
 PASSWORD = "correct horse battery"  # noqa: S105
 _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -88,7 +88,7 @@ def last_account_event(db: Session) -> AuditEvent:
 def totp_code(app: Flask, email: str) -> str:
     """The code the account's authenticator app shows now, as a person would type it.
 
-    A code is accepted once only (the rule tests/staff/test_second_factor.py proves), and
+    A code is accepted once only (the rule tests/auth/test_second_factor.py proves), and
     the suite signs the same account in several times within one 30-second step; so the
     helper first forgets the last step used, as if the test had waited for the next code.
     """

@@ -1,0 +1,335 @@
+"""Account management by intake admins: new accounts by one-time link, roles,
+deactivation, second-factor resets, ending sessions; and people changing their own
+password. Every change is written to the audit trail by the function that makes it.
+
+A new account gets no password from the admin: the admin gets a link (shown once, valid
+for a few hours, usable once) to hand to the person, who sets their own password and
+then their second factor. Only a hash of the link's token is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.accounts import passkeys, second_factor, staff_accounts
+from app.accounts.staff_accounts import AccountError, HashCost
+from app.audit import trail
+from app.models import (
+    EMAIL_MAX,
+    NAME_MAX,
+    AuditEvent,
+    StaffInvitation,
+    StaffRole,
+    StaffSecondFactor,
+    StaffUser,
+)
+from app.vocabulary import AuditAction
+
+INVITATION_TOKEN_BYTES = 32
+
+
+class InvitationInvalid(LookupError):
+    """The link was used already, has expired, or never existed."""
+
+
+@dataclass(frozen=True)
+class Invitation:
+    staff: StaffUser
+    token: str
+    expires_at: datetime
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _log(
+    session: Session,
+    action: AuditAction,
+    *,
+    actor: StaffUser | None,
+    target: StaffUser,
+    client_ip: str | None,
+    to_value: str | None = None,
+    via: str | None = None,
+) -> None:
+    trail.record_account_change(
+        session,
+        action=action,
+        account=target,
+        by_staff_id=actor.id if actor else None,
+        via=via,
+        client_ip=client_ip,
+        to_value=to_value,
+    )
+
+
+def invite(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: StaffRole,
+    by: StaffUser,
+    now: datetime,
+    valid_hours: int,
+    cost: HashCost,
+    client_ip: str | None,
+) -> Invitation:
+    email = staff_accounts.normalize_email(email)
+    name = name.strip()
+    if "@" not in email or len(email) > EMAIL_MAX:
+        raise AccountError("Enter a valid email address")
+    if not name or len(name) > NAME_MAX:
+        raise AccountError(f"Enter a name of at most {NAME_MAX} characters")
+    if staff_accounts.find_by_email(session, email=email) is not None:
+        raise AccountError(f"There is already an account for {email}")
+    staff = StaffUser(
+        email=email,
+        name=name,
+        role=role,
+        # Nobody knows this password: the person sets theirs through the link.
+        password_hash=staff_accounts.hasher(cost).hash(secrets.token_urlsafe(32)),
+        active=True,
+        failed_sign_ins=0,
+    )
+    session.add(staff)
+    session.flush()
+    _log(
+        session,
+        AuditAction.ACCOUNT_CREATED,
+        actor=by,
+        target=staff,
+        client_ip=client_ip,
+        to_value=role.value,
+    )
+    return issue_link(session, staff=staff, by=by, now=now, valid_hours=valid_hours,
+                      client_ip=client_ip)  # fmt: skip
+
+
+def issue_link(
+    session: Session,
+    *,
+    staff: StaffUser,
+    by: StaffUser | None,
+    now: datetime,
+    valid_hours: int,
+    client_ip: str | None,
+) -> Invitation:
+    """A new one-time link for the account; any earlier unused link stops working."""
+    session.execute(
+        update(StaffInvitation)
+        .where(StaffInvitation.staff_id == staff.id, StaffInvitation.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    token = secrets.token_urlsafe(INVITATION_TOKEN_BYTES)
+    expires_at = now + timedelta(hours=valid_hours)
+    session.add(
+        StaffInvitation(
+            staff_id=staff.id,
+            token_hash=_hash_token(token),
+            created_by_id=by.id if by else None,
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    _log(
+        session,
+        AuditAction.ACCOUNT_LINK_ISSUED,
+        actor=by,
+        target=staff,
+        client_ip=client_ip,
+        via=None if by else "command line",
+    )
+    return Invitation(staff, token, expires_at)
+
+
+def find_invitation(session: Session, *, token: str, now: datetime) -> StaffInvitation:
+    invitation = session.scalar(
+        select(StaffInvitation).where(StaffInvitation.token_hash == _hash_token(token))
+    )
+    if (
+        invitation is None
+        or invitation.used_at is not None
+        or staff_accounts.as_utc(invitation.expires_at) <= now
+    ):
+        raise InvitationInvalid
+    staff = session.get(StaffUser, invitation.staff_id)
+    if staff is None or not staff.active:
+        raise InvitationInvalid
+    return invitation
+
+
+def accept_invitation(
+    session: Session,
+    *,
+    token: str,
+    password: str,
+    now: datetime,
+    cost: HashCost,
+    client_ip: str | None,
+) -> StaffUser:
+    """Set the account's password through its link. The link is spent by a conditional
+    update, so of two uses (a double click, a copied link) exactly one succeeds. The
+    account's second factor is forgotten: it is set up next."""
+    invitation = find_invitation(session, token=token, now=now)
+    staff = session.get(StaffUser, invitation.staff_id)
+    assert staff is not None  # checked by find_invitation
+    staff_accounts.check_password_rules(password, user_inputs=(staff.email, staff.name))
+    spent = session.execute(
+        update(StaffInvitation)
+        .where(
+            StaffInvitation.id == invitation.id,
+            StaffInvitation.used_at.is_(None),
+            StaffInvitation.expires_at > now,
+        )
+        .values(used_at=now)
+        # The database decides; SQLite's naive datetimes cannot be compared in Python.
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        raise InvitationInvalid
+    staff.password_hash = staff_accounts.hasher(cost).hash(password)
+    staff.session_nonce = None
+    second_factor.reset(session, staff_id=staff.id)
+    passkeys.remove_all(session, staff_id=staff.id)
+    _log(session, AuditAction.ACCOUNT_LINK_USED, actor=staff, target=staff,
+         client_ip=client_ip)  # fmt: skip
+    return staff
+
+
+def _not_yourself(by: StaffUser, staff: StaffUser, what: str) -> None:
+    # An admin who demotes or deactivates themselves could leave nobody to manage accounts.
+    if by.id == staff.id:
+        raise AccountError(f"You cannot {what} your own account: ask another admin")
+
+
+def change_role(
+    session: Session, *, staff: StaffUser, role: StaffRole, by: StaffUser, client_ip: str | None
+) -> None:
+    _not_yourself(by, staff, "change the role of")
+    if staff.role == role:
+        return
+    staff.role = role
+    session.flush()
+    _log(session, AuditAction.ROLE_CHANGED, actor=by, target=staff, client_ip=client_ip,
+         to_value=role.value)  # fmt: skip
+
+
+def set_active(
+    session: Session, *, staff: StaffUser, active: bool, by: StaffUser | None,
+    client_ip: str | None,
+) -> None:  # fmt: skip
+    if by is not None:
+        _not_yourself(by, staff, "deactivate or reactivate")
+    staff.active = active
+    if not active:
+        staff.session_nonce = None
+    session.flush()
+    action = AuditAction.ACCOUNT_REACTIVATED if active else AuditAction.ACCOUNT_DEACTIVATED
+    _log(session, action, actor=by, target=staff, client_ip=client_ip,
+         via=None if by else "command line")  # fmt: skip
+
+
+def reset_second_factor(
+    session: Session, *, staff: StaffUser, by: StaffUser | None, client_ip: str | None
+) -> None:
+    """The account sets up a new authenticator at its next sign-in (its passkeys are
+    removed too); its sessions end."""
+    second_factor.reset(session, staff_id=staff.id)
+    passkeys.remove_all(session, staff_id=staff.id)
+    staff.session_nonce = None
+    session.flush()
+    _log(session, AuditAction.SECOND_FACTOR_RESET, actor=by, target=staff,
+         client_ip=client_ip, via=None if by else "command line")  # fmt: skip
+
+
+def end_sessions(
+    session: Session, *, staff: StaffUser, by: StaffUser, client_ip: str | None
+) -> None:
+    # No nonce matches None: every cookie of the account stops working; the next
+    # sign-in sets a new one.
+    staff.session_nonce = None
+    session.flush()
+    _log(session, AuditAction.SESSIONS_ENDED, actor=by, target=staff, client_ip=client_ip)
+
+
+def change_own_password(
+    session: Session,
+    *,
+    staff: StaffUser,
+    new_password: str,
+    cost: HashCost,
+    client_ip: str | None,
+) -> str:
+    """The caller has checked the old password and the second factor. Returns the new
+    session nonce: every other session of the account ends."""
+    staff_accounts.check_password_rules(new_password, user_inputs=(staff.email, staff.name))
+    staff.password_hash = staff_accounts.hasher(cost).hash(new_password)
+    staff.session_nonce = secrets.token_urlsafe(32)
+    session.flush()
+    _log(session, AuditAction.PASSWORD_CHANGED, actor=staff, target=staff, client_ip=client_ip)
+    return staff.session_nonce
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    staff: StaffUser
+    second_factor: bool
+    link_pending: bool
+
+
+def account_rows(session: Session, *, now: datetime) -> list[AccountRow]:
+    enrolled = set(
+        session.scalars(
+            select(StaffSecondFactor.staff_id).where(StaffSecondFactor.confirmed_at.is_not(None))
+        )
+    )
+    pending = set(
+        session.scalars(
+            select(StaffInvitation.staff_id).where(
+                StaffInvitation.used_at.is_(None), StaffInvitation.expires_at > now
+            )
+        )
+    )
+    return [
+        AccountRow(s, s.id in enrolled, s.id in pending) for s in staff_accounts.list_staff(session)
+    ]
+
+
+@dataclass(frozen=True)
+class StormRow:
+    occurred_at: datetime
+    staff_name: str | None
+    action: str
+    detail: str | None
+
+    @property
+    def label(self) -> str:
+        if self.action == AuditAction.SIGN_IN_STORM.value:
+            return f"Many failed sign-ins against the account ({self.detail})"
+        return "An address was refused after too many failures"
+
+
+def recent_storms(session: Session, *, since: datetime) -> list[StormRow]:
+    """Storms of wrong passwords against an account, newest first, for the admins' page."""
+    rows = session.execute(
+        select(AuditEvent.occurred_at, StaffUser.name, AuditEvent.action, AuditEvent.detail)
+        .outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
+        .where(
+            AuditEvent.action.in_(
+                [AuditAction.SIGN_IN_STORM.value, AuditAction.SIGN_IN_THROTTLED.value]
+            ),
+            AuditEvent.occurred_at >= since,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(50)
+    )
+    return [StormRow(r[0], r[1], r[2], r[3]) for r in rows]

@@ -1,0 +1,220 @@
+"""Account management for intake admins: add an account (by one-time link), change a
+role, deactivate or reactivate, reset a second factor, end sessions. Every change needs
+a recent proof of identity and is written to the audit trail by the service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import abort, current_app, flash, g, redirect, render_template, url_for
+
+from app.accounts import account_admin, second_factor
+from app.accounts.staff_accounts import AccountError
+from app.admin.forms import ROLE_LABELS, NewAccountForm, RoleForm
+from app.admin.views import bp
+from app.auth.access import admin_required, client_ip, recent_proof_required
+from app.auth.views import hash_cost
+from app.common.forms import ActionForm
+from app.common.time import now_utc
+from app.db import get_session
+from app.models import StaffRole, StaffUser
+
+STORM_DAYS = 7
+# Account ids in paths stop at the largest id the database stores (app.common.validation's
+# MAX_ROW_ID, written out in the routes): a larger number is a 404, never a query the
+# database refuses with a 500.
+
+
+def _account(staff_id: int) -> StaffUser:
+    staff = get_session().get(StaffUser, staff_id)
+    if staff is None:
+        abort(404)
+    return staff
+
+
+def _link_url(token: str) -> str:
+    return url_for("auth.welcome", token=token, _external=True)
+
+
+@bp.get("/accounts")
+@admin_required
+def accounts():
+    now = now_utc()
+    return render_template(
+        "admin/accounts.html",
+        rows=account_admin.account_rows(get_session(), now=now),
+        storms=account_admin.recent_storms(get_session(), since=now - timedelta(days=STORM_DAYS)),
+        storm_days=STORM_DAYS,
+        role_labels=ROLE_LABELS,
+    )
+
+
+@bp.route("/accounts/new", methods=["GET", "POST"])
+@admin_required
+@recent_proof_required
+def new_account():
+    form = NewAccountForm()
+    code = 200
+    if form.validate_on_submit():
+        try:
+            invitation = account_admin.invite(
+                get_session(),
+                email=form.email.data,
+                name=form.name.data,
+                role=StaffRole(form.role.data),
+                by=g.staff,
+                now=now_utc(),
+                valid_hours=current_app.config["STAFF_LINK_HOURS"],
+                cost=hash_cost(),
+                client_ip=client_ip(),
+            )
+        except AccountError as error:
+            get_session().rollback()
+            form.email.errors = [str(error)]
+            code = 400
+        else:
+            get_session().commit()
+            return _show_link(invitation)
+    elif form.is_submitted():
+        code = 400
+    return render_template("admin/account_new.html", form=form), code
+
+
+def _show_link(invitation: account_admin.Invitation):
+    # Shown once, on the answer to the POST: only a hash of the token is stored.
+    return render_template(
+        "admin/account_link.html",
+        staff=invitation.staff,
+        link=_link_url(invitation.token),
+        expires_at=invitation.expires_at,
+        hours=current_app.config["STAFF_LINK_HOURS"],
+    )
+
+
+@bp.get("/accounts/<int(max=2147483647):staff_id>")
+@admin_required
+def account(staff_id: int):
+    staff = _account(staff_id)
+    return render_template(
+        "admin/account.html",
+        staff=staff,
+        role_form=RoleForm(formdata=None, role=staff.role.value),
+        action_form=ActionForm(formdata=None),
+        enrolled=second_factor.is_enrolled(get_session(), staff_id=staff.id),
+        codes_left=second_factor.recovery_codes_left(get_session(), staff_id=staff.id),
+        role_labels=ROLE_LABELS,
+        is_self=staff.id == g.staff.id,
+    )
+
+
+def _back(staff_id: int):
+    return redirect(url_for(".account", staff_id=staff_id), code=303)
+
+
+def _apply(staff_id: int, change, done: str):
+    """Run one account change from a button, commit, and say what happened."""
+    staff = _account(staff_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        change(staff)
+    except AccountError as error:
+        get_session().rollback()
+        flash(str(error), "error")
+        return _back(staff_id)
+    get_session().commit()
+    flash(done.format(name=staff.name), "success")
+    return _back(staff_id)
+
+
+@bp.post("/accounts/<int(max=2147483647):staff_id>/role")
+@admin_required
+@recent_proof_required
+def change_role(staff_id: int):
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    role = StaffRole(form.role.data)
+    return _apply(
+        staff_id,
+        lambda staff: account_admin.change_role(
+            get_session(), staff=staff, role=role, by=g.staff, client_ip=client_ip()
+        ),
+        "{name} is now: " + ROLE_LABELS[role].lower() + ".",
+    )
+
+
+@bp.post("/accounts/<int(max=2147483647):staff_id>/deactivate")
+@admin_required
+@recent_proof_required
+def deactivate(staff_id: int):
+    return _apply(
+        staff_id,
+        lambda staff: account_admin.set_active(
+            get_session(), staff=staff, active=False, by=g.staff, client_ip=client_ip()
+        ),
+        "{name}'s account is deactivated and signed out everywhere.",
+    )
+
+
+@bp.post("/accounts/<int(max=2147483647):staff_id>/reactivate")
+@admin_required
+@recent_proof_required
+def reactivate(staff_id: int):
+    return _apply(
+        staff_id,
+        lambda staff: account_admin.set_active(
+            get_session(), staff=staff, active=True, by=g.staff, client_ip=client_ip()
+        ),
+        "{name}'s account is active again.",
+    )
+
+
+@bp.post("/accounts/<int(max=2147483647):staff_id>/reset-second-factor")
+@admin_required
+@recent_proof_required
+def reset_second_factor(staff_id: int):
+    return _apply(
+        staff_id,
+        lambda staff: account_admin.reset_second_factor(
+            get_session(), staff=staff, by=g.staff, client_ip=client_ip()
+        ),
+        "{name} will set up a new authenticator app at their next sign-in.",
+    )
+
+
+@bp.post("/accounts/<int(max=2147483647):staff_id>/end-sessions")
+@admin_required
+@recent_proof_required
+def end_sessions(staff_id: int):
+    return _apply(
+        staff_id,
+        lambda staff: account_admin.end_sessions(
+            get_session(), staff=staff, by=g.staff, client_ip=client_ip()
+        ),
+        "{name} is signed out everywhere.",
+    )
+
+
+@bp.post("/accounts/<int(max=2147483647):staff_id>/link")
+@admin_required
+@recent_proof_required
+def new_link(staff_id: int):
+    """A new one-time link: for someone whose link expired, or who forgot their password
+    (they set a new one and a new second factor)."""
+    staff = _account(staff_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not staff.active:
+        flash("Reactivate the account before you send a link.", "error")
+        return _back(staff_id)
+    invitation = account_admin.issue_link(
+        get_session(),
+        staff=staff,
+        by=g.staff,
+        now=now_utc(),
+        valid_hours=current_app.config["STAFF_LINK_HOURS"],
+        client_ip=client_ip(),
+    )
+    get_session().commit()
+    return _show_link(invitation)

@@ -1,0 +1,6 @@
+"""The coordinators' side: the queue, my work, taking the next request, and working a
+request (claim, status, callbacks, notes, reopen)."""
+
+from app.intake.views import bp
+
+__all__ = ["bp"]
