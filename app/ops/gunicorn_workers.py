@@ -13,9 +13,11 @@ gunicorn.conf.py picks the sync or gthread one, as it did gunicorn's own.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from gunicorn.http import errors
+from gunicorn.http.message import Request
 from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
@@ -67,8 +69,33 @@ def error_response(status: int, reason: str) -> bytes:
 
 class _QuietErrors:
     def handle_error(self, req, client, addr, exc):
-        if not isinstance(exc, _CLIENT_ERRORS):
-            return super().handle_error(req, client, addr, exc)
+        # The error path of an error must never raise: whatever escapes here leaves the
+        # worker's loop and the worker exits. `GET /\xe9 HTTP/1.1` did that 35 times in 35
+        # (InvalidRequestLine carries the raw line as a str where a request was expected),
+        # and through nginx each such request was a 502 and a worker restart (issue 25).
+        try:
+            if isinstance(exc, _CLIENT_ERRORS):
+                self._refuse(req, client, addr, exc)
+            else:
+                super().handle_error(req, client, addr, exc)
+        except Exception as failure:  # noqa: BLE001 (logged by type; the worker lives on)
+            self.log.warning(
+                "Error page not written: %s while answering %s",
+                type(failure).__name__,
+                type(exc).__name__,
+            )
+            status, reason = (
+                (400, "Bad Request")
+                if isinstance(exc, _CLIENT_ERRORS)
+                else (
+                    500,
+                    "Internal Server Error",
+                )
+            )
+            with contextlib.suppress(Exception):
+                client.sendall(error_response(status, reason))
+
+    def _refuse(self, req, client, addr, exc) -> None:
         started = datetime.now()
         addr = addr or ("", -1)
         status, reason = next(
@@ -77,20 +104,24 @@ class _QuietErrors:
         )
         # The exception's type, never its text: the text quotes the request line.
         self.log.warning("Invalid request from ip=%s: %s (%s)", addr[0], type(exc).__name__, status)
-        if req is None and hasattr(exc, "req"):
-            req = exc.req
-        if req is not None:
-            environ = default_environ(req, client, self.cfg)
-            environ["REMOTE_ADDR"] = addr[0]
-            environ["REMOTE_PORT"] = str(addr[1])
-            resp = Response(req, client, self.cfg)
-            resp.status = f"{status} {reason}"
-            self.log.access(resp, req, environ, datetime.now() - started)
+        if req is None:
+            # Some parser errors carry the request they were reading; others carry the raw
+            # request line, a str, which is no request.
+            req = getattr(exc, "req", None)
+        if isinstance(req, Request):
+            # A half-read request may lack what the access line reads (its version, its
+            # body): the access line is skipped then, never the answer.
+            with contextlib.suppress(Exception):
+                environ = default_environ(req, client, self.cfg)
+                environ["REMOTE_ADDR"] = addr[0]
+                environ["REMOTE_PORT"] = str(addr[1])
+                resp = Response(req, client, self.cfg)
+                resp.status = f"{status} {reason}"
+                self.log.access(resp, req, environ, datetime.now() - started)
         try:
             client.sendall(error_response(status, reason))
         except OSError:
             self.log.debug("Failed to send error message.")
-        return None
 
 
 class QuietSyncWorker(_QuietErrors, SyncWorker):

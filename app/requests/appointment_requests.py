@@ -226,6 +226,10 @@ def _insert_ignoring_conflicts(session: Session):
 
 
 def _reference_for_token(session: Session, token: str) -> str | None:
+    if "\x00" in token:
+        # No stored token holds a NUL (they are URL-safe random text), and PostgreSQL
+        # refuses one in any text it is sent: `form_token=%00` was a DataError, a 500.
+        return None
     return session.scalar(
         select(AppointmentRequest.reference).where(AppointmentRequest.submission_token == token)
     )

@@ -58,9 +58,10 @@ def init_app(app: Flask) -> None:
     # outside it: outermost, the trusted-proxy check (trusted_proxies.py), which drops X-Forwarded-*
     # from any peer not in TRUSTED_PROXIES and applies ProxyFix to the others.
     cache = pages.init_app(app)
-    # Innermost: a body that cannot be read answers 400 (app/ops/hostile.py); the stream
-    # it wraps is the one Flask reads.
-    app.wsgi_app = hostile.guard_body(app.wsgi_app)  # type: ignore[method-assign]
+    # Innermost: a body that cannot be read, and a Host no link can be built for, answer
+    # 400 (app/ops/hostile.py); the stream it wraps is the one Flask reads, the host the
+    # one the proxy fix leaves.
+    app.wsgi_app = hostile.guard_host(hostile.guard_body(app.wsgi_app))  # type: ignore[method-assign]
     # Read at the first request, when every view is there.
     replayed = partial(headers.public_paths, app)
     replayed_for_new_visitors = partial(new_visitor_paths, app)
