@@ -77,9 +77,23 @@ class Config:
 
     SECRET_KEY = _env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'intake.sqlite3'}")
-    DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 5)
-    DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 5)
+    # The connection budget (docs/operations.md): a request holds one connection, so a
+    # worker needs one per thread (a sync worker: one), and every process the app runs as
+    # (gunicorn workers on every host, e-mail workers, commands) must fit the server's
+    # max_connections together; `flask check-deploy` adds them up. Five per worker (the
+    # old default) let two hosts' idle workers hold connections the busy ones needed:
+    # 41 % of requests got 503 (issue 25).
+    DB_POOL_SIZE = _env_int("DB_POOL_SIZE", _env_int("GUNICORN_THREADS", 1))
+    DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 0)
     DB_POOL_TIMEOUT = _env_int("DB_POOL_TIMEOUT", 5)
+    # "queue": each process keeps up to DB_POOL_SIZE connections; "none": a connection per
+    # request, closed after it (SQLAlchemy's NullPool), for a PgBouncer in front of
+    # PostgreSQL that does the pooling (docs/production.md).
+    DB_POOL = _env("DB_POOL", "queue")
+    # A connection idle this long is closed by the server (PostgreSQL's
+    # idle_session_timeout), so idle workers give theirs back; the next request opens a
+    # new one (a few milliseconds). 0: never.
+    DB_IDLE_SECONDS = _env_int("DB_IDLE_SECONDS", 300)
     # Every wait on PostgreSQL has a deadline (app/db_timeouts.py), so a hung database
     # costs a request seconds and a 503, never a worker killed at GUNICORN_TIMEOUT (30 s)
     # with the request lost. Seconds. Connecting (libpq's connect_timeout, at least 2):
@@ -166,6 +180,11 @@ class Config:
     TRUST_FORWARDED_PREFIX = _env_bool("TRUST_FORWARDED_PREFIX", False)
     # How many hosts run the app against this database (only read by `flask check-deploy`).
     DEPLOY_HOSTS = _env_int("DEPLOY_HOSTS", 1)
+    # The rest of the connection budget `flask check-deploy` adds up: e-mail worker
+    # processes on all hosts together (docs/operations.md: one per host), and connections
+    # kept free for commands (migrations, the retention timer, a person's `flask staff`).
+    DEPLOY_OUTBOX_WORKERS = _env_int("DEPLOY_OUTBOX_WORKERS", DEPLOY_HOSTS)
+    DEPLOY_CLI_CONNECTIONS = _env_int("DEPLOY_CLI_CONNECTIONS", 3)
     # Strict-Transport-Security; sent only over HTTPS and only where the site is HTTPS-only.
     HSTS_ENABLED = _env_bool("HSTS_ENABLED", False)
     # ...and for every subdomain (turn off only if a subdomain must still answer http).

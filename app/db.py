@@ -15,10 +15,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from app.audit import chain
 from app.db_timeouts import Timeouts, install_postgres_timeouts
+from config import ConfigError
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -29,26 +30,39 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, InternalError, PoolTimeoutError)
 
 
+# DB_POOL: "queue", each process keeps its connections (up to DB_POOL_SIZE, and
+# DB_MAX_OVERFLOW more that are closed when given back); "none", each request opens one and
+# closes it, for a PgBouncer that pools in front of PostgreSQL (docs/production.md).
+POOLS = ("queue", "none")
+
+
 def make_engine(
     url: str,
     *,
-    pool_size: int = 5,
-    max_overflow: int = 5,
+    pool: str = "queue",
+    pool_size: int = 1,
+    max_overflow: int = 0,
     pool_timeout: float = 5,
     timeouts: Timeouts | None = None,
 ) -> Engine:
     if url.startswith("sqlite"):
         return _make_sqlite_engine(url)
     timeouts = timeouts or Timeouts()
+    if pool == "none":
+        pooling: dict = {"poolclass": NullPool}
+    else:
+        pooling = {
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout,
+            # Recycle before typical proxy/firewall idle cut-offs.
+            "pool_recycle": 1800,
+        }
     engine = create_engine(
         url,
         # No pool_pre_ping: install_postgres_timeouts pings with a deadline of its own (a
         # ping on a hung database would otherwise wait forever).
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_timeout=pool_timeout,
-        # Recycle before typical proxy/firewall idle cut-offs.
-        pool_recycle=1800,
+        **pooling,
         # Database errors would otherwise quote the values (patient data) in their message.
         hide_parameters=True,
         connect_args=timeouts.connect_args(),
@@ -108,8 +122,12 @@ def _make_sqlite_engine(url: str) -> Engine:
 
 
 def init_app(app: Flask) -> None:
+    pool = str(app.config.get("DB_POOL") or "queue")
+    if pool not in POOLS:
+        raise ConfigError(f"DB_POOL must be one of {', '.join(POOLS)}, not {pool!r}")
     engine = make_engine(
         app.config["SQLALCHEMY_DATABASE_URI"],
+        pool=pool,
         pool_size=app.config["DB_POOL_SIZE"],
         max_overflow=app.config["DB_MAX_OVERFLOW"],
         pool_timeout=app.config["DB_POOL_TIMEOUT"],
@@ -117,6 +135,7 @@ def init_app(app: Flask) -> None:
             connect=app.config["DB_CONNECT_TIMEOUT"],
             statement=app.config["DB_STATEMENT_TIMEOUT"],
             lock=app.config["DB_LOCK_TIMEOUT"],
+            idle=app.config.get("DB_IDLE_SECONDS", 0),
         ),
     )
     app.extensions["db_engine"] = engine

@@ -41,14 +41,14 @@ class Timeouts:
     connect: int = 2
     statement: int = 5
     lock: int = 3
+    # A connection idle this long is closed by the server (idle_session_timeout); 0: never.
+    idle: int = 0
 
     def connect_args(self) -> dict[str, Any]:
-        return {
-            "connect_timeout": self.connect,
-            "options": (
-                f"-c statement_timeout={self.statement * 1000} -c lock_timeout={self.lock * 1000}"
-            ),
-        }
+        options = f"-c statement_timeout={self.statement * 1000} -c lock_timeout={self.lock * 1000}"
+        if self.idle:
+            options += f" -c idle_session_timeout={self.idle * 1000}"
+        return {"connect_timeout": self.connect, "options": options}
 
     @property
     def client_deadline(self) -> float:

@@ -51,6 +51,10 @@ def make_test_app(database_url: str, **overrides) -> Flask:
         # Cheap password hashes keep the suite fast.
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 8,
+        # Tests that race requests run them on threads of one app, as a gthread worker
+        # would: a connection each (production's sync worker needs one, config.py).
+        "DB_POOL_SIZE": 5,
+        "DB_MAX_OVERFLOW": 5,
     }
     config.update(overrides)
     _limit_storage_alive()

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from app.db import DATABASE_UNAVAILABLE, get_engine
 from config import ConfigError, gunicorn_workers
 
 MIN_SECRET_KEY_LENGTH = 32
@@ -33,6 +36,100 @@ def worst_database_wait(config: Mapping[str, Any]) -> float:
     connect = float(config.get("DB_CONNECT_TIMEOUT", 2))
     statement = float(config.get("DB_STATEMENT_TIMEOUT", 5))
     return float(config.get("DB_POOL_TIMEOUT", 5)) + 2 * connect + 2 * (statement + connect)
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What the PostgreSQL server allows: ``max_connections`` less the slots it keeps for
+    superusers (``superuser_reserved_connections``) and, from PostgreSQL 16, for roles
+    with ``pg_use_reserved_connections`` (``reserved_connections``)."""
+
+    max_connections: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.max_connections - self.reserved
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    hosts: int
+    workers: int
+    per_worker: int
+    outbox_workers: int
+    cli: int
+
+    @property
+    def web(self) -> int:
+        return self.hosts * self.workers * self.per_worker
+
+    @property
+    def total(self) -> int:
+        # An e-mail worker runs one thing at a time: one connection.
+        return self.web + self.outbox_workers + self.cli
+
+    def sum(self) -> str:
+        return (
+            f"{self.hosts} host(s) x {self.workers} workers x {self.per_worker} "
+            f"(DB_POOL_SIZE + DB_MAX_OVERFLOW) + {self.outbox_workers} e-mail worker(s) + "
+            f"{self.cli} for commands = {self.total}"
+        )
+
+
+def connection_budget(config: Mapping[str, Any], environ: Mapping[str, str]) -> ConnectionBudget:
+    """The most connections the app can open at once, every process counted: gunicorn
+    starts the workers on every host, each may fill its pool (a sync worker uses one)."""
+    try:
+        workers = gunicorn_workers(environ)
+    except ConfigError:
+        workers = 1
+    return ConnectionBudget(
+        hosts=int(config.get("DEPLOY_HOSTS") or 1),
+        workers=workers,
+        per_worker=int(config.get("DB_POOL_SIZE") or 1) + int(config.get("DB_MAX_OVERFLOW") or 0),
+        outbox_workers=int(config.get("DEPLOY_OUTBOX_WORKERS") or 0),
+        cli=int(config.get("DEPLOY_CLI_CONNECTIONS") or 0),
+    )
+
+
+def budget_problems(
+    config: Mapping[str, Any], environ: Mapping[str, str], limits: ServerLimits | None
+) -> list[str]:
+    """More connections than the server gives: the workers that cannot connect answer
+    503 while the others serve, so the site fails for some requests, as long as the load
+    lasts, and /readyz flaps by worker (docs/operations.md)."""
+    if limits is None or str(config.get("DB_POOL") or "queue") == "none":
+        return []
+    budget = connection_budget(config, environ)
+    if budget.total <= limits.available:
+        return []
+    return [
+        f"The app may open more database connections than the server gives: "
+        f"{budget.sum()}, but max_connections is {limits.max_connections} less "
+        f"{limits.reserved} reserved = {limits.available}. Raise max_connections, run "
+        "fewer workers (GUNICORN_WORKERS), or put PgBouncer in front (DB_POOL=none; "
+        "docs/production.md)."
+    ]
+
+
+def read_server_limits(engine: Engine) -> ServerLimits | None:
+    """The server's connection limits; None for SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        settings = dict(
+            conn.execute(
+                text(
+                    "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', "
+                    "'superuser_reserved_connections', 'reserved_connections')"
+                )
+            ).all()
+        )
+    reserved = int(settings.get("superuser_reserved_connections", 0)) + int(
+        settings.get("reserved_connections", 0)
+    )
+    return ServerLimits(max_connections=int(settings["max_connections"]), reserved=reserved)
 
 
 def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
@@ -198,6 +295,12 @@ def deploy_warnings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             "SMTP_HOST is not set: no e-mail is sent. Confirmations to patients and the "
             "intake team's alerts are only logged and marked sent (docs/operations.md)."
         )
+    if str(config.get("DB_POOL") or "queue") == "none":
+        warnings.append(
+            "DB_POOL is none: every request opens a connection, to PgBouncer (docs/"
+            "production.md). PgBouncer's pool sizes, not the app's, must fit the server's "
+            "max_connections; this check cannot see them."
+        )
     base = str(config.get("FHIR_SYSTEM_BASE") or "").rstrip("/")
     if base == EXAMPLE_FHIR_SYSTEM_BASE:
         warnings.append(
@@ -216,6 +319,15 @@ def check_deploy_command() -> None:
     for warning in deploy_warnings(current_app.config, os.environ):
         click.echo(f"WARNING: {warning}")
     problems = unsafe_settings(current_app.config, os.environ)
+    try:
+        limits = read_server_limits(get_engine())
+    except DATABASE_UNAVAILABLE as error:
+        limits = None
+        problems.append(
+            f"The database did not answer ({type(error).__name__}): the connection budget "
+            "could not be checked against its max_connections."
+        )
+    problems.extend(budget_problems(current_app.config, os.environ, limits))
     for problem in problems:
         click.echo(f"UNSAFE: {problem}")
     if problems:

@@ -33,13 +33,42 @@ _BAD_HOST = "intake.bad_host"
 
 
 class _NamedPartsOnly(FormDataParser):
+    """Drops nameless parts, and closes every file it made but does not hand over: those
+    parts, and the files of a body that turned out malformed after a file part (Werkzeug
+    then answers an empty form and leaves the files it had made open)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._made: list = []
+        make_file = self.stream_factory
+
+        def made_and_kept(*factory_args, **factory_kwargs):
+            container = make_file(*factory_args, **factory_kwargs)
+            self._made.append(container)
+            return container
+
+        self.stream_factory = made_and_kept
+
     def parse(self, stream, mimetype, content_length, options=None):
-        stream, form, files = super().parse(stream, mimetype, content_length, options)
+        try:
+            stream, form, files = super().parse(stream, mimetype, content_length, options)
+        except BaseException:
+            self._close_made(keep=())
+            raise
         if None in form:
             form = self.cls([(k, v) for k, v in form.items(multi=True) if k is not None])
         if None in files:
             files = self.cls([(k, v) for k, v in files.items(multi=True) if k is not None])
+        # The request closes the files it holds at its end; these are the others.
+        self._close_made(keep=[file.stream for _, file in files.items(multi=True)])
         return stream, form, files
+
+    def _close_made(self, *, keep) -> None:
+        kept = {id(container) for container in keep}
+        for container in self._made:
+            if id(container) not in kept:
+                container.close()
+        self._made.clear()
 
 
 class NamedFieldsRequest(Request):

@@ -43,6 +43,11 @@ FIELD_NAMES = [
     "status_note", "password", "q", "status", "referral", "claim", "staff", "reference",
     "after", "before", "form_language",
 ]  # fmt: skip
+# A NUL (PostgreSQL refuses it in any text) and digits that are not ASCII (Arabic-Indic,
+# Persian, full-width, Devanagari, mathematical: Python's int() and str.isdigit() take
+# them, a database column or a code check may not), alone and inside a value (issue 25).
+NUL_AND_DIGITS = ["\x00", "a\x00b", "\x00" * 3, "١٢٣٤٥٦", "۱۲۳۴۵۶", "１２３４５６", "१२३",
+                  "𝟏𝟐𝟑", "813 ５５５ 0123", "3\x006", "٣"]  # fmt: skip
 HUGE = ["9223372036854775807", "9223372036854775808", "18446744073709551616", "1" * 40,
         "-9223372036854775809", "1e309", "NaN", "0x10", "²", "٣"]  # fmt: skip
 CONTENT_TYPES = [
@@ -56,8 +61,36 @@ CONTENT_TYPES = [
 value = st.one_of(
     st.text(max_size=20),
     st.text(st.characters(codec="utf-8", categories=["Cc", "Cf", "Zs", "Mn"]), max_size=5),
-    st.sampled_from(NASTY + HUGE + ["x" * 5000, "\u00e9" * 300]),
+    st.sampled_from(NASTY + HUGE + NUL_AND_DIGITS + ["x" * 5000, "\u00e9" * 300]),
 )
+# Ranges: unsatisfiable, reversed, malformed, of another unit, and huge (numbers past
+# 2^64, thousands of parts).
+RANGES = ["bytes=99999999-", "bytes=-0", "bytes=5-1", "bytes=abc", "bytes=\x00-1", "pages=1-2",
+          "bytes=0-99999999999999999999999", "bytes=99999999999999999999999-", "bytes=-",
+          "bytes=" + ",".join(["0-1"] * 300), "bytes=0-1," * 2000, "bytes=٣-"]  # fmt: skip
+# Hosts no link can be built for: over 255 characters, a label over 63, empty labels.
+HOSTS = ["a" * 300, "a" * 64 + ".example.org", "a..b", "x." * 130 + "org", ".", "\u00e9" * 70]
+headers = st.fixed_dictionaries(
+    {},
+    optional={"Range": st.sampled_from(RANGES), "Host": st.sampled_from(HOSTS)},
+)
+# Multipart parts without a name, or with an empty one (no browser sends either).
+NAMELESS_PARTS = [
+    b"Content-Disposition: form-data\r\n\r\nx",
+    b'Content-Disposition: form-data; name=""\r\n\r\nx',
+    b'Content-Disposition: form-data; filename="a.txt"\r\n\r\nx',
+    b'Content-Disposition: form-data; name=""; filename=""\r\n\r\n\x00',
+    b"\r\nx",
+]
+
+
+def multipart(parts: list[bytes], csrf: str | None) -> bytes:
+    if csrf is not None:
+        parts = [*parts, b'Content-Disposition: form-data; name="csrf_token"\r\n\r\n'
+                 + csrf.encode()]  # fmt: skip
+    return b"".join(b"--b\r\n" + part + b"\r\n" for part in parts) + b"--b--\r\n"
+
+
 query = st.lists(
     st.tuples(st.sampled_from(FIELD_NAMES) | st.text(max_size=8), value), max_size=4
 ).map(lambda pairs: "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs))
@@ -143,15 +176,30 @@ def hostile_requests(draw, app) -> dict:
         # Every address in Spanish too (/es/...: public pages answer, the rest is a 404).
         path = "/es" + path
     qs = draw(st.one_of(st.just(""), query, raw_query))
-    request = {"signed_in": signed_in, "method": method, "path": path, "query": qs}
+    request = {"signed_in": signed_in, "method": method, "path": path, "query": qs,
+               "headers": draw(headers)}  # fmt: skip
     if method in ("POST", "PUT", "PATCH", "DELETE"):
-        kind = draw(st.sampled_from(["form", "public form", "public form", "raw", "json"]))
+        kind = draw(st.sampled_from(["form", "public form", "public form", "poisoned form",
+                                     "nameless parts", "raw", "json"]))  # fmt: skip
         csrf = app.fuzz_staff_csrf if signed_in else app.fuzz_public_csrf
         if kind == "public form":
             # Any page of the journey, with a whole form's worth of answers.
             request["method"], request["path"] = "POST", draw(st.sampled_from(JOURNEY_POSTS))
             request["data"] = {**BASE, **draw(changes), "csrf_token": csrf,
                                "form_token": secrets.token_urlsafe(24)}  # fmt: skip
+        elif kind == "poisoned form":
+            # Every field of the whole form and of the staff forms, the form token too,
+            # with a NUL or digits that are not ASCII in it.
+            poison = st.sampled_from(NUL_AND_DIGITS)
+            body = {name: draw(poison) for name in FIELD_NAMES}
+            body["csrf_token"] = csrf
+            if draw(st.booleans()):
+                request["method"], request["path"] = "POST", draw(st.sampled_from(JOURNEY_POSTS))
+            request["data"] = body
+        elif kind == "nameless parts":
+            parts = draw(st.lists(st.sampled_from(NAMELESS_PARTS), min_size=1, max_size=3))
+            token = csrf if draw(st.booleans()) else None
+            request["raw"] = ("multipart/form-data; boundary=b", multipart(parts, token))
         elif kind == "form":
             body = draw(form_body)
             if draw(st.booleans()):
@@ -167,7 +215,8 @@ def hostile_requests(draw, app) -> dict:
 
 def send(app, request: dict):
     client = app.fuzz_staff if request["signed_in"] else app.fuzz_public
-    kwargs = {"method": request["method"], "query_string": request["query"] or None}
+    kwargs = {"method": request["method"], "query_string": request["query"] or None,
+              "headers": request.get("headers") or None}  # fmt: skip
     if "data" in request:
         data = request["data"]
         has_file = any(isinstance(v, tuple) for v in data.values())
@@ -189,7 +238,9 @@ def check(app, request: dict) -> None:
     event(f"{request['method']} → {response.status_code // 100}xx")
     if response.status_code >= 500:
         app.fuzz_counts["5xx"] += 1
-    assert response.status_code < 500, (request["method"], request["path"], response.status_code)
+    assert response.status_code < 500, (
+        request["method"], request["path"], request.get("headers"), response.status_code
+    )  # fmt: skip
     if response.status_code >= 400 and request["method"] != "HEAD":
         if response.is_json:
             # The passkey endpoints (issue 13) answer their script in JSON: a reason, no page.

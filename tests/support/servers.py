@@ -182,6 +182,8 @@ class PostgresCluster:
     data_dir: Path
     socket_dir: Path
     port: int
+    # More server settings, e.g. "-c max_connections=10".
+    options: str = ""
 
     @property
     def url(self) -> str:
@@ -196,7 +198,7 @@ class PostgresCluster:
     def start(self) -> None:
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-            "-c max_connections=100 -c fsync=off -c full_page_writes=off"
+            "-c max_connections=100 -c fsync=off -c full_page_writes=off " + self.options
         )
         self._pg_ctl("-o", options, "-l", str(self.data_dir / "server.log"), "start")
 
@@ -205,7 +207,7 @@ class PostgresCluster:
 
 
 @contextlib.contextmanager
-def postgres_cluster() -> Iterator[PostgresCluster]:
+def postgres_cluster(options: str = "") -> Iterator[PostgresCluster]:
     base = Path(tempfile.mkdtemp(prefix="intake-pg-"))
     data_dir, socket_dir = base / "data", base / "sock"
     data_dir.mkdir()
@@ -217,7 +219,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         str(PG_BIN / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres", "--no-sync"
     )
     subprocess.run(initdb, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
-    cluster = PostgresCluster(data_dir, socket_dir, free_port())
+    cluster = PostgresCluster(data_dir, socket_dir, free_port(), options)
     cluster.start()
     try:
         yield cluster
