@@ -4,7 +4,8 @@ between them that the test can hang. Each test prints its numbers.
 - The database hangs: /healthz and the information page keep answering at once, /readyz
   says 503, a POST gets the "not saved yet" page with everything typed within seconds.
 - The database turns read-only: the same page, and /readyz says 503.
-- SIGTERM with connections queued: each is answered, none is reset.
+- SIGTERM with connections queued: each is answered, none is reset; under steady load
+  without draining, new connections are refused at once and none is reset.
 - Deploys (`kill -HUP`) under steady load, then "drain, then stop": no connection reset, no
   acknowledged request lost.
 """
@@ -314,6 +315,79 @@ def test_deploys_and_a_host_stop_under_steady_load_lose_nothing(cluster, tmp_pat
     assert len(load.acknowledged) > 20
     assert exit_code == 0
     forget_requests(cluster.url)
+
+
+def refuses(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+class Callers:
+    """Clients asking /readyz (it reads the database) one after another without pause."""
+
+    def __init__(self, port: int, clients: int):
+        self.port, self.clients = port, clients
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.counts = {"answered": 0, "reset": 0, "refused": 0, "not 200": 0}
+
+    def call(self) -> str:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("GET", "/readyz", headers={"Connection": "close"})
+            return "answered" if conn.getresponse().status == 200 else "not 200"
+        except ConnectionRefusedError:
+            time.sleep(0.02)
+            return "refused"
+        except RESETS:
+            return "reset"
+        finally:
+            conn.close()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            outcome = self.call()
+            with self.lock:
+                self.counts[outcome] += 1
+
+    def __enter__(self):
+        self.threads = [threading.Thread(target=self.run) for _ in range(self.clients)]
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def test_sigterm_without_draining_stops_accepting_at_once_and_answers_what_it_took(cluster):
+    """No drain file, clients calling without pause: from SIGTERM on, new connections are
+    refused (safe to retry elsewhere) within moments, not accepted for ten seconds and then
+    reset; every request a worker took is answered."""
+    with gunicorn(server_env(cluster.url), workers=2) as server:
+        with Callers(server.port, clients=6) as callers:
+            assert wait_for(lambda: callers.counts["answered"] > 50, 30)
+            stopped_at = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            assert wait_for(lambda: refuses(server.port), 10)
+            refusing_after = time.monotonic() - stopped_at
+            exit_code = server.process.wait(timeout=30)
+            time.sleep(0.3)  # the callers meet the closed port
+        counts = dict(callers.counts)
+    print(f"\nSIGTERM without draining, 6 callers: refusing after {refusing_after:.2f}s; "
+          f"{counts}; exit {exit_code}")  # fmt: skip
+    assert refusing_after < 3, "accepting long after SIGTERM"
+    assert counts["reset"] == 0
+    assert counts["not 200"] == 0
+    assert counts["refused"] > 0
+    assert exit_code == 0
 
 
 def test_the_stop_script_drains_then_stops(cluster, tmp_path):
