@@ -5,6 +5,7 @@ gunicorn -c gunicorn.conf.py wsgi:app
 
 import contextlib
 import os
+import socket
 import sys
 
 from config import gunicorn_workers
@@ -25,6 +26,13 @@ worker_class = (
     if threads > 1
     else "app.ops.worker.QueueServingSyncWorker"
 )
+# The quick lane (app/ops/quick_lane.py): a second port where a thread in every sync worker
+# answers /healthz, the information page, /favicon.ico and the static files at once, even
+# while every worker waits on a hung database. nginx sends those paths there
+# (deploy/nginx.conf); point the load balancer's liveness check at its /healthz. Unset: no
+# second port.
+quick_bind = os.environ.get("GUNICORN_QUICK_BIND", "").strip()
+
 # Longer than any wait a request can meet (DB_POOL_TIMEOUT, DB_CONNECT_TIMEOUT,
 # DB_STATEMENT_TIMEOUT, the Redis timeouts), so a hung dependency gets a 503, never a
 # worker killed mid-request (`flask check-deploy` checks the sum).
@@ -67,7 +75,28 @@ def on_starting(server):
             os.unlink(drain_file)
 
 
+def when_ready(server):
+    # Opened by the master, once, so every worker (and every worker after a reload)
+    # inherits the same socket. Plain socket code: the master must not import the app.
+    if quick_bind and threads == 1 and not hasattr(server, "quick_listener"):
+        host, _, port = quick_bind.rpartition(":")
+        listener = socket.create_server((host.strip("[]") or "127.0.0.1", int(port)), backlog=128)
+        listener.set_inheritable(True)
+        server.quick_listener = listener
+        server.log.info("Quick lane listening at: http://%s", quick_bind)
+
+
+def post_worker_init(worker):
+    listener = getattr(worker, "quick_listener", None)
+    if listener is not None:
+        from app.ops import quick_lane
+
+        worker.wsgi = quick_lane.only_quick_on_the_lane(worker.wsgi)
+        quick_lane.start(worker, listener)
+
+
 def post_fork(server, worker):
+    worker.quick_listener = getattr(server, "quick_listener", None)
     # With preload_app the app, and its database engine, were created in the master: a
     # pooled connection copied into several processes would be shared by all of them.
     # Each worker drops the copies (without closing the parent's sockets) and opens its own.

@@ -8,7 +8,8 @@ started when it is stopped (Ctrl-C or SIGTERM).
     python -m deploy.cluster
 
 Settings (environment, all optional): ``CLUSTER_PORT`` (nginx, 8080), ``CLUSTER_HOST_PORTS``
-(``8001,8002``), ``CLUSTER_WORKERS`` (per host, 2), ``CLUSTER_DATABASE_URL`` (the database
+(``8001,8002``), ``CLUSTER_QUICK_PORTS`` (each host's quick lane, ``8101,8102``),
+``CLUSTER_WORKERS`` (per host, 2), ``CLUSTER_DATABASE_URL`` (the database
 ``intake_cluster`` on the local PostgreSQL; created and migrated if needed),
 ``CLUSTER_REDIS_URL`` (``redis://127.0.0.1:6379/0``), ``CLUSTER_DIR`` (logs, pid files, the
 rendered nginx.conf and its cache: ``instance/cluster``), ``NGINX_BIN`` (``/usr/sbin/nginx``).
@@ -26,6 +27,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,7 +41,7 @@ ENSURE_NGINX = ROOT / "scripts" / "ensure-nginx.sh"
 NGINX_BIN = os.environ.get("NGINX_BIN", "/usr/sbin/nginx")
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/intake_cluster"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-PLACEHOLDERS = ("LISTEN", "APP_HOST_1", "APP_HOST_2", "STATIC_DIR")
+PLACEHOLDERS = ("LISTEN", "APP_HOST_1", "APP_HOST_2", "APP_QUICK_1", "APP_QUICK_2", "STATIC_DIR")
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
@@ -48,7 +50,12 @@ class ClusterError(RuntimeError):
 
 
 def render_nginx_conf(
-    *, listen: str, app_hosts: tuple[str, str], static_dir: Path, template: str | None = None
+    *,
+    listen: str,
+    app_hosts: tuple[str, str],
+    quick_hosts: tuple[str, str],
+    static_dir: Path,
+    template: str | None = None,
 ) -> str:
     """The shipped nginx.conf with its placeholders filled in, and nothing else changed."""
     text = template if template is not None else NGINX_CONF.read_text()
@@ -56,6 +63,8 @@ def render_nginx_conf(
         "LISTEN": listen,
         "APP_HOST_1": app_hosts[0],
         "APP_HOST_2": app_hosts[1],
+        "APP_QUICK_1": quick_hosts[0],
+        "APP_QUICK_2": quick_hosts[1],
         "STATIC_DIR": str(static_dir).rstrip("/"),
     }
     found = set(_PLACEHOLDER.findall(text))
@@ -64,6 +73,12 @@ def render_nginx_conf(
             f"deploy/nginx.conf placeholders are {sorted(found)}, not {PLACEHOLDERS}"
         )
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def nginx_binary() -> str:
@@ -109,11 +124,16 @@ class AppHost:
     port: int
     env: dict[str, str] = field(repr=False)
     workdir: Path
+    quick_port: int = 0
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def quick_address(self) -> str:
+        return f"127.0.0.1:{self.quick_port}"
 
     @property
     def log_path(self) -> Path:
@@ -129,7 +149,7 @@ class AppHost:
         return self.process.pid
 
     def start(self, timeout: float = 60.0) -> None:
-        env = {**self.env, "GUNICORN_BIND": self.address}
+        env = {**self.env, "GUNICORN_BIND": self.address, "GUNICORN_QUICK_BIND": self.quick_address}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
@@ -327,6 +347,8 @@ class Cluster:
     port: int
     host_ports: tuple[int, int]
     database_url: str = DEFAULT_DATABASE_URL
+    # Each host's quick lane (GUNICORN_QUICK_BIND); free ports when not given.
+    quick_ports: tuple[int, int] | None = None
     redis_url: str = DEFAULT_REDIS_URL
     workers: int = 2
     static_dir: Path = ROOT / "static"
@@ -363,8 +385,9 @@ class Cluster:
             if result.returncode != 0:
                 raise ClusterError("check-deploy refused the settings:\n" + result.stdout)
         prepare_database(self.database_url)
+        quick_ports = self.quick_ports or (_free_port(), _free_port())
         self.hosts = [
-            AppHost(f"host{i + 1}", port, env, self.workdir)
+            AppHost(f"host{i + 1}", port, env, self.workdir, quick_ports[i])
             for i, port in enumerate(self.host_ports)
         ]
         try:
@@ -374,6 +397,7 @@ class Cluster:
             conf = render_nginx_conf(
                 listen=f"127.0.0.1:{self.port}",
                 app_hosts=(self.hosts[0].address, self.hosts[1].address),
+                quick_hosts=(self.hosts[0].quick_address, self.hosts[1].quick_address),
                 static_dir=self.static_dir,
             )
             prefix = self.workdir / "nginx"
@@ -427,10 +451,14 @@ def main() -> int:
     host_ports = [int(p) for p in env("CLUSTER_HOST_PORTS", "8001,8002").split(",")]
     if len(host_ports) != 2:
         sys.exit("CLUSTER_HOST_PORTS must name two ports, e.g. 8001,8002")
+    quick_ports = [int(p) for p in env("CLUSTER_QUICK_PORTS", "8101,8102").split(",")]
+    if len(quick_ports) != 2:
+        sys.exit("CLUSTER_QUICK_PORTS must name two ports, e.g. 8101,8102")
     cluster = Cluster(
         workdir=Path(env("CLUSTER_DIR", str(ROOT / "instance" / "cluster"))),
         port=int(env("CLUSTER_PORT", "8080")),
         host_ports=(host_ports[0], host_ports[1]),
+        quick_ports=(quick_ports[0], quick_ports[1]),
         database_url=env("CLUSTER_DATABASE_URL", DEFAULT_DATABASE_URL),
         redis_url=env("CLUSTER_REDIS_URL", DEFAULT_REDIS_URL),
         workers=int(env("CLUSTER_WORKERS", "2")),
@@ -450,7 +478,11 @@ def main() -> int:
     assert cluster.nginx is not None
     print(f"Cluster up: {cluster.url} (nginx) in front of", flush=True)
     for host in cluster.hosts:
-        print(f"  {host.name}: http://{host.address}, master pid {host.master_pid}", flush=True)
+        print(
+            f"  {host.name}: http://{host.address} (quick lane http://{host.quick_address}), "
+            f"master pid {host.master_pid}",
+            flush=True,
+        )
     print(f"Logs: {cluster.workdir}. Deploy to a host: kill -HUP <master pid>. Ctrl-C stops.")
     try:
         while not stopping:

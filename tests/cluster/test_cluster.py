@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -39,6 +40,7 @@ from tests.cluster.support import (
     expire_cache_entry,
     reference_of,
 )
+from tests.ops.test_gunicorn_errors import HOSTILE_REQUESTS, OBS_TEXT_REQUESTS
 from tests.support.databases import postgres_url, prepare_postgres
 from tests.support.forms import SEND_URL, form_tokens, valid_answers, walk
 from tests.support.servers import free_port
@@ -575,3 +577,48 @@ def test_a_thousand_submissions_survive_a_lost_host_and_a_rolling_deploy(cluster
     # The information page still agrees across hosts after the deploys and the restart.
     etags = {Browser(host.port).request("GET", "/").headers["etag"] for host in cluster.hosts}
     assert len(etags) == 1
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    """The answer's status line and headers (nginx may keep the connection open)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+    return answer
+
+
+def test_no_request_line_or_header_through_nginx_ends_a_worker(cluster):
+    """Raw non-ASCII and control bytes through the shipped nginx: nginx or the app answers
+    4xx, never 502, and both hosts are served by the same worker processes afterwards (a
+    worker that died would have been replaced, and nginx would have tried the other host)."""
+    before = {host.name: sorted(host.worker_pids()) for host in cluster.hosts}
+    statuses = Counter()
+    for data in HOSTILE_REQUESTS + OBS_TEXT_REQUESTS:
+        answer = raw_exchange(cluster.port, data)
+        statuses[answer.split(b" ", 2)[1].decode()] += 1
+    # A Host no link can be built for: the app's 400 page, with the site's headers.
+    long_host = raw_exchange(
+        cluster.port, b"GET / HTTP/1.1\r\nHost: " + b"a" * 300 + b"\r\nConnection: close\r\n\r\n"
+    )
+    after = {host.name: sorted(host.worker_pids()) for host in cluster.hosts}
+    print(f"\nhostile bytes through nginx: {dict(statuses)}")
+    assert all(status < "500" for status in statuses), statuses
+    assert after == before, "a worker exited and was replaced"
+    head = long_host.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"Content-Security-Policy:" in head and b"X-Content-Type-Options: nosniff" in head
+
+
+def test_the_quick_lanes_serve_the_public_pages_and_health_through_nginx(cluster, log):
+    quick = {host.quick_address for host in cluster.hosts}
+    health = [Browser(cluster.port).request("GET", "/healthz") for _ in range(4)]
+    assert all(answer.status == 200 for answer in health)
+    assert {log.answered_by(answer.request_id) for answer in health} == quick, "both hosts"
+    # Kept by nginx once a quick lane has answered it.
+    assert Browser(cluster.port).request("GET", "/favicon.ico").status == 200
+    # Straight to a quick lane: anything that needs the database is not served there.
+    host = cluster.hosts[0]
+    assert Browser(host.quick_port).request("GET", "/staff/queue").status == 404
+    assert Browser(host.quick_port).request("GET", "/readyz").status == 404

@@ -9,7 +9,11 @@ import pytest
 
 from deploy.cluster import NGINX_BIN, NGINX_CONF, ROOT, ClusterError, render_nginx_conf
 
-RENDERED = {"listen": "127.0.0.1:8080", "app_hosts": ("10.0.0.1:8000", "10.0.0.2:8000")}
+RENDERED = {
+    "listen": "127.0.0.1:8080",
+    "app_hosts": ("10.0.0.1:8000", "10.0.0.2:8000"),
+    "quick_hosts": ("10.0.0.1:8010", "10.0.0.2:8010"),
+}
 
 
 def test_rendering_fills_in_the_placeholders_and_changes_nothing_else(tmp_path):
@@ -17,6 +21,7 @@ def test_rendering_fills_in_the_placeholders_and_changes_nothing_else(tmp_path):
     assert "${" not in conf
     assert "listen 127.0.0.1:8080;" in conf
     assert "server 10.0.0.1:8000 max_fails" in conf and "server 10.0.0.2:8000 max_fails" in conf
+    assert "server 10.0.0.1:8010 max_fails" in conf and "server 10.0.0.2:8010 max_fails" in conf
     assert f"alias {tmp_path}/;" in conf
     shipped = NGINX_CONF.read_text()
     assert len(conf.splitlines()) == len(shipped.splitlines())
@@ -74,3 +79,15 @@ def test_docs_production_shows_the_shipped_file_as_it_is():
     docs = (ROOT / "docs" / "production.md").read_text()
     copy = docs.split("```nginx\n", 1)[1].split("```", 1)[0]
     assert copy == NGINX_CONF.read_text()
+
+
+def test_only_pages_that_never_touch_the_database_go_to_the_quick_lanes():
+    # The quick lanes answer everything else 404 (app/ops/quick_lane.py): only exact
+    # addresses of pages the same for everyone, and /healthz, are sent there.
+    shipped = NGINX_CONF.read_text()
+    quick = sorted(
+        block.split("{", 1)[0].strip()
+        for block in shipped.split("location ")[1:]
+        if "proxy_pass http://intake_quick;" in block.split("}", 1)[0]
+    )
+    assert quick == ["= /", "= /es/", "= /es/favicon.ico", "= /favicon.ico", "= /healthz"]

@@ -2,7 +2,8 @@
 between them that the test can hang. Each test prints its numbers.
 
 - The database hangs: /healthz and the information page keep answering at once, /readyz
-  says 503, a POST gets the "not saved yet" page with everything typed within seconds.
+  says 503, a POST gets the "not saved yet" page with everything typed within seconds; with
+  every worker stuck on it, the quick port (app/ops/quick_lane.py) still answers at once.
 - The database turns read-only: the same page, and /readyz says 503.
 - SIGTERM with connections queued: each is answered, none is reset; under steady load
   without draining, new connections are refused at once and none is reset.
@@ -31,7 +32,7 @@ from sqlalchemy import create_engine, text
 from tests.support.databases import migrate_to_head
 from tests.support.forms import SEND_URL, valid_answers
 from tests.support.proxy import hanging_proxy
-from tests.support.servers import FormClient, Reply, gunicorn, postgres_cluster
+from tests.support.servers import FormClient, Reply, free_port, gunicorn, postgres_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -158,6 +159,62 @@ def test_a_hung_then_read_only_database(cluster, tmp_path):
     assert {"hung database", "read-only database"} <= set(stored)
     assert "Traceback" not in log or "hung database" not in log  # no patient data in logs
     forget_requests(cluster.url)
+
+
+def get(port: int, path: str) -> tuple[int, float]:
+    started = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.monotonic() - started
+    finally:
+        conn.close()
+
+
+def test_health_and_public_pages_answer_at_once_with_every_worker_stuck_on_a_hung_database(
+    cluster,
+):
+    """Every worker busy on a hung database, more requests queued behind them: on the quick
+    port /healthz, the information page (both languages), /favicon.ico and a static file
+    answer at once; on the main port the same requests wait their turn (printed)."""
+    workers, stuck = 3, 9
+    quick_port = free_port()
+    with hanging_proxy(cluster.port) as proxy:
+        url = cluster.url.replace(f":{cluster.port}/", f":{proxy.port}/")
+        env = server_env(url, GUNICORN_QUICK_BIND=f"127.0.0.1:{quick_port}")
+        with gunicorn(env, workers=workers) as server:
+            for path in ("/", "/es/"):  # rendered once, as a first visitor would
+                assert get(quick_port, path)[0] == 200
+            assert get(server.port, "/readyz")[0] == 200
+            proxy.hang()
+            with ThreadPoolExecutor(stuck + 1) as pool:
+                # Each /readyz waits on the database for seconds; 3 hold the workers and 6
+                # wait in the queue behind them.
+                waiting = [pool.submit(get, server.port, "/readyz") for _ in range(stuck)]
+                time.sleep(0.5)
+                quick = {
+                    path: [get(quick_port, path) for _ in range(10)]
+                    for path in ("/healthz", "/", "/es/", "/favicon.ico", "/static/css/site.css")
+                }
+                main_port = pool.submit(get, server.port, "/healthz")
+                stuck_statuses = [future.result()[0] for future in waiting]
+                main_status, main_seconds = main_port.result()
+            elsewhere = get(quick_port, "/staff/queue")
+            proxy.resume()
+    slowest = {path: max(seconds for _, seconds in answers) for path, answers in quick.items()}
+    print(
+        f"\nhung database, {workers} workers busy and {stuck - workers} requests queued: "
+        + ", ".join(f"{p} {s * 1000:.0f} ms" for p, s in slowest.items())
+        + f" at worst (10 each) on the quick port; /healthz on the main port {main_status} "
+        f"after {main_seconds:.1f}s"
+    )
+    assert all(status == 200 for answers in quick.values() for status, _ in answers)
+    assert max(slowest.values()) < 1, slowest
+    assert main_seconds > 1, "the main port's workers were all busy"
+    assert set(stuck_statuses) == {503}
+    assert elsewhere[0] == 404, "the quick port serves nothing that needs the database"
 
 
 def raw_post(port: int, body: str, cookie: str) -> socket.socket:
