@@ -295,6 +295,17 @@ def deploy_warnings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             "SMTP_HOST is not set: no e-mail is sent. Confirmations to patients and the "
             "intake team's alerts are only logged and marked sent (docs/operations.md)."
         )
+    if not environ.get("GUNICORN_QUICK_BIND", "").strip():
+        warnings.append(
+            "GUNICORN_QUICK_BIND is not set: with every worker waiting on a hung database, "
+            "/healthz and the information page wait too. Set it and send them there "
+            "(deploy/nginx.conf, docs/production.md)."
+        )
+    elif _int(environ.get("GUNICORN_THREADS"), 1) > 1:
+        warnings.append(
+            "GUNICORN_QUICK_BIND is set but GUNICORN_THREADS is above 1: gthread workers "
+            "have no quick lane, so nothing answers on that port."
+        )
     if str(config.get("DB_POOL") or "queue") == "none":
         warnings.append(
             "DB_POOL is none: every request opens a connection, to PgBouncer (docs/"

@@ -27,7 +27,11 @@ SAFE = {
     "AUDIT_RETENTION_YEARS": 6,
     "AUDIT_HASH_KEY": "a" * 48,
 }
-PRODUCTION_ENV = {"APP_ENV": "production", "GUNICORN_WORKERS": "4"}
+PRODUCTION_ENV = {
+    "APP_ENV": "production",
+    "GUNICORN_WORKERS": "4",
+    "GUNICORN_QUICK_BIND": "10.0.1.20:8010",
+}
 
 
 def problems(environ=PRODUCTION_ENV, **changes):
@@ -168,3 +172,13 @@ def test_database_timeouts_must_end_before_gunicorn_kills_the_worker():
     assert any("GUNICORN_TIMEOUT (30 s)" in p for p in slow)
     longer_timeout = {**PRODUCTION_ENV, "GUNICORN_TIMEOUT": "120"}
     assert problems(longer_timeout, **{**defaults, "DB_STATEMENT_TIMEOUT": 30}) == []
+
+
+def test_production_without_a_quick_lane_is_warned_about():
+    config = {"FHIR_SYSTEM_BASE": "https://center.example/fhir", "SMTP_HOST": "mail"}
+    environ = {"APP_ENV": "production"}
+    assert any("GUNICORN_QUICK_BIND" in w for w in deploy_warnings(config, environ))
+    quick = {**environ, "GUNICORN_QUICK_BIND": "10.0.1.20:8010"}
+    assert deploy_warnings(config, quick) == []
+    threaded = {**quick, "GUNICORN_THREADS": "4"}
+    assert any("gthread" in w for w in deploy_warnings(config, threaded))
