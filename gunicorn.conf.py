@@ -96,7 +96,9 @@ def post_worker_init(worker):
 
 
 def post_fork(server, worker):
-    worker.quick_listener = getattr(server, "quick_listener", None)
+    quick_listener = getattr(server, "quick_listener", None)
+    if quick_listener is not None:
+        worker.quick_listener = quick_listener
     # With preload_app the app, and its database engine, were created in the master: a
     # pooled connection copied into several processes would be shared by all of them.
     # Each worker drops the copies (without closing the parent's sockets) and opens its own.

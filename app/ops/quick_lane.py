@@ -90,7 +90,7 @@ def _serve(worker, listener: socket.socket) -> None:
             continue
         except OSError as error:
             if error.errno in _CLOSED:
-                return
+                return  # shut down: the host is stopping (app/ops/worker.py)
             continue  # another worker's thread took it (EAGAIN), or it was aborted
         client.settimeout(READ_TIMEOUT_SECONDS)
         try:
