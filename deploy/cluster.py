@@ -379,12 +379,13 @@ class Cluster:
     def start(self, *, check_deploy: bool = True) -> Cluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = self.env
+        # The database exists before any deploy (check-deploy reads its max_connections).
+        prepare_database(self.database_url)
         if check_deploy:
             # Step 1 of a deploy: the settings both hosts will run with are safe.
             result = flask_command(env, "check-deploy")
             if result.returncode != 0:
                 raise ClusterError("check-deploy refused the settings:\n" + result.stdout)
-        prepare_database(self.database_url)
         quick_ports = self.quick_ports or (_free_port(), _free_port())
         self.hosts = [
             AppHost(f"host{i + 1}", port, env, self.workdir, quick_ports[i])
