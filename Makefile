@@ -71,8 +71,9 @@ browser:  ## make sure Debian's Chromium is there for the browser tests (install
 
 test: browser
 
-screenshots: install browser  ## pictures of each page, 375 and 1280 px wide, into docs/screenshots/
+screenshots: install browser services  ## pictures of each page, 375 and 1280 px wide, into docs/screenshots/ (the browser tests' own pictures too)
 	$(BIN)/python scripts/screenshots.py
+	DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q -m browser tests/browser
 
 .PHONY: nginx cluster bench-cluster
 nginx:  ## make sure Debian's nginx is there for the cluster (installs nginx-light when root)

@@ -4,6 +4,7 @@ target sizes, sideways scrolling, and the console."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import weakref
 from functools import cache
@@ -54,6 +55,20 @@ class ConsoleWatch:
         if message.type == "warning" and "Content Security Policy" not in text:
             return
         self.problems.append(f"console {message.type}: {text}")
+
+
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def docs_screenshot(page: Page, name: str, tmp_path: Path) -> Path:
+    """A whole-page screenshot for the docs. It replaces ``docs/screenshots/<name>.png``
+    only when ``DOCS_SCREENSHOTS=1`` is set (``make screenshots`` sets it), so an ordinary
+    test run leaves the checkout clean; otherwise it goes to the test's own folder, so the
+    page is still rendered and saved the same way."""
+    folder = DOCS_SCREENSHOTS if os.environ.get("DOCS_SCREENSHOTS") == "1" else tmp_path
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @cache

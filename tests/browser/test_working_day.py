@@ -5,17 +5,20 @@ record the contact with a callback, find it in My work, schedule, close; at 1280
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.browser.staff_support import StaffAccount, add_requests, create_staff, sign_in
-from tests.browser.support import assert_accessible, horizontal_overflow, small_tap_targets
+from tests.browser.support import (
+    assert_accessible,
+    docs_screenshot,
+    horizontal_overflow,
+    small_tap_targets,
+)
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NY = ZoneInfo("America/New_York")
 
 
@@ -30,7 +33,7 @@ def morning_staff(live_server):
 
 
 @pytest.mark.parametrize("width", [1280, 375])
-def test_a_coordinators_morning(new_page, live_server, morning_staff, width):
+def test_a_coordinators_morning(new_page, live_server, morning_staff, width, tmp_path):
     # The oldest unclaimed requests of all, one for each run: take-next must give this one.
     reference = add_requests(
         live_server,
@@ -63,7 +66,7 @@ def test_a_coordinators_morning(new_page, live_server, morning_staff, width):
     assert horizontal_overflow(page) <= 0, "the request page scrolls sideways"
     assert not small_tap_targets(page)
     assert_accessible(page, f"request just taken, {width} px")
-    page.screenshot(path=str(SHOTS / f"staff-request-taken-{width}.png"), full_page=True)
+    docs_screenshot(page, f"staff-request-taken-{width}", tmp_path)
 
     # The call: she asks to be called back tomorrow afternoon.
     tomorrow = (datetime.now(NY) + timedelta(days=1)).date()
@@ -86,7 +89,7 @@ def test_a_coordinators_morning(new_page, live_server, morning_staff, width):
     assert "Call back" in item.inner_text() and "2:30 PM" in item.inner_text()
     assert horizontal_overflow(page) <= 0
     assert_accessible(page, f"my work, {width} px")
-    page.screenshot(path=str(SHOTS / f"staff-my-work-{width}.png"), full_page=True)
+    docs_screenshot(page, f"staff-my-work-{width}", tmp_path)
 
     # The next day she is booked: scheduled, then closed after the visit.
     with page.expect_navigation():
@@ -141,7 +144,7 @@ def test_without_javascript_the_page_says_when_the_session_ends(new_page, mornin
 
 
 @pytest.mark.parametrize("width", [1280, 375])
-def test_access_metrics_chart_and_table(new_page, live_server, width):
+def test_access_metrics_chart_and_table(new_page, live_server, width, tmp_path):
     account = StaffAccount(email=f"metrics{width}@example.org", name=f"Mel {width}")
     create_staff(live_server, account, role="admin")
     add_requests(live_server, {"first_name": "Ana", "last_name": "Metrics", "days_ago": 2})
@@ -153,7 +156,7 @@ def test_access_metrics_chart_and_table(new_page, live_server, width):
     assert page.get_by_role("table", name="Received per day").count() == 1
     assert horizontal_overflow(page) <= 0
     assert_accessible(page, f"access metrics, {width} px")
-    page.screenshot(path=str(SHOTS / f"staff-metrics-{width}.png"), full_page=True)
+    docs_screenshot(page, f"staff-metrics-{width}", tmp_path)
     page.get_by_label("From", exact=True).fill("2026-12-01")
     page.get_by_label("To", exact=True).fill("2026-11-01")
     with page.expect_navigation():
