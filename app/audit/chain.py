@@ -187,6 +187,14 @@ def verify(
             if event.row_hash is None or not hmac.compare_digest(expected, event.row_hash):
                 return ChainReport(checked, first_id, event.id, "its content was changed")
             anchored = anchors.get(event.id)
+            if anchored == REUSED:
+                return ChainReport(
+                    checked,
+                    first_id,
+                    event.id,
+                    "the anchors recorded it with two different hashes: it was removed and "
+                    "its id given to another entry",
+                )
             if anchored is not None:
                 if not hmac.compare_digest(anchored, event.row_hash):
                     return ChainReport(
@@ -275,6 +283,11 @@ def retention_anchor(session: Session, first: AuditEvent) -> int | None:
     return None
 
 
+# An id the anchors name with two different hashes. SQLite gives the id of a removed
+# newest entry to the next one; an entry is never written twice, so this is a removal.
+REUSED = "reused"
+
+
 class AnchorError(ValueError):
     """An anchor file that cannot be trusted (a checkpoint whose signature is wrong)."""
 
@@ -333,6 +346,8 @@ def read_anchors(session: Session, lines: Iterable[str]) -> dict[int, str]:
                 raise AnchorError(f"line {number}: the checkpoint's signature does not match")
         elif record.get("message") != "audit entry":
             continue
+        if anchors.get(audit_id, hash_) != hash_:
+            hash_ = REUSED
         anchors[audit_id] = hash_
     return anchors
 

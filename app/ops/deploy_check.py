@@ -147,13 +147,13 @@ def sign_in_problems(config: Mapping[str, Any]) -> list[str]:
                 f"WEBAUTHN_ORIGIN ({origin}) must be https:// on WEBAUTHN_RP_ID ({rp_id}) "
                 "or a subdomain of it: browsers refuse passkeys otherwise."
             )
-    attempts = int(config.get("STAFF_CODE_ATTEMPTS") or 0)
+    attempts = int(config.get("STAFF_CODE_ATTEMPTS", 10))
     if not 1 <= attempts <= MAX_CODE_ATTEMPTS:
         problems.append(
             f"STAFF_CODE_ATTEMPTS is {attempts}: use 1 to {MAX_CODE_ATTEMPTS} wrong codes "
             "per account before its code step waits (10 is the default)."
         )
-    if int(config.get("STAFF_CODE_WAIT_MINUTES") or 0) < 5:
+    if int(config.get("STAFF_CODE_WAIT_MINUTES", 15)) < 5:
         problems.append("STAFF_CODE_WAIT_MINUTES is under 5: guessing codes would be cheap.")
     return problems
 

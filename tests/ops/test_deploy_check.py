@@ -26,6 +26,8 @@ SAFE = {
     "SESSION_COOKIE_NAME": "__Host-session",
     "AUDIT_RETENTION_YEARS": 6,
     "AUDIT_HASH_KEY": "a" * 48,
+    "WEBAUTHN_RP_ID": "intake.example.org",
+    "WEBAUTHN_ORIGIN": "https://intake.example.org",
 }
 PRODUCTION_ENV = {"APP_ENV": "production", "GUNICORN_WORKERS": "4"}
 
@@ -168,3 +170,20 @@ def test_database_timeouts_must_end_before_gunicorn_kills_the_worker():
     assert any("GUNICORN_TIMEOUT (30 s)" in p for p in slow)
     longer_timeout = {**PRODUCTION_ENV, "GUNICORN_TIMEOUT": "120"}
     assert problems(longer_timeout, **{**defaults, "DB_STATEMENT_TIMEOUT": 30}) == []
+
+
+def test_production_needs_the_second_factor_and_passkeys_bound_to_the_site():
+    assert any("STAFF_SECOND_FACTOR is off" in p for p in problems(STAFF_SECOND_FACTOR=False))
+    for unset in ("WEBAUTHN_RP_ID", "WEBAUTHN_ORIGIN"):
+        assert any("must both be set" in p for p in problems(**{unset: None})), unset
+    for origin in ("http://intake.example.org", "https://elsewhere.example.net"):
+        assert any(
+            "must be https:// on WEBAUTHN_RP_ID" in p for p in problems(WEBAUTHN_ORIGIN=origin)
+        ), origin
+    assert problems(WEBAUTHN_ORIGIN="https://staff.intake.example.org") == []
+
+
+def test_the_code_limit_cannot_be_lifted():
+    assert any("STAFF_CODE_ATTEMPTS is 500" in p for p in problems(STAFF_CODE_ATTEMPTS=500))
+    assert any("STAFF_CODE_ATTEMPTS is 0" in p for p in problems(STAFF_CODE_ATTEMPTS=0))
+    assert any("STAFF_CODE_WAIT_MINUTES" in p for p in problems(STAFF_CODE_WAIT_MINUTES=1))
