@@ -155,3 +155,11 @@ def test_check_deploy_warns_when_the_app_could_cut_the_trail(app, roles, databas
     assert warnings_as(app_role) == []
     # The retention role may delete old entries: the app must not run as it.
     assert len(warnings_as(retention_role)) == 1
+
+
+def test_docs_production_gives_the_sql_this_file_holds():
+    docs = (ROOT / "docs" / "production.md").read_text()
+    statements = [
+        line for line in ROLES_SQL.read_text().splitlines() if line and not line.startswith("--")
+    ]
+    assert statements and all(line in docs for line in statements)
