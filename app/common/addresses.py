@@ -34,14 +34,18 @@ def address_group(address: str | None) -> str:
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_networks(text: str | tuple[Network, ...] | None) -> tuple[Network, ...]:
-    """``10.0.0.0/8, 2001:db8::/48, 192.0.2.7`` as networks (already parsed: as they
-    are); ValueError names a bad one."""
-    if isinstance(text, tuple):
-        return text
+def parse_networks(text: str | Iterable | None) -> tuple[Network, ...]:
+    """``10.0.0.0/8, 2001:db8::/48, 192.0.2.7`` (or a list of them) as networks; networks
+    already parsed stay as they are. ValueError names a bad one."""
+    if text is None:
+        return ()
+    parts = text.split(",") if isinstance(text, str) else list(text)
     networks = []
-    for part in (text or "").split(","):
-        part = part.strip()
+    for part in parts:
+        if isinstance(part, ipaddress.IPv4Network | ipaddress.IPv6Network):
+            networks.append(part)
+            continue
+        part = str(part).strip()
         if not part:
             continue
         try:
@@ -51,7 +55,8 @@ def parse_networks(text: str | tuple[Network, ...] | None) -> tuple[Network, ...
     return tuple(networks)
 
 
-def in_networks(address: str | None, networks: Iterable) -> bool:
+def in_networks(address: str | None, networks: Iterable[Network]) -> bool:
+    """Whether the address (IPv4-mapped IPv6 read as IPv4) is in one of the networks."""
     if not address:
         return False
     try:
