@@ -107,6 +107,9 @@ def second_factor_check():
         if check.ok:
             next_url = finish_sign_in(pending, how=check.kind, codes_left=check.recovery_codes_left)
             if next_url is None:
+                # Another request finished this sign-in first: the code it spent here is
+                # given back (nothing of this request is kept).
+                get_session().rollback()
                 return restart(SIGN_IN_AGAIN)
             # After the session starts (which clears the cookie), or the message is lost.
             if check.kind == "recovery":
