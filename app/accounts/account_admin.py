@@ -228,10 +228,6 @@ def accept_invitation(
     return begun
 
 
-def link_sets_password(session: Session, *, token: str, now: datetime) -> bool:
-    return find_invitation(session, token=token, now=now).sets_password
-
-
 def _not_yourself(actor: Actor, staff: StaffUser, what: str) -> None:
     # An admin who demotes or deactivates themselves could leave nobody to manage accounts.
     if actor.staff_id == staff.id:

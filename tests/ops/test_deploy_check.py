@@ -181,6 +181,9 @@ def test_production_needs_the_second_factor_and_passkeys_bound_to_the_site():
             "must be https:// on WEBAUTHN_RP_ID" in p for p in problems(WEBAUTHN_ORIGIN=origin)
         ), origin
     assert problems(WEBAUTHN_ORIGIN="https://staff.intake.example.org") == []
+    # Plain http only on localhost (deploy/cluster.py), which browsers treat as secure.
+    assert problems(WEBAUTHN_RP_ID="localhost", WEBAUTHN_ORIGIN="http://localhost:8080") == []
+    assert problems(WEBAUTHN_RP_ID="example.org", WEBAUTHN_ORIGIN="http://example.org") != []
 
 
 def test_the_code_limit_cannot_be_lifted():
