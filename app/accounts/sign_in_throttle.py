@@ -8,7 +8,7 @@ the right password and second factor from another address, always gets in. Addre
 counted by ``address_group``: an IPv6 client by its /64. The center's own outgoing
 addresses (``center_networks``), shared by a whole office, may fail more often before
 they wait (``per_center_address``). Wrong *codes* are also limited per account, whatever
-the address: that is in the database (second_factor.py), since only someone who has the
+the address: that is in the database (sign_ins.py), since only someone who has the
 password reaches the code step.
 
 The counters live in the rate limiter's storage (Redis in production, so every worker and

@@ -346,10 +346,14 @@ def read_anchors(session: Session, lines: Iterable[str]) -> dict[int, str]:
                 raise AnchorError(f"line {number}: the checkpoint's signature does not match")
         elif record.get("message") != "audit entry":
             continue
-        if anchors.get(audit_id, hash_) != hash_:
-            hash_ = REUSED
-        anchors[audit_id] = hash_
+        merge_anchors(anchors, {audit_id: hash_})
     return anchors
+
+
+def merge_anchors(anchors: dict[int, str], more: Mapping[int, str]) -> None:
+    """Add ``more`` to ``anchors``; an id named with two different hashes is REUSED."""
+    for audit_id, hash_ in more.items():
+        anchors[audit_id] = hash_ if anchors.get(audit_id, hash_) == hash_ else REUSED
 
 
 @contextmanager

@@ -96,7 +96,7 @@ def verify_command(anchor_files: tuple[str, ...]) -> None:
     for path in anchor_files:
         with open(path, encoding="utf-8", errors="replace") as lines:
             try:
-                anchors.update(chain.read_anchors(session, lines))
+                chain.merge_anchors(anchors, chain.read_anchors(session, lines))
             except chain.AnchorError as error:
                 click.echo(f"Audit anchor {path} cannot be trusted: {error}.", err=True)
                 raise SystemExit(1) from None
