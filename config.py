@@ -146,6 +146,17 @@ class Config:
     # ... and this many failures against one account from all addresses in that window is
     # a storm, recorded in the audit trail and shown to admins.
     STAFF_STORM_FAILURES = _env_int("STAFF_STORM_FAILURES", 20)
+    # The center's own outgoing addresses or networks (comma-separated), each shared by a
+    # whole office: from them an address may fail CENTER_ADDRESS_FAILURES times in
+    # STAFF_LOCKOUT_MINUTES (instead of SIGNIN_RATE_LIMIT and STAFF_ADDRESS_FAILURES)
+    # before it waits. The limits per account stay as they are.
+    CENTER_NETWORKS = _env("CENTER_NETWORKS", "")
+    CENTER_ADDRESS_FAILURES = _env_int("CENTER_ADDRESS_FAILURES", 200)
+    # Wrong second-factor codes (app or recovery) for one account, from any address,
+    # before its code step waits STAFF_CODE_WAIT_MINUTES: someone with the password
+    # cannot spread guesses over many addresses (app/accounts/sign_ins.py).
+    STAFF_CODE_ATTEMPTS = _env_int("STAFF_CODE_ATTEMPTS", 10)
+    STAFF_CODE_WAIT_MINUTES = _env_int("STAFF_CODE_WAIT_MINUTES", 15)
     # Argon2id cost (OWASP's 19 MiB / 2 passes is the floor; this is above it).
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_KIB = _env_int("ARGON2_MEMORY_KIB", 65536)

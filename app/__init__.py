@@ -10,6 +10,7 @@ from flask import Flask
 
 from app import admin, auth, db, error_pages, intake, ops, serving, templating
 from app.accounts import cli as staff_cli
+from app.common.addresses import parse_networks
 from app.common.extensions import csrf
 from app.common.validation import normalize_phone
 from app.fhir import cli as fhir_cli
@@ -49,6 +50,12 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
         ).isoformat()
     except ValueError:
         raise ConfigError("INFORMATION_REVIEWED must be a date, like 2026-11-20.") from None
+
+    try:
+        # Parsed once: the sign-in limits read it on every failed attempt.
+        app.config["CENTER_NETWORKS"] = parse_networks(app.config["CENTER_NETWORKS"])
+    except ValueError as error:
+        raise ConfigError(f"CENTER_NETWORKS: {error}.") from None
 
     Path(app.instance_path).mkdir(exist_ok=True)
     db.init_app(app)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     false,
     func,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -256,8 +257,12 @@ class StaffUser(Base):
     role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Wrong second-factor codes (app or recovery) since the last finished sign-in, from
+    # any address; at STAFF_CODE_ATTEMPTS the code step waits until ``codes_wait_until``
+    # (app/accounts/second_factor.py). Wrong passwords never count here: anyone who knows
+    # a staff address could send them.
+    wrong_codes: Mapped[int] = mapped_column(Integer, default=0)
+    codes_wait_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Changed at every sign-in and sign-out; a session cookie that carries an older
     # value is no longer accepted, so signing out ends the session everywhere.
     session_nonce: Mapped[str | None] = mapped_column(String(64))
@@ -438,8 +443,37 @@ class StaffInvitation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # True: the link sets a new password, then the second factor (a new account made in
+    # the app, a forgotten password). False: the account keeps its password, which the
+    # link asks for, and sets up its second factor (an account made on the command line,
+    # a second-factor reset).
+    sets_password: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     __table_args__ = (Index("ix_staff_invitations_staff", "staff_id"),)
+
+
+class StaffSignIn(Base):
+    """A sign-in in progress: between a right password and a right code, or between a
+    set-up link and the first code of a new authenticator app.
+
+    Kept here, not in the cookie, so that it is used once (ended by a finished sign-in,
+    by too many wrong codes, or by a newer set-up), and bound to one browser: that
+    browser's session cookie holds a random key, and only the key's hash is stored.
+    A set-up carries the authenticator secret drawn for it: the account's own secret is
+    written only when a first code from it is right."""
+
+    __tablename__ = "staff_sign_ins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Only for a set-up: the new authenticator's secret (base32), shown to this browser.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_staff_sign_ins_staff", "staff_id"),)
 
 
 class StaffPasskey(Base):

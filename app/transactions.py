@@ -41,3 +41,13 @@ def record_after_reading(write: Callable[[], object]) -> None:
     session.commit()
     write()
     session.commit()
+
+
+def keep_refusal(write: Callable[[], object]) -> None:
+    """What a refused attempt records about itself (its audit entries, an account's count
+    of wrong codes), kept although the view then answers 4xx, which ``@commits`` rolls
+    back. A refusal changes nothing else, so what the request wrote so far is only that
+    record; it is written and committed here."""
+    session = get_session()
+    write()
+    session.commit()

@@ -325,6 +325,15 @@ class AuditAction(Vocabulary):
     PASSKEY_REMOVED = "passkey_removed", _l("Removed a passkey")
     PASSKEY_USED = "passkey_used", _l("Signed in with a passkey")
     PASSKEY_FAILED = "passkey_failed", _l("Passkey refused")
+    # Issue 26: wrong codes limited per account; set-up only through a one-time link.
+    SECOND_FACTOR_WAIT = (
+        "second_factor_wait",
+        _l("Code step paused: too many wrong codes for the account"),
+    )
+    SECOND_FACTOR_SET_UP_BEGUN = (
+        "second_factor_set_up_begun",
+        _l("Began setting up an authenticator app"),
+    )
 
 
 # The e-mail outbox ------------------------------------------------------------------------

@@ -303,7 +303,7 @@ def seed(
             for n in range(1, STAFF_COUNT + 1):
                 cur.execute(
                     "INSERT INTO staff_users (email, name, role, password_hash, active, "
-                    "failed_sign_ins) VALUES (%s, %s, %s, %s, true, 0) RETURNING id",
+                    "wrong_codes) VALUES (%s, %s, %s, %s, true, 0) RETURNING id",
                     (
                         f"staff{n}@bench.example",
                         f"Staff Member {n}",

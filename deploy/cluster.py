@@ -373,6 +373,9 @@ class Cluster:
                 secret_key=self.secret_key,
                 workers=self.workers,
             )
+            # Passkeys bound to the site, as production's must be; here plain http on
+            # localhost, the one origin besides https that browsers allow them on.
+            | {"WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGIN": f"http://localhost:{self.port}"}
             | self.extra_env
         )
 

@@ -5,6 +5,13 @@ password. Every change is written to the audit trail by the function that makes 
 A new account gets no password from the admin: the admin gets a link (shown once, valid
 for a few hours, usable once) to hand to the person, who sets their own password and
 then their second factor. Only a hash of the link's token is stored.
+
+A second factor is only ever set up through such a link, never on the strength of a
+password alone (which someone else may know): a new account's link sets the password and
+then the authenticator app; an account made on the command line, or whose second factor
+was reset, gets a link that asks for its password and then sets up the app
+(``sets_password`` False). Whoever acts is an ``Actor``; None means the command line,
+whose entries say who ran it (``via``).
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.accounts import passkeys, second_factor, staff_accounts
+from app.accounts import passkeys, second_factor, sign_ins, staff_accounts
 from app.accounts.staff_accounts import AccountError, HashCost
 from app.audit import trail
+from app.common.actor import Actor
 from app.models import (
     EMAIL_MAX,
     NAME_MAX,
@@ -38,6 +46,10 @@ class InvitationInvalid(LookupError):
     """The link was used already, has expired, or never existed."""
 
 
+class WrongPassword(ValueError):
+    """A set-up link's page was given a password that is not the account's."""
+
+
 @dataclass(frozen=True)
 class Invitation:
     staff: StaffUser
@@ -53,9 +65,8 @@ def _log(
     session: Session,
     action: AuditAction,
     *,
-    actor: StaffUser | None,
+    actor: Actor | None,
     target: StaffUser,
-    client_ip: str | None,
     to_value: str | None = None,
     via: str | None = None,
 ) -> None:
@@ -63,9 +74,9 @@ def _log(
         session,
         action=action,
         account=target,
-        by_staff_id=actor.id if actor else None,
+        by_staff_id=actor.staff_id if actor else None,
         via=via,
-        client_ip=client_ip,
+        client_ip=actor.client_ip if actor else None,
         to_value=to_value,
     )
 
@@ -76,11 +87,10 @@ def invite(
     email: str,
     name: str,
     role: StaffRole,
-    by: StaffUser,
+    actor: Actor,
     now: datetime,
     valid_hours: int,
     cost: HashCost,
-    client_ip: str | None,
 ) -> Invitation:
     email = staff_accounts.normalize_email(email)
     name = name.strip()
@@ -97,32 +107,28 @@ def invite(
         # Nobody knows this password: the person sets theirs through the link.
         password_hash=staff_accounts.hasher(cost).hash(secrets.token_urlsafe(32)),
         active=True,
-        failed_sign_ins=0,
+        wrong_codes=0,
     )
     session.add(staff)
     session.flush()
-    _log(
-        session,
-        AuditAction.ACCOUNT_CREATED,
-        actor=by,
-        target=staff,
-        client_ip=client_ip,
-        to_value=role.value,
-    )
-    return issue_link(session, staff=staff, by=by, now=now, valid_hours=valid_hours,
-                      client_ip=client_ip)  # fmt: skip
+    _log(session, AuditAction.ACCOUNT_CREATED, actor=actor, target=staff, to_value=role.value)
+    return issue_link(session, staff=staff, actor=actor, now=now, valid_hours=valid_hours)
 
 
 def issue_link(
     session: Session,
     *,
     staff: StaffUser,
-    by: StaffUser | None,
+    actor: Actor | None,
     now: datetime,
     valid_hours: int,
-    client_ip: str | None,
+    sets_password: bool = True,
+    via: str | None = None,
 ) -> Invitation:
-    """A new one-time link for the account; any earlier unused link stops working."""
+    """A new one-time link for the account; any earlier unused link stops working.
+    ``sets_password``: the link sets a new password and then the second factor (a new
+    account, a forgotten password); otherwise it asks for the account's password and
+    sets up the second factor only."""
     session.execute(
         update(StaffInvitation)
         .where(StaffInvitation.staff_id == staff.id, StaffInvitation.used_at.is_(None))
@@ -135,18 +141,19 @@ def issue_link(
         StaffInvitation(
             staff_id=staff.id,
             token_hash=_hash_token(token),
-            created_by_id=by.id if by else None,
+            created_by_id=actor.staff_id if actor else None,
             expires_at=expires_at,
+            sets_password=sets_password,
         )
     )
     session.flush()
     _log(
         session,
         AuditAction.ACCOUNT_LINK_ISSUED,
-        actor=by,
+        actor=actor,
         target=staff,
-        client_ip=client_ip,
-        via=None if by else "command line",
+        to_value=None if sets_password else "second factor",
+        via=via or (None if actor else "command line"),
     )
     return Invitation(staff, token, expires_at)
 
@@ -167,22 +174,9 @@ def find_invitation(session: Session, *, token: str, now: datetime) -> StaffInvi
     return invitation
 
 
-def accept_invitation(
-    session: Session,
-    *,
-    token: str,
-    password: str,
-    now: datetime,
-    cost: HashCost,
-    client_ip: str | None,
-) -> StaffUser:
-    """Set the account's password through its link. The link is spent by a conditional
-    update, so of two uses (a double click, a copied link) exactly one succeeds. The
-    account's second factor is forgotten: it is set up next."""
-    invitation = find_invitation(session, token=token, now=now)
-    staff = session.get(StaffUser, invitation.staff_id)
-    assert staff is not None  # checked by find_invitation
-    staff_accounts.check_password_rules(password, user_inputs=(staff.email, staff.name))
+def _spend(session: Session, *, invitation: StaffInvitation, now: datetime) -> None:
+    """Spend the link by a conditional update, so of two uses (a double click, a copied
+    link) exactly one succeeds."""
     spent = session.execute(
         update(StaffInvitation)
         .where(
@@ -196,86 +190,132 @@ def accept_invitation(
     )
     if spent.rowcount != 1:
         raise InvitationInvalid
-    staff.password_hash = staff_accounts.hasher(cost).hash(password)
+
+
+def accept_invitation(
+    session: Session,
+    *,
+    token: str,
+    password: str,
+    now: datetime,
+    cost: HashCost,
+    center_names: tuple[str, ...] = (),
+    client_ip: str | None,
+) -> sign_ins.Begun:
+    """Use a link: a link that ``sets_password`` sets this new password; any other checks
+    that this is the account's password (WrongPassword, the link not spent). Either way
+    the account's second factor and passkeys are forgotten and a set-up begins, with a
+    secret drawn for it; the caller gives its key to this browser."""
+    invitation = find_invitation(session, token=token, now=now)
+    staff = session.get(StaffUser, invitation.staff_id)
+    assert staff is not None  # checked by find_invitation
+    if invitation.sets_password:
+        staff_accounts.check_password_rules(
+            password, user_inputs=(staff.email, staff.name), center_names=center_names
+        )
+    elif not staff_accounts.password_is_right(staff, password, cost):
+        raise WrongPassword
+    _spend(session, invitation=invitation, now=now)
+    if invitation.sets_password:
+        staff.password_hash = staff_accounts.hasher(cost).hash(password)
     staff.session_nonce = None
     second_factor.reset(session, staff_id=staff.id)
     passkeys.remove_all(session, staff_id=staff.id)
-    _log(session, AuditAction.ACCOUNT_LINK_USED, actor=staff, target=staff,
-         client_ip=client_ip)  # fmt: skip
-    return staff
+    actor = Actor(staff_id=staff.id, role=staff.role, client_ip=client_ip)
+    _log(session, AuditAction.ACCOUNT_LINK_USED, actor=actor, target=staff)
+    begun = sign_ins.begin_set_up(session, staff_id=staff.id, now=now)
+    trail.record(session, action=AuditAction.SECOND_FACTOR_SET_UP_BEGUN, actor=actor)
+    return begun
 
 
-def _not_yourself(by: StaffUser, staff: StaffUser, what: str) -> None:
+def _not_yourself(actor: Actor, staff: StaffUser, what: str) -> None:
     # An admin who demotes or deactivates themselves could leave nobody to manage accounts.
-    if by.id == staff.id:
+    if actor.staff_id == staff.id:
         raise AccountError(f"You cannot {what} your own account: ask another admin")
 
 
-def change_role(
-    session: Session, *, staff: StaffUser, role: StaffRole, by: StaffUser, client_ip: str | None
-) -> None:
-    _not_yourself(by, staff, "change the role of")
+def change_role(session: Session, *, staff: StaffUser, role: StaffRole, actor: Actor) -> None:
+    _not_yourself(actor, staff, "change the role of")
     if staff.role == role:
         return
     staff.role = role
     session.flush()
-    _log(session, AuditAction.ROLE_CHANGED, actor=by, target=staff, client_ip=client_ip,
-         to_value=role.value)  # fmt: skip
+    _log(session, AuditAction.ROLE_CHANGED, actor=actor, target=staff, to_value=role.value)
 
 
-def set_active(
-    session: Session, *, staff: StaffUser, active: bool, by: StaffUser | None,
-    client_ip: str | None,
-) -> None:  # fmt: skip
-    if by is not None:
-        _not_yourself(by, staff, "deactivate or reactivate")
+def set_active(session: Session, *, staff: StaffUser, active: bool, actor: Actor) -> None:
+    _not_yourself(actor, staff, "deactivate or reactivate")
     staff.active = active
     if not active:
         staff.session_nonce = None
     session.flush()
     action = AuditAction.ACCOUNT_REACTIVATED if active else AuditAction.ACCOUNT_DEACTIVATED
-    _log(session, action, actor=by, target=staff, client_ip=client_ip,
-         via=None if by else "command line")  # fmt: skip
+    _log(session, action, actor=actor, target=staff)
 
 
 def reset_second_factor(
-    session: Session, *, staff: StaffUser, by: StaffUser | None, client_ip: str | None
-) -> None:
-    """The account sets up a new authenticator at its next sign-in (its passkeys are
-    removed too); its sessions end."""
+    session: Session,
+    *,
+    staff: StaffUser,
+    actor: Actor | None,
+    now: datetime,
+    valid_hours: int,
+    via: str | None = None,
+) -> Invitation:
+    """A lost phone: the account's authenticator, recovery codes and passkeys are
+    forgotten, its sessions and sign-ins in progress end, and it gets a one-time link to
+    set up a new authenticator (the link asks for its password). Returns the link."""
     second_factor.reset(session, staff_id=staff.id)
     passkeys.remove_all(session, staff_id=staff.id)
+    sign_ins.end_all(session, staff_id=staff.id, now=now)
     staff.session_nonce = None
     session.flush()
-    _log(session, AuditAction.SECOND_FACTOR_RESET, actor=by, target=staff,
-         client_ip=client_ip, via=None if by else "command line")  # fmt: skip
+    _log(
+        session,
+        AuditAction.SECOND_FACTOR_RESET,
+        actor=actor,
+        target=staff,
+        via=via or (None if actor else "command line"),
+    )
+    return issue_link(
+        session,
+        staff=staff,
+        actor=actor,
+        now=now,
+        valid_hours=valid_hours,
+        sets_password=False,
+        via=via,
+    )
 
 
-def end_sessions(
-    session: Session, *, staff: StaffUser, by: StaffUser, client_ip: str | None
-) -> None:
+def end_sessions(session: Session, *, staff: StaffUser, actor: Actor) -> None:
     # No nonce matches None: every cookie of the account stops working; the next
     # sign-in sets a new one.
     staff.session_nonce = None
     session.flush()
-    _log(session, AuditAction.SESSIONS_ENDED, actor=by, target=staff, client_ip=client_ip)
+    _log(session, AuditAction.SESSIONS_ENDED, actor=actor, target=staff)
 
 
 def change_own_password(
     session: Session,
     *,
-    staff: StaffUser,
+    actor: Actor,
     new_password: str,
     cost: HashCost,
-    client_ip: str | None,
+    center_names: tuple[str, ...] = (),
 ) -> str:
     """The caller has checked the old password and the second factor. Returns the new
     session nonce: every other session of the account ends."""
-    staff_accounts.check_password_rules(new_password, user_inputs=(staff.email, staff.name))
+    staff = session.get(StaffUser, actor.staff_id)
+    if staff is None:
+        raise AccountError("There is no such account")
+    staff_accounts.check_password_rules(
+        new_password, user_inputs=(staff.email, staff.name), center_names=center_names
+    )
     staff.password_hash = staff_accounts.hasher(cost).hash(new_password)
     staff.session_nonce = secrets.token_urlsafe(32)
     session.flush()
-    _log(session, AuditAction.PASSWORD_CHANGED, actor=staff, target=staff, client_ip=client_ip)
+    _log(session, AuditAction.PASSWORD_CHANGED, actor=actor, target=staff)
     return staff.session_nonce
 
 
@@ -315,18 +355,27 @@ class StormRow:
     def label(self) -> str:
         if self.action == AuditAction.SIGN_IN_STORM.value:
             return f"Many failed sign-ins against the account ({self.detail})"
+        if self.action == AuditAction.SECOND_FACTOR_WAIT.value:
+            return f"Too many wrong codes: someone who has the password ({self.detail})"
         return "An address was refused after too many failures"
 
 
+# What the admins' accounts page lists as attacks on sign-in.
+_STORM_ACTIONS = (
+    AuditAction.SIGN_IN_STORM.value,
+    AuditAction.SIGN_IN_THROTTLED.value,
+    AuditAction.SECOND_FACTOR_WAIT.value,
+)
+
+
 def recent_storms(session: Session, *, since: datetime) -> list[StormRow]:
-    """Storms of wrong passwords against an account, newest first, for the admins' page."""
+    """Storms of wrong passwords against an account, addresses refused, and accounts whose
+    code step waits after too many wrong codes, newest first, for the admins' page."""
     rows = session.execute(
         select(AuditEvent.occurred_at, StaffUser.name, AuditEvent.action, AuditEvent.detail)
         .outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
         .where(
-            AuditEvent.action.in_(
-                [AuditAction.SIGN_IN_STORM.value, AuditAction.SIGN_IN_THROTTLED.value]
-            ),
+            AuditEvent.action.in_(_STORM_ACTIONS),
             AuditEvent.occurred_at >= since,
         )
         .order_by(AuditEvent.id.desc())

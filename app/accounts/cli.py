@@ -3,7 +3,12 @@ break-glass`.
 
 Every change an account command makes is recorded in the audit trail, through
 audit.record_account_change, in the same transaction as the change, marked as made from
-the command line."""
+the command line.
+
+An account made here (or whose second factor is reset here) has no authenticator app
+yet, and a password alone never sets one up: the command prints a one-time set-up link
+(STAFF_LINK_HOURS), which asks for the password and then sets up the app. Hand it to the
+person over a channel only they read."""
 
 from __future__ import annotations
 
@@ -11,14 +16,14 @@ import getpass
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from flask.cli import AppGroup
 
 from app.accounts import account_admin, emergency_access, staff_accounts
 from app.audit import trail
 from app.common.time import now_utc
 from app.db import get_session
-from app.models import StaffRole
+from app.models import StaffRole, StaffUser
 from app.vocabulary import AuditAction
 
 staff_cli = AppGroup("staff", help="Manage intake staff accounts.")
@@ -58,6 +63,37 @@ def _cost() -> staff_accounts.HashCost:
     )
 
 
+def center_names() -> tuple[str, ...]:
+    """What a staff password must not lean on, besides the person's own name."""
+    return (current_app.config["CENTER_NAME"], current_app.config["PROGRAM_NAME"])
+
+
+def _set_up_link(session, staff: StaffUser) -> account_admin.Invitation:
+    """A one-time link that asks for the account's password and sets up its app."""
+    return account_admin.issue_link(
+        session,
+        staff=staff,
+        actor=None,
+        now=now_utc(),
+        valid_hours=current_app.config["STAFF_LINK_HOURS"],
+        sets_password=False,
+        via=_via(),
+    )
+
+
+def _print_link(invitation: account_admin.Invitation) -> None:
+    # The address staff reach the site at (SITE_URL), as the admins' pages build it.
+    with current_app.test_request_context(base_url=current_app.config["SITE_URL"]):
+        link = url_for("auth.welcome", token=invitation.token, _external=True)
+    hours = current_app.config["STAFF_LINK_HOURS"]
+    click.echo(
+        f"Before the first sign-in, {invitation.staff.email} sets up an authenticator app "
+        f"through this one-time link (it works once, for {hours} hours, and asks for the "
+        "password). Give it only to them:"
+    )
+    click.echo(link)
+
+
 @staff_cli.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="The person's full name, as shown to colleagues.")
@@ -79,13 +115,16 @@ def create(email: str, name: str, role: str) -> None:
             role=StaffRole(role),
             password=password,
             cost=_cost(),
+            center_names=center_names(),
         )
         _record(session, AuditAction.ACCOUNT_CREATED, staff)
+        invitation = _set_up_link(session, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
     session.commit()
     click.echo(f"Created {role} account for {staff_accounts.normalize_email(email)}.")
+    _print_link(invitation)
 
 
 @staff_cli.command("set-password")
@@ -95,7 +134,9 @@ def set_password(email: str) -> None:
     password = _read_password()
     session = get_session()
     try:
-        staff = staff_accounts.set_password(session, email=email, password=password, cost=_cost())
+        staff = staff_accounts.set_password(
+            session, email=email, password=password, cost=_cost(), center_names=center_names()
+        )
         _record(session, AuditAction.PASSWORD_SET, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
@@ -122,17 +163,25 @@ def deactivate(email: str) -> None:
 @staff_cli.command("reset-second-factor")
 @click.argument("email")
 def reset_second_factor(email: str) -> None:
-    """Forget an account's authenticator app and recovery codes (a lost phone); it sets
-    up a new one at its next sign-in. Also signs it out."""
+    """Forget an account's authenticator app, recovery codes and passkeys (a lost phone),
+    and sign it out; prints the one-time link through which it sets up a new app."""
     session = get_session()
     staff = staff_accounts.find_by_email(session, email=email)
     if staff is None:
         raise click.ClickException(
             f"There is no account for {staff_accounts.normalize_email(email)}"
         )
-    account_admin.reset_second_factor(session, staff=staff, by=None, client_ip=None)
+    invitation = account_admin.reset_second_factor(
+        session,
+        staff=staff,
+        actor=None,
+        now=now_utc(),
+        valid_hours=current_app.config["STAFF_LINK_HOURS"],
+        via=_via(),
+    )
     session.commit()
-    click.echo(f"{staff.email} will set up a new authenticator app at the next sign-in.")
+    click.echo(f"Forgot the authenticator app of {staff.email} and signed it out.")
+    _print_link(invitation)
 
 
 @staff_cli.command("list")
@@ -172,7 +221,10 @@ def break_glass(email: str, name: str, hours: int, reason: str, role: str) -> No
             now=now_utc(),
             cost=_cost(),
             via=_via(),
+            center_names=center_names(),
         )
+        staff = session.get(StaffUser, grant.staff_id)
+        invitation = _set_up_link(session, staff)
     except staff_accounts.AccountError as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
@@ -182,6 +234,7 @@ def break_glass(email: str, name: str, hours: int, reason: str, role: str) -> No
         f"Created emergency {role} account for {staff_accounts.normalize_email(email)}, "
         f"usable until {expires}. Every action it takes is flagged for admins."
     )
+    _print_link(invitation)
 
 
 def init_app(app: Flask) -> None:

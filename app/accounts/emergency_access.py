@@ -39,6 +39,7 @@ def create_emergency_account(
     now: datetime,
     cost: staff_accounts.HashCost,
     via: str,
+    center_names: tuple[str, ...] = (),
 ) -> EmergencyAccess:
     reason = " ".join(reason.split())
     if not reason:
@@ -48,7 +49,13 @@ def create_emergency_account(
     if not 1 <= hours <= max_hours:
         raise staff_accounts.AccountError(f"Emergency access lasts 1 to {max_hours} hours")
     staff = staff_accounts.create_staff(
-        session, email=email, name=name, role=role, password=password, cost=cost
+        session,
+        email=email,
+        name=name,
+        role=role,
+        password=password,
+        cost=cost,
+        center_names=center_names,
     )
     grant = EmergencyAccess(
         staff_id=staff.id, reason=reason, expires_at=now + timedelta(hours=hours)

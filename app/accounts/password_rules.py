@@ -16,20 +16,36 @@ ADVICE = (
     "Choose a password that is harder to guess: this one is a common password or close "
     "to one. Try three or four unrelated words, like a line only you would think of"
 )
+NAME_ADVICE = (
+    "Choose a password that does not lean on your name or the center's name: without "
+    "them, what is left is easy to guess. Try three or four unrelated words"
+)
+# Words shorter than this are left in when the names are taken out ("Don", "&").
+_SHORTEST_NAME_PART = 3
 
 
-def weakness(password: str, *, user_inputs: tuple[str, ...] = ()) -> str | None:
-    """What is wrong with the password, for a person, or None."""
+def weakness(
+    password: str, *, user_inputs: tuple[str, ...] = (), center_names: tuple[str, ...] = ()
+) -> str | None:
+    """What is wrong with the password, for a person, or None.
+
+    ``user_inputs`` are the person's email and name, ``center_names`` the center's and
+    the program's. zxcvbn knows them as words, but still scores "CaseyRivera2026!" or
+    "Moffitt2026!!" 3 (the digits and symbols count as random): so the password is also
+    scored with every such word taken out, and what is left must be strong on its own."""
     if not password.strip():
         return "Enter a password with letters, numbers or symbols, not only spaces"
-    inputs = [part for value in user_inputs for part in _parts(value)]
+    names = [part for value in (*user_inputs, *center_names) for part in _parts(value)]
     # Imported on first use: its dictionaries take about 13 MB, and most workers never
     # set a password (docs/performance.md, worker memory).
     from zxcvbn import zxcvbn
 
-    result = zxcvbn(password[:_SCORED_LENGTH], user_inputs=inputs)
-    if result["score"] < MIN_SCORE:
+    scored = password[:_SCORED_LENGTH]
+    if zxcvbn(scored, user_inputs=names)["score"] < MIN_SCORE:
         return ADVICE
+    rest = _without(scored, names)
+    if rest != scored.lower() and zxcvbn(rest, user_inputs=names)["score"] < MIN_SCORE:
+        return NAME_ADVICE
     return None
 
 
@@ -37,3 +53,12 @@ def _parts(value: str) -> list[str]:
     # "casey.intake@example.org" and "Casey Intake": each word is something to avoid.
     words = value.lower().replace("@", " ").replace(".", " ").split()
     return [value.lower(), *words]
+
+
+def _without(password: str, names: list[str]) -> str:
+    """The password in lower case with each name part taken out, longest first."""
+    rest = password.lower()
+    for part in sorted(set(names), key=len, reverse=True):
+        if len(part) >= _SHORTEST_NAME_PART:
+            rest = rest.replace(part, "")
+    return rest

@@ -5,6 +5,15 @@ stored, and the update that stores it is conditional on the step being newer tha
 last one, so of two requests racing with the same code exactly one wins. Recovery codes
 are random (60 bits each), stored as SHA-256 hashes (a slow hash buys nothing against a
 random value of that size), and each is spent by a conditional update.
+
+The secret of a new authenticator is drawn for one set-up (sign_ins.begin_set_up) and
+written to the account only when a first code from it is right (``confirm_enrolment``):
+nobody who merely knows the password ever sees an account's secret.
+
+Codes are read as people type them: with spaces, in any case, and with the digits of any
+script (a phone set to Arabic types ٠١٢٣, a Japanese keyboard full-width １２３); they
+are the same numbers, so they are read as 0-9 (``normalise``) and anything else is just
+a wrong code, never an error.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +36,8 @@ RECOVERY_CODE_COUNT = 10
 # Crockford's base-32 alphabet, without letters that read like digits.
 _RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RECOVERY_LENGTH = 12  # 60 bits
-_TOTP_CODE = re.compile(r"^\d{6}$")
+# ASCII digits only (re.ASCII): every other script's digits are turned into these first.
+_TOTP_CODE = re.compile(r"^[0-9]{6}$", re.ASCII)
 # A code from the step before or after the server's is accepted too: a phone's clock may
 # be up to 30 seconds off, and a person may take a few seconds to type.
 _STEP_TOLERANCE = (0, -1, 1)
@@ -42,6 +53,10 @@ class CodeCheck:
     # "totp" or "recovery" when ok; what was wrong otherwise, for the audit trail.
     kind: str
     recovery_codes_left: int | None = None
+    # Set when the account's code step waits (sign_ins.try_code): until when, and
+    # whether this check is the one that started the wait.
+    waiting_until: datetime | None = None
+    started_wait: bool = False
 
 
 def find(session: Session, *, staff_id: int) -> StaffSecondFactor | None:
@@ -53,17 +68,9 @@ def is_enrolled(session: Session, *, staff_id: int) -> bool:
     return factor is not None and factor.confirmed_at is not None
 
 
-def begin_enrolment(session: Session, *, staff_id: int) -> StaffSecondFactor:
-    """A new secret for an account without a confirmed authenticator (kept if one is
-    already waiting to be confirmed, so a reload shows the same QR code)."""
-    factor = find(session, staff_id=staff_id)
-    if factor is not None and factor.confirmed_at is not None:
-        return factor
-    if factor is None:
-        factor = StaffSecondFactor(staff_id=staff_id, totp_secret=pyotp.random_base32())
-        session.add(factor)
-        session.flush()
-    return factor
+def new_secret() -> str:
+    """A new authenticator secret (160 bits, base32), for one set-up."""
+    return pyotp.random_base32()
 
 
 def provisioning_uri(*, secret: str, email: str, issuer: str) -> str:
@@ -86,18 +93,24 @@ def display_secret(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def confirm_enrolment(session: Session, *, staff_id: int, code: str, now: datetime) -> list[str]:
-    """The first code from the new app proves it is set up. Returns ten recovery codes,
-    shown once; only their hashes are kept."""
-    factor = find(session, staff_id=staff_id)
-    if factor is None or factor.confirmed_at is not None:
-        raise SecondFactorError("Start again: sign in with your password")
-    step = _matching_step(factor.totp_secret, _clean(code), now)
-    if step is None or not _spend_step(session, staff_id=staff_id, step=step):
+def confirm_enrolment(
+    session: Session, *, staff_id: int, secret: str, code: str, now: datetime
+) -> list[str]:
+    """The first code from the new app proves it is set up: the set-up's secret becomes
+    the account's (replacing any earlier one). Returns ten recovery codes, shown once;
+    only their hashes are kept."""
+    step = _matching_step(secret, normalise(code), now)
+    if step is None:
         raise SecondFactorError(
             "Enter the 6-digit code your authenticator app shows now for this account"
         )
-    factor.confirmed_at = now
+    session.execute(delete(StaffSecondFactor).where(StaffSecondFactor.staff_id == staff_id))
+    # The step of this first code is spent: it cannot sign in a second time.
+    session.add(
+        StaffSecondFactor(
+            staff_id=staff_id, totp_secret=secret, confirmed_at=now, last_used_step=step
+        )
+    )
     session.flush()
     return new_recovery_codes(session, staff_id=staff_id)
 
@@ -131,12 +144,24 @@ def recovery_codes_left(session: Session, *, staff_id: int) -> int:
     )
 
 
+def looks_like_code(text: str) -> bool:
+    """Whether what was typed has the shape of a code (6 digits, or a recovery code), as
+    opposed to a password, where either would do."""
+    cleaned = normalise(text)
+    recovery = cleaned.upper().replace("-", "")
+    return bool(_TOTP_CODE.match(cleaned)) or (
+        len(recovery) == _RECOVERY_LENGTH
+        and recovery.isascii()
+        and all(ch in _RECOVERY_ALPHABET for ch in recovery)
+    )
+
+
 def check_code(session: Session, *, staff_id: int, code: str, now: datetime) -> CodeCheck:
     """A 6-digit code from the app, or a recovery code; either is accepted once only."""
     factor = find(session, staff_id=staff_id)
     if factor is None or factor.confirmed_at is None:
         return CodeCheck(False, "no authenticator set up")
-    cleaned = _clean(code)
+    cleaned = normalise(code)
     if _TOTP_CODE.match(cleaned):
         step = _matching_step(factor.totp_secret, cleaned, now)
         if step is None:
@@ -145,7 +170,7 @@ def check_code(session: Session, *, staff_id: int, code: str, now: datetime) -> 
             return CodeCheck(False, "code already used")
         return CodeCheck(True, "totp")
     recovery = cleaned.upper().replace("-", "")
-    if len(recovery) != _RECOVERY_LENGTH:
+    if len(recovery) != _RECOVERY_LENGTH or not recovery.isascii():
         return CodeCheck(False, "wrong code")
     spent = session.execute(
         update(StaffRecoveryCode)
@@ -170,8 +195,15 @@ def reset(session: Session, *, staff_id: int) -> None:
     session.flush()
 
 
-def _clean(code: str) -> str:
-    return "".join(code.split())
+def normalise(code: str) -> str:
+    """A code as typed, as the checks read it: Unicode compatibility forms folded (NFKC:
+    full-width １ is 1, full-width Ａ is A), every decimal digit of any script turned into
+    its 0-9 (Arabic-Indic ٣ and Devanagari ३ are 3), and spaces removed."""
+    folded = unicodedata.normalize("NFKC", code)
+    digits = "".join(
+        str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in folded
+    )
+    return "".join(digits.split())
 
 
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import password_rules
 from app.audit import chain, trail
+from app.common.actor import Actor
 from app.common.time import now_utc
 from app.models import EMAIL_MAX, NAME_MAX, EmergencyAccess, StaffRole, StaffUser
 from app.vocabulary import AuditAction
@@ -57,18 +58,29 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password_rules(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
+def check_password_rules(
+    password: str, *, user_inputs: tuple[str, ...] = (), center_names: tuple[str, ...] = ()
+) -> None:
+    """``user_inputs``: the person's email and name; ``center_names``: the center's and
+    program's names (CENTER_NAME, PROGRAM_NAME). A password leaning on either is refused."""
     if len(password) < PASSWORD_MIN:
         raise AccountError(f"The password must be at least {PASSWORD_MIN} characters long")
     if len(password) > PASSWORD_MAX:
         raise AccountError(f"The password must be at most {PASSWORD_MAX} characters long")
-    problem = password_rules.weakness(password, user_inputs=user_inputs)
+    problem = password_rules.weakness(password, user_inputs=user_inputs, center_names=center_names)
     if problem is not None:
         raise AccountError(problem)
 
 
 def create_staff(
-    session: Session, *, email: str, name: str, role: StaffRole, password: str, cost: HashCost
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: StaffRole,
+    password: str,
+    cost: HashCost,
+    center_names: tuple[str, ...] = (),
 ) -> StaffUser:
     email = normalize_email(email)
     name = name.strip()
@@ -76,7 +88,7 @@ def create_staff(
         raise AccountError("Enter a valid email address")
     if not name or len(name) > NAME_MAX:
         raise AccountError(f"Enter a name of at most {NAME_MAX} characters")
-    check_password_rules(password, user_inputs=(email, name))
+    check_password_rules(password, user_inputs=(email, name), center_names=center_names)
     if find_by_email(session, email=email) is not None:
         raise AccountError(f"There is already an account for {email}")
     staff = StaffUser(
@@ -85,7 +97,7 @@ def create_staff(
         role=role,
         password_hash=hasher(cost).hash(password),
         active=True,
-        failed_sign_ins=0,
+        wrong_codes=0,
     )
     session.add(staff)
     session.flush()
@@ -107,16 +119,23 @@ def deactivate_staff(session: Session, *, email: str) -> StaffUser:
     return staff
 
 
-def set_password(session: Session, *, email: str, password: str, cost: HashCost) -> StaffUser:
-    """A new password (a forgotten one, or after a lock-out): clears the lock and ends the
-    account's open sessions."""
+def set_password(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    cost: HashCost,
+    center_names: tuple[str, ...] = (),
+) -> StaffUser:
+    """A new password (a forgotten one, or one someone else learnt): ends the account's
+    open sessions, and lifts a wait on its code step (the guesser's password is gone)."""
     staff = find_by_email(session, email=email)
     if staff is None:
         raise AccountError(f"There is no account for {normalize_email(email)}")
-    check_password_rules(password, user_inputs=(staff.email, staff.name))
+    check_password_rules(password, user_inputs=(staff.email, staff.name), center_names=center_names)
     staff.password_hash = hasher(cost).hash(password)
-    staff.failed_sign_ins = 0
-    staff.locked_until = None
+    staff.wrong_codes = 0
+    staff.codes_wait_until = None
     staff.session_nonce = None
     session.flush()
     return staff
@@ -182,9 +201,9 @@ def password_is_right(staff: StaffUser, password: str, cost: HashCost) -> bool:
 
 def begin_session(session: Session, *, staff: StaffUser, client_ip: str | None) -> str:
     """A new session nonce (ending every other session of the account) and the audit
-    entry of a completed sign-in."""
-    staff.failed_sign_ins = 0
-    staff.locked_until = None
+    entry of a completed sign-in, which also sets the count of wrong codes back to 0."""
+    staff.wrong_codes = 0
+    staff.codes_wait_until = None
     staff.session_nonce = secrets.token_urlsafe(32)
     trail.record(session, action=AuditAction.SIGN_IN, staff_id=staff.id, client_ip=client_ip)
     return staff.session_nonce
@@ -202,7 +221,9 @@ def _verify(password_hash: str, password: str, cost: HashCost) -> bool:
         return False
 
 
-def sign_out(session: Session, *, staff: StaffUser, client_ip: str | None) -> None:
+def sign_out(session: Session, *, actor: Actor) -> None:
     # A new nonce makes every copy of the old session cookie worthless.
-    staff.session_nonce = secrets.token_urlsafe(32)
-    trail.record(session, action=AuditAction.SIGN_OUT, staff_id=staff.id, client_ip=client_ip)
+    staff = session.get(StaffUser, actor.staff_id)
+    if staff is not None:
+        staff.session_nonce = secrets.token_urlsafe(32)
+    trail.record(session, action=AuditAction.SIGN_OUT, actor=actor)

@@ -8,16 +8,17 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, g, redirect, render_template, url_for
 
-from app.accounts import account_admin, second_factor
+from app.accounts import account_admin, second_factor, sign_ins
 from app.accounts.staff_accounts import AccountError
 from app.admin.forms import ROLE_LABELS, NewAccountForm, RoleForm
 from app.admin.views import bp
-from app.auth.access import admin_required, client_ip, recent_proof_required
+from app.auth.access import admin_required, current_actor, recent_proof_required
 from app.auth.views import hash_cost
 from app.common.forms import ActionForm
 from app.common.time import now_utc
 from app.db import get_session
 from app.models import StaffRole, StaffUser
+from app.transactions import commits
 
 STORM_DAYS = 7
 # Account ids in paths stop at the largest id the database stores (app.common.validation's
@@ -52,6 +53,7 @@ def accounts():
 @bp.route("/accounts/new", methods=["GET", "POST"])
 @admin_required
 @recent_proof_required
+@commits
 def new_account():
     form = NewAccountForm()
     code = 200
@@ -62,25 +64,22 @@ def new_account():
                 email=form.email.data,
                 name=form.name.data,
                 role=StaffRole(form.role.data),
-                by=g.staff,
+                actor=current_actor(),
                 now=now_utc(),
                 valid_hours=current_app.config["STAFF_LINK_HOURS"],
                 cost=hash_cost(),
-                client_ip=client_ip(),
             )
         except AccountError as error:
-            get_session().rollback()
             form.email.errors = [str(error)]
             code = 400
         else:
-            get_session().commit()
             return _show_link(invitation)
     elif form.is_submitted():
         code = 400
     return render_template("admin/account_new.html", form=form), code
 
 
-def _show_link(invitation: account_admin.Invitation):
+def _show_link(invitation: account_admin.Invitation, *, sets_password: bool = True):
     # Shown once, on the answer to the POST: only a hash of the token is stored.
     return render_template(
         "admin/account_link.html",
@@ -88,6 +87,7 @@ def _show_link(invitation: account_admin.Invitation):
         link=_link_url(invitation.token),
         expires_at=invitation.expires_at,
         hours=current_app.config["STAFF_LINK_HOURS"],
+        sets_password=sets_password,
     )
 
 
@@ -102,6 +102,7 @@ def account(staff_id: int):
         action_form=ActionForm(formdata=None),
         enrolled=second_factor.is_enrolled(get_session(), staff_id=staff.id),
         codes_left=second_factor.recovery_codes_left(get_session(), staff_id=staff.id),
+        codes_wait_until=sign_ins.codes_wait_until(staff, now=now_utc()),
         role_labels=ROLE_LABELS,
         is_self=staff.id == g.staff.id,
     )
@@ -112,17 +113,16 @@ def _back(staff_id: int):
 
 
 def _apply(staff_id: int, change, done: str):
-    """Run one account change from a button, commit, and say what happened."""
+    """Run one account change from a button, and say what happened (the view's
+    ``@commits`` keeps it; a refused change wrote nothing)."""
     staff = _account(staff_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
         change(staff)
     except AccountError as error:
-        get_session().rollback()
         flash(str(error), "error")
         return _back(staff_id)
-    get_session().commit()
     flash(done.format(name=staff.name), "success")
     return _back(staff_id)
 
@@ -130,6 +130,7 @@ def _apply(staff_id: int, change, done: str):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/role")
 @admin_required
 @recent_proof_required
+@commits
 def change_role(staff_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
@@ -138,7 +139,7 @@ def change_role(staff_id: int):
     return _apply(
         staff_id,
         lambda staff: account_admin.change_role(
-            get_session(), staff=staff, role=role, by=g.staff, client_ip=client_ip()
+            get_session(), staff=staff, role=role, actor=current_actor()
         ),
         "{name} is now: " + ROLE_LABELS[role].lower() + ".",
     )
@@ -147,11 +148,12 @@ def change_role(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/deactivate")
 @admin_required
 @recent_proof_required
+@commits
 def deactivate(staff_id: int):
     return _apply(
         staff_id,
         lambda staff: account_admin.set_active(
-            get_session(), staff=staff, active=False, by=g.staff, client_ip=client_ip()
+            get_session(), staff=staff, active=False, actor=current_actor()
         ),
         "{name}'s account is deactivated and signed out everywhere.",
     )
@@ -160,11 +162,12 @@ def deactivate(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/reactivate")
 @admin_required
 @recent_proof_required
+@commits
 def reactivate(staff_id: int):
     return _apply(
         staff_id,
         lambda staff: account_admin.set_active(
-            get_session(), staff=staff, active=True, by=g.staff, client_ip=client_ip()
+            get_session(), staff=staff, active=True, actor=current_actor()
         ),
         "{name}'s account is active again.",
     )
@@ -173,25 +176,34 @@ def reactivate(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/reset-second-factor")
 @admin_required
 @recent_proof_required
+@commits
 def reset_second_factor(staff_id: int):
-    return _apply(
-        staff_id,
-        lambda staff: account_admin.reset_second_factor(
-            get_session(), staff=staff, by=g.staff, client_ip=client_ip()
-        ),
-        "{name} will set up a new authenticator app at their next sign-in.",
+    """A lost phone: the account's second factor is forgotten and the admin is shown the
+    one-time link through which its owner sets up a new one (with their password)."""
+    staff = _account(staff_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not staff.active:
+        flash("Reactivate the account before you reset its second factor.", "error")
+        return _back(staff_id)
+    invitation = account_admin.reset_second_factor(
+        get_session(),
+        staff=staff,
+        actor=current_actor(),
+        now=now_utc(),
+        valid_hours=current_app.config["STAFF_LINK_HOURS"],
     )
+    return _show_link(invitation, sets_password=False)
 
 
 @bp.post("/accounts/<int(max=2147483647):staff_id>/end-sessions")
 @admin_required
 @recent_proof_required
+@commits
 def end_sessions(staff_id: int):
     return _apply(
         staff_id,
-        lambda staff: account_admin.end_sessions(
-            get_session(), staff=staff, by=g.staff, client_ip=client_ip()
-        ),
+        lambda staff: account_admin.end_sessions(get_session(), staff=staff, actor=current_actor()),
         "{name} is signed out everywhere.",
     )
 
@@ -199,6 +211,7 @@ def end_sessions(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/link")
 @admin_required
 @recent_proof_required
+@commits
 def new_link(staff_id: int):
     """A new one-time link: for someone whose link expired, or who forgot their password
     (they set a new one and a new second factor)."""
@@ -211,10 +224,8 @@ def new_link(staff_id: int):
     invitation = account_admin.issue_link(
         get_session(),
         staff=staff,
-        by=g.staff,
+        actor=current_actor(),
         now=now_utc(),
         valid_hours=current_app.config["STAFF_LINK_HOURS"],
-        client_ip=client_ip(),
     )
-    get_session().commit()
     return _show_link(invitation)

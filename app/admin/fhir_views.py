@@ -1,7 +1,9 @@
 """Admin-only FHIR downloads: one request as a Bundle, and the bulk NDJSON export.
 
-Both carry patient data: admins only, never cached (no-store, app/serving's default), and
-every download is in the audit trail with what was exported, never what it held.
+Both carry patient data: admins only, under the one rule for downloads
+(``@patient_data_download``: a POST with the CSRF token, from this site, after a fresh
+proof, with one audit entry saying what left, never what it held), and never cached
+(no-store, app/serving's default).
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ import json
 from datetime import UTC
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, g, render_template, url_for
+from flask import abort, current_app, render_template, url_for
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from app.admin.views import bp
-from app.audit import trail
-from app.auth.access import admin_required, client_ip
+from app.auth.access import admin_required
+from app.auth.downloads import Download, patient_data_download
 from app.common.errors import NotFound
 from app.common.time import now_utc
 from app.common.validation import TrimmedForm
@@ -51,24 +53,10 @@ def _settings() -> FhirSettings:
     return FhirSettings(system_base=current_app.config["FHIR_SYSTEM_BASE"])
 
 
-def _record(**fields) -> None:
-    """The audit entry, in a transaction of its own after the reads (as in views.py:
-    on SQLite a transaction that read, then writes, can fail at once under load)."""
-    session = get_session()
-    session.commit()
-    trail.record(
-        session,
-        action=AuditAction.FHIR_EXPORT,
-        staff_id=g.staff.id,
-        client_ip=client_ip(),
-        **fields,
-    )
-    session.commit()
-
-
-@bp.get("/requests/<reference>/fhir")
+@bp.post("/requests/<reference>/fhir")
 @admin_required
-def request_fhir(reference: str):
+@patient_data_download
+def request_fhir(reference: str) -> Download:
     session = get_session()
     try:
         row = request_work.find_request(session, reference=reference)
@@ -79,22 +67,30 @@ def request_fhir(reference: str):
         abort(404)
     changed = export.last_changed(session, row=row)
     body = json.dumps(request_bundle(row, settings=_settings(), changed=changed), indent=2)
-    _record(request_id=row.id, to_value="1 request", detail="FHIR R4 transaction bundle")
-    filename = f"request-{reference_codes.display(row.reference)}.fhir.json"
-    return Response(
-        body + "\n",
+    return Download(
+        body=body + "\n",
+        filename=f"request-{reference_codes.display(row.reference)}.fhir.json",
         mimetype=FHIR_JSON,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        action=AuditAction.FHIR_EXPORT,
+        request_id=row.id,
+        to_value="1 request",
+        detail="FHIR R4 transaction bundle",
     )
 
 
-@bp.route("/fhir-export", methods=["GET", "POST"])
+@bp.get("/fhir-export")
 @admin_required
 def fhir_export():
+    return render_template("admin/fhir_export.html", form=FhirExportForm(formdata=None))
+
+
+@bp.post("/fhir-export")
+@admin_required
+@patient_data_download
+def fhir_export_download():
     form = FhirExportForm()
-    if not form.validate_on_submit():
-        code = 400 if form.errors else 200
-        return render_template("admin/fhir_export.html", form=form), code
+    if not form.validate():
+        return render_template("admin/fhir_export.html", form=form), 400
     since = form.since.moment
     count = export.count_changed(get_session(), since=since)
     if count > WEB_EXPORT_LIMIT:
@@ -106,14 +102,12 @@ def fhir_export():
     now = now_utc()
     result = export.build_export(get_session(), since=since, settings=_settings(), now=now)
     request_text = url_for(".fhir_export", _external=True) + "?_since=" + quote(instant(since))
-    archive = export.zip_bytes(result, request=request_text)
-    _record(
+    stamp = now.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+    return Download(
+        body=export.zip_bytes(result, request=request_text),
+        filename=f"fhir-export-{stamp}.zip",
+        mimetype="application/zip",
+        action=AuditAction.FHIR_EXPORT,
         to_value=f"{result.request_count} requests",
         detail=f"FHIR NDJSON changed since {instant(since)}",
-    )
-    stamp = now.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    return Response(
-        archive,
-        mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="fhir-export-{stamp}.zip"'},
     )

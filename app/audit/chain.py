@@ -15,6 +15,12 @@ until the transaction ends, so audit writes are serialised; they are short.
 
 The key is attached to each database connection when it is made (app/db.py), so service
 functions find it from the session they are given, without importing Flask.
+
+A chain shows an entry changed, removed or inserted in the middle, but not the newest
+entries removed, nor every entry: what is left still verifies. So the trail is anchored
+outside the table: every committed entry's id and hash goes to the JSON log (trail.py),
+and `flask audit checkpoint` appends a signed line with the newest one to a file the
+database's roles cannot write. ``verify(anchors=...)`` checks the table against them.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +38,7 @@ from sqlalchemy import Connection, exists, select, text
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, EmergencyAccess
+from app.vocabulary import AuditAction
 
 GENESIS = "0" * 64
 # Any constant: the lock every audit write takes on PostgreSQL (pg_advisory_xact_lock).
@@ -131,17 +139,26 @@ class ChainReport:
         return self.broken_at is None
 
 
-def verify(session: Session, *, batch: int = 1000) -> ChainReport:
+def verify(
+    session: Session, *, anchors: Mapping[int, str] | None = None, batch: int = 1000
+) -> ChainReport:
     """Recompute the chain from the oldest entry kept, in id order; stop at the first
     entry whose hashes do not match.
 
     The oldest entry may follow entries removed by retention: its prev_hash must then be
-    the one the retention run wrote down (see retention.remove_old_audit_entries)."""
+    the one the retention run wrote down (see retention.remove_old_audit_entries).
+
+    ``anchors`` (entry id -> row hash, from the log or checkpoints: ``read_anchors``) must
+    all be found with those hashes, unless retention removed them: an entry an anchor
+    names that is gone means entries were removed (the newest ones, or every one)."""
     key = _key(session)
+    anchors = anchors or {}
     checked = 0
     first_id: int | None = None
     previous: str | None = None
     last_id = 0
+    removed_through = 0
+    anchored_seen: set[int] = set()
     while True:
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
@@ -151,16 +168,17 @@ def verify(session: Session, *, batch: int = 1000) -> ChainReport:
         for event in events:
             if first_id is None:
                 first_id = event.id
-                if event.prev_hash != GENESIS and not _is_retention_anchor(
-                    session, event.prev_hash
-                ):
-                    return ChainReport(
-                        checked,
-                        first_id,
-                        event.id,
-                        "the oldest entry does not start the chain"
-                        " and no retention run removed the entries before it",
-                    )
+                if event.prev_hash != GENESIS:
+                    through = retention_anchor(session, event)
+                    if through is None:
+                        return ChainReport(
+                            checked,
+                            first_id,
+                            event.id,
+                            "the oldest entry does not start the chain"
+                            " and no retention run removed the entries before it",
+                        )
+                    removed_through = through
             elif event.prev_hash != previous:
                 return ChainReport(
                     checked, first_id, event.id, "an entry before it was removed or inserted"
@@ -168,27 +186,174 @@ def verify(session: Session, *, batch: int = 1000) -> ChainReport:
             expected = row_hash(key, prev_hash=event.prev_hash or "", content=content_of(event))
             if event.row_hash is None or not hmac.compare_digest(expected, event.row_hash):
                 return ChainReport(checked, first_id, event.id, "its content was changed")
+            anchored = anchors.get(event.id)
+            if anchored == REUSED:
+                return ChainReport(
+                    checked,
+                    first_id,
+                    event.id,
+                    "the anchors recorded it with two different hashes: it was removed and "
+                    "its id given to another entry",
+                )
+            if anchored is not None:
+                if not hmac.compare_digest(anchored, event.row_hash):
+                    return ChainReport(
+                        checked,
+                        first_id,
+                        event.id,
+                        "its hash is not the one the anchor recorded (the trail was rewritten)",
+                    )
+                anchored_seen.add(event.id)
             previous = event.row_hash
             checked += 1
             last_id = event.id
         session.expunge_all()
+    problem = _against_anchors(
+        anchors, anchored_seen, head=last_id, removed_through=removed_through
+    )
+    if problem is not None:
+        return ChainReport(checked, first_id, problem[0], problem[1])
     return ChainReport(checked, first_id)
 
 
+def _against_anchors(
+    anchors: Mapping[int, str], seen: set[int], *, head: int, removed_through: int
+) -> tuple[int, str] | None:
+    """What the anchors say is missing from a chain that verified on its own."""
+    if not anchors:
+        return None
+    newest = max(anchors)
+    if head == 0:
+        return newest, f"the trail is empty, but the anchor records entries up to #{newest}"
+    if newest > head:
+        return newest, (
+            f"the newest entries were removed: the trail ends at #{head}, "
+            f"the anchor records entries up to #{newest}"
+        )
+    missing = sorted(a for a in anchors if a > removed_through and a not in seen)
+    if missing:
+        return missing[0], f"entry #{missing[0]}, recorded by the anchor, was removed"
+    return None
+
+
+# The retention run's own entry (retention.remove_old_audit_entries), to the character.
+_RETENTION_DETAIL = re.compile(r"entries up to #(\d+); chain continues from ([0-9a-f]{64})")
+_RETENTION_COUNT = re.compile(r"\d+ removed")
+_HASH = re.compile(r"[0-9a-f]{64}")
 ANCHOR_PREFIX = "chain continues from "
 
 
-def _is_retention_anchor(session: Session, prev_hash: str | None) -> bool:
-    if not prev_hash:
-        return False
-    return (
-        session.scalar(
-            select(AuditEvent.id)
-            .where(AuditEvent.detail.like(f"%{ANCHOR_PREFIX}{prev_hash}%"))
-            .limit(1)
+def retention_detail(*, removed_through: int, continues_from: str) -> str:
+    return f"entries up to #{removed_through}; {ANCHOR_PREFIX}{continues_from}"
+
+
+def retention_anchor(session: Session, first: AuditEvent) -> int | None:
+    """The last entry id retention removed, when the oldest entry kept (``first``)
+    follows such a removal; None otherwise.
+
+    Recognised only from the retention run's own entry, on exact fields: its action
+    (``audit_entries_removed``, which nothing but retention writes), no staff member,
+    request or address (the command line), its count, and its detail to the character,
+    naming exactly this entry's prev_hash and a last removed id before this entry (it is
+    this entry itself when retention removed everything older). No
+    entry whose free text merely mentions the hash (a path someone asked for) counts."""
+    prev_hash = first.prev_hash or ""
+    if not _HASH.fullmatch(prev_hash):
+        return None
+    candidates = session.execute(
+        select(AuditEvent.id, AuditEvent.detail, AuditEvent.to_value).where(
+            AuditEvent.action == AuditAction.AUDIT_ENTRIES_REMOVED.value,
+            AuditEvent.staff_id.is_(None),
+            AuditEvent.request_id.is_(None),
+            AuditEvent.client_ip.is_(None),
+            AuditEvent.from_value.is_(None),
+            AuditEvent.id >= first.id,
+            AuditEvent.detail.like(f"entries up to #%; {ANCHOR_PREFIX}{prev_hash}"),
         )
-        is not None
+    ).all()
+    for entry_id, detail, to_value in candidates:
+        match = _RETENTION_DETAIL.fullmatch(detail or "")
+        if (
+            match
+            and match.group(2) == prev_hash
+            and int(match.group(1)) < first.id <= entry_id
+            and _RETENTION_COUNT.fullmatch(to_value or "")
+        ):
+            return int(match.group(1))
+    return None
+
+
+# An id the anchors name with two different hashes. SQLite gives the id of a removed
+# newest entry to the next one; an entry is never written twice, so this is a removal.
+REUSED = "reused"
+
+
+class AnchorError(ValueError):
+    """An anchor file that cannot be trusted (a checkpoint whose signature is wrong)."""
+
+
+def head(session: Session) -> tuple[int, str] | None:
+    """The newest entry: its id and hash."""
+    row = session.execute(
+        select(AuditEvent.id, AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _checkpoint_signature(key: bytes, *, at: str, audit_id: int, hash_: str) -> str:
+    sub_key = hmac.new(key, b"audit checkpoint", hashlib.sha256).digest()
+    return hmac.new(sub_key, f"{at}\n{audit_id}\n{hash_}".encode(), hashlib.sha256).hexdigest()
+
+
+def checkpoint_line(session: Session, *, now: datetime) -> str | None:
+    """One JSON line naming the newest entry, signed with the audit key (so a line
+    written by anyone without it is refused), or None for an empty trail."""
+    newest = head(session)
+    if newest is None:
+        return None
+    at = _utc_text(now)
+    signature = _checkpoint_signature(_key(session), at=at, audit_id=newest[0], hash_=newest[1])
+    return json.dumps(
+        {"checkpoint": at, "audit_id": newest[0], "row_hash": newest[1], "signature": signature},
+        separators=(",", ":"),
     )
+
+
+def read_anchors(session: Session, lines: Iterable[str]) -> dict[int, str]:
+    """Entry id -> hash from the app's JSON log lines (``audit entry``) and checkpoint
+    lines, in any mix; every other line is skipped. A checkpoint line whose signature is
+    wrong raises AnchorError."""
+    key = _key(session)
+    anchors: dict[int, str] = {}
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        audit_id, hash_ = record.get("audit_id"), record.get("row_hash")
+        if not isinstance(audit_id, int) or not isinstance(hash_, str):
+            continue
+        if "checkpoint" in record:
+            expected = _checkpoint_signature(
+                key, at=str(record["checkpoint"]), audit_id=audit_id, hash_=hash_
+            )
+            if not hmac.compare_digest(expected, str(record.get("signature", ""))):
+                raise AnchorError(f"line {number}: the checkpoint's signature does not match")
+        elif record.get("message") != "audit entry":
+            continue
+        merge_anchors(anchors, {audit_id: hash_})
+    return anchors
+
+
+def merge_anchors(anchors: dict[int, str], more: Mapping[int, str]) -> None:
+    """Add ``more`` to ``anchors``; an id named with two different hashes is REUSED."""
+    for audit_id, hash_ in more.items():
+        anchors[audit_id] = hash_ if anchors.get(audit_id, hash_) == hash_ else REUSED
 
 
 @contextmanager

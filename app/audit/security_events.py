@@ -39,5 +39,7 @@ SECURITY_EVENTS = frozenset(
         AuditAction.PASSKEY_REMOVED,
         AuditAction.PASSKEY_USED,
         AuditAction.PASSKEY_FAILED,
+        AuditAction.SECOND_FACTOR_WAIT,
+        AuditAction.SECOND_FACTOR_SET_UP_BEGUN,
     }
 )

@@ -2,6 +2,12 @@
 
 Nothing here copies patient data: entries name the request by its id (shown as its
 reference) and say what changed, never what the person wrote or who they are.
+
+Every entry, once its transaction commits, is also one JSON log line (logger
+``intake.audit``, message ``audit entry``) with its id, action and chain hash: the
+trail's anchor outside the table. The logs leave the host; whoever can change the table
+cannot change them, so `flask audit verify --anchor <log>` notices newest entries cut
+off, or a table emptied, which the chain alone cannot (chain.py).
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
 from app.vocabulary import AuditAction
 
 security_log = logging.getLogger("intake.security")
+anchor_log = logging.getLogger("intake.audit")
+# The entries a session has written in its open transaction: logged when it commits.
+_UNCOMMITTED = "audit_entries_uncommitted"
 
 
 class AppendOnlyError(RuntimeError):
@@ -35,6 +44,21 @@ def _refuse_change(_mapper, _connection, target) -> None:
 for _model in (AuditEvent, RequestEvent):
     event.listen(_model, "before_update", _refuse_change)
     event.listen(_model, "before_delete", _refuse_change)
+
+
+@event.listens_for(Session, "after_commit")
+def _log_anchors(session: Session) -> None:
+    """Each committed entry's id and hash to the log: only once committed, so a line
+    never names an entry a rollback took back."""
+    for audit_id, row_hash, action in session.info.pop(_UNCOMMITTED, ()):
+        anchor_log.info(
+            "audit entry", extra={"audit_id": audit_id, "row_hash": row_hash, "event": action}
+        )
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_anchors(session: Session) -> None:
+    session.info.pop(_UNCOMMITTED, None)
 
 
 PAGE_SIZE = 100
@@ -83,6 +107,7 @@ def record(
     chain.seal(session, event)
     session.add(event)
     session.flush()
+    session.info.setdefault(_UNCOMMITTED, []).append((event.id, event.row_hash, action.value))
     if action.value in SECURITY_EVENTS:
         # Security events also go to the JSON log, for the log shipper's alerts. Only
         # these fields: never a password, code or secret (nothing here ever holds one),

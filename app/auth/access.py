@@ -7,6 +7,7 @@ tests walk the URL map and fail on any staff route without one.
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ from app.models import StaffRole, StaffUser
 from app.requests import held_notes
 from app.transactions import record_after_reading
 from app.vocabulary import AuditAction
+
+security_log = logging.getLogger("intake.security")
 
 # What a staff sign-in keeps in the session: end_session() removes these and nothing else.
 SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen", "staff_started", "staff_proved")
@@ -111,10 +114,25 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _to_sign_in():
-    # On the record: someone (or something) reached a staff URL without a session. The
-    # path only, never the query string.
-    record_audit(action=AuditAction.SIGN_IN_REQUIRED, detail=f"{request.method} {request.path}")
+def _to_sign_in(*, staff_id: int | None = None):
+    """Send the visitor to the sign-in page, on the record: the path only, never the
+    query string. A session that ended (``staff_id``) is an event about an account and
+    always goes in the audit trail. A visit with no session at all (a bookmark, a link, a
+    scanner trying every path) goes to the log every time, but in the trail at most once
+    per address (its /64 for IPv6) per minute: otherwise anyone could write chained
+    entries, kept six years, as fast as they can send requests."""
+    detail = f"{request.method} {request.path}"
+    if staff_id is not None:
+        record_audit(action=AuditAction.SIGN_IN_REQUIRED, staff_id=staff_id, detail=detail)
+    else:
+        security_log.info(
+            "staff page without sign-in",
+            extra={"event": AuditAction.SIGN_IN_REQUIRED.value, "detail": detail,
+                   "client_ip": client_ip()},
+        )  # fmt: skip
+        throttle = current_app.extensions["sign_in_throttle"]
+        if throttle.first_anonymous_visit(address=client_ip()):
+            record_audit(action=AuditAction.SIGN_IN_REQUIRED, detail=detail)
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     reference = (request.view_args or {}).get("reference")
     if target is None and isinstance(reference, str):
@@ -166,11 +184,12 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if "staff_id" in session and idle_expired():
             minutes = current_app.config["STAFF_IDLE_MINUTES"]
             kept = _keep_late_note()
+            staff = current_staff()
             end_session()
             flash(f"You were signed out after {minutes} minutes without activity.", "info")
             if kept:
                 flash("Your note was kept: sign in and it will be back in the note box.", "info")
-            return _to_sign_in()
+            return _to_sign_in(staff_id=staff.id if staff else None)
         if "staff_id" in session and lifetime_expired():
             _record_session_expired()
             hours = current_app.config["STAFF_SESSION_HOURS"]
@@ -191,13 +210,7 @@ def _record_session_expired() -> None:
     staff = current_staff()
     if staff is None:
         return
-    trail.record(
-        get_session(),
-        action=AuditAction.SESSION_EXPIRED,
-        staff_id=staff.id,
-        client_ip=client_ip(),
-    )
-    get_session().commit()
+    record_audit(action=AuditAction.SESSION_EXPIRED, staff_id=staff.id)
 
 
 def recent_proof_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -209,16 +222,21 @@ def recent_proof_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args, **kwargs):
         if proof_is_recent():
             return view(*args, **kwargs)
-        if request.method == "GET":
-            back = request.full_path.rstrip("?")
-        else:
-            # A form's answer cannot be replayed after the detour: back to the page it
-            # came from (only inside the staff area), to press the button again.
-            back = _same_site_referrer()
-        flash("Confirm it is you before you go on.", "info")
-        return redirect(url_for("auth.confirm_identity", next=safe_next(back)), code=303)
+        return ask_for_proof()
 
     return wrapped
+
+
+def ask_for_proof():
+    """To the identity check, and back afterwards to where this started."""
+    if request.method == "GET":
+        back = request.full_path.rstrip("?")
+    else:
+        # A form's answer cannot be replayed after the detour: back to the page it came
+        # from (only inside the staff area), to press the button again.
+        back = _same_site_referrer()
+    flash("Confirm it is you before you go on.", "info")
+    return redirect(url_for("auth.confirm_identity", next=safe_next(back)), code=303)
 
 
 def _same_site_referrer() -> str | None:

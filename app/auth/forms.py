@@ -54,7 +54,17 @@ class _NewPasswordFields(TrimmedForm):
 
 
 class SetPasswordForm(_NewPasswordFields):
-    """The one-time link's form."""
+    """The one-time link's form, for a link that sets a new password."""
+
+
+class LinkPasswordForm(TrimmedForm):
+    """The one-time link's form, for a link that sets up only the second factor: the
+    account's password, so that the link alone (a forwarded e-mail) is not enough."""
+
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired("Enter your password"), Length(max=PASSWORD_MAX)],
+    )
 
 
 class ChangePasswordForm(_NewPasswordFields):

@@ -23,15 +23,23 @@ from flask import (
 from app.accounts import passkeys
 from app.audit import trail
 from app.auth import sign_in_steps
-from app.auth.access import client_ip, login_required, public, recent_proof_required
+from app.auth.access import (
+    client_ip,
+    current_actor,
+    login_required,
+    public,
+    recent_proof_required,
+)
 from app.auth.forms import PasskeyNameForm
 from app.auth.second_factor_views import finish_sign_in
 from app.auth.views import bp
 from app.common.forms import ActionForm
 from app.common.time import now_utc
 from app.db import get_session
+from app.transactions import commits, keep_refusal
 from app.vocabulary import AuditAction
 
+SIGN_IN_AGAIN = "Sign in again: the time ran out"
 _REGISTER = "webauthn_register"
 _SIGN_IN = "webauthn_sign_in"
 
@@ -94,6 +102,7 @@ def passkey_register_options():
 @bp.post("/account/passkeys")
 @login_required
 @recent_proof_required
+@commits
 def passkey_register():
     challenge = _take(_REGISTER)
     body = request.get_json(silent=True)
@@ -114,16 +123,13 @@ def passkey_register():
             name=str(body.get("name") or ""),
         )
     except passkeys.PasskeyError as error:
-        get_session().rollback()
         return jsonify(error=str(error)), 400
     trail.record(
         get_session(),
         action=AuditAction.PASSKEY_ADDED,
-        staff_id=g.staff.id,
+        actor=current_actor(),
         detail=f"passkey {passkey.name}",
-        client_ip=client_ip(),
     )
-    get_session().commit()
     flash(f"Passkey “{passkey.name}” added.", "success")
     return jsonify(redirect=url_for(".passkey_list"))
 
@@ -131,17 +137,12 @@ def passkey_register():
 @bp.post("/account/passkeys/<int(max=2147483647):passkey_id>/remove")
 @login_required
 @recent_proof_required
+@commits
 def passkey_remove(passkey_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     if passkeys.remove(get_session(), staff_id=g.staff.id, passkey_id=passkey_id):
-        trail.record(
-            get_session(),
-            action=AuditAction.PASSKEY_REMOVED,
-            staff_id=g.staff.id,
-            client_ip=client_ip(),
-        )
-        get_session().commit()
+        trail.record(get_session(), action=AuditAction.PASSKEY_REMOVED, actor=current_actor())
         flash("Passkey removed.", "success")
     return redirect(url_for(".passkey_list"), code=303)
 
@@ -149,12 +150,12 @@ def passkey_remove(passkey_id: int):
 @bp.post("/sign-in/passkey/options")
 @public
 def passkey_sign_in_options():
-    staff = sign_in_steps.pending_staff()
-    if staff is None:
-        return jsonify(error="Sign in again: the time ran out"), 400
+    pending = sign_in_steps.pending()
+    if pending is None or pending.is_set_up:
+        return jsonify(error=SIGN_IN_AGAIN), 400
     try:
         options, challenge = passkeys.authentication_options(
-            get_session(), staff_id=staff.id, rp_id=rp_id()
+            get_session(), staff_id=pending.staff.id, rp_id=rp_id()
         )
     except passkeys.PasskeyError as error:
         return jsonify(error=str(error)), 400
@@ -164,12 +165,14 @@ def passkey_sign_in_options():
 
 @bp.post("/sign-in/passkey")
 @public
+@commits
 def passkey_sign_in():
-    staff = sign_in_steps.pending_staff()
+    pending = sign_in_steps.pending()
     challenge = _take(_SIGN_IN)
     body = request.get_json(silent=True)
-    if staff is None or challenge is None:
-        return jsonify(error="Sign in again: the time ran out"), 400
+    if pending is None or pending.is_set_up or challenge is None:
+        return jsonify(error=SIGN_IN_AGAIN), 400
+    staff = pending.staff
     if not _has_credential(body):
         return jsonify(error="The passkey was not accepted. Try again"), 400
     if sign_in_steps.refuse_if_throttled(staff.email, staff):
@@ -186,14 +189,17 @@ def passkey_sign_in():
         )
     except passkeys.PasskeyError as error:
         get_session().rollback()
-        sign_in_steps.count_failure(staff.email, staff)
-        trail.record(
-            get_session(),
-            action=AuditAction.PASSKEY_FAILED,
-            staff_id=staff.id,
-            client_ip=client_ip(),
-        )
-        get_session().commit()
+
+        def record_failure() -> None:
+            sign_in_steps.count_failure(staff.email, staff)
+            trail.record(
+                get_session(),
+                action=AuditAction.PASSKEY_FAILED,
+                staff_id=staff.id,
+                client_ip=client_ip(),
+            )
+
+        keep_refusal(record_failure)
         return jsonify(error=str(error)), 400
     trail.record(
         get_session(),
@@ -202,4 +208,7 @@ def passkey_sign_in():
         detail=f"passkey {passkey.name}",
         client_ip=client_ip(),
     )
-    return jsonify(redirect=finish_sign_in(staff, how="passkey"))
+    next_url = finish_sign_in(pending, how="passkey")
+    if next_url is None:  # another request finished this sign-in first (@commits: rollback)
+        return jsonify(error=SIGN_IN_AGAIN), 400
+    return jsonify(redirect=next_url)

@@ -1,5 +1,5 @@
-"""The second step of signing in (a code), setting up an authenticator app, the
-one-time link of a new account, confirming identity again, and changing one's password."""
+"""The second step of signing in (a code), setting up an authenticator app through a
+one-time link, confirming identity again, and changing one's password."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from flask import (
     url_for,
 )
 
-from app.accounts import account_admin, passkeys, second_factor, staff_accounts
+from app.accounts import account_admin, passkeys, second_factor, sign_ins, staff_accounts
 from app.accounts.staff_accounts import AccountError
 from app.audit import trail
 from app.auth import sign_in_steps
 from app.auth.access import (
     client_ip,
+    current_actor,
+    current_staff,
     end_session,
     login_required,
     mark_proved,
@@ -31,28 +33,37 @@ from app.auth.forms import (
     ChangePasswordForm,
     CodeForm,
     ConfirmIdentityForm,
+    LinkPasswordForm,
     SetPasswordForm,
 )
-from app.auth.views import bp, hash_cost
+from app.auth.sign_in_steps import Pending
+from app.auth.views import bp, center_names, hash_cost
 from app.common.time import now_utc
 from app.db import get_session
 from app.models import StaffUser
+from app.transactions import commits
 from app.vocabulary import AuditAction
 
 WRONG_CODE = (
     "The code is not right. Enter the 6-digit code your app shows now, "
     "or one of your recovery codes"
 )
+SIGN_IN_AGAIN = "Sign in again: the time to enter your code ran out."
 
 
 def _issuer() -> str:
     return f"{current_app.config['CENTER_NAME']} intake"
 
 
-def finish_sign_in(staff: StaffUser, *, how: str, codes_left: int | None = None) -> str:
-    """Start the session; returns where to go. With the second factor on, the account's
-    ``sign_in`` audit entry means that both the password and a code were right; a
-    recovery code's use has an entry of its own."""
+def finish_sign_in(pending: Pending, *, how: str, codes_left: int | None = None) -> str | None:
+    """End the sign-in in progress (it is used once: of two requests racing with it, the
+    second gets None) and start the session; returns where to go. With the second factor
+    on, the account's ``sign_in`` audit entry means that both the password and a second
+    factor were right; a recovery code's use has an entry of its own. The view's
+    ``@commits`` commits."""
+    staff = pending.staff
+    if not sign_ins.finish(get_session(), sign_in=pending.sign_in, now=now_utc()):
+        return None
     next_url = sign_in_steps.pending_next()
     if how == "recovery":
         trail.record(
@@ -63,35 +74,43 @@ def finish_sign_in(staff: StaffUser, *, how: str, codes_left: int | None = None)
             client_ip=client_ip(),
         )
     nonce = staff_accounts.begin_session(get_session(), staff=staff, client_ip=client_ip())
-    get_session().commit()
     start_session(staff, nonce)
     return next_url or url_for("intake.queue")
 
 
-def _restart(message: str):
-    end_session()
+def restart(message: str):
+    """No sign-in in progress in this browser: back to the start. A signed-in session is
+    left alone (a link to a sign-in step, from anywhere, must not sign anyone out)."""
+    sign_in_steps.forget_in_browser()
+    if current_staff() is not None:
+        return redirect(url_for("intake.queue"), code=303)
     flash(message, "info")
     return redirect(url_for(".login"), code=303)
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
 @public
+@commits
 def second_factor_check():
-    staff = sign_in_steps.pending_staff()
-    if staff is None:
-        return _restart("Sign in again: the time to enter your code ran out.")
-    if sign_in_steps.needs_enrolment(staff):
+    pending = sign_in_steps.pending()
+    if pending is None:
+        return restart(SIGN_IN_AGAIN)
+    if pending.is_set_up:
         return redirect(url_for(".second_factor_setup"), code=303)
+    staff = pending.staff
     form = CodeForm()
     code = 200
     if form.validate_on_submit():
         if sign_in_steps.refuse_if_throttled(staff.email, staff):
-            return _restart(sign_in_steps.throttled_message())
-        check = second_factor.check_code(
-            get_session(), staff_id=staff.id, code=form.code.data, now=now_utc()
-        )
+            return restart(sign_in_steps.throttled_message())
+        check = sign_in_steps.try_code(staff, form.code.data)
         if check.ok:
-            next_url = finish_sign_in(staff, how=check.kind, codes_left=check.recovery_codes_left)
+            next_url = finish_sign_in(pending, how=check.kind, codes_left=check.recovery_codes_left)
+            if next_url is None:
+                # Another request finished this sign-in first: the code it spent here is
+                # given back (nothing of this request is kept).
+                get_session().rollback()
+                return restart(SIGN_IN_AGAIN)
             # After the session starts (which clears the cookie), or the message is lost.
             if check.kind == "recovery":
                 flash(
@@ -101,15 +120,10 @@ def second_factor_check():
                     "info",
                 )
             return redirect(next_url, code=303)
-        sign_in_steps.count_failure(staff.email, staff)
-        trail.record(
-            get_session(),
-            action=AuditAction.SECOND_FACTOR_FAILED,
-            staff_id=staff.id,
-            detail=check.kind,
-            client_ip=client_ip(),
-        )
-        get_session().commit()
+        sign_in_steps.keep_wrong_code(staff, check)
+        if check.waiting_until is not None:
+            # Too many wrong codes for the account: this sign-in has ended.
+            return restart(sign_in_steps.codes_wait_message(check.waiting_until))
         form.code.errors = [WRONG_CODE]
         code = 400
     form.code.data = ""
@@ -119,25 +133,24 @@ def second_factor_check():
 
 @bp.route("/sign-in/set-up", methods=["GET", "POST"])
 @public
+@commits
 def second_factor_setup():
-    staff = sign_in_steps.pending_staff()
-    if staff is None:
-        return _restart("Sign in again: the time to set up your app ran out.")
-    factor = second_factor.find(get_session(), staff_id=staff.id)
-    if factor is None:
-        return _restart("Sign in again to set up your authenticator app.")
-    if factor.confirmed_at is not None:
-        return redirect(url_for(".second_factor_check"), code=303)
+    """Setting up an authenticator app: only after a one-time link, with the secret
+    drawn for this set-up and shown to this browser alone."""
+    pending = sign_in_steps.pending()
+    if pending is None or not pending.is_set_up:
+        return restart("Open your set-up link again, or ask an intake administrator for a new one.")
+    staff, secret = pending.staff, pending.sign_in.totp_secret
     form = CodeForm()
     code = 200
     if form.validate_on_submit():
         try:
             codes = second_factor.confirm_enrolment(
-                get_session(), staff_id=staff.id, code=form.code.data, now=now_utc()
-            )
+                get_session(), staff_id=staff.id, secret=secret, code=form.code.data,
+                now=now_utc(),
+            )  # fmt: skip
         except second_factor.SecondFactorError as error:
-            sign_in_steps.count_failure(staff.email, staff)
-            get_session().commit()
+            sign_in_steps.keep_failure(staff.email, staff)
             form.code.errors = [str(error)]
             code = 400
         else:
@@ -147,19 +160,22 @@ def second_factor_setup():
                 staff_id=staff.id,
                 client_ip=client_ip(),
             )
-            next_url = finish_sign_in(staff, how="new authenticator app")
+            next_url = finish_sign_in(pending, how="new authenticator app")
+            if next_url is None:
+                # Another request finished (or a newer set-up ended) this set-up first:
+                # nothing of this one is kept.
+                get_session().rollback()
+                return restart("Open your set-up link again, or ask for a new one.")
             # Shown once, now: only their hashes are kept.
             return render_template("auth/recovery_codes.html", codes=codes, next_url=next_url)
-    uri = second_factor.provisioning_uri(
-        secret=factor.totp_secret, email=staff.email, issuer=_issuer()
-    )
+    uri = second_factor.provisioning_uri(secret=secret, email=staff.email, issuer=_issuer())
     form.code.data = ""
     return (
         render_template(
             "auth/second_factor_setup.html",
             form=form,
             qr_svg=second_factor.qr_svg(uri),
-            secret=second_factor.display_secret(factor.totp_secret),
+            secret=second_factor.display_secret(secret),
             email=staff.email,
             issuer=_issuer(),
         ),
@@ -169,9 +185,11 @@ def second_factor_setup():
 
 @bp.route("/welcome", methods=["GET", "POST"])
 @public
+@commits
 def welcome():
     """The one-time link: the token is in the query string, which the access log leaves
-    out (docs/security.md)."""
+    out (docs/security.md). It sets a new password, or asks for the account's password,
+    and then the authenticator app is set up."""
     token = request.args.get("token", "")
     now = now_utc()
     try:
@@ -179,78 +197,92 @@ def welcome():
     except account_admin.InvitationInvalid:
         return render_template("auth/link_invalid.html"), 404
     staff = get_session().get(StaffUser, invitation.staff_id)
-    form = SetPasswordForm()
+    sets_password = invitation.sets_password
+    form = SetPasswordForm() if sets_password else LinkPasswordForm()
     code = 200
     if form.validate_on_submit():
+        if not sets_password and sign_in_steps.refuse_if_throttled(staff.email, staff):
+            form.password.errors = [sign_in_steps.throttled_message()]
+            return _welcome_page(form, staff, token, sets_password), 429
         try:
-            staff = account_admin.accept_invitation(
+            begun = account_admin.accept_invitation(
                 get_session(),
                 token=token,
-                password=form.new_password.data,
+                password=form.new_password.data if sets_password else form.password.data,
                 now=now,
                 cost=hash_cost(),
+                center_names=center_names(),
                 client_ip=client_ip(),
             )
         except account_admin.InvitationInvalid:
-            get_session().rollback()
             return render_template("auth/link_invalid.html"), 404
+        except account_admin.WrongPassword:
+            sign_in_steps.keep_failure(staff.email, staff)
+            form.password.errors = ["That is not the password of this account"]
+            code = 400
         except AccountError as error:
-            get_session().rollback()
             form.new_password.errors = [str(error)]
             code = 400
         else:
             if not sign_in_steps.second_factor_on():
-                get_session().commit()
                 flash("Your password is set. Sign in with it now.", "success")
                 return redirect(url_for(".login"), code=303)
-            second_factor.begin_enrolment(get_session(), staff_id=staff.id)
-            get_session().commit()
-            sign_in_steps.begin_pending(staff, None)
+            sign_in_steps.keep_in_browser(begun, None)
             return redirect(url_for(".second_factor_setup"), code=303)
     elif form.is_submitted():
         code = 400
-    form.new_password.data = form.confirm_password.data = ""
-    return render_template("auth/welcome.html", form=form, staff=staff, token=token), code
+    return _welcome_page(form, staff, token, sets_password), code
+
+
+def _welcome_page(form, staff, token: str, sets_password: bool) -> str:
+    for field in ("new_password", "confirm_password", "password"):
+        if field in form:
+            form[field].data = ""
+    return render_template(
+        "auth/welcome.html", form=form, staff=staff, token=token, sets_password=sets_password
+    )
+
+
+def _signed_out_for_wrong_codes(until):
+    """Too many wrong codes from a signed-in session: it ends, like a sign-in would."""
+    staff_accounts.sign_out(get_session(), actor=current_actor())
+    end_session()
+    flash(sign_in_steps.codes_wait_message(until), "info")
+    return redirect(url_for(".login"), code=303)
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
 @login_required
+@commits
 def confirm_identity():
     next_url = safe_next(request.args.get("next"))
     form = ConfirmIdentityForm()
     code = 200
     if form.validate_on_submit():
-        staff: StaffUser = g.staff
+        staff = g.staff
         if sign_in_steps.refuse_if_throttled(staff.email, staff):
             form.secret.errors = [sign_in_steps.throttled_message()]
             return render_template("auth/confirm.html", form=form, next_url=next_url), 429
         proved = staff_accounts.password_is_right(staff, form.secret.data, hash_cost())
-        how = "password"
-        if not proved and second_factor.is_enrolled(get_session(), staff_id=staff.id):
-            check = second_factor.check_code(
-                get_session(), staff_id=staff.id, code=form.secret.data, now=now_utc()
-            )
+        how, check = "password", None
+        if (
+            not proved
+            and second_factor.looks_like_code(form.secret.data)
+            and sign_in_steps.has_second_factor(staff)
+        ):
+            check = sign_in_steps.try_code(staff, form.secret.data)
             proved, how = check.ok, check.kind
         if proved:
             trail.record(
-                get_session(),
-                action=AuditAction.PROOF_CONFIRMED,
-                staff_id=staff.id,
+                get_session(), action=AuditAction.PROOF_CONFIRMED, actor=current_actor(),
                 detail=how,
-                client_ip=client_ip(),
-            )
-            get_session().commit()
+            )  # fmt: skip
             mark_proved()
             return redirect(next_url or url_for("intake.queue"), code=303)
-        sign_in_steps.count_failure(staff.email, staff)
-        trail.record(
-            get_session(),
-            action=AuditAction.SECOND_FACTOR_FAILED,
-            staff_id=staff.id,
-            detail="identity check failed",
-            client_ip=client_ip(),
-        )
-        get_session().commit()
+        # Something shaped like a code (``check``) counts against the account's codes.
+        sign_in_steps.keep_wrong_code(staff, check, detail="identity check failed")
+        if check is not None and check.waiting_until is not None:
+            return _signed_out_for_wrong_codes(check.waiting_until)
         form.secret.errors = ["That is not your password or a current code. Try again"]
         code = 400
     return render_template("auth/confirm.html", form=form, next_url=next_url), code
@@ -258,11 +290,10 @@ def confirm_identity():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@commits
 def change_password():
-    staff: StaffUser = g.staff
-    need_code = sign_in_steps.second_factor_on() and second_factor.is_enrolled(
-        get_session(), staff_id=staff.id
-    )
+    staff = g.staff
+    need_code = sign_in_steps.second_factor_on() and sign_in_steps.has_second_factor(staff)
     form = ChangePasswordForm()
     if not need_code:
         del form.code
@@ -271,33 +302,32 @@ def change_password():
         if sign_in_steps.refuse_if_throttled(staff.email, staff):
             abort(429)
         right = staff_accounts.password_is_right(staff, form.current_password.data, hash_cost())
+        check = None
         if not right:
             form.current_password.errors = ["Your current password is not right"]
-        if right and need_code:
-            check = second_factor.check_code(
-                get_session(), staff_id=staff.id, code=form.code.data, now=now_utc()
-            )
+            sign_in_steps.keep_failure(staff.email, staff)
+        elif need_code:
+            check = sign_in_steps.try_code(staff, form.code.data)
             if not check.ok:
                 form.code.errors = [WRONG_CODE]
+                sign_in_steps.keep_wrong_code(staff, check, detail="password change")
+                if check.waiting_until is not None:
+                    return _signed_out_for_wrong_codes(check.waiting_until)
         if form.current_password.errors or (need_code and form.code.errors):
-            sign_in_steps.count_failure(staff.email, staff)
-            get_session().commit()
             code = 400
         else:
             try:
                 nonce = account_admin.change_own_password(
                     get_session(),
-                    staff=staff,
+                    actor=current_actor(),
                     new_password=form.new_password.data,
                     cost=hash_cost(),
-                    client_ip=client_ip(),
+                    center_names=center_names(),
                 )
             except AccountError as error:
-                get_session().rollback()
                 form.new_password.errors = [str(error)]
                 code = 400
             else:
-                get_session().commit()
                 start_session(staff, nonce, keep_started=True)
                 flash("Your password is changed. Other sessions of your account have ended.",
                       "success")  # fmt: skip

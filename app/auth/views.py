@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, url_for
 
 from app import serving
-from app.accounts import second_factor, staff_accounts
+from app.accounts import sign_ins, staff_accounts
+from app.audit import trail
 from app.auth import sign_in_steps
 from app.auth.access import (
     client_ip,
+    current_actor,
     current_staff,
     end_session,
     idle_expired,
@@ -18,14 +20,23 @@ from app.auth.access import (
     staff_blueprint,
     start_session,
 )
+from app.auth.downloads import refuse_undeclared_downloads
 from app.auth.forms import SignInForm
 from app.common.forms import ActionForm
+from app.common.time import now_utc
 from app.db import get_session
+from app.transactions import commits
+from app.vocabulary import AuditAction
 
 bp = staff_blueprint("auth", __name__)
 bp.record_once(sign_in_steps.make_throttle)
+refuse_undeclared_downloads(bp)
 
 SIGN_IN_FAILED = "The email address or password is not right"
+NOT_SET_UP = (
+    "Your account has no authenticator app yet. Set one up with the one-time link an "
+    "intake administrator gave you, or ask them for a new link"
+)
 
 
 def hash_cost() -> staff_accounts.HashCost:
@@ -35,9 +46,27 @@ def hash_cost() -> staff_accounts.HashCost:
     )
 
 
+def center_names() -> tuple[str, ...]:
+    """What a staff password must not lean on, besides the person's own name."""
+    return (current_app.config["CENTER_NAME"], current_app.config["PROGRAM_NAME"])
+
+
+def _refused_after_password(staff, detail: str) -> None:
+    """A right password that still opens nothing (no second factor set up, or the code
+    step waiting): on the record, with @commits keeping it (the page answers 200)."""
+    trail.record(
+        get_session(),
+        action=AuditAction.SIGN_IN_FAILED,
+        staff_id=staff.id,
+        detail=detail,
+        client_ip=client_ip(),
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @serving.sign_in_rate_limit
+@commits
 def login():
     next_url = safe_next(request.args.get("next"))
     if request.method == "GET" and not idle_expired() and current_staff() is not None:
@@ -47,6 +76,7 @@ def login():
     if form.validate_on_submit():
         email = staff_accounts.normalize_email(form.email.data)
         known = staff_accounts.find_by_email(get_session(), email=email)
+        staff = None
         if sign_in_steps.refuse_if_throttled(email, known):
             form.email.errors = [sign_in_steps.throttled_message()]
             code = 429
@@ -59,25 +89,27 @@ def login():
                 client_ip=client_ip(),
             )
             if staff is None:
+                # The failure's audit entry is kept with it: this page answers 200.
                 sign_in_steps.count_failure(email, known)
-                # Failures are committed too: they are audited.
-                get_session().commit()
                 form.email.errors = [SIGN_IN_FAILED]
-            elif not sign_in_steps.second_factor_on():
-                nonce = staff_accounts.begin_session(
-                    get_session(), staff=staff, client_ip=client_ip()
-                )
-                get_session().commit()
-                start_session(staff, nonce)
-                return redirect(next_url or url_for("intake.queue"), code=303)
-            else:
-                sign_in_steps.begin_pending(staff, next_url)
-                if sign_in_steps.needs_enrolment(staff):
-                    second_factor.begin_enrolment(get_session(), staff_id=staff.id)
-                    get_session().commit()
-                    return redirect(url_for(".second_factor_setup"), code=303)
-                get_session().commit()
-                return redirect(url_for(".second_factor_check"), code=303)
+        if staff is not None and not sign_in_steps.second_factor_on():
+            nonce = staff_accounts.begin_session(get_session(), staff=staff, client_ip=client_ip())
+            start_session(staff, nonce)
+            return redirect(next_url or url_for("intake.queue"), code=303)
+        if staff is not None and not sign_in_steps.has_second_factor(staff):
+            # A password alone never sets up a second factor: that needs a set-up link.
+            _refused_after_password(staff, "no second factor set up")
+            form.email.errors = [NOT_SET_UP]
+        elif (
+            staff is not None
+            and (waiting := sign_ins.codes_wait_until(staff, now=now_utc())) is not None
+        ):
+            _refused_after_password(staff, "code step waiting after too many wrong codes")
+            form.email.errors = [sign_in_steps.codes_wait_message(waiting)]
+        elif staff is not None:
+            begun = sign_ins.begin(get_session(), staff_id=staff.id, now=now_utc())
+            sign_in_steps.keep_in_browser(begun, next_url)
+            return redirect(url_for(".second_factor_check"), code=303)
     form.password.data = ""
     return (
         render_template(
@@ -93,11 +125,11 @@ def login():
 
 @bp.post("/logout")
 @login_required
+@commits
 def logout():
     form = ActionForm()
     if form.validate_on_submit():
-        staff_accounts.sign_out(get_session(), staff=current_staff(), client_ip=client_ip())
-        get_session().commit()
+        staff_accounts.sign_out(get_session(), actor=current_actor())
         end_session()
     return redirect(url_for(".login"), code=303)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import click
@@ -78,12 +79,34 @@ audit_cli = AppGroup("audit", help="The audit trail.")
 
 
 @audit_cli.command("verify")
-def verify_command() -> None:
-    """Recompute the audit trail's hash chain; exit 1 at the first entry that fails."""
-    report = chain.verify(get_session())
+@click.option(
+    "--anchor",
+    "anchor_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, readable=True),
+    help="The app's JSON log (its 'audit entry' lines) or a checkpoint file, kept where "
+    "the database's roles cannot write. Repeatable.",
+)
+def verify_command(anchor_files: tuple[str, ...]) -> None:
+    """Recompute the audit trail's hash chain; exit 1 at the first entry that fails.
+    With --anchor, also exit 1 if entries the anchors record are gone (the newest ones
+    removed, or the table emptied)."""
+    session = get_session()
+    anchors: dict[int, str] = {}
+    for path in anchor_files:
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            try:
+                chain.merge_anchors(anchors, chain.read_anchors(session, lines))
+            except chain.AnchorError as error:
+                click.echo(f"Audit anchor {path} cannot be trusted: {error}.", err=True)
+                raise SystemExit(1) from None
+    if anchor_files and not anchors:
+        click.echo("The anchor files name no audit entry: checked the chain only.", err=True)
+    report = chain.verify(session, anchors=anchors)
     if report.ok:
         start = f" from entry #{report.first_id}" if report.first_id else ""
-        click.echo(f"Audit trail intact: {report.checked} entries checked{start}.")
+        against = f", against {len(anchors)} anchored entries" if anchors else ""
+        click.echo(f"Audit trail intact: {report.checked} entries checked{start}{against}.")
         return
     click.echo(
         f"Audit trail BROKEN at entry #{report.broken_at}: {report.problem} "
@@ -91,6 +114,22 @@ def verify_command() -> None:
         err=True,
     )
     raise SystemExit(1)
+
+
+@audit_cli.command("checkpoint")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def checkpoint_command(path: str) -> None:
+    """Append a signed line naming the newest audit entry to PATH (created 0600), an
+    anchor for `audit verify --anchor PATH`. Keep PATH where the database's roles cannot
+    write (another host, a volume only this command's user writes)."""
+    line = chain.checkpoint_line(get_session(), now=datetime.now(UTC))
+    if line is None:
+        click.echo("The audit trail is empty: no checkpoint written.")
+        return
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as out:
+        out.write(line + "\n")
+    click.echo(f"Checkpoint written to {path}: {line}")
 
 
 @intake_cli.command("reply-due")

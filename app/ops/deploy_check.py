@@ -13,7 +13,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import DATABASE_UNAVAILABLE, get_engine
 from config import ConfigError, gunicorn_workers
@@ -203,6 +204,7 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
         )
     if int(config.get("AUDIT_RETENTION_YEARS") or 6) < 6:
         problems.append("AUDIT_RETENTION_YEARS is under 6: HIPAA asks for six years.")
+    problems.extend(sign_in_problems(config))
     timeout = _int(environ.get("GUNICORN_TIMEOUT"), 30)
     if worst_database_wait(config) >= timeout:
         problems.append(
@@ -212,6 +214,45 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             "DB_STATEMENT_TIMEOUT."
         )
     problems.extend(proxy_problems(config, environ))
+    return problems
+
+
+# Above this many wrong codes per account before a wait, guessing a code gets cheap: at 20
+# per 15 minutes an even chance still takes some 3,000 hours.
+MAX_CODE_ATTEMPTS = 20
+
+
+def sign_in_problems(config: Mapping[str, Any]) -> list[str]:
+    """Staff sign-in: two factors, passkeys bound to the site, a per-account code limit."""
+    problems: list[str] = []
+    if not config.get("STAFF_SECOND_FACTOR", True):
+        problems.append(
+            "STAFF_SECOND_FACTOR is off: a password alone would open patient data. Turn it on."
+        )
+    rp_id = str(config.get("WEBAUTHN_RP_ID") or "").strip().lower()
+    origin = str(config.get("WEBAUTHN_ORIGIN") or "").strip().lower()
+    if not rp_id or not origin:
+        problems.append(
+            "WEBAUTHN_RP_ID and WEBAUTHN_ORIGIN must both be set (the site's domain, and "
+            "https:// with it): unset, passkeys trust the Host header each request brings."
+        )
+    else:
+        host = urlsplit(origin).hostname or ""
+        # Browsers allow passkeys on https, and on http only at localhost (a test cluster).
+        secure = origin.startswith("https://") or host == rp_id == "localhost"
+        if not secure or not (host == rp_id or host.endswith("." + rp_id)):
+            problems.append(
+                f"WEBAUTHN_ORIGIN ({origin}) must be https:// on WEBAUTHN_RP_ID ({rp_id}) "
+                "or a subdomain of it: browsers refuse passkeys otherwise."
+            )
+    attempts = int(config.get("STAFF_CODE_ATTEMPTS", 10))
+    if not 1 <= attempts <= MAX_CODE_ATTEMPTS:
+        problems.append(
+            f"STAFF_CODE_ATTEMPTS is {attempts}: use 1 to {MAX_CODE_ATTEMPTS} wrong codes "
+            "per account before its code step waits (10 is the default)."
+        )
+    if int(config.get("STAFF_CODE_WAIT_MINUTES", 15)) < 5:
+        problems.append("STAFF_CODE_WAIT_MINUTES is under 5: guessing codes would be cheap.")
     return problems
 
 
@@ -322,12 +363,49 @@ def deploy_warnings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
     return warnings
 
 
+def database_role_warnings(connection: Connection) -> list[str]:
+    """PostgreSQL: whether the role the app connects as could cut the audit trail short
+    (delete, truncate, own it or be a superuser: docs/production.md, "Database roles").
+    Nothing before the tables exist."""
+    row = connection.execute(
+        text(
+            "SELECT current_user, r.rolsuper, pg_has_role(current_user, t.tableowner, 'MEMBER'),"
+            " has_table_privilege('audit_events', 'DELETE'),"
+            " has_table_privilege('audit_events', 'TRUNCATE')"
+            " FROM pg_roles r JOIN pg_tables t ON t.tablename = 'audit_events'"
+            " AND t.schemaname = current_schema() WHERE r.rolname = current_user"
+        )
+    ).first()
+    if row is None or not any(row[1:]):
+        return []
+    return [
+        f"The app's database role ({row[0]}) can delete or empty the audit trail (it is a "
+        "superuser, owns the tables or has DELETE/TRUNCATE): run the app as a role that can "
+        "only add to and read it, and retention as another (deploy/postgresql-roles.sql)."
+    ]
+
+
+def _database_warnings() -> list[str]:
+    if not str(current_app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgres"):
+        return []
+    from app.db import get_engine
+
+    try:
+        with get_engine().connect() as connection:
+            return database_role_warnings(connection)
+    except SQLAlchemyError:
+        return ["Could not reach the database to check the app's role on the audit trail."]
+
+
 @click.command("check-deploy")
 @with_appcontext
 def check_deploy_command() -> None:
     """List settings that are unsafe in production; exit 1 if there are any. Warnings
     are listed too but do not change the exit code."""
-    for warning in deploy_warnings(current_app.config, os.environ):
+    warnings = deploy_warnings(current_app.config, os.environ)
+    if os.environ.get("APP_ENV") == "production":
+        warnings += _database_warnings()
+    for warning in warnings:
         click.echo(f"WARNING: {warning}")
     problems = unsafe_settings(current_app.config, os.environ)
     try:

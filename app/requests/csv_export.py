@@ -15,10 +15,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.audit import trail
-from app.common.actor import Actor
 from app.requests import reference_codes
 from app.requests.intake_queue import QueueFilters, QueueRow
-from app.vocabulary import AuditAction, YesNo
+from app.vocabulary import YesNo
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -95,12 +94,7 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
-def record_export(session: Session, *, actor: Actor, filters: QueueFilters, rows: int) -> None:
-    trail.record(
-        session,
-        action=AuditAction.EXPORT,
-        actor=actor,
-        to_value=f"{rows} rows",
-        # The filters; the search text only as a keyed hash (it may be a name).
-        detail="CSV of the queue: " + trail.filters_detail(session, filters=filters),
-    )
+def export_detail(session: Session, *, filters: QueueFilters) -> str:
+    """What the export's audit entry says it held: the filters; the search text only as
+    a keyed hash (it may be a name)."""
+    return "CSV of the queue: " + trail.filters_detail(session, filters=filters)

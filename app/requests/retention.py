@@ -229,6 +229,8 @@ def remove_old_audit_entries(session: Session, *, older_than: datetime) -> int:
         session,
         action=AuditAction.AUDIT_ENTRIES_REMOVED,
         to_value=f"{removed} removed",
-        detail=f"entries up to #{last_id}; {chain.ANCHOR_PREFIX}{anchor}",
+        # The one entry `audit verify` accepts as where the chain now starts, matched on
+        # exactly these fields (chain.retention_anchor).
+        detail=chain.retention_detail(removed_through=last_id, continues_from=anchor),
     )
     return removed

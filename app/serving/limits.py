@@ -1,4 +1,5 @@
-"""Rate limits on the public form's POST and on sign-in attempts, per client address.
+"""Rate limits on the public form's POST and on failed sign-in attempts, per client address
+(an IPv6 client by its /64).
 
 Each limit is declared on its view with Flask-Limiter's own decorator
 (``@form_rate_limit(exempt_when=...)``, ``@sign_in_rate_limit``), so a view carries its
@@ -24,16 +25,20 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from app.common.addresses import address_group, in_networks
+
 # Only attempts count: reading the form or the sign-in page is never limited.
 _LIMITED_METHODS = ("POST",)
 
 
 def _client_key() -> str:
-    """The client address (the one the trusted-proxy fix derived), under the serving
-    app's RATELIMIT_KEY_PREFIX: the limiter keeps the prefix of the first app it is bound
-    to, so without it two apps in one process (tests, a second worker app sharing Redis
-    with another prefix) would share counters."""
-    return f"{current_app.config.get('RATELIMIT_KEY_PREFIX', '')}:{get_remote_address()}"
+    """The client address (the one the trusted-proxy fix derived; an IPv6 client by its
+    /64, app/common/addresses.py), under the serving app's RATELIMIT_KEY_PREFIX: the
+    limiter keeps the prefix of the first app it is bound to, so without it two apps in
+    one process (tests, a second worker app sharing Redis with another prefix) would
+    share counters."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+    return f"{prefix}:{address_group(get_remote_address())}"
 
 
 limiter = Limiter(
@@ -66,7 +71,19 @@ def _draft_limit() -> str:
 
 
 def _sign_in_limit() -> str:
-    return current_app.config["SIGNIN_RATE_LIMIT"]
+    """SIGNIN_RATE_LIMIT; from the center's own networks (CENTER_NETWORKS, one address
+    for a whole office) CENTER_ADDRESS_FAILURES in STAFF_LOCKOUT_MINUTES instead."""
+    config = current_app.config
+    if in_networks(get_remote_address(), config.get("CENTER_NETWORKS", ())):
+        return f"{config['CENTER_ADDRESS_FAILURES']} per {config['STAFF_LOCKOUT_MINUTES']} minutes"
+    return config["SIGNIN_RATE_LIMIT"]
+
+
+def _failed_sign_in(response: Response) -> bool:
+    """Only a failed attempt counts against the address: a right password answers 303
+    (to the code step or the queue). Ten colleagues signing in behind one hospital
+    address at 8:00 use none of it."""
+    return response.status_code != 303
 
 
 def form_rate_limit(*, exempt_when: Callable[[], bool] | None = None):
@@ -83,7 +100,9 @@ def draft_rate_limit(*, exempt_when: Callable[[], bool] | None = None):
     return limiter.limit(_draft_limit, methods=list(_LIMITED_METHODS), exempt_when=exempt_when)
 
 
-sign_in_rate_limit = limiter.limit(_sign_in_limit, methods=list(_LIMITED_METHODS))
+sign_in_rate_limit = limiter.limit(
+    _sign_in_limit, methods=list(_LIMITED_METHODS), deduct_when=_failed_sign_in
+)
 
 
 def init_app(app: Flask) -> None:

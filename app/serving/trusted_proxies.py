@@ -8,11 +8,12 @@ cannot choose its own address to escape the rate limits or forge the audit trail
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.common import addresses
+from app.common.addresses import Network
 from config import ConfigError
 
 _FORWARDED_KEYS = (
@@ -24,37 +25,18 @@ _FORWARDED_KEYS = (
     "HTTP_FORWARDED",
 )
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 
 def parse_networks(value: str | Iterable[str] | None) -> tuple[Network, ...]:
-    if value is None:
-        return ()
-    parts = value.split(",") if isinstance(value, str) else list(value)
-    networks = []
-    for part in (p.strip() for p in parts):
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ConfigError(
-                f"TRUSTED_PROXIES must list addresses or networks like 10.0.0.5 or "
-                f"10.0.0.0/24, got {part!r}"
-            ) from None
-    return tuple(networks)
+    try:
+        return addresses.parse_networks(value)
+    except ValueError as error:
+        raise ConfigError(
+            f"TRUSTED_PROXIES must list addresses or networks like 10.0.0.5 or 10.0.0.0/24: {error}"
+        ) from None
 
 
 def is_trusted(peer: str | None, networks: tuple[Network, ...]) -> bool:
-    if not peer:
-        return False
-    try:
-        address = ipaddress.ip_address(peer.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in network for network in networks)
+    return addresses.in_networks(peer, networks)
 
 
 class TrustedProxyFix:

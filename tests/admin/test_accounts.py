@@ -11,7 +11,8 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select, update
 
 from app.models import AuditEvent, StaffInvitation, StaffRole, StaffUser
-from tests.support.staff import csrf_from, sign_in, signed_in_client
+from tests.support.staff import PASSWORD, csrf_from, finish_set_up, sign_in, signed_in_client
+from tests.support.staff import use_link as use_set_up_link
 
 NEW_PASSWORD = "lantern orchard seventy"  # noqa: S105
 
@@ -174,10 +175,17 @@ def test_change_role_deactivate_reactivate_and_reset_are_audited(app, db):
     db.rollback()
     assert db.get(StaffUser, casey_row.id).role == StaffRole.ADMIN
 
-    assert post_button(admin, casey_row.id, "reset-second-factor").status_code == 303
+    reset = post_button(admin, casey_row.id, "reset-second-factor")
+    assert reset.status_code == 200
     assert casey.get("/staff/queue").status_code == 302, "a reset signs the account out"
-    response = sign_in(app.test_client())
-    assert response.headers["Location"].endswith("/staff/sign-in/set-up")
+    # The password alone sets up nothing; the link the admin was shown does, with it.
+    assert sign_in(app.test_client()).status_code == 200
+    link = BeautifulSoup(reset.get_data(as_text=True), "html.parser").select_one("#set-up-link")
+    assert "types their password" in reset.get_data(as_text=True)
+    owner = app.test_client()
+    assert use_set_up_link(owner, link.get_text(), password=PASSWORD).status_code == 303
+    finish_set_up(owner)
+    assert owner.get("/staff/queue").status_code == 200
 
     assert post_button(admin, casey_row.id, "deactivate").status_code == 303
     assert sign_in(app.test_client()).status_code == 200
@@ -187,6 +195,8 @@ def test_change_role_deactivate_reactivate_and_reset_are_audited(app, db):
     assert done == [
         ("role_changed", "admin"),
         ("second_factor_reset", None),
+        ("account_link_issued", "second factor"),
+        ("account_link_used", None),
         ("account_deactivated", None),
         ("account_reactivated", None),
     ]
@@ -216,12 +226,12 @@ def test_a_new_link_for_a_forgotten_password(app, db):
         .select_one("#set-up-link")
         .get_text()
     )
-    assert use_link(app.test_client(), link.strip()).status_code == 303
-    assert (
-        sign_in(app.test_client(), password=NEW_PASSWORD)
-        .headers["Location"]
-        .endswith("/staff/sign-in/set-up")
-    )
+    person = app.test_client()
+    assert use_link(person, link.strip()).status_code == 303
+    # The old app is forgotten; the link's browser sets up the new one.
+    assert sign_in(app.test_client(), password=NEW_PASSWORD).status_code == 200
+    finish_set_up(person)
+    assert sign_in(app.test_client(), password=NEW_PASSWORD).status_code == 303
 
 
 def test_the_accounts_page_lists_everyone(app, db):
@@ -251,8 +261,10 @@ def test_the_command_line_writes_audit_rows(app, db):
     rows = actions(db)
     assert [a for a, _, _ in rows] == [
         "account_created",
+        "account_link_issued",
         "password_set",
         "second_factor_reset",
+        "account_link_issued",
         "account_deactivated",
     ]
     assert all(d.startswith("account lee@example.org via command line") for _, _, d in rows)

@@ -27,10 +27,14 @@ def test_admin_downloads_a_request_as_a_valid_bundle(app, db):
     row = make_request(db, referral=a_referral())
     admin, ada = signed_in_client(app, db, role=StaffRole.ADMIN)
     page = admin.get(f"/staff/requests/{row.reference}").get_data(as_text=True)
-    assert f'href="/staff/requests/{row.reference}/fhir"' in page
+    # A posted form, never a link (app/auth/downloads.py).
+    assert f'action="/staff/requests/{row.reference}/fhir"' in page
     assert "Download as FHIR" in page
+    assert admin.get(f"/staff/requests/{row.reference}/fhir").status_code == 405
 
-    response = admin.get(f"/staff/requests/{row.reference}/fhir")
+    response = admin.post(
+        f"/staff/requests/{row.reference}/fhir", data={"csrf_token": csrf_from(page)}
+    )
     assert response.status_code == 200
     assert response.mimetype == "application/fhir+json"
     assert response.headers["Cache-Control"] == "no-store"
@@ -55,14 +59,17 @@ def test_intake_staff_get_no_fhir_download(app, db):
     page = intake.get(f"/staff/requests/{row.reference}").get_data(as_text=True)
     assert "Download as FHIR" not in page
     assert "FHIR export" not in page
-    assert intake.get(f"/staff/requests/{row.reference}/fhir").status_code == 403
+    token = {"csrf_token": csrf_from(page)}
+    assert intake.post(f"/staff/requests/{row.reference}/fhir", data=token).status_code == 403
     assert intake.get("/staff/fhir-export").status_code == 403
+    assert intake.post("/staff/fhir-export", data=token).status_code == 403
     assert fhir_audit(db) == []
 
 
 def test_an_unknown_request_is_not_found(app, db):
     admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
-    assert admin.get("/staff/requests/AAAABBBBCCCC/fhir").status_code == 404
+    token = {"csrf_token": csrf_from(admin.get("/staff/queue").get_data(as_text=True))}
+    assert admin.post("/staff/requests/AAAABBBBCCCC/fhir", data=token).status_code == 404
     assert fhir_audit(db) == []
 
 

@@ -241,7 +241,11 @@ def test_my_work_and_the_metrics_are_recorded(app, db):
     [work] = entries(db, "my_work_view")
     assert (work.staff_id, work.to_value) == (staff.id, "1 rows")
     assert client.get("/staff/metrics?start=2026-11-01&end=2026-11-20").status_code == 200
-    assert client.get("/staff/metrics.csv?start=2026-11-02&end=2026-11-03").status_code == 200
+    token = csrf_from(client.get("/staff/queue").get_data(as_text=True))
+    download = client.post(
+        "/staff/metrics.csv", data={"start": "2026-11-02", "end": "2026-11-03", "csrf_token": token}
+    )
+    assert download.status_code == 200
     [view] = entries(db, "metrics_view")
     [export] = entries(db, "metrics_export")
     assert view.detail == "2026-11-01 to 2026-11-20"

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import logging
 
+from sqlalchemy import select
+
 from app.audit.security_events import SECURITY_EVENTS
 from app.models import StaffSecondFactor
 from app.ops.logs import SafeJsonFormatter
-from tests.auth.test_second_factor import enrol_through_the_pages, post_code, post_password
-from tests.support.staff import PASSWORD, csrf_from, make_staff, sign_in
+from tests.auth.test_second_factor import create_with_the_command, post_code, post_password
+from tests.support.staff import PASSWORD, csrf_from, finish_set_up, sign_in, use_link
 
 
 class Collect(logging.Handler):
@@ -27,11 +29,11 @@ def test_security_events_are_logged_without_secrets(app, db):
     collect = Collect()
     logging.getLogger().addHandler(collect)
     try:
-        staff = make_staff(app, db, enrol=False)
+        link = create_with_the_command(app)
         client = app.test_client()
         sign_in(client, password="my wrong guess 1")
-        post_password(client)
-        codes = enrol_through_the_pages(client, db, staff.id)
+        use_link(client, link)
+        secret, codes = finish_set_up(client)
         html = client.get("/staff/queue").get_data(as_text=True)
         client.post("/staff/logout", data={"csrf_token": csrf_from(html)})
         other = app.test_client()
@@ -42,7 +44,7 @@ def test_security_events_are_logged_without_secrets(app, db):
     finally:
         logging.getLogger().removeHandler(collect)
     db.rollback()
-    secret = db.get(StaffSecondFactor, staff.id).totp_secret
+    assert db.scalars(select(StaffSecondFactor.totp_secret)).one() == secret
     events = [json.loads(line) for line in collect.lines if '"security event"' in line]
     kinds = [e["event"] for e in events]
     for kind in ("sign_in_failed", "second_factor_enrolled", "sign_in", "sign_out",

@@ -38,7 +38,11 @@ EXPECTED_ADMIN_ENDPOINTS = {
 # The e-mail outbox page (issue 18).
 EXPECTED_ADMIN_ENDPOINTS |= {"admin.outbox_page", "admin.outbox_send_again"}
 # FHIR export (issue 19).
-EXPECTED_ADMIN_ENDPOINTS |= {"admin.request_fhir", "admin.fhir_export"}
+EXPECTED_ADMIN_ENDPOINTS |= {
+    "admin.request_fhir",
+    "admin.fhir_export",
+    "admin.fhir_export_download",
+}
 # The coordinator's working day (issue 16).
 EXPECTED_ADMIN_ENDPOINTS |= {"admin.metrics", "admin.metrics_csv", "intake.reopen"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.accounts import staff_accounts
-from app.accounts.password_rules import ADVICE, weakness
+from app.accounts.password_rules import ADVICE, NAME_ADVICE, weakness
 from tests.support.staff import csrf_from, make_staff, sign_in, signed_in_client, totp_code
 
 
@@ -96,3 +96,40 @@ def test_a_password_change_needs_everything_right(app, db, fields, message):
     assert message in html
     assert NEW not in html and "correct horse battery" not in html
     assert sign_in(app.test_client()).status_code == 303, "the old password still works"
+
+
+# zxcvbn alone scores these 3 ("safely unguessable"): the digits and symbols look random
+# to it. Taken out, the person's and the center's names leave "2026!": refused.
+LEANING_ON_NAMES = ["CaseyRivera2026!", "caseyrivera2026!", "Moffitt2026!!", "MoffittCancer#1"]
+
+
+@pytest.mark.parametrize("password", LEANING_ON_NAMES)
+def test_a_password_built_from_the_persons_or_the_centers_name_is_refused(password):
+    names = {"user_inputs": ("casey.rivera@example.org", "Casey Rivera"),
+             "center_names": ("Moffitt Cancer Center", "Comprehensive Breast Program")}  # fmt: skip
+    assert weakness(password, **names) == NAME_ADVICE
+    # A passphrase that merely contains a name is fine: what is left is strong.
+    assert weakness("casey rides seventeen blue ferries", **names) is None
+
+
+@pytest.mark.parametrize("password", ["CaseyRivera2026!", "Moffitt2026!!"])
+def test_every_page_that_sets_a_password_refuses_them(app, db, password):
+    client, staff = signed_in_client(app, db, name="Casey Rivera")
+    response = change(
+        client,
+        current_password="correct horse battery",
+        code=totp_code(app, staff.email),
+        new_password=password,
+        confirm_password=password,
+    )
+    assert response.status_code == 400
+    assert "does not lean on your name or the center" in response.get_data(as_text=True)
+
+    from tests.admin.test_accounts import add_account, admin_client, use_link
+
+    db.rollback()
+    admin, _ = admin_client(app, db)
+    link = add_account(admin, email="pat.moffitt@example.org", name="Casey Rivera")
+    refused = use_link(app.test_client(), link, password=password)
+    assert refused.status_code == 400
+    assert "does not lean on your name" in refused.get_data(as_text=True)

@@ -1,25 +1,28 @@
-"""The second factor: setting up an authenticator app at the first sign-in, codes
-accepted once only, single-use recovery codes, and the switch."""
+"""The second factor: set up only through a one-time link, with a secret drawn for that
+set-up; codes accepted once only; single-use recovery codes; the switch."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from app.models import AuditEvent, StaffRecoveryCode, StaffSecondFactor
+from app.models import AuditEvent, StaffRecoveryCode, StaffSecondFactor, StaffSignIn
 from tests.support.staff import (
     PAGE_ENTRIES,
     PASSWORD,
     csrf_from,
+    finish_set_up,
     last_account_event,
+    link_in,
     make_staff,
     sign_in,
     totp_code,
+    use_link,
 )
 
 
@@ -41,40 +44,65 @@ def secret_of(db, staff_id: int) -> str:
     return db.get(StaffSecondFactor, staff_id).totp_secret
 
 
-def enrol_through_the_pages(client, db, staff_id: int) -> list[str]:
-    """What a person does at the first sign-in: scan, type the code, keep the codes."""
-    page = client.get("/staff/sign-in/set-up").get_data(as_text=True)
-    shown = BeautifulSoup(page, "html.parser").select_one("#totp-secret").get_text()
-    secret = shown.replace(" ", "")
-    assert secret == secret_of(db, staff_id)
-    response = client.post(
-        "/staff/sign-in/set-up",
-        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(page)},
+def create_with_the_command(app, email="casey@example.org", name="Casey Intake") -> str:
+    """`flask staff create`, as the README says: returns the set-up link it prints."""
+    result = app.test_cli_runner().invoke(
+        args=["staff", "create", email, "--name", name], input=PASSWORD + "\n"
     )
-    assert response.status_code == 200
-    html = BeautifulSoup(response.get_data(as_text=True), "html.parser")
-    return [li.get_text() for li in html.select("ul.recovery-codes li")]
+    assert result.exit_code == 0, result.output
+    return link_in(result.output)
 
 
-def test_the_first_sign_in_sets_up_the_app_with_a_qr_code_drawn_here(app, db):
-    staff = make_staff(app, db, enrol=False)
+def reset_with_the_command(app, email="casey@example.org") -> str:
+    result = app.test_cli_runner().invoke(args=["staff", "reset-second-factor", email])
+    assert result.exit_code == 0, result.output
+    return link_in(result.output)
+
+
+def audit_actions(db) -> list[str]:
+    db.rollback()
+    events = db.scalars(select(AuditEvent).order_by(AuditEvent.id))
+    return [e.action for e in events if e.action not in PAGE_ENTRIES]
+
+
+def test_a_password_alone_never_sets_up_a_second_factor(app, db):
+    create_with_the_command(app)
     client = app.test_client()
     response = post_password(client)
+    assert response.status_code == 200
+    assert "no authenticator app yet" in response.get_data(as_text=True)
+    assert "set-up link" in response.get_data(as_text=True)
+    # Nothing to reach: no set-up page, no code page, no staff page.
+    for url in ("/staff/sign-in/set-up", "/staff/sign-in/code"):
+        assert client.get(url).headers["Location"].endswith("/staff/login")
+    assert client.get("/staff/queue").status_code == 302
+    db.rollback()
+    assert db.scalars(select(StaffSecondFactor)).all() == []
+    assert db.scalars(select(StaffSignIn)).all() == []
+    last = last_account_event(db)
+    assert (last.action, last.detail) == ("sign_in_failed", "no second factor set up")
+
+
+def test_the_link_sets_up_the_app_with_a_secret_drawn_for_it_and_a_qr_code_drawn_here(app, db):
+    link = create_with_the_command(app)
+    client = app.test_client()
+    response = use_link(client, link)
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/staff/sign-in/set-up")
-    # The password alone opens nothing (and going elsewhere abandons the sign-in).
-    assert client.get("/staff/queue").status_code == 302
-    post_password(client)
 
     page = client.get("/staff/sign-in/set-up").get_data(as_text=True)
     soup = BeautifulSoup(page, "html.parser")
-    svg = soup.select_one(".qr-code svg")
-    assert svg is not None, "the QR code is inline SVG, drawn by the server"
+    assert soup.select_one(".qr-code svg") is not None, "inline SVG, drawn by the server"
     assert not soup.select("img[src^='http']"), "no outside QR service"
-    secret = secret_of(db, staff.id)
-    assert soup.select_one("#totp-secret").get_text().replace(" ", "") == secret
+    shown = soup.select_one("#totp-secret").get_text().replace(" ", "")
+    db.rollback()
+    # The secret belongs to this set-up, not (yet) to the account.
+    assert db.scalars(select(StaffSecondFactor)).all() == []
+    assert [s.totp_secret for s in db.scalars(select(StaffSignIn))] == [shown]
 
-    codes = enrol_through_the_pages(client, db, staff.id)
+    secret, codes = finish_set_up(client)
+    db.rollback()
+    assert secret == shown == db.scalars(select(StaffSecondFactor)).one().totp_secret
     assert len(codes) == 10 and len(set(codes)) == 10
     assert all(re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", c) for c in codes)
     assert client.get("/staff/queue").status_code == 200
@@ -83,20 +111,97 @@ def test_the_first_sign_in_sets_up_the_app_with_a_qr_code_drawn_here(app, db):
     stored = {r.code_hash for r in db.scalars(select(StaffRecoveryCode))}
     assert len(stored) == 10
     assert not any(c.replace("-", "") in h for c in codes for h in stored)
+    assert audit_actions(db)[-4:] == [
+        "account_link_used",
+        "second_factor_set_up_begun",
+        "second_factor_enrolled",
+        "sign_in",
+    ]
+    # The set-up ended with the sign-in: the browser cannot use it again.
+    assert client.get("/staff/sign-in/set-up").headers["Location"].endswith("/staff/queue")
+
+
+def test_someone_with_the_password_never_sees_the_secret_or_signs_in(app, db):
+    """The attack of issue 26: a colleague who knows the password signs in before and
+    after the owner sets up the app, and tries the owner's set-up page."""
+    link = create_with_the_command(app)
+    other = app.test_client()
+    assert post_password(other).status_code == 200  # before: nothing to set up
+    owner = app.test_client()
+    use_link(owner, link)
+    page = owner.get("/staff/sign-in/set-up").get_data(as_text=True)
+    secret = BeautifulSoup(page, "html.parser").select_one("#totp-secret").get_text()
+    # The set-up is this browser's alone.
+    assert other.get("/staff/sign-in/set-up").headers["Location"].endswith("/staff/login")
+    assert post_password(other).status_code == 200  # during: still nothing to set up
+    assert secret.replace(" ", "") not in other.get("/staff/login").get_data(as_text=True)
+    finish_set_up(owner)
+
+    after = post_password(other)  # after: the code step, and no secret on it
+    assert after.headers["Location"].endswith("/staff/sign-in/code")
+    code_page = other.get("/staff/sign-in/code").get_data(as_text=True)
+    assert secret.replace(" ", "") not in code_page.replace(" ", "")
+    assert "totp-secret" not in code_page
+    assert post_code(other, "000000").status_code == 400
+    assert other.get("/staff/queue").status_code == 302
+
+
+def test_a_second_set_up_makes_the_first_ones_secret_worthless(app, db):
+    create_with_the_command(app)
+    first_link = reset_with_the_command(app)
+    first = app.test_client()
+    use_link(first, first_link)
+    first_page = first.get("/staff/sign-in/set-up").get_data(as_text=True)
+    first_secret = BeautifulSoup(first_page, "html.parser").select_one("#totp-secret").get_text()
+
+    second = app.test_client()
+    use_link(second, reset_with_the_command(app))
+    second_secret, _ = finish_set_up(second)
+    assert second_secret != first_secret.replace(" ", "")
+
+    late = first.post(
+        "/staff/sign-in/set-up",
+        data={
+            "code": pyotp.TOTP(first_secret.replace(" ", "")).now(),
+            "csrf_token": csrf_from(first_page),
+        },
+    )
+    assert late.status_code == 303
+    assert late.headers["Location"].endswith("/staff/login")
     db.rollback()
-    events = db.scalars(select(AuditEvent).order_by(AuditEvent.id))
-    actions = [e.action for e in events if e.action not in PAGE_ENTRIES]
-    assert actions[-2:] == ["second_factor_enrolled", "sign_in"]
+    assert db.scalars(select(StaffSecondFactor)).one().totp_secret == second_secret
+
+
+def test_a_second_set_up_before_the_first_is_finished_ends_it(app, db):
+    create_with_the_command(app)
+    first, second = app.test_client(), app.test_client()
+    use_link(first, reset_with_the_command(app))
+    use_link(second, reset_with_the_command(app))
+    assert first.get("/staff/sign-in/set-up").headers["Location"].endswith("/staff/login")
+    finish_set_up(second)
+
+
+def test_a_link_that_asks_for_the_password_refuses_a_wrong_one_and_stays_usable(app, db):
+    link = create_with_the_command(app)
+    client = app.test_client()
+    wrong = use_link(client, link, password="not the password at all")
+    assert wrong.status_code == 400
+    assert "That is not the password of this account" in wrong.get_data(as_text=True)
+    assert use_link(client, link).status_code == 303
+    # And it works once.
+    assert use_link(app.test_client(), link).status_code == 404
 
 
 def test_a_wrong_code_while_setting_up_is_refused(app, db):
-    make_staff(app, db, enrol=False)
+    link = create_with_the_command(app)
     client = app.test_client()
-    post_password(client)
+    use_link(client, link)
     response = post_code(client, "000000", url="/staff/sign-in/set-up")
     assert response.status_code == 400
     assert "Enter the 6-digit code your authenticator app shows now" in response.get_data(True)
     assert client.get("/staff/queue").status_code == 302
+    db.rollback()
+    assert db.scalars(select(StaffSecondFactor)).all() == []
 
 
 def test_the_right_password_then_the_right_code_signs_in(app, db):
@@ -122,7 +227,6 @@ def test_a_wrong_code_is_refused_and_recorded(app, db):
     assert response.status_code == 400
     assert "The code is not right" in response.get_data(as_text=True)
     assert client.get("/staff/queue").status_code == 302
-    db.rollback()
     last = last_account_event(db)
     assert (last.action, last.detail) == ("second_factor_failed", "wrong code")
 
@@ -141,7 +245,6 @@ def test_a_replayed_code_is_refused(app, db):
     response = post_code(second, code)
     assert response.status_code == 400
     assert second.get("/staff/queue").status_code == 302
-    db.rollback()
     last = last_account_event(db)
     assert (last.action, last.detail) == ("second_factor_failed", "code already used")
 
@@ -161,10 +264,10 @@ def test_an_older_code_is_refused_after_a_newer_one(app, db):
 
 
 def test_recovery_codes_work_once_each(app, db):
-    staff = make_staff(app, db, enrol=False)
-    client = app.test_client()
-    post_password(client)
-    codes = enrol_through_the_pages(client, db, staff.id)
+    link = create_with_the_command(app)
+    setting_up = app.test_client()
+    use_link(setting_up, link)
+    _secret, codes = finish_set_up(setting_up)
 
     lost_phone = app.test_client()
     post_password(lost_phone)
@@ -196,8 +299,9 @@ def test_the_code_step_does_not_outlive_a_few_minutes(app, db):
     client = app.test_client()
     post_password(client)
     token = csrf_from(client.get("/staff/sign-in/code").get_data(as_text=True))
-    with client.session_transaction() as session:
-        session["pending_at"] -= 11 * 60
+    db.rollback()
+    db.execute(update(StaffSignIn).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    db.commit()
     response = client.post(
         "/staff/sign-in/code",
         data={"code": totp_code(app, "casey@example.org"), "csrf_token": token},
@@ -207,6 +311,44 @@ def test_the_code_step_does_not_outlive_a_few_minutes(app, db):
     assert client.get("/staff/queue").status_code == 302
 
 
+def test_the_password_checked_state_is_on_the_server_used_once_and_bound_to_its_browser(app, db):
+    make_staff(app, db)
+    client = app.test_client()
+    post_password(client)
+    with client.session_transaction() as session:
+        # The cookie holds a random key and where to go: no account id, nothing to edit.
+        assert set(session) <= {"sign_in_key", "sign_in_next", "csrf_token", "_flashes"}
+        key = session["sign_in_key"]
+    db.rollback()
+    (row,) = db.scalars(select(StaffSignIn))
+    assert key not in row.key_hash, "only the key's hash is stored"
+
+    # Another browser, without the key, has nothing; with a made-up key, nothing either.
+    other = app.test_client()
+    with other.session_transaction() as session:
+        session["sign_in_key"] = "made-up"
+    assert other.get("/staff/sign-in/code").headers["Location"].endswith("/staff/login")
+
+    # A copy of the cookie, taken before the sign-in finished, is worth nothing after.
+    copy = app.test_client()
+    with copy.session_transaction() as session:
+        session["sign_in_key"] = key
+    assert post_code(client, totp_code(app, "casey@example.org")).status_code == 303
+    assert copy.get("/staff/sign-in/code").headers["Location"].endswith("/staff/login")
+    assert client.get("/staff/sign-in/code").headers["Location"].endswith("/staff/queue")
+    db.rollback()
+    assert db.get(StaffSignIn, row.id).ended_at is not None
+
+
+def test_a_finished_sign_in_ends_every_other_one_of_the_account(app, db):
+    make_staff(app, db)
+    someone_else, owner = app.test_client(), app.test_client()
+    post_password(someone_else)
+    post_password(owner)
+    assert post_code(owner, totp_code(app, "casey@example.org")).status_code == 303
+    assert someone_else.get("/staff/sign-in/code").headers["Location"].endswith("/staff/login")
+
+
 def test_the_code_page_needs_a_right_password_first(app, db):
     make_staff(app, db)
     client = app.test_client()
@@ -214,6 +356,19 @@ def test_the_code_page_needs_a_right_password_first(app, db):
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/staff/login")
     assert client.get("/staff/sign-in/set-up").headers["Location"].endswith("/staff/login")
+
+
+def test_a_link_to_a_sign_in_step_from_anywhere_leaves_a_session_alone(app, db):
+    """A cross-site link (or image) to /staff/sign-in/code used to sign a working
+    member of staff out."""
+    make_staff(app, db)
+    client = app.test_client()
+    sign_in(client)
+    for url in ("/staff/sign-in/code", "/staff/sign-in/set-up"):
+        response = client.get(url, headers={"Sec-Fetch-Site": "cross-site"})
+        assert response.status_code == 303
+        assert response.headers["Location"].endswith("/staff/queue")
+    assert client.get("/staff/queue").status_code == 200
 
 
 @pytest.mark.parametrize("app_overrides", [{"STAFF_SECOND_FACTOR": False}])

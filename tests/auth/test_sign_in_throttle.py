@@ -152,3 +152,126 @@ def test_with_redis_down_the_throttle_counts_in_memory(app, db):
     finally:
         logging.getLogger().removeHandler(handler)
     assert "Sign-in throttle storage unreachable" in stream.getvalue()
+
+
+# Issue 26: addresses grouped as one subscriber holds them, and only failures counted.
+
+SUBNET = "2001:db8:5:7"
+
+
+def test_one_ipv6_subscriber_is_one_address_for_the_limits(app, db):
+    """One IPv6 subscriber holds a whole /64: 40 guesses from 40 of its addresses used to
+    be 40 first tries. Now they count as one address, and another /64 is not touched."""
+    make_staff(app, db)
+    statuses = [
+        sign_in(client_from(app, f"{SUBNET}::{n + 1:x}"), password="wrong guess again").status_code
+        for n in range(40)
+    ]
+    limit = app.config["STAFF_LOCKOUT_ATTEMPTS"]
+    assert statuses[:limit] == [200] * limit
+    assert set(statuses[limit:]) == {429}
+    assert sign_in(client_from(app, f"{SUBNET}:ffff:ffff:ffff:ffff")).status_code == 429
+    assert sign_in(client_from(app, "2001:db8:5:8::1")).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "app_overrides",
+    [{"SIGNIN_RATE_LIMIT": "3 per 15 minutes", "STAFF_ADDRESS_FAILURES": 1000,
+      "STAFF_LOCKOUT_ATTEMPTS": 1000}],
+    indirect=True,
+)  # fmt: skip
+def test_the_sign_in_rate_limit_counts_a_64_as_one_address(app, db):
+    make_staff(app, db)
+    for n in range(3):
+        assert (
+            sign_in(client_from(app, f"{SUBNET}::{n + 1}"), password="nope nope nope").status_code
+            == 200
+        )
+    assert sign_in(client_from(app, f"{SUBNET}::99"), password="nope nope nope").status_code == 429
+
+
+@pytest.mark.parametrize(
+    "app_overrides", [{"SIGNIN_RATE_LIMIT": "3 per 15 minutes"}], indirect=True
+)
+def test_right_sign_ins_never_use_up_the_addresss_limit(app, db):
+    """Ten coordinators behind one hospital address at 8:00: every one gets in, and the
+    eleventh too. Only failures count against the address."""
+    office = "192.0.2.200"
+    for n in range(11):
+        make_staff(app, db, email=f"coordinator{n}@example.org", name=f"Coordinator {n}")
+        db.rollback()
+    for n in range(11):
+        response = sign_in(client_from(app, office), f"coordinator{n}@example.org")
+        assert response.status_code == 303, f"coordinator {n}"
+    # Failures still count: the fourth is refused.
+    for n in range(3):
+        assert (
+            sign_in(
+                client_from(app, office), f"coordinator{n}@example.org", "wrong!!wrong"
+            ).status_code
+            == 200
+        )
+    assert (
+        sign_in(client_from(app, office), "coordinator5@example.org", "wrong!!wrong").status_code
+        == 429
+    )
+
+
+@pytest.mark.parametrize(
+    "app_overrides",
+    [{"SIGNIN_RATE_LIMIT": "3 per 15 minutes", "STAFF_ADDRESS_FAILURES": 3,
+      "CENTER_NETWORKS": "192.0.2.0/24, 2001:db8:c::/48", "CENTER_ADDRESS_FAILURES": 12}],
+    indirect=True,
+)  # fmt: skip
+def test_the_centers_own_networks_may_fail_more_often(app, db):
+    make_staff(app, db)
+    # From the center's egress: twelve failures (for different accounts, as an office's
+    # typos are) before the address waits, instead of three.
+    for n in range(12):
+        assert (
+            sign_in(
+                client_from(app, "192.0.2.17"), f"person{n}@example.org", "typo typo typo"
+            ).status_code
+            == 200
+        )
+    assert (
+        sign_in(client_from(app, "192.0.2.17"), "another@example.org", "typo typo").status_code
+        == 429
+    )
+    for n in range(4):
+        assert (
+            sign_in(
+                client_from(app, f"2001:db8:c:1::{n + 1}"), f"p{n}@example.org", "typo typo"
+            ).status_code
+            == 200
+        )
+    # From anywhere else, three.
+    for n in range(3):
+        assert (
+            sign_in(client_from(app, ATTACKER), f"person{n}@example.org", "guess guess").status_code
+            == 200
+        )
+    assert (
+        sign_in(client_from(app, ATTACKER), "person9@example.org", "guess guess").status_code == 429
+    )
+
+
+def test_a_storm_against_an_unknown_address_keeps_no_typed_email(app, db):
+    storm = app.config["STAFF_STORM_FAILURES"]
+    typed = "Someone.Typed@Example.org"
+    for i in range(storm + 1):
+        sign_in(client_from(app, f"203.0.113.{i + 1}"), typed, "wrong password!")
+    (row,) = audit_rows(db, "sign_in_storm")
+    assert row.staff_id is None and row.actor_email is None
+    assert "typed text hash" in row.detail
+    db.rollback()
+    for event in db.scalars(select(AuditEvent)):
+        columns = (event.actor_email, event.detail, event.to_value, event.from_value)
+        assert not any(typed.lower() in (value or "").lower() for value in columns)
+
+
+def test_a_bad_center_network_stops_the_app_with_the_settings_name(database_url):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match="CENTER_NETWORKS: 'the office' is not an address"):
+        make_test_app(database_url, CENTER_NETWORKS="10.0.0.0/8, the office")

@@ -1,5 +1,6 @@
 """Staff data for the browser: an account made with the documented command
-(`flask staff create`), and requests written straight into the server's database."""
+(`flask staff create`, which prints a one-time set-up link), and requests written
+straight into the server's database."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pyotp
 from playwright.sync_api import Page
@@ -41,11 +43,22 @@ def create_staff(server: LiveServer, account: StaffAccount, *, role: str = "inta
     )  # fmt: skip
     assert done.returncode == 0, f"flask staff create failed:\n{done.stdout}\n{done.stderr}"
     _servers[account.email] = server
+    _set_up_links[account.email] = set_up_link_in(done.stdout)
+
+
+def set_up_link_in(output: str) -> str:
+    """The one-time link a `flask staff ...` command printed, as a path on the server."""
+    links = [line for line in output.splitlines() if line.startswith("http")]
+    assert links, f"the command printed a set-up link:\n{output}"
+    parts = urlsplit(links[-1])
+    return f"{parts.path}?{parts.query}"
 
 
 # Which server each account lives on: the sign-in helper reads its authenticator secret
-# from there, as the person's phone would know it.
+# from there, as the person's phone would know it. And the set-up link of an account
+# that has not used it yet: its first sign-in goes through it.
 _servers: dict[str, LiveServer] = {}
+_set_up_links: dict[str, str] = {}
 
 
 def add_requests(server: LiveServer, *people: dict) -> list[str]:
@@ -69,16 +82,38 @@ def add_requests(server: LiveServer, *people: dict) -> list[str]:
     return references
 
 
-def sign_in(page: Page, email: str, password: str) -> None:
-    """Password, then the second factor as a person does it: the first time, set up the
-    authenticator app from the page (its key shown as text) and go past the recovery
-    codes; later, type the app's current code."""
-    page.goto("/staff/login")
+def sign_in(page: Page, email: str, password: str, *, base: str = "", check=None) -> None:
+    """Password, then the second factor as a person does it: the first time, through the
+    set-up link `flask staff create` printed (the password, then the authenticator app
+    from the page, its key shown as text, and past the recovery codes); later, the
+    password and the app's current code."""
+    if email in _set_up_links:
+        first_sign_in(page, email, password, base=base, check=check)
+        return
+    page.goto(base + "/staff/login")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
-    pass_second_factor(page, email)
+    pass_second_factor(page, email, check=check)
+
+
+def first_sign_in(page: Page, email: str, password: str, *, base: str = "", check=None) -> None:
+    """The first sign-in of an account `flask staff create` made: its one-time link,
+    the password, then the authenticator app. ``check`` (a function of the page and a
+    label) is called on each page passed through; ``base`` opens the link on another
+    address of the server (http://localhost:PORT for passkeys)."""
+    link = _set_up_links.pop(email, None)
+    if link is None:  # set up already: another test signed this account in first
+        sign_in(page, email, password, base=base, check=check)
+        return
+    page.goto(base + link)
+    if check:
+        check(page, "set-up link")
+    page.get_by_label("Your password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Continue").click()
+    pass_second_factor(page, email, check=check)
 
 
 def pass_second_factor(page: Page, email: str, check=None) -> None:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.staff_support import StaffAccount, create_staff, pass_second_factor
+from tests.browser.staff_support import (
+    StaffAccount,
+    create_staff,
+    first_sign_in,
+    pass_second_factor,
+)
 from tests.browser.support import assert_accessible
 
 pytestmark = pytest.mark.browser
@@ -58,8 +63,8 @@ def test_add_a_passkey_then_sign_in_with_it(new_page, passkey_server):
     page = new_page()
     cdp, authenticator = add_virtual_authenticator(page)
 
-    password_step(page, base)
-    pass_second_factor(page, HOLDER.email)  # the first time: set up the app
+    # The first time: the set-up link, the password, the authenticator app.
+    first_sign_in(page, HOLDER.email, HOLDER.password, base=base)
     page.goto(f"{base}/staff/account/passkeys")
     assert_accessible(page, "passkeys, none yet")
     page.get_by_label("Name for this passkey").fill("Virtual key")

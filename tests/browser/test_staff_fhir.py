@@ -30,7 +30,7 @@ def test_an_admin_downloads_a_request_and_the_bulk_export(new_page, reference):
     sign_in(page, ADMIN.email, ADMIN.password)
     page.goto(f"/staff/requests/{reference}")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download as FHIR").click()
+        page.get_by_role("button", name="Download as FHIR").click()
     bundle = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "transaction"
 

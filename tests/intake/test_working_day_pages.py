@@ -118,7 +118,13 @@ def test_metrics_page_chart_table_and_csv_for_admins(app, db):
         assert client.get("/staff/metrics").status_code == 200
     assert len(statements) == metrics_statements
 
-    response = client.get("/staff/metrics.csv?start=2026-11-16&end=2026-11-18")
+    # The page's own download button: a posted form carrying the period shown.
+    form = parse(client.get("/staff/metrics?start=2026-11-16&end=2026-11-18")).select_one(
+        "form[action='/staff/metrics.csv']"
+    )
+    fields = {i["name"]: i["value"] for i in form.select("input[type=hidden]")}
+    assert (fields["start"], fields["end"]) == ("2026-11-16", "2026-11-18")
+    response = client.post("/staff/metrics.csv", data=fields)
     assert response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0][0] == "group" and rows[1][:3] == ["All requests", "6", "3"]

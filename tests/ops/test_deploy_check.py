@@ -26,6 +26,8 @@ SAFE = {
     "SESSION_COOKIE_NAME": "__Host-session",
     "AUDIT_RETENTION_YEARS": 6,
     "AUDIT_HASH_KEY": "a" * 48,
+    "WEBAUTHN_RP_ID": "intake.example.org",
+    "WEBAUTHN_ORIGIN": "https://intake.example.org",
 }
 PRODUCTION_ENV = {
     "APP_ENV": "production",
@@ -182,3 +184,23 @@ def test_production_without_a_quick_lane_is_warned_about():
     assert deploy_warnings(config, quick) == []
     threaded = {**quick, "GUNICORN_THREADS": "4"}
     assert any("gthread" in w for w in deploy_warnings(config, threaded))
+
+
+def test_production_needs_the_second_factor_and_passkeys_bound_to_the_site():
+    assert any("STAFF_SECOND_FACTOR is off" in p for p in problems(STAFF_SECOND_FACTOR=False))
+    for unset in ("WEBAUTHN_RP_ID", "WEBAUTHN_ORIGIN"):
+        assert any("must both be set" in p for p in problems(**{unset: None})), unset
+    for origin in ("http://intake.example.org", "https://elsewhere.example.net"):
+        assert any(
+            "must be https:// on WEBAUTHN_RP_ID" in p for p in problems(WEBAUTHN_ORIGIN=origin)
+        ), origin
+    assert problems(WEBAUTHN_ORIGIN="https://staff.intake.example.org") == []
+    # Plain http only on localhost (deploy/cluster.py), which browsers treat as secure.
+    assert problems(WEBAUTHN_RP_ID="localhost", WEBAUTHN_ORIGIN="http://localhost:8080") == []
+    assert problems(WEBAUTHN_RP_ID="example.org", WEBAUTHN_ORIGIN="http://example.org") != []
+
+
+def test_the_code_limit_cannot_be_lifted():
+    assert any("STAFF_CODE_ATTEMPTS is 500" in p for p in problems(STAFF_CODE_ATTEMPTS=500))
+    assert any("STAFF_CODE_ATTEMPTS is 0" in p for p in problems(STAFF_CODE_ATTEMPTS=0))
+    assert any("STAFF_CODE_WAIT_MINUTES" in p for p in problems(STAFF_CODE_WAIT_MINUTES=1))

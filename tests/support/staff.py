@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pyotp
+from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -32,7 +34,7 @@ def make_staff(
     enrol: bool = True,
 ) -> StaffUser:
     """An account, with its authenticator app already set up (``enrol=False`` leaves it
-    to be set up at the first sign-in)."""
+    to be set up through a one-time link: ``set_up_link``)."""
     staff = staff_accounts.create_staff(
         db,
         email=email,
@@ -50,16 +52,17 @@ def make_staff(
 
 
 def enrol_second_factor(db: Session, staff: StaffUser) -> None:
-    """Set up the account's authenticator app, as its owner would at the first sign-in."""
-    factor = second_factor.begin_enrolment(db, staff_id=staff.id)
+    """Set up the account's authenticator app, as its owner would through a set-up link."""
+    secret = second_factor.new_secret()
     second_factor.confirm_enrolment(
         db,
         staff_id=staff.id,
-        code=pyotp.TOTP(factor.totp_secret).now(),
+        secret=secret,
+        code=pyotp.TOTP(secret).now(),
         now=datetime.now(UTC),
     )
     # The code used to enrol would be refused as a replay at the first sign-in.
-    factor.last_used_step = None
+    db.get(StaffSecondFactor, staff.id).last_used_step = None
     db.flush()
 
 
@@ -116,6 +119,48 @@ def pass_second_factor(client: FlaskClient, response, email: str = "casey@exampl
             "csrf_token": _token(page.get_data(True)),
         },
     )
+
+
+def link_path(link: str) -> str:
+    """A set-up link as a test client opens it: its path and query string."""
+    parts = urlsplit(link.strip())
+    return f"{parts.path}?{parts.query}"
+
+
+def link_in(output: str) -> str:
+    """The set-up link a `flask staff ...` command printed (its own line)."""
+    lines = [line for line in output.splitlines() if line.startswith("http")]
+    assert lines, f"the command printed a set-up link:\n{output}"
+    return lines[-1]
+
+
+def use_link(client: FlaskClient, link: str, *, password: str = PASSWORD, new: bool = False):
+    """Open a one-time link and type what it asks: the account's password, or (``new``)
+    a new password twice. Returns the answer to the post."""
+    page = client.get(link_path(link))
+    if page.status_code != 200:
+        return page
+    fields = (
+        {"new_password": password, "confirm_password": password} if new else {"password": password}
+    )
+    return client.post(link_path(link), data={**fields, "csrf_token": _token(page.get_data(True))})
+
+
+def finish_set_up(client: FlaskClient) -> tuple[str, list[str]]:
+    """On the set-up page a link led to: read the key shown, type the app's first code.
+    Returns the secret and the recovery codes shown once."""
+    page = client.get("/staff/sign-in/set-up")
+    assert page.status_code == 200, "a set-up is in progress in this browser"
+    html = page.get_data(as_text=True)
+    secret = BeautifulSoup(html, "html.parser").select_one("#totp-secret").get_text()
+    secret = secret.replace(" ", "")
+    done = client.post(
+        "/staff/sign-in/set-up",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": _token(html)},
+    )
+    assert done.status_code == 200, done.get_data(as_text=True)
+    codes = BeautifulSoup(done.get_data(as_text=True), "html.parser").select("ul.recovery-codes li")
+    return secret, [li.get_text() for li in codes]
 
 
 def client_from(app: Flask, address: str) -> FlaskClient:
