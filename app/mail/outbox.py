@@ -71,12 +71,17 @@ def queue_confirmation(
     reference: str,
     recipient: str,
     locale: str = DEFAULT_LOCALE,
+    link: str | None = None,
 ) -> None:
     """Queue the confirmation e-mail of a request, in the caller's transaction.
 
-    Only the reference travels with it: the e-mail carries no patient data. One statement,
-    no ORM object, as the submission is the busiest write on the site.
+    Only the reference and the private link's token travel with it (issue 29): the e-mail
+    carries no patient data, and the payload is removed once it is delivered. One
+    statement, no ORM object, as the submission is the busiest write on the site.
     """
+    payload = {"reference": reference}
+    if link is not None:
+        payload["link"] = link
     session.execute(
         _INSERT_MESSAGE,
         {
@@ -86,7 +91,33 @@ def queue_confirmation(
             "locale": locale,
             "request_id": request_id,
             "recipient": recipient,
-            "payload": {"reference": reference},
+            "payload": payload,
+            "attempts": 0,
+        },
+    )
+
+
+def queue_request_link(
+    session: Session,
+    *,
+    request_id: int,
+    reference: str,
+    token: str,
+    recipient: str,
+    locale: str = DEFAULT_LOCALE,
+) -> None:
+    """Queue an e-mail with a fresh private link (issue 29): the reference and the link,
+    nothing else."""
+    session.execute(
+        _INSERT_MESSAGE,
+        {
+            "kind": MessageKind.REQUEST_LINK,
+            "status": OutboxStatus.PENDING,
+            "token": secrets.token_hex(16),
+            "locale": locale,
+            "request_id": request_id,
+            "recipient": recipient,
+            "payload": {"reference": reference, "link": token},
             "attempts": 0,
         },
     )
