@@ -1,0 +1,129 @@
+"""What the person sent, as staff open it (issue 29): previews, downloads, signed releases,
+a fresh private link, and "Mark as seen".
+
+Who: every signed-in staff member, intake or admin. The coordinator who calls the person
+needs the records, and any coordinator may pick a request up; each opening is in the
+audit trail (docs/security.md).
+
+A preview is shown by the browser, never run: ``Content-Disposition: inline`` with a file
+name that says nothing of the patient, a CSP of its own (``sandbox``, nothing may load or
+run), ``nosniff`` (every answer), ``Cross-Origin-Resource-Policy: same-origin``. Only clean
+files (clamd) are served at all; a held one is a 404 like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Response, abort, current_app, flash, render_template, request
+
+from app.auth.access import current_actor, login_required, recent_proof_required
+from app.common.forms import ActionForm
+from app.common.time import now_utc
+from app.db import get_session
+from app.intake.views import _back, bp
+from app.records import documents, releases
+from app.records import settings as records_settings
+from app.requests import patient_page, private_links
+from app.serving.cross_origin import is_cross_origin
+from app.transactions import commits
+from app.vocabulary import AuditAction
+
+# The preview's own policy, beside the site's: the document is a sandboxed, opaque origin
+# that may load nothing, run nothing, be framed by nobody.
+PREVIEW_POLICY = "sandbox; default-src 'none'; img-src 'self'; frame-ancestors 'none'"
+
+
+def patient_data_download(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The one rule for a download of patient data, as app/admin/views.py's CSV export
+    applies it: a POST with the form's CSRF token, a fresh proof of identity within
+    STAFF_REAUTH_MINUTES, never from another site's page; the view writes one audit row.
+    (Issue 26 makes this one shared decorator; this is the same rule until it lands.)"""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if is_cross_origin(request.environ):
+            abort(403)
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        return view(*args, **kwargs)
+
+    return recent_proof_required(checked)
+
+
+def _storage() -> documents.Storage:
+    return records_settings.storage(current_app.config)
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>/preview")
+@login_required
+@commits
+def document_preview(reference: str, document_id: int):
+    opened = documents.open_document(
+        get_session(),
+        reference=reference,
+        document_id=document_id,
+        storage=_storage(),
+        actor=current_actor(),
+        action=AuditAction.DOCUMENT_PREVIEWED,
+    )
+    response = Response(opened.content, mimetype=opened.content_type)
+    response.headers["Content-Disposition"] = f'inline; filename="{opened.file_name}"'
+    response.headers.add("Content-Security-Policy", PREVIEW_POLICY)
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@bp.post("/requests/<reference>/documents/<int:document_id>/download")
+@login_required
+@patient_data_download
+@commits
+def document_download(reference: str, document_id: int):
+    opened = documents.open_document(
+        get_session(),
+        reference=reference,
+        document_id=document_id,
+        storage=_storage(),
+        actor=current_actor(),
+        action=AuditAction.DOCUMENT_DOWNLOADED,
+    )
+    response = Response(opened.content, mimetype=opened.content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{opened.file_name}"'
+    return response
+
+
+@bp.get("/requests/<reference>/releases/<int:release_id>")
+@login_required
+@commits
+def release_print(reference: str, release_id: int):
+    """The signed release, printable: one copy per provider, each on its own sheet."""
+    release, row = releases.release_for_staff(
+        get_session(), reference=reference, release_id=release_id, actor=current_actor()
+    )
+    return render_template("intake/release_print.html", release=release, r=row)
+
+
+@bp.post("/requests/<reference>/link")
+@login_required
+@commits
+def send_link(reference: str):
+    if ActionForm().validate_on_submit():
+        private_links.send_fresh(
+            get_session(), reference=reference, actor=current_actor(), now=now_utc()
+        )
+        flash("A fresh private link is on its way; the old one no longer works.", "success")
+    return _back(reference)
+
+
+@bp.post("/requests/<reference>/seen")
+@login_required
+@commits
+def mark_seen(reference: str):
+    if ActionForm().validate_on_submit():
+        patient_page.mark_seen(
+            get_session(), reference=reference, actor=current_actor(), now=now_utc()
+        )
+        flash("Marked as seen.", "success")
+    return _back(reference)
