@@ -17,6 +17,7 @@ from app.mail import cli as mail_cli
 from app.ops import hostile
 from app.patient import bp as patient_bp
 from app.public import bp as public_bp
+from app.records import cli as records_cli
 from app.requests import business_clock
 from config import ConfigError, ProductionConfig, config_from_env
 
@@ -64,6 +65,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     staff_cli.init_app(app)
     fhir_cli.init_app(app)
     mail_cli.init_app(app)
+    records_cli.init_app(app)
     error_pages.init_app(app)
     hostile.init_app(app)
     ops.init_app(app)

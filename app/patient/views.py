@@ -371,6 +371,7 @@ def send_records():
     outcomes = []
     for upload in sent:
         data = upload.read(records_settings.upload_body_limit(config))
+        upload.close()
         try:
             received = documents.receive(
                 db,

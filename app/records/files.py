@@ -102,21 +102,32 @@ def check_pdf(data: bytes) -> None:
 
 
 def _is_active(obj) -> bool:
+    """Whether this object, or any direct object inside it, can act or carries a file.
+    (Indirect objects are each visited by the caller's loop over ``pdf.objects``.)"""
     import pikepdf
 
     if isinstance(obj, pikepdf.Stream):
         obj = obj.stream_dict
+    if isinstance(obj, pikepdf.Array):
+        return any(_is_active(item) for item in obj if _direct_container(item))
     if not isinstance(obj, pikepdf.Dictionary):
         return False
-    keys = set(obj.keys())
-    if keys & _ACTIVE_KEYS:
+    if set(obj.keys()) & _ACTIVE_KEYS:
         return True
     for key, names in (("/S", _ACTIVE_ACTIONS), ("/Type", _ACTIVE_TYPES)):
         value = obj.get(key)
         if isinstance(value, pikepdf.Name) and str(value) in names:
             return True
     subtype = obj.get("/Subtype")
-    return isinstance(subtype, pikepdf.Name) and str(subtype) in _ACTIVE_SUBTYPES
+    if isinstance(subtype, pikepdf.Name) and str(subtype) in _ACTIVE_SUBTYPES:
+        return True
+    return any(_is_active(value) for value in obj.values() if _direct_container(value))
+
+
+def _direct_container(value) -> bool:
+    import pikepdf
+
+    return isinstance(value, pikepdf.Dictionary | pikepdf.Array) and not value.is_indirect
 
 
 # Images ---------------------------------------------------------------------------------
