@@ -15,7 +15,7 @@ from werkzeug.test import encode_multipart
 from app.models import AuditEvent, RequestDocument
 from app.records import documents
 from app.records import settings as records_settings
-from tests.patient.conftest import open_page, link_token
+from tests.patient.conftest import link_token, open_page
 from tests.support import records
 from tests.support.clamd import SIGNATURE
 from tests.support.staff import csrf_from, make_request, signed_in_client
