@@ -261,10 +261,7 @@ class ReleaseForm(TrimmedForm):
     signed_month = StringField(_l("Month"))
     signed_day = StringField(_l("Day"))
     signed_year = StringField(_l("Year"))
-    agree = BooleanField(
-        _l("I have read this authorization, and typing my name is my signature"),
-        validators=[Required(_l("Confirm that typing your name is your signature"))],
-    )
+    agree = BooleanField(_l("I have read this authorization, and typing my name is my signature"))
     signed_on: date | None = None
 
     def holders(self) -> list[dict]:
@@ -289,6 +286,9 @@ class ReleaseForm(TrimmedForm):
             if self[f"holder_name_{n}"].data and not self[f"holder_city_{n}"].data:
                 self[f"holder_city_{n}"].errors = [_l("Enter the city and state")]
                 valid = False
+        if not self.agree.data:
+            self.agree.errors = [_l("Confirm that typing your name is your signature")]
+            valid = False
         today = today or date.today()
         typed = typed_date(self.signed_month.data, self.signed_day.data, self.signed_year.data)
         if not any((self.signed_month.data, self.signed_day.data, self.signed_year.data)):

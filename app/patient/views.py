@@ -224,17 +224,22 @@ def new_link_sent():
 # The private page -------------------------------------------------------------------------
 
 
+def _statements(expires) -> list:
+    config = current_app.config
+    return wording.release_statements(
+        center=config["CENTER_NAME"],
+        phone=config["CENTER_PHONE"],
+        expires=format_date(expires, format="long"),
+    )
+
+
 def _page_context(link: private_links.OpenLink) -> dict:
     config = current_app.config
     clock = current_app.extensions["business_clock"]
     page = patient_page.patient_page(get_session(), request_id=link.request_id, now=_now())
     return {
         "page": page,
-        "statements": wording.release_statements(
-            center=config["CENTER_NAME"],
-            phone=config["CENTER_PHONE"],
-            expires=format_date(expiry(clock.today(_now())), format="long"),
-        ),
+        "statements": _statements(expiry(clock.today(_now()))),
         "reference": reference_codes.display(page.reference),
         "reply_days": config["REPLY_BUSINESS_DAYS"],
         "callback_phone": config["CENTER_CALLBACK_PHONE"],
@@ -296,12 +301,12 @@ def contact():
     details = ContactDetails(
         phone=form.phone.normalized,
         phone_ext=form.phone.extension,
-        email=form.email.normalized or None,
+        email=_normalized(form.email),
         contact_method=ContactMethod(form.contact_method.data),
         best_time_to_call=BestTime(form.best_time_to_call.data),
         submitter_phone=form.submitter_phone.normalized if caregiver else None,
         submitter_phone_ext=form.submitter_phone.extension if caregiver else None,
-        submitter_email=(form.submitter_email.normalized or None) if caregiver else None,
+        submitter_email=_normalized(form.submitter_email) if caregiver else None,
         call_first=CallFirst(form.call_first.data) if caregiver else None,
     )
     db = get_session()
@@ -310,6 +315,11 @@ def contact():
     )
     db.commit()
     return redirect(url_for(".status", saved="contact" if changed else "unchanged"), code=303)
+
+
+def _normalized(field) -> str | None:
+    # Set by the e-mail validator; absent when the optional box was left empty.
+    return getattr(field, "normalized", None) or None
 
 
 # Sending records ----------------------------------------------------------------------------
@@ -410,10 +420,9 @@ def release():
     context = _page_context(link)
     form = ReleaseForm() if request.method == "POST" else ReleaseForm(formdata=None)
     today = current_app.extensions["business_clock"].today(_now())
-    if request.method == "GET" or not form.validate_on_submit() or not form.validate(today=today):
+    if not (form.is_submitted() and form.validate(today=today)):
         code = 400 if form.errors else 200
         return render_template("patient/release.html", form=form, today=today, **context), code
-    page = context["page"]
     signature = releases.Signature(
         holders=[releases.Holder(**h) for h in form.holders()],
         records=list(form.records.data),
@@ -425,7 +434,13 @@ def release():
         language=language_of(request.environ),
         text="",
     )
-    text = render_template("patient/release_text.txt", signature=signature, page=page, **context)
+    # The text as the signer read it, with their answers and the end date of their
+    # signature (the page showed the same sentences).
+    text = render_template(
+        "patient/release_text.txt",
+        signature=signature,
+        **{**context, "statements": _statements(signature.expires_on)},
+    )
     signature = releases.Signature(**{**signature.__dict__, "text": text})
     db = get_session()
     signed = releases.sign(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
+import phonenumbers
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -229,7 +230,8 @@ def change_contact(
         .execution_options(synchronize_session=False)
     )
     lines = [
-        f"{_LABELS[name]}: {_shown(getattr(before, name))} → {_shown(getattr(wanted, name))}"
+        f"{_LABELS[name]}: {_shown(getattr(before, name), name)}"
+        f" → {_shown(getattr(wanted, name), name)}"
         for name in changed
     ]
     session.add(
@@ -252,9 +254,21 @@ def change_contact(
     return changed
 
 
-def _shown(value: object) -> str:
+_PHONES = frozenset({"phone", "submitter_phone"})
+
+
+def _shown(value: object, name: str = "") -> str:
     if value is None or value == "":
         return "(none)"
+    if name in _PHONES:
+        # As staff read numbers everywhere else: (813) 555-0123.
+        number = phonenumbers.parse(str(value), "US")
+        style = (
+            phonenumbers.PhoneNumberFormat.NATIONAL
+            if number.country_code == 1
+            else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+        return phonenumbers.format_number(number, style)
     label = getattr(value, "label", None)
     return str(label) if label is not None else str(value)
 
