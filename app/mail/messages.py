@@ -159,6 +159,8 @@ def _context(kind: MessageKind, payload: dict, settings: MailSettings, locale: s
     return {
         **common,
         "arrived": int(payload["arrived"]),
+        # Alerts queued before issue 29 carry no document count.
+        "documents": int(payload.get("documents", 0)),
         "interpreter": int(payload["interpreter"]),
         "overdue": int(payload["overdue"]),
         "queue_url": _no_line_breaks("queue_url", str(payload["queue_url"])),
