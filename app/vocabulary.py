@@ -369,10 +369,11 @@ class MessageKind(Vocabulary):
 class DocumentKind(Vocabulary):
     """What a record sent from the private page is: the person picks one per file."""
 
-    PATHOLOGY = "pathology", _l("Pathology report (biopsy results)")
-    IMAGING = "imaging", _l("Imaging report (scan or X-ray results)")
-    TREATMENT = "treatment", _l("Treatment summary or list of medicines")
-    REFERRAL_LETTER = "referral_letter", _l("Referral letter")
+    # The third element: the LOINC document type a FHIR DocumentReference carries.
+    PATHOLOGY = "pathology", _l("Pathology report (biopsy results)"), "11526-1"
+    IMAGING = "imaging", _l("Imaging report (scan or X-ray results)"), "18748-4"
+    TREATMENT = "treatment", _l("Treatment summary or list of medicines"), "34133-9"
+    REFERRAL_LETTER = "referral_letter", _l("Referral letter"), "57133-1"
     INSURANCE_FRONT = "insurance_front", _l("Insurance card, front")
     INSURANCE_BACK = "insurance_back", _l("Insurance card, back")
     OTHER = "other", _l("Another medical record")
