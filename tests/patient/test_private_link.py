@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.models import AuditEvent, OutboxMessage, RequestLink
 from app.requests import private_links
+from app.vocabulary import MessageKind
 from tests.patient.conftest import link_token, open_page, post_from
 from tests.support.staff import make_request, signed_in_client
 
@@ -220,3 +221,72 @@ def test_asking_again_says_what_to_fix_and_keeps_what_was_typed(app, db):
     assert "Enter the reference number, like K7QM-4XPD-9RTA" in text
     assert "Date of birth must be a real date" in text
     assert 'value="nonsense"' in text and 'value="not a thing"' in text
+
+
+def test_the_pages_and_the_e_mail_are_in_spanish_for_a_spanish_request(app, db):
+    from app.mail import messages
+
+    request = make_request(db, form_language="es")
+    token = link_token(db, request.id)
+    message = messages.build(
+        kind=MessageKind.CONFIRMATION,
+        locale="es",
+        token="a" * 32,
+        recipient="maria@example.com",
+        payload={"reference": request.reference, "link": token},
+        created_at=datetime.now(UTC),
+        settings=messages.MailSettings(
+            sender="Citas <citas@example.org>",
+            center_name="Centro",
+            center_phone="1-888-663-3488",
+            callback_phone="1-888-663-3488",
+            reply_days=2,
+            public_url="https://intake.example.org",
+        ),
+    )
+    text = message.get_body(("plain",)).get_content()
+    assert f"https://intake.example.org/es/your-request/open?key={token}" in text
+    assert "Su página privada" in text
+    client = app.test_client()
+    opened = client.get(f"/es/your-request/open?key={token}")
+    assert opened.headers["Location"].endswith("/es/your-request/check")
+    check = client.get("/es/your-request/check").get_data(as_text=True)
+    assert 'lang="es"' in check and "Confirme la fecha de nacimiento del paciente" in check
+    assert open_page(client, token, prefix="/es").headers["Location"].endswith("/es/your-request")
+    page = client.get("/es/your-request").get_data(as_text=True)
+    assert "Su solicitud" in page and "Recibimos su solicitud el" in page
+    assert "hora oriental" in page
+    # The switch leads to the same page in English, in the same session.
+    assert "We received your request" in client.get("/your-request").get_data(as_text=True)
+
+
+def test_the_status_says_where_it_stands_without_staff_names_or_notes(app, db):
+    request = make_request(db)
+    reference, request_id = request.reference, request.id
+    token = link_token(db, request_id)
+    staff, _ = signed_in_client(app, db, name="Casey Coordinator")
+    url = f"/staff/requests/{reference}"
+    assert post_from(staff, url, f"{url}/claim", {}).status_code == 303
+    moved = post_from(
+        staff,
+        url,
+        f"{url}/status",
+        {"to_status": "contacted", "status_note": "Secret internal note: left voicemail"},
+    )
+    assert moved.status_code == 303
+    client = app.test_client()
+    open_page(client, token)
+    page = client.get("/your-request").get_data(as_text=True)
+    assert "We have called about your request." in page
+    assert "We tried to call you on" in page
+    for hidden in ("Casey", "Coordinator", "Secret internal note", "voicemail"):
+        assert hidden not in page
+    post_from(
+        staff,
+        url,
+        f"{url}/status",
+        {"to_status": "closed", "close_reason": "not_eligible", "status_note": "not eligible"},
+    )
+    page = client.get("/your-request").get_data(as_text=True)
+    assert "This request is closed." in page and "1-888-663-3488" in page
+    assert "eligible" not in page.lower()
