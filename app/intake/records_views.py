@@ -57,20 +57,28 @@ def _storage() -> documents.Storage:
     return records_settings.storage(current_app.config)
 
 
-@bp.get("/requests/<reference>/documents/<int:document_id>/preview")
-@login_required
-@commits
-def document_preview(reference: str, document_id: int):
+def _document_answer(reference: str, document_id: int, *, action: AuditAction, disposition: str):
+    """A clean document's bytes, opened (and audited) as ``action``; a held one is a 404."""
     opened = documents.open_document(
         get_session(),
         reference=reference,
         document_id=document_id,
         storage=_storage(),
         actor=current_actor(),
-        action=AuditAction.DOCUMENT_PREVIEWED,
+        action=action,
     )
     response = Response(opened.content, mimetype=opened.content_type)
-    response.headers["Content-Disposition"] = f'inline; filename="{opened.file_name}"'
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{opened.file_name}"'
+    return response
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>/preview")
+@login_required
+@commits
+def document_preview(reference: str, document_id: int):
+    response = _document_answer(
+        reference, document_id, action=AuditAction.DOCUMENT_PREVIEWED, disposition="inline"
+    )
     response.headers.add("Content-Security-Policy", PREVIEW_POLICY)
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
@@ -81,17 +89,9 @@ def document_preview(reference: str, document_id: int):
 @patient_data_download
 @commits
 def document_download(reference: str, document_id: int):
-    opened = documents.open_document(
-        get_session(),
-        reference=reference,
-        document_id=document_id,
-        storage=_storage(),
-        actor=current_actor(),
-        action=AuditAction.DOCUMENT_DOWNLOADED,
+    return _document_answer(
+        reference, document_id, action=AuditAction.DOCUMENT_DOWNLOADED, disposition="attachment"
     )
-    response = Response(opened.content, mimetype=opened.content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{opened.file_name}"'
-    return response
 
 
 @bp.get("/requests/<reference>/releases/<int:release_id>")

@@ -301,15 +301,7 @@ def open_document(
     if found is None:
         raise NotFound(f"document {document_id}")
     document, ref = found
-    opened = OpenedDocument(
-        id=document.id,
-        request_id=document.request_id,
-        reference=ref,
-        kind=DocumentKind(document.kind),
-        content_type=document.content_type,
-        received_at=document.received_at,
-        content=storage.get(document),
-    )
+    opened = _opened(document, ref, storage)
     trail.record(
         session,
         action=action,
@@ -334,18 +326,19 @@ def clean_documents_for_export(
         )
         .order_by(RequestDocument.id)
     ).all()
-    return [
-        OpenedDocument(
-            id=d.id,
-            request_id=d.request_id,
-            reference=ref,
-            kind=DocumentKind(d.kind),
-            content_type=d.content_type,
-            received_at=d.received_at,
-            content=storage.get(d),
-        )
-        for d, ref in rows
-    ]
+    return [_opened(d, ref, storage) for d, ref in rows]
+
+
+def _opened(document: RequestDocument, reference: str, storage: Storage) -> OpenedDocument:
+    return OpenedDocument(
+        id=document.id,
+        request_id=document.request_id,
+        reference=reference,
+        kind=DocumentKind(document.kind),
+        content_type=document.content_type,
+        received_at=document.received_at,
+        content=storage.get(document),
+    )
 
 
 def scan_held(session: Session, *, scanner: Scanner, storage: Storage, now: datetime) -> dict:
