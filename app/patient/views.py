@@ -40,6 +40,7 @@ from app.requests import patient_page, private_links, reference_codes
 from app.requests.patient_page import ContactDetails
 from app.serving.language import language_of
 from app.serving.limits import limiter
+from app.templating import phone
 from app.vocabulary import BestTime, CallFirst, ContactMethod, DocumentKind, Signer
 
 bp = Blueprint("patient", __name__, url_prefix="/your-request")
@@ -279,8 +280,6 @@ def _contact_form(page: patient_page.PatientPage, formdata=None) -> ContactForm:
 def _typed_phone(number: str | None, extension: str | None) -> str:
     if not number:
         return ""
-    from app.templating import phone
-
     shown = phone(number)
     return f"{shown} ext. {extension}" if extension else shown
 
