@@ -86,3 +86,9 @@ bench-cluster: install services wrk nginx  ## the information page through nginx
 	$(BIN)/python -m bench.cluster
 
 test: nginx
+
+.PHONY: clamav
+clamav:  ## make sure Debian's clamd is there for the records tests (installs clamav-daemon when root)
+	@bash scripts/ensure-clamav.sh
+
+test: clamav

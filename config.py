@@ -241,6 +241,9 @@ class Config:
     CENTER_CALLBACK_PHONE = _env("CENTER_CALLBACK_PHONE", CENTER_PHONE)
     # Where staff reach the site; the intake alert links to its queue.
     SITE_URL = _env("SITE_URL", "http://127.0.0.1:8000")
+    # Where the public reaches the site, for the private link in e-mails (issue 29);
+    # unset: SITE_URL.
+    PUBLIC_SITE_URL = _env("PUBLIC_SITE_URL")
     # Tries per message before it is shown to admins as failed; the wait doubles each time.
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
     OUTBOX_RETRY_SECONDS = _env_int("OUTBOX_RETRY_SECONDS", 30)
@@ -254,6 +257,29 @@ class Config:
     OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 10)
     # Addresses and bodies of undelivered messages are removed after this many days.
     OUTBOX_KEEP_DAYS = _env_int("OUTBOX_KEEP_DAYS", 30)
+
+    # After sending (issue 29): the person's private page.
+    # The link keeps working this many days after the request is closed.
+    PATIENT_LINK_DAYS_AFTER_CLOSING = _env_int("PATIENT_LINK_DAYS_AFTER_CLOSING", 30)
+    # Wrong dates of birth for one link before it refuses answers for the minutes below;
+    # and wrong answers from one address (any links) before that address must wait.
+    PATIENT_LINK_ATTEMPTS = _env_int("PATIENT_LINK_ATTEMPTS", 5)
+    PATIENT_LINK_LOCK_MINUTES = _env_int("PATIENT_LINK_LOCK_MINUTES", 30)
+    PATIENT_CHECK_RATE_LIMIT = _env("PATIENT_CHECK_RATE_LIMIT", "20 per hour")
+    # Asking for a link again (reference, date of birth, e-mail or phone) per address.
+    LINK_REQUEST_RATE_LIMIT = _env("LINK_REQUEST_RATE_LIMIT", "10 per hour")
+    # Records sent from the private page: at most this many megabytes a file and a request,
+    # and this many files a request (the page says each limit).
+    RECORDS_MAX_FILE_MB = _env_int("RECORDS_MAX_FILE_MB", 10)
+    RECORDS_MAX_REQUEST_MB = _env_int("RECORDS_MAX_REQUEST_MB", 100)
+    RECORDS_MAX_FILES = _env_int("RECORDS_MAX_FILES", 40)
+    # Unset: the files are kept in the database, each in the transaction of its audit
+    # entry. Set: a directory (on a volume ops back up and encrypt) where they are kept.
+    RECORDS_PATH = _env("RECORDS_PATH")
+    # clamd, which scans every file before anyone can open it: a Unix socket path (Debian's
+    # clamav-daemon listens on /var/run/clamav/clamd.ctl) or host:port.
+    CLAMD_ADDRESS = _env("CLAMD_ADDRESS", "/var/run/clamav/clamd.ctl")
+    CLAMD_TIMEOUT = _env_int("CLAMD_TIMEOUT", 20)
 
 
 class DevelopmentConfig(Config):

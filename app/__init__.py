@@ -16,7 +16,9 @@ from app.common.validation import normalize_phone
 from app.fhir import cli as fhir_cli
 from app.mail import cli as mail_cli
 from app.ops import hostile
+from app.patient import bp as patient_bp
 from app.public import bp as public_bp
+from app.records import cli as records_cli
 from app.requests import business_clock
 from config import ConfigError, ProductionConfig, config_from_env
 
@@ -63,12 +65,14 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     templating.init_app(app)
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(patient_bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(admin.bp)
     staff_cli.init_app(app)
     fhir_cli.init_app(app)
     mail_cli.init_app(app)
+    records_cli.init_app(app)
     error_pages.init_app(app)
     hostile.init_app(app)
     ops.init_app(app)

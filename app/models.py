@@ -35,6 +35,7 @@ from app.vocabulary import (
     CallFirst,
     CloseReason,
     ContactMethod,
+    DocumentKind,
     EventKind,
     Insurance,
     Language,
@@ -42,7 +43,9 @@ from app.vocabulary import (
     OutboxStatus,
     PageLanguage,
     RequestStatus,
+    ScanStatus,
     Sex,
+    Signer,
     StaffRole,
     UsState,
     YesNoNotSure,
@@ -182,6 +185,12 @@ class AppointmentRequest(Base):
     appointment_on: Mapped[date | None] = mapped_column(Date)
     first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     contact_business_minutes: Mapped[int | None] = mapped_column(Integer)
+
+    # What the person did on their private page (issue 29), for the marks staff see in the
+    # queue and on the request until someone presses "Mark as seen".
+    contact_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    documents_added_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    patient_news_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     referral: Mapped[Referral | None] = relationship(
         back_populates="request", uselist=False, cascade="all, delete-orphan", lazy="raise"
@@ -370,6 +379,8 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     # The last request an intake alert counted; the next one counts those after it.
     covers_through_id: Mapped[int | None] = mapped_column(Integer)
+    # The same for documents sent from the private pages (issue 29).
+    covers_documents_through_id: Mapped[int | None] = mapped_column(Integer)
     recipient: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
     recipient_hash: Mapped[str | None] = mapped_column(String(64))
     # SQL NULL once removed (not JSON's null), so "has a body" is a plain IS NOT NULL.
@@ -544,3 +555,104 @@ class RequestDraft(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_request_drafts_expires_at", "expires_at"),)
+
+
+# After sending (issue 29): the person's private page ---------------------------------------
+
+# The largest file name a document may have on disk (RECORDS_PATH): its SHA-256 and suffix.
+STORAGE_KEY_MAX = 80
+SCAN_DETAIL_MAX = 100
+
+
+class RequestLink(Base):
+    """The private link of a request: only a keyed hash of its random token is stored.
+
+    One link works at a time: sending a fresh one (staff, or the person asking again) marks
+    the one before ``replaced_at``, and a browser that opened the old one is asked again.
+    It works until the request has been closed for PATIENT_LINK_DAYS_AFTER_CLOSING days.
+    """
+
+    __tablename__ = "request_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment_requests.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Wrong dates of birth typed for this link, and until when it refuses answers.
+    failed_checks: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_request_links_request", "request_id", "id"),)
+
+
+class RequestDocument(Base):
+    """A record the person sent from their private page.
+
+    Staff see it only once clamd has found it clean (``scan_status``); one flagged, or not
+    yet scanned, is kept apart and never served. The bytes are in ``content`` (the
+    default: one transaction with its audit entry) or, with RECORDS_PATH set, in a file
+    named ``storage_key``. ``sha256`` is of the file as sent, so the same file sent twice
+    (a double tap, a retry after a lost answer) is kept once.
+    """
+
+    __tablename__ = "request_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment_requests.id", ondelete="CASCADE")
+    )
+    kind: Mapped[DocumentKind] = mapped_column(_enum(DocumentKind, "document_kind"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # What is kept (a re-encoded image is always JPEG or PNG; a PDF is kept as sent).
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    scan_status: Mapped[ScanStatus] = mapped_column(
+        _enum(ScanStatus, "scan_status"), default=ScanStatus.PENDING
+    )
+    # The signature clamd named, or why the scan could not be made; never patient data.
+    scan_detail: Mapped[str | None] = mapped_column(String(SCAN_DETAIL_MAX))
+    scanned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Deferred: lists of documents never load the bytes.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    storage_key: Mapped[str | None] = mapped_column(String(STORAGE_KEY_MAX))
+
+    __table_args__ = (
+        Index("ix_request_documents_request_sha256", "request_id", "sha256", unique=True),
+        # Held documents, for `flask records scan`.
+        Index("ix_request_documents_scan_status", "scan_status", "id"),
+    )
+
+
+class RecordsRelease(Base):
+    """A signed authorization for the center to ask doctors and hospitals for the person's
+    records (HIPAA 45 CFR 164.508). ``text`` is the exact text the signer read, in the
+    language they read it; the signature is the typed name and date beside it."""
+
+    __tablename__ = "records_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("appointment_requests.id", ondelete="CASCADE")
+    )
+    # [{"kind": RecordHolder, "name": ..., "city": ..., "phone": ...}, ...]
+    holders: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    # DocumentKind codes: what may be shared.
+    records: Mapped[list[str]] = mapped_column(JSON, default=list)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    signer: Mapped[Signer] = mapped_column(_enum(Signer, "signer"))
+    signer_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    # For a representative: their authority (power of attorney, guardian...).
+    signer_authority: Mapped[str | None] = mapped_column(String(SHORT_TEXT_MAX))
+    signed_on: Mapped[date | None] = mapped_column(Date)  # the date typed beside the name
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str | None] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_records_releases_request", "request_id", "id"),)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
+from babel import dates as babel_dates
 from flask import Flask, current_app, has_request_context, request, url_for
 from flask_babel import Babel, format_date, get_locale
 
@@ -79,6 +80,22 @@ def long_date(value: date | None) -> str:
     if value is None:
         return ""
     return format_date(value, format="long")
+
+
+def public_moment(value: datetime | None) -> str:
+    """A moment for the public pages, in the center's zone and the page's language:
+    "Tuesday, March 3, 2026, 10:15 AM Eastern Time", "martes, 3 de marzo de 2026, 10:15
+    hora del este de Norteamérica"."""
+    if value is None:
+        return ""
+    clock = current_app.extensions["business_clock"]
+    moment = clock.local(value)
+    locale = get_locale()
+    return "{}, {} {}".format(
+        babel_dates.format_date(moment.date(), format="full", locale=locale),
+        babel_dates.format_time(moment, format="short", locale=locale),
+        babel_dates.get_timezone_name(moment, width="long", locale=locale, zone_variant="generic"),
+    )
 
 
 def business_days(number: int) -> str:
@@ -161,6 +178,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, static_url=static_url)
     app.jinja_env.filters.update(
         long_date=long_date,
+        public_moment=public_moment,
         business_days=business_days,
         label=label,
         reference=reference,

@@ -269,6 +269,12 @@ class EventKind(Vocabulary):
     # The person who sent the request sent the form again with different answers (no
     # staff member: request_events.staff_id is empty). A new member needs a migration.
     RESENT_CHANGED = "resent_changed", _l("Sent the form again with different answers")
+    # From the person's private page (issue 29), also without a staff member.
+    CONTACT_CHANGED = "contact_changed", _l("Changed how to reach them")
+    DOCUMENT_SENT = "document_sent", _l("Sent a document")
+    RELEASE_SIGNED = "release_signed", _l("Signed a release for their records")
+    # A staff member sent the person a fresh private link (the old one stopped working).
+    LINK_SENT = "link_sent", _l("Sent a fresh private link")
 
 
 class AuditAction(Vocabulary):
@@ -335,6 +341,20 @@ class AuditAction(Vocabulary):
         _l("Began setting up an authenticator app"),
     )
 
+    # The person's private page (issue 29): no staff member on the public entries.
+    PATIENT_LINK_ISSUED = "patient_link_issued", _l("Sent a private link")
+    PATIENT_LINK_CHECKED = "patient_link_checked", _l("Opened the private page (date of birth)")
+    PATIENT_LINK_REFUSED = "patient_link_refused", _l("Private page: wrong date of birth")
+    PATIENT_CONTACT_CHANGED = "patient_contact_changed", _l("The person changed how to reach them")
+    DOCUMENT_RECEIVED = "document_received", _l("Received a document")
+    DOCUMENT_HELD = "document_held", _l("Held a document (virus scan)")
+    DOCUMENT_SCANNED = "document_scanned", _l("Scanned a held document")
+    DOCUMENT_PREVIEWED = "document_previewed", _l("Previewed a document")
+    DOCUMENT_DOWNLOADED = "document_downloaded", _l("Downloaded a document")
+    RELEASE_SIGNED = "release_signed", _l("The person signed a release")
+    RELEASE_VIEWED = "release_viewed", _l("Viewed a signed release")
+    PATIENT_NEWS_SEEN = "patient_news_seen", _l("Marked the person's changes as seen")
+
 
 # The e-mail outbox ------------------------------------------------------------------------
 
@@ -349,6 +369,52 @@ class OutboxStatus(Vocabulary):
 class MessageKind(Vocabulary):
     CONFIRMATION = "confirmation", _l("Confirmation to the person")
     INTAKE_ALERT = "intake_alert", _l("New-request alert to intake")
+    # The private link to a request's page, sent again (asked for, or sent by staff).
+    REQUEST_LINK = "request_link", _l("Private link to the person")
+
+
+# The person's private page (issue 29) ------------------------------------------------------
+
+
+class DocumentKind(Vocabulary):
+    """What a record sent from the private page is: the person picks one per file."""
+
+    # The third element: the LOINC document type a FHIR DocumentReference carries.
+    PATHOLOGY = "pathology", _l("Pathology report (biopsy results)"), "11526-1"
+    IMAGING = "imaging", _l("Imaging report (scan or X-ray results)"), "18748-4"
+    TREATMENT = "treatment", _l("Treatment summary or list of medicines"), "34133-9"
+    REFERRAL_LETTER = "referral_letter", _l("Referral letter"), "57133-1"
+    INSURANCE_FRONT = "insurance_front", _l("Insurance card, front")
+    INSURANCE_BACK = "insurance_back", _l("Insurance card, back")
+    OTHER = "other", _l("Another medical record")
+
+
+class ScanStatus(Vocabulary):
+    """The virus scan of a document (clamd). Only CLEAN documents are ever shown."""
+
+    PENDING = "pending", _l("Not yet scanned")
+    CLEAN = "clean", _l("Clean")
+    FLAGGED = "flagged", _l("Flagged by the virus scan")
+
+
+class RecordHolder(Vocabulary):
+    """Who holds records the person asks the center to fetch (a release)."""
+
+    DOCTOR = "doctor", _l("A doctor or doctor's office")
+    HOSPITAL = "hospital", _l("A hospital, clinic or imaging center")
+
+
+class Signer(Vocabulary):
+    """Who signs a release: the patient, or someone with legal authority for them."""
+
+    PATIENT = "patient", _l("I am the patient")
+    REPRESENTATIVE = (
+        "representative",
+        _l(
+            "I am the patient's legal representative (for example, health care power of attorney"
+            " or guardian)"
+        ),
+    )
 
 
 # Every vocabulary by name, for the ``label`` template filter when a value arrives as a
@@ -375,5 +441,9 @@ BY_NAME: dict[str, type[Vocabulary]] = {
         AuditAction,
         OutboxStatus,
         MessageKind,
+        DocumentKind,
+        ScanStatus,
+        RecordHolder,
+        Signer,
     )
 }

@@ -125,3 +125,19 @@ def db(app: Flask) -> Iterator[Session]:
 def count_rows(session: Session, table: str) -> int:
     session.rollback()
     return session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+
+
+@pytest.fixture(scope="session")
+def clamd_server(tmp_path_factory):
+    """One real clamd for the whole run (tests/support/clamd.py). Without it, outside CI,
+    the tests that need it are skipped with the reason; in CI that is a failure."""
+    from tests.support.clamd import clamd_missing_reason, start_clamd
+
+    reason = clamd_missing_reason()
+    if reason:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"clamd tests cannot run in CI: {reason}", pytrace=False)
+        pytest.skip(reason)
+    server = start_clamd(tmp_path_factory.mktemp("clamd"))
+    yield server
+    server.stop()

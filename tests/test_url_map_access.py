@@ -13,7 +13,9 @@ from app.auth.access import ACCESS_ATTRIBUTE
 from tests.conftest import make_test_app
 
 # Blueprints (None: the app's own routes, i.e. static files) whose every page is for anyone.
-FOR_ANYONE = {"public", "ops", None}
+# The private page of a request ("patient") asks for its link and the date of birth
+# itself (app/patient/views.py), and is tested from the attacker's side in tests/patient.
+FOR_ANYONE = {"public", "patient", "ops", None}
 # Blueprints whose every view carries login_required, admin_required or public.
 DECLARED_PER_VIEW = {"auth", "intake", "admin"}
 ACCESS_LEVELS = {"public", "staff", "admin"}

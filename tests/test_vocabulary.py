@@ -12,6 +12,8 @@ from app.models import (
     AuditEvent,
     Base,
     OutboxMessage,
+    RecordsRelease,
+    RequestDocument,
     RequestEvent,
     StaffUser,
 )
@@ -83,6 +85,30 @@ def _target(db, app, table: str) -> dict:
         db.add(message)
         db.commit()
         return {"model": OutboxMessage, "id": message.id}
+    if table == "request_documents":
+        document = RequestDocument(
+            request_id=request.id,
+            kind="pathology",
+            sha256="0" * 64,
+            content_type="image/png",
+            size=1,
+        )
+        db.add(document)
+        db.commit()
+        return {"model": RequestDocument, "id": document.id}
+    if table == "records_releases":
+        release = RecordsRelease(
+            request_id=request.id,
+            holders=[],
+            records=[],
+            signer="patient",
+            signer_name="Maria Santos",
+            language="en",
+            text_sha256="0" * 64,
+        )
+        db.add(release)
+        db.commit()
+        return {"model": RecordsRelease, "id": release.id}
     if table == "request_events":
         row = {"request_id": request.id, "staff_id": staff.id, "kind": "note"}
         return {"model": RequestEvent, "row": row}

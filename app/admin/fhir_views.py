@@ -25,6 +25,8 @@ from app.common.validation import TrimmedForm
 from app.db import get_session
 from app.fhir import export
 from app.fhir.bundle import FhirSettings, instant, request_bundle
+from app.records import documents
+from app.records import settings as records_settings
 from app.requests import reference_codes, request_work
 from app.vocabulary import AuditAction
 
@@ -66,7 +68,12 @@ def request_fhir(reference: str) -> Download:
         # Retention removed the patient data: there is no bundle left to give.
         abort(404)
     changed = export.last_changed(session, row=row)
-    body = json.dumps(request_bundle(row, settings=_settings(), changed=changed), indent=2)
+    sent = documents.clean_documents_for_export(
+        session, request_id=row.id, storage=records_settings.storage(current_app.config)
+    )
+    body = json.dumps(
+        request_bundle(row, settings=_settings(), changed=changed, documents=sent), indent=2
+    )
     return Download(
         body=body + "\n",
         filename=f"request-{reference_codes.display(row.reference)}.fhir.json",

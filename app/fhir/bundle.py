@@ -13,8 +13,10 @@ EHR that receives a request twice can tell.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +30,7 @@ from app.vocabulary import (
     CallFirst,
     CloseReason,
     ContactMethod,
+    DocumentKind,
     Insurance,
     Language,
     MetastasisSite,
@@ -394,6 +397,44 @@ class _Builder:
                 task["executionPeriod"] = {"start": instant(row.claimed_at)}
         self.add("Task", task, _search(self.request_identifier()))
 
+    def document_reference(self, document: Any) -> None:
+        """A record the person sent from the private page (issue 29), clean by clamd's
+        scan, with its bytes inline: an EHR takes it as it takes a faxed report."""
+        key = f"DocumentReference/{document.id}"
+        self.urls[key] = full_url(self.settings, "DocumentReference", self.row.id, str(document.id))
+        kind = DocumentKind(document.kind)
+        self.add(
+            key,
+            {
+                "resourceType": "DocumentReference",
+                "identifier": [
+                    {
+                        "system": self.settings.sid("intake-document"),
+                        "value": f"{self.reference}-{document.id}",
+                    }
+                ],
+                "status": "current",
+                "type": _document_type(kind),
+                "subject": _ref(self.urls["Patient"]),
+                "date": instant(document.received_at),
+                "description": f"{kind.label}, sent by the patient or caregiver",
+                "content": [
+                    {
+                        "attachment": {
+                            "contentType": document.content_type,
+                            "data": base64.b64encode(document.content).decode(),
+                            "size": len(document.content),
+                            # FHIR R4: the SHA-1 of the data, base64.
+                            "hash": _sha1_base64(document.content),
+                            "title": document.file_name,
+                            "creation": instant(document.received_at),
+                        }
+                    }
+                ],
+                "context": {"related": [_ref(self.urls["ServiceRequest"])]},
+            },
+        )
+
     def questionnaire_response(self) -> None:
         row = self.row
         author = (
@@ -416,6 +457,20 @@ class _Builder:
                 "item": items,
             },
         )
+
+
+_LOINC = "http://loinc.org"
+
+
+def _sha1_base64(data: bytes) -> str:
+    # FHIR R4 names SHA-1 for Attachment.hash (an integrity check, not a security one).
+    return base64.b64encode(hashlib.sha1(data, usedforsecurity=False).digest()).decode()
+
+
+def _document_type(kind: DocumentKind) -> Resource:
+    codings = [{"system": _LOINC, "code": kind.code}] if kind.code else []
+    # The label as staff read it (English), whatever the page's language.
+    return _concept(codings, str(kind.label))
 
 
 def _phone(number: str | None, extension: str | None) -> Resource:
@@ -538,10 +593,16 @@ def _typed(number: str | None, extension: str | None) -> str | None:
 
 
 def request_bundle(
-    row: AppointmentRequest, *, settings: FhirSettings, changed: datetime | None = None
+    row: AppointmentRequest,
+    *,
+    settings: FhirSettings,
+    changed: datetime | None = None,
+    documents: Sequence[Any] = (),
 ) -> Resource:
     """The request as a validated transaction Bundle. ``row`` needs its referral and
-    claimer loaded; ``changed`` is when it last changed (its history included)."""
+    claimer loaded; ``changed`` is when it last changed (its history included);
+    ``documents`` are the clean records the person sent (app/records/documents.py's
+    ``OpenedDocument``), each carried as a DocumentReference with its bytes."""
     builder = _Builder(row, settings, changed or _row_changed(row))
     builder.patient()
     builder.related_person()
@@ -550,6 +611,8 @@ def request_bundle(
     builder.service_request()
     builder.task()
     builder.questionnaire_response()
+    for document in documents:
+        builder.document_reference(document)
     bundle = {
         "resourceType": "Bundle",
         "id": full_url(settings, "Bundle", row.id).removeprefix("urn:uuid:"),
@@ -627,6 +690,7 @@ REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
             "option",
         }
     ),
+    ("DocumentReference", "status"): frozenset({"current", "superseded", "entered-in-error"}),
     ("QuestionnaireResponse", "status"): frozenset(
         {"in-progress", "completed", "amended", "entered-in-error", "stopped"}
     ),

@@ -43,6 +43,8 @@ class MailSettings:
     center_phone: str
     callback_phone: str
     reply_days: int
+    # Where the public reaches the site: the private link's address starts with it.
+    public_url: str = "http://127.0.0.1:8000"
 
 
 @cache
@@ -103,7 +105,7 @@ def build(
     locale = locale if locale in LOCALES else DEFAULT_LOCALE
     sender = parse_address("MAIL_SENDER", settings.sender)
     to = parse_address("recipient", recipient)
-    context = _context(kind, payload, settings)
+    context = _context(kind, payload, settings, locale)
     env = environment(locale)
     name = kind.value
     subject = env.get_template(f"{name}_subject.txt").render(context).strip()
@@ -127,21 +129,38 @@ def build(
     return message
 
 
-def _context(kind: MessageKind, payload: dict, settings: MailSettings) -> dict:
+def _private_link(token: object, settings: MailSettings, locale: str) -> str | None:
+    """The request's private page (issue 29), in the e-mail's language. The token goes in
+    the query string: the app's, gunicorn's and nginx's logs keep paths only."""
+    if token is None:
+        return None
+    if not (isinstance(token, str) and token.isascii() and token.isalnum()):
+        raise MessageRefused("link is not a link token")
+    prefix = "/es" if locale == "es" else ""
+    return f"{settings.public_url.rstrip('/')}{prefix}/your-request/open?key={token}"
+
+
+def _context(kind: MessageKind, payload: dict, settings: MailSettings, locale: str) -> dict:
     common = {
         "center_name": settings.center_name,
         "center_phone": settings.center_phone,
         "callback_phone": settings.callback_phone,
         "reply_days": settings.reply_days,
     }
-    if kind == MessageKind.CONFIRMATION:
+    if kind in (MessageKind.CONFIRMATION, MessageKind.REQUEST_LINK):
         reference = str(payload["reference"])
         if not reference_codes.parse(reference):
             raise MessageRefused("reference is not a reference code")
-        return {**common, "reference": reference_codes.display(reference)}
+        return {
+            **common,
+            "reference": reference_codes.display(reference),
+            "link": _private_link(payload.get("link"), settings, locale),
+        }
     return {
         **common,
         "arrived": int(payload["arrived"]),
+        # Alerts queued before issue 29 carry no document count.
+        "documents": int(payload.get("documents", 0)),
         "interpreter": int(payload["interpreter"]),
         "overdue": int(payload["overdue"]),
         "queue_url": _no_line_breaks("queue_url", str(payload["queue_url"])),

@@ -33,7 +33,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.common.time import as_utc
-from app.models import AppointmentRequest, OutboxMessage
+from app.models import AppointmentRequest, OutboxMessage, RequestDocument
 from app.vocabulary import OPEN_STATUSES, MessageKind, OutboxStatus, RequestStatus
 
 DEFAULT_LOCALE = "en"
@@ -71,12 +71,17 @@ def queue_confirmation(
     reference: str,
     recipient: str,
     locale: str = DEFAULT_LOCALE,
+    link: str | None = None,
 ) -> None:
     """Queue the confirmation e-mail of a request, in the caller's transaction.
 
-    Only the reference travels with it: the e-mail carries no patient data. One statement,
-    no ORM object, as the submission is the busiest write on the site.
+    Only the reference and the private link's token travel with it (issue 29): the e-mail
+    carries no patient data, and the payload is removed once it is delivered. One
+    statement, no ORM object, as the submission is the busiest write on the site.
     """
+    payload = {"reference": reference}
+    if link is not None:
+        payload["link"] = link
     session.execute(
         _INSERT_MESSAGE,
         {
@@ -86,7 +91,33 @@ def queue_confirmation(
             "locale": locale,
             "request_id": request_id,
             "recipient": recipient,
-            "payload": {"reference": reference},
+            "payload": payload,
+            "attempts": 0,
+        },
+    )
+
+
+def queue_request_link(
+    session: Session,
+    *,
+    request_id: int,
+    reference: str,
+    token: str,
+    recipient: str,
+    locale: str = DEFAULT_LOCALE,
+) -> None:
+    """Queue an e-mail with a fresh private link (issue 29): the reference and the link,
+    nothing else."""
+    session.execute(
+        _INSERT_MESSAGE,
+        {
+            "kind": MessageKind.REQUEST_LINK,
+            "status": OutboxStatus.PENDING,
+            "token": secrets.token_hex(16),
+            "locale": locale,
+            "request_id": request_id,
+            "recipient": recipient,
+            "payload": {"reference": reference, "link": token},
             "attempts": 0,
         },
     )
@@ -97,7 +128,9 @@ class AlertCounts:
     arrived: int
     interpreter: int
     overdue: int
-    through_id: int
+    through_id: int | None
+    documents: int = 0
+    documents_through_id: int | None = None
 
 
 def queue_intake_alert(
@@ -115,7 +148,12 @@ def queue_intake_alert(
     stored after the previous alert's last request.
     """
     previous = session.execute(
-        select(OutboxMessage.id, OutboxMessage.created_at, OutboxMessage.covers_through_id)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.created_at,
+            OutboxMessage.covers_through_id,
+            OutboxMessage.covers_documents_through_id,
+        )
         .where(OutboxMessage.kind == MessageKind.INTAKE_ALERT)
         .order_by(OutboxMessage.id.desc())
         .limit(1)
@@ -132,13 +170,24 @@ def queue_intake_alert(
     else:
         arrivals = arrivals.where(AppointmentRequest.status == RequestStatus.NEW)
     arrived, through_id, interpreter = session.execute(arrivals).one()
-    if not arrived:
+    # Records sent from the private pages since the last alert (issue 29): a count only.
+    sent = select(func.count(), func.max(RequestDocument.id))
+    if previous is not None and previous.covers_documents_through_id is not None:
+        sent = sent.where(RequestDocument.id > previous.covers_documents_through_id)
+    elif previous is not None:
+        sent = sent.where(RequestDocument.received_at > previous.created_at)
+    documents, documents_through_id = session.execute(sent).one()
+    if not arrived and not documents:
         return None
     counts = AlertCounts(
         arrived=arrived,
         interpreter=interpreter or 0,
         overdue=count_overdue(session, now=now),
-        through_id=through_id,
+        through_id=through_id if through_id is not None else previous.covers_through_id,
+        documents=documents,
+        documents_through_id=documents_through_id
+        if documents_through_id is not None
+        else (previous.covers_documents_through_id if previous is not None else None),
     )
     statement = _insert_ignoring_conflicts(session).values(
         kind=MessageKind.INTAKE_ALERT,
@@ -147,9 +196,11 @@ def queue_intake_alert(
         locale=DEFAULT_LOCALE,
         dedupe_key=f"intake-alert-after:{previous.id if previous else 0}",
         covers_through_id=counts.through_id,
+        covers_documents_through_id=counts.documents_through_id,
         recipient=recipient,
         payload={
             "arrived": counts.arrived,
+            "documents": counts.documents,
             "interpreter": counts.interpreter,
             "overdue": counts.overdue,
             "queue_url": queue_url,

@@ -42,6 +42,7 @@ def mail_settings(app: Flask) -> messages.MailSettings:
         center_phone=c["CENTER_PHONE"],
         callback_phone=c["CENTER_CALLBACK_PHONE"] or c["CENTER_PHONE"],
         reply_days=c["REPLY_BUSINESS_DAYS"],
+        public_url=c["PUBLIC_SITE_URL"] or c["SITE_URL"],
     )
 
 

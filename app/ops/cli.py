@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from app.audit import chain
 from app.db import get_session
+from app.records import settings as records_settings
 from app.requests import drafts, retention
 from app.requests.request_work import recompute_reply_due
 from app.requests.retention import purge_closed_requests
@@ -31,7 +32,11 @@ def purge_command(closed_before: datetime) -> None:
     if closed_before.date() > datetime.now(UTC).date():
         raise click.BadParameter("must not be in the future", param_hint="--closed-before")
     session = get_session()
-    purged = purge_closed_requests(session, closed_before=closed_before.replace(tzinfo=UTC))
+    purged = purge_closed_requests(
+        session,
+        closed_before=closed_before.replace(tzinfo=UTC),
+        storage=records_settings.storage(current_app.config),
+    )
     session.commit()
     click.echo(f"Removed patient data from {len(purged)} closed request(s).")
 
@@ -61,7 +66,12 @@ def retention_command() -> None:
     systemd timer on every host at once; one run does the work."""
     session = get_session()
     policy = retention_policy()
-    result = retention.run_retention(session, now=datetime.now(UTC), policy=policy)
+    result = retention.run_retention(
+        session,
+        now=datetime.now(UTC),
+        policy=policy,
+        storage=records_settings.storage(current_app.config),
+    )
     session.commit()
     if result is None:
         click.echo("Another retention run holds the lock; nothing done here.")

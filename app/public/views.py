@@ -215,6 +215,7 @@ def confirmation(reference: str):
     return render_template(
         "public/confirmation.html",
         reference=reference_codes.display(reference),
+        raw_reference=reference,
         reply_days=config["REPLY_BUSINESS_DAYS"],
         callback_phone=config["CENTER_CALLBACK_PHONE"],
         callback_hours=config[

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.mail import outbox
 from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
-from app.requests import reference_codes
+from app.requests import private_links, reference_codes
 from app.requests.business_clock import BusinessClock
 from app.requests.fields import compared_values, shown_in_history
 from app.vocabulary import EventKind
@@ -117,6 +117,8 @@ def submit_request(
                 session.execute(
                     _INSERT_REFERRAL, {"request_id": request_id, **asdict(details.referral)}
                 )
+            # The private link (issue 29): the e-mail carries its only copy.
+            link = private_links.issue(session, request_id=request_id, now=now or datetime.now(UTC))
             # The patient's address, or the caregiver's when the patient gave none.
             recipient = details.email or details.submitter_email
             if recipient:
@@ -128,6 +130,7 @@ def submit_request(
                     recipient=recipient,
                     # In the language of the page the request was made on.
                     locale=details.form_language,
+                    link=link,
                 )
             return Submitted(reference, created=True)
         existing = _stored_for_token(session, token)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.common.time import as_utc
 from app.models import NAME_MAX, AppointmentRequest, StaffUser
 from app.requests import reference_codes
+from app.requests.patient_page import news
 from app.vocabulary import (
     ACTIVE_STATUSES,
     OPEN_STATUSES,
@@ -105,6 +106,9 @@ class QueueRow:
     call_first: str | None = None
     insurance_type: str | None = None
     form_language: str | None = None
+    # What the person changed or sent on their private page, not yet marked seen (issue 29).
+    contact_changed: bool = False
+    new_documents: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,9 @@ def _filtered(
         ar.call_first,
         ar.insurance_type,
         ar.form_language,
+        ar.contact_changed_at,
+        ar.documents_added_at,
+        ar.patient_news_seen_at,
     ).outerjoin(StaffUser, StaffUser.id == ar.claimed_by_id)
 
     if status is not None:
@@ -277,7 +284,12 @@ def _row(r, *, now: datetime) -> QueueRow:
     submitted_at = as_utc(r[4])
     status = RequestStatus(r[5])
     reply_due = as_utc(r[10])
+    contact_changed, new_documents = news(
+        contact_changed_at=r[22], documents_added_at=r[23], seen_at=r[24]
+    )
     return QueueRow(
+        contact_changed=contact_changed,
+        new_documents=new_documents,
         id=r[0],
         reference=r[1],
         first_name=r[2],

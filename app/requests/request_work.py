@@ -16,7 +16,10 @@ from sqlalchemy.orm import Session, joinedload
 from app.audit import trail
 from app.common.actor import Actor
 from app.common.errors import NotFound, Refused
-from app.models import AppointmentRequest, RequestEvent, StaffUser
+from app.models import AppointmentRequest, RecordsRelease, RequestEvent, StaffUser
+from app.records import documents, releases
+from app.records.documents import DocumentRow
+from app.requests import patient_page
 from app.requests.business_clock import BusinessClock
 from app.requests.fields import Section, StaffRow, staff_rows
 from app.requests.intake_queue import (
@@ -94,6 +97,11 @@ class RequestPage:
     can_reopen: bool
     moves: list[RequestStatus]  # where the status may go next (empty: nowhere)
     can_export: bool  # download it for the health record (FHIR): admins only
+    # What the person sent or changed on their private page (issue 29).
+    documents: list[DocumentRow]
+    releases: list[RecordsRelease]
+    contact_changed: bool  # since staff last pressed "Mark as seen"
+    new_documents: bool
 
     @property
     def reference(self) -> str:
@@ -116,6 +124,7 @@ def request_page(session: Session, *, reference: str, actor: Actor, now: datetim
     queries however long the history is), and what ``actor`` may do with it."""
     row = find_request(session, reference=reference)
     submitted_at = as_utc(row.submitted_at)
+    contact_changed, new_documents = patient_page.news_of(row)
     return RequestPage(
         request=row,
         history=history(session, request_id=row.id),
@@ -130,6 +139,10 @@ def request_page(session: Session, *, reference: str, actor: Actor, now: datetim
         can_reopen=row.status == RequestStatus.CLOSED and actor.is_admin,
         moves=_moves_for(row, actor),
         can_export=actor.is_admin,
+        documents=documents.documents_of(session, request_id=row.id),
+        releases=releases.releases_of(session, request_id=row.id),
+        contact_changed=contact_changed,
+        new_documents=new_documents,
     )
 
 

@@ -22,7 +22,16 @@ from sqlalchemy import JSON, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.audit import chain, trail
-from app.models import AppointmentRequest, AuditEvent, Referral, RequestEvent, RequestStatus
+from app.models import (
+    AppointmentRequest,
+    AuditEvent,
+    Referral,
+    RequestEvent,
+    RequestLink,
+    RequestStatus,
+)
+from app.records import documents, releases
+from app.records.documents import Storage
 from app.requests import drafts
 from app.requests.fields import identifying_columns
 from app.vocabulary import AuditAction
@@ -43,10 +52,14 @@ def _blank(column: str) -> object:
 _BLANKED: dict[str, object] = {column: _blank(column) for column in identifying_columns()}
 
 
-def purge_closed_requests(session: Session, *, closed_before: datetime) -> list[str]:
+def purge_closed_requests(
+    session: Session, *, closed_before: datetime, storage: Storage | None = None
+) -> list[str]:
     """Remove the patient data of requests closed before ``closed_before``.
 
     Referral rows are deleted and staff notes blanked (they may name the patient); the
+    records the person sent, their signed releases and their private links are deleted
+    (with the files under RECORDS_PATH, ``storage``); the
     request keeps its reference, status and history of who did what, and each purge is
     recorded in the audit trail. Returns the references purged.
     """
@@ -66,6 +79,9 @@ def purge_closed_requests(session: Session, *, closed_before: datetime) -> list[
     ids = [row.id for row in rows]
     now = datetime.now(UTC)
     session.execute(delete(Referral).where(Referral.request_id.in_(ids)))
+    documents.remove_for_requests(session, request_ids=ids, storage=storage or Storage())
+    releases.remove_for_requests(session, request_ids=ids)
+    session.execute(delete(RequestLink).where(RequestLink.request_id.in_(ids)))
     # The history is append-only (ORM and database triggers); removing the text of its
     # notes is the one change retention makes to it, a bulk statement the triggers allow
     # only under audit maintenance, and only when nothing but the note changes.
@@ -128,14 +144,20 @@ def take_run_lock(session: Session) -> bool:
 
 
 def run_retention(
-    session: Session, *, now: datetime, policy: RetentionPolicy
+    session: Session, *, now: datetime, policy: RetentionPolicy, storage: Storage | None = None
 ) -> RetentionResult | None:
     """Apply the whole policy once. None if another run holds the lock."""
     if policy.audit_years < MIN_AUDIT_RETENTION_YEARS:
         raise ValueError(f"Audit entries must be kept at least {MIN_AUDIT_RETENTION_YEARS} years")
     if not take_run_lock(session):
         return None
-    purged = purge_closed_requests(session, closed_before=now - timedelta(days=policy.closed_days))
+    storage = storage or Storage()
+    purged = purge_closed_requests(
+        session, closed_before=now - timedelta(days=policy.closed_days), storage=storage
+    )
+    # Files whose upload never committed (a worker killed mid-request): nobody can reach
+    # them; after a day they go.
+    documents.remove_orphan_files(session, storage=storage, older_than=timedelta(days=1))
     flagged = flag_stale_requests(session, untouched_since=now - timedelta(days=policy.stale_days))
     removed = remove_old_audit_entries(
         session,

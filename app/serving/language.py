@@ -31,7 +31,7 @@ BASE_SCRIPT_KEY = "intake.base_script_name"
 # The prefix of each language other than the default.
 PREFIXES = {language: "/" + language for language in LANGUAGES if language != DEFAULT_LANGUAGE}
 # Blueprints (and Flask's static files) that have a page in every language.
-PUBLIC_BLUEPRINTS = frozenset({"public"})
+PUBLIC_BLUEPRINTS = frozenset({"public", "patient"})
 STATIC_ENDPOINT = "static"
 
 

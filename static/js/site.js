@@ -136,7 +136,116 @@
     start();
   }
 
+
+  // The private page's upload: one file at a time, with a progress bar for a slow phone
+  // connection and "Try again" after a lost one. Without this script the same form posts
+  // every chosen file at once and the page says what became of each. A file that did
+  // arrive is kept once however often it is sent (the server compares its SHA-256).
+  function enhanceUpload() {
+    var form = document.querySelector("[data-upload-form]");
+    var words = document.querySelector("[data-upload-words]");
+    if (!form || !words || !window.FormData || !window.XMLHttpRequest) { return; }
+    var box = form.querySelector("[data-upload-progress]");
+    var status = form.querySelector("[data-upload-status]");
+    var bar = form.querySelector("[data-upload-bar]");
+    var results = form.querySelector("[data-upload-results]");
+    var retry = form.querySelector("[data-upload-retry]");
+    var submit = form.querySelector("[data-upload-submit]");
+    var queue = [];
+    var allOk = true;
+
+    function say(template, values) {
+      return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+    }
+
+    function addResult(name, text, ok) {
+      var item = document.createElement("li");
+      item.setAttribute("data-outcome", ok ? "ok" : "refused");
+      var strong = document.createElement("strong");
+      strong.textContent = name;
+      item.appendChild(strong);
+      item.appendChild(document.createTextNode(": " + text));
+      results.appendChild(item);
+    }
+
+    function next() {
+      if (!queue.length) {
+        status.textContent = words.getAttribute("data-done");
+        submit.disabled = false;
+        if (allOk) { window.location.assign(form.getAttribute("data-done-url")); }
+        form.querySelectorAll("input[type=file]").forEach(function (input) { input.value = ""; });
+        return;
+      }
+      var file = queue[0];
+      var data = new FormData();
+      data.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
+      data.append("kind", form.querySelector("input[name=kind]:checked").value);
+      data.append("files", file, file.name);
+      var request = new XMLHttpRequest();
+      request.open("POST", form.action);
+      request.setRequestHeader("Accept", "application/json");
+      request.upload.addEventListener("progress", function (event) {
+        if (!event.lengthComputable) { return; }
+        var percent = Math.round(event.loaded * 100 / event.total);
+        bar.value = percent;
+        status.textContent = say(words.getAttribute("data-sending"), { name: file.name, percent: percent });
+      });
+      request.addEventListener("load", function () {
+        var answer = null;
+        try { answer = JSON.parse(request.responseText); } catch (e) { answer = null; }
+        if (request.status === 200 && answer && answer.outcomes) {
+          answer.outcomes.forEach(function (outcome) {
+            allOk = allOk && outcome.ok;
+            addResult(outcome.name, outcome.message, outcome.ok);
+          });
+          queue.shift();
+          next();
+        } else if (answer && answer.errors) {
+          // The form's own problems (no kind chosen...): the plain form says them best.
+          form.submit();
+        } else {
+          failed();
+        }
+      });
+      request.addEventListener("error", failed);
+      request.addEventListener("timeout", failed);
+      request.send(data);
+    }
+
+    function failed() {
+      status.textContent = words.getAttribute("data-failed");
+      retry.hidden = false;
+      retry.focus();
+      submit.disabled = false;
+    }
+
+    retry.addEventListener("click", function () {
+      retry.hidden = true;
+      submit.disabled = true;
+      next();
+    });
+
+    form.addEventListener("submit", function (event) {
+      var kind = form.querySelector("input[name=kind]:checked");
+      var files = [];
+      form.querySelectorAll("input[type=file]").forEach(function (input) {
+        Array.prototype.forEach.call(input.files || [], function (file) { files.push(file); });
+      });
+      // Nothing chosen: the server's messages, with the error summary, as without script.
+      if (!kind || !files.length) { return; }
+      event.preventDefault();
+      queue = files;
+      allOk = true;
+      results.textContent = "";
+      box.hidden = false;
+      retry.hidden = true;
+      submit.disabled = true;
+      next();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    enhanceUpload();
     document.querySelectorAll("form").forEach(function (form) {
       if (form.querySelector("[data-reveals]")) {
         syncConditionals(form);

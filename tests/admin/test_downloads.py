@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask, Response, url_for
@@ -20,7 +21,10 @@ from sqlalchemy import select
 from app.auth.access import admin_required
 from app.auth.downloads import is_declared_download
 from app.models import AuditEvent, StaffRole
+from app.records import clamd, documents
+from app.vocabulary import DocumentKind
 from tests.conftest import make_test_app
+from tests.support import records
 from tests.support.staff import csrf_from, make_request, make_staff, sign_in
 
 ADMIN = "ada@example.org"
@@ -33,6 +37,7 @@ ACTIONS = {
     "admin.request_fhir": "fhir_export",
     "admin.fhir_export_download": "fhir_export",
     "admin.metrics_csv": "metrics_export",
+    "intake.document_download": "document_downloaded",
 }
 
 
@@ -48,12 +53,32 @@ class GuardLog(logging.Handler):
             self.endpoints.append(getattr(record, "endpoint", "?"))
 
 
-def _path_values(app: Flask, rule, *, reference: str, other_id: int) -> dict:
+def _path_values(app: Flask, rule, *, reference: str, other_id: int, ids: dict) -> dict:
     values = {}
     for name in rule.arguments:
         converter = type(rule._converters[name]).__name__
-        values[name] = other_id if converter == "IntegerConverter" else reference
+        if converter == "IntegerConverter":
+            values[name] = ids.get(name, other_id)
+        else:
+            values[name] = reference
     return values
+
+
+def _clean_document(db, request_id: int) -> int:
+    """A record the person sent, scanned clean, for the walk to download."""
+    received = documents.receive(
+        db,
+        request_id=request_id,
+        kind=DocumentKind.PATHOLOGY,
+        data=records.pdf(),
+        now=datetime.now(UTC),
+        limits=documents.RecordLimits(),
+        scanner=lambda _data: clamd.ScanResult(clamd.Verdict.CLEAN),
+        storage=documents.Storage(),
+        client_ip=None,
+    )
+    db.commit()
+    return received.document_id
 
 
 def walk(app: Flask, db) -> tuple[list[str], set[str]]:
@@ -61,6 +86,7 @@ def walk(app: Flask, db) -> tuple[list[str], set[str]]:
     answers with an attachment from views not declared downloads (or that the fail-closed
     guard caught doing so), and the endpoints that answered with an attachment at all."""
     row = make_request(db)
+    ids = {"document_id": _clean_document(db, row.id)}
     # Account routes act on another account, never on the walker's own.
     other = make_staff(app, db, email="other@example.org", name="Other Person")
     make_staff(app, db, email=ADMIN, name="Ada Admin", role=StaffRole.ADMIN)
@@ -78,7 +104,7 @@ def walk(app: Flask, db) -> tuple[list[str], set[str]]:
             with app.test_request_context():
                 url = url_for(
                     rule.endpoint,
-                    **_path_values(app, rule, reference=row.reference, other_id=other.id),
+                    **_path_values(app, rule, reference=row.reference, other_id=other.id, ids=ids),
                 )
             for method in sorted((rule.methods or set()) & {"GET", "POST"}):
                 for who, client in (("anonymous", anonymous), ("admin", admin)):
@@ -152,9 +178,14 @@ def test_the_walk_catches_an_undeclared_download(database_url):
 
 
 def _post(app, db, client, endpoint: str, **headers):
-    row = make_request(db) if endpoint == "admin.request_fhir" else None
+    values = {}
+    if endpoint in ("admin.request_fhir", "intake.document_download"):
+        row = make_request(db)
+        values["reference"] = row.reference
+        if endpoint == "intake.document_download":
+            values["document_id"] = _clean_document(db, row.id)
     with app.test_request_context():
-        url = url_for(endpoint, **({"reference": row.reference} if row else {}))
+        url = url_for(endpoint, **values)
     token = csrf_from(client.get("/staff/queue").get_data(as_text=True))
     return url, client.post(url, data={**SAMPLE_FORM, "csrf_token": token}, headers=headers)
 
@@ -182,7 +213,7 @@ def test_each_download_keeps_the_whole_rule(app, db, endpoint):
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["Cache-Control"] == "no-store"
-    new = [e for e in _entries(db)[before:] if e.action not in ("queue_view",)]
+    new = [e for e in _entries(db)[before:] if e.action not in ("queue_view", "document_received")]
     assert [e.action for e in new] == [ACTIONS[endpoint]]
     assert new[0].staff_id is not None and (new[0].to_value or new[0].detail)
 

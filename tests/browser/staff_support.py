@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 
 import pyotp
 from playwright.sync_api import Page
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session
 
+from app.audit import chain
 from app.models import StaffSecondFactor, StaffUser
 from tests.support.live_server import LiveServer
 
@@ -67,6 +68,14 @@ def add_requests(server: LiveServer, *people: dict) -> list[str]:
     from tests.support.staff import make_request
 
     engine = create_engine(server.database_url)
+    # The server's audit key on every connection, as app/db.py attaches it: a request's
+    # private link is stored as a hash keyed with it (issue 29).
+    key = chain.derive_key(
+        secret_key=server.env["SECRET_KEY"], audit_hash_key=server.env.get("AUDIT_HASH_KEY")
+    )
+    event.listen(
+        engine, "connect", lambda _conn, record: record.info.__setitem__(chain.KEY_INFO, key)
+    )
     references = []
     try:
         with Session(engine) as db:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import weakref
 from functools import cache
 from pathlib import Path
@@ -60,13 +61,22 @@ class ConsoleWatch:
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-def docs_screenshot(page: Page, name: str, tmp_path: Path) -> Path:
-    """A whole-page screenshot for the docs. It replaces ``docs/screenshots/<name>.png``
-    only when ``DOCS_SCREENSHOTS=1`` is set (``make screenshots`` sets it), so an ordinary
-    test run leaves the checkout clean; otherwise it goes to the test's own folder, so the
-    page is still rendered and saved the same way."""
-    folder = DOCS_SCREENSHOTS if os.environ.get("DOCS_SCREENSHOTS") == "1" else tmp_path
-    path = folder / f"{name}.png"
+def docs_screenshot_path(name: str, tmp_path: Path | None = None) -> Path:
+    """Where a screenshot for the docs goes: ``docs/screenshots/<name>.png`` only when
+    ``DOCS_SCREENSHOTS=1`` is set (``make screenshots`` sets it), so an ordinary test run
+    leaves the checkout clean; otherwise the test's own folder (or the system's temporary
+    one), so the page is still rendered and saved the same way."""
+    if os.environ.get("DOCS_SCREENSHOTS") == "1":
+        folder = DOCS_SCREENSHOTS
+    else:
+        folder = tmp_path or Path(tempfile.gettempdir()) / "test-screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.png"
+
+
+def docs_screenshot(page: Page, name: str, tmp_path: Path | None = None) -> Path:
+    """A whole-page screenshot for the docs (see ``docs_screenshot_path``)."""
+    path = docs_screenshot_path(name, tmp_path)
     page.screenshot(path=str(path), full_page=True)
     return path
 

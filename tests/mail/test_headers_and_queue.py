@@ -11,7 +11,13 @@ from sqlalchemy import select, update
 
 from app.mail import messages, outbox
 from app.mail.worker import Worker, now_utc
-from app.models import AppointmentRequest, MessageKind, OutboxMessage, OutboxStatus
+from app.models import (
+    AppointmentRequest,
+    MessageKind,
+    OutboxMessage,
+    OutboxStatus,
+    RequestDocument,
+)
 from app.requests.appointment_requests import submit_request
 from tests.ops.test_logs import MARKERS
 from tests.support.staff import request_details
@@ -233,3 +239,36 @@ def test_old_addresses_and_bodies_are_purged_and_the_hash_kept(app, db):
     assert message.recipient_hash == outbox.recipient_hash(request_details().email, key=worker.key)
     assert message.status == OutboxStatus.FAILED
     assert worker.purge() == 0
+
+
+def test_the_alert_counts_documents_sent_from_private_pages_without_names(app, db, smtp):
+    request_id = _request(db)
+    worker = Worker(app)
+    worker.queue_alert()
+    # Six minutes later, two records arrive and no new request.
+    db.execute(update(OutboxMessage).values(created_at=now_utc() - timedelta(minutes=6)))
+    for kind in ("pathology", "insurance_front"):
+        db.add(
+            RequestDocument(
+                request_id=request_id,
+                kind=kind,
+                sha256=kind.ljust(64, "0"),
+                content_type="application/pdf",
+                size=10,
+                scan_status="clean",
+                content=b"%PDF-",
+            )
+        )
+    db.commit()
+    worker.queue_alert()
+    alerts = _alerts(db)
+    assert len(alerts) == 2 and alerts[1].payload["documents"] == 2
+    assert alerts[1].payload["arrived"] == 0
+    worker.deliver_due()
+    received = [r for r in smtp.wait_for(3) if r.rcpt_tos == ["intake@example.org"]]
+    message = received[-1].message
+    assert message["Subject"] == "2 new documents from patients"
+    text = message.get_body(("plain",)).get_content()
+    assert "2 documents were sent from the patients' private pages." in text
+    for marker in ("pathology", "insurance", "Santos", ".pdf"):
+        assert marker.lower() not in received[-1].raw.decode().lower()

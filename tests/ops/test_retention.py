@@ -216,3 +216,50 @@ def test_two_retention_commands_started_together_purge_each_request_once(app, db
     purges = actions(db, "purge_patient_data")
     assert sorted(e.request_id for e in purges) == sorted(r.id for r in rows)
     assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_retention_removes_what_the_person_sent_with_the_rest(app, db, tmp_path):
+    """Records (in the database and under RECORDS_PATH), signed releases and private links
+    of a request past retention are removed; a recent one keeps them."""
+    from app.models import RecordsRelease, RequestDocument, RequestLink
+
+    app.config["RECORDS_PATH"] = str(tmp_path / "records")
+    (tmp_path / "records").mkdir()
+    on_disk = tmp_path / "records" / "abc.bin"
+    on_disk.write_bytes(b"%PDF-1.4")
+    old = aged(db, days=200, closed=True, last_name="Oldclosed")
+    recent = aged(db, days=20, closed=True, last_name="Recentclosed")
+    for row, key in ((old, "abc.bin"), (recent, None)):
+        db.add(
+            RequestDocument(
+                request_id=row.id,
+                kind="pathology",
+                sha256=str(row.id).ljust(64, "0"),
+                content_type="application/pdf",
+                size=8,
+                scan_status="clean",
+                content=None if key else b"%PDF-1.4",
+                storage_key=key,
+            )
+        )
+        db.add(
+            RecordsRelease(
+                request_id=row.id,
+                holders=[{"name": "Bayside Oncology"}],
+                records=["pathology"],
+                signer="patient",
+                signer_name="Maria Santos",
+                language="en",
+                text="Authorization...",
+                text_sha256="0" * 64,
+            )
+        )
+    db.commit()
+    old_id, recent_id = old.id, recent.id
+    result = app.test_cli_runner().invoke(args=["intake", "retention"])
+    assert result.exit_code == 0, result.output
+    db.rollback()
+    for model in (RequestDocument, RecordsRelease, RequestLink):
+        owners = db.scalars(select(model.request_id)).all()
+        assert old_id not in owners and recent_id in owners, model.__name__
+    assert not on_disk.exists()

@@ -75,8 +75,11 @@ def server_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def start_live_server(workdir: Path, *, timeout: float = 30.0) -> LiveServer:
-    """Migrate a fresh SQLite database under ``workdir`` and start gunicorn on it."""
+def start_live_server(
+    workdir: Path, *, timeout: float = 30.0, extra_env: dict[str, str] | None = None
+) -> LiveServer:
+    """Migrate a fresh SQLite database under ``workdir`` and start gunicorn on it
+    (``extra_env``: more settings, such as an SMTP server or clamd)."""
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{workdir / 'browser.sqlite3'}"
     migrate_to_head(database_url)
@@ -90,6 +93,9 @@ def start_live_server(workdir: Path, *, timeout: float = 30.0) -> LiveServer:
     os.set_inheritable(fd, True)
 
     env = server_env(database_url)
+    # The private links in e-mails (issue 29) point at this server.
+    env["PUBLIC_SITE_URL"] = f"http://127.0.0.1:{port}"
+    env.update(extra_env or {})
     log_path = workdir / "gunicorn.log"
     server = LiveServer(
         url=f"http://127.0.0.1:{port}", database_url=database_url, log_path=log_path, env=env
