@@ -1,8 +1,11 @@
 """The database engine and the per-request session.
 
 One engine per application. Each request gets its own Session, kept on ``g`` and closed
-on teardown; the view that handles a successful POST commits once. Service functions
-flush but never commit.
+on teardown. What the session may do is what the request's view declares
+(``app/transactions.py``): a view that ``@commits`` gets a session that may write (on
+SQLite its transactions begin with the write lock), committed once by the decorator; a
+``@read_only`` view gets one that cannot write (PostgreSQL ``READ ONLY`` transactions,
+SQLite ``query_only``). Service functions flush but never commit.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from sqlalchemy.pool import StaticPool
 from app.audit import chain
 from app.db_timeouts import Timeouts, install_postgres_timeouts
 
-_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What a view declares about its transaction: set as an attribute on the view function by
+# app/transactions.py's decorators (and carried outwards by functools.wraps).
+TRANSACTION_ATTRIBUTE = "db_transaction"
+WRITES = "writes"
+READS = "reads"
+# Blueprints whose views still commit by hand and declare nothing: their sessions may
+# write, as every session could before the declarations. The sign-in pages (issue 26) move
+# to @commits and leave this set; tests/test_transactions.py lists who is still in it.
+COMMITS_BY_HAND = frozenset({"auth"})
 
 # Errors that mean "the database cannot take this now", not "this request is wrong": down,
 # restarting, hung past its timeouts, out of pooled connections, or read-only (PostgreSQL
@@ -96,15 +107,40 @@ def _make_sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
+        options = conn.get_execution_options()
+        # A page declared read-only cannot write, as on PostgreSQL (READ ONLY): a write
+        # there is a mistake that must fail in the tests, not a change nobody commits.
+        _set_query_only(conn, bool(options.get(SQLITE_READ_ONLY)))
         # A write transaction takes the write lock up front (BEGIN IMMEDIATE), so two
         # workers never both read and then fail to upgrade to a write ("database is
         # locked"); the busy timeout makes the second one wait its turn instead.
-        if conn.get_execution_options().get("sqlite_write"):
+        if options.get("sqlite_write"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+SQLITE_READ_ONLY = "sqlite_read_only"
+
+
+def _set_query_only(conn, read_only: bool) -> None:
+    # A pooled connection keeps the pragma: set it only when it changes (one statement in a
+    # read page after a write page on the same connection, none otherwise).
+    info = conn.connection.info
+    if info.get(SQLITE_READ_ONLY, False) != read_only:
+        conn.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+        info[SQLITE_READ_ONLY] = read_only
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """The engine as read-only pages use it: every transaction refuses writes."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{SQLITE_READ_ONLY: True})
+    # psycopg begins the transaction READ ONLY; the pool resets it when the connection
+    # comes back, so a connection never carries it into a page that writes.
+    return engine.execution_options(postgresql_readonly=True)
 
 
 def init_app(app: Flask) -> None:
@@ -129,7 +165,9 @@ def init_app(app: Flask) -> None:
         # Services find the audit trail's hash key on their session's connection.
         connection_record.info[chain.KEY_INFO] = audit_key
 
-    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.extensions["db_read_sessionmaker"] = sessionmaker(
+        bind=read_only_engine(engine), expire_on_commit=False
+    )
     app.extensions["db_write_sessionmaker"] = sessionmaker(
         bind=engine.execution_options(sqlite_write=True), expire_on_commit=False
     )
@@ -141,18 +179,53 @@ def get_engine() -> Engine:
 
 
 def get_session() -> Session:
-    """The session for the current request (or app context), created on first use."""
+    """The session for the current request (or app context), created on first use: one
+    that may write only if the request's view says it writes."""
     if "db_session" not in g:
-        writing = request.method in _WRITE_METHODS if has_request_context() else True
-        key = "db_write_sessionmaker" if writing else "db_sessionmaker"
+        key = "db_write_sessionmaker" if request_writes() else "db_read_sessionmaker"
         g.db_session = current_app.extensions[key]()
     return g.db_session
 
 
+def request_writes() -> bool:
+    """Whether this request may write: what its view declares (app/transactions.py).
+    Outside a request (a command, a worker, a test's app context) it may."""
+    if not has_request_context():
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    declared = getattr(view, TRANSACTION_ATTRIBUTE, None)
+    if declared is None:
+        return request.blueprint in COMMITS_BY_HAND
+    return declared == WRITES
+
+
+def request_session() -> Session | None:
+    """The request's session if it has one (nothing to commit or end otherwise)."""
+    return g.get("db_session")
+
+
+def write_session() -> Session:
+    """A session of its own that may write, for a write apart from the request's own
+    transaction (a read-only page's audit entry). The caller closes it."""
+    return current_app.extensions["db_write_sessionmaker"]()
+
+
+def close_session() -> None:
+    """End the request's session here (what it read is not needed in the database any
+    more); the next ``get_session()`` begins a new one."""
+    _close_session(None)
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except DATABASE_UNAVAILABLE:
+        # The database went away after the page was made: what the session held is gone
+        # with the connection, and the page (or its error page) still goes out.
+        session.invalidate()
 
 
 def discard_session() -> None:

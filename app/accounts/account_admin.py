@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.accounts import passkeys, second_factor, staff_accounts
 from app.accounts.staff_accounts import AccountError, HashCost
 from app.audit import trail
+from app.common.actor import Actor
 from app.models import (
     EMAIL_MAX,
     NAME_MAX,
@@ -53,21 +54,24 @@ def _log(
     session: Session,
     action: AuditAction,
     *,
-    actor: StaffUser | None,
+    actor: Actor | None,
     target: StaffUser,
-    client_ip: str | None,
     to_value: str | None = None,
-    via: str | None = None,
 ) -> None:
+    # No actor: a change made with `flask staff ...` on the server.
     trail.record_account_change(
         session,
         action=action,
         account=target,
-        by_staff_id=actor.id if actor else None,
-        via=via,
-        client_ip=client_ip,
+        actor=actor,
+        via=None if actor else "command line",
         to_value=to_value,
     )
+
+
+def _themselves(staff: StaffUser, client_ip: str | None) -> Actor:
+    """The account's own holder, acting on it (setting a password through a link)."""
+    return Actor(staff_id=staff.id, role=staff.role, client_ip=client_ip)
 
 
 def invite(
@@ -76,11 +80,10 @@ def invite(
     email: str,
     name: str,
     role: StaffRole,
-    by: StaffUser,
+    actor: Actor,
     now: datetime,
     valid_hours: int,
     cost: HashCost,
-    client_ip: str | None,
 ) -> Invitation:
     email = staff_accounts.normalize_email(email)
     name = name.strip()
@@ -101,26 +104,17 @@ def invite(
     )
     session.add(staff)
     session.flush()
-    _log(
-        session,
-        AuditAction.ACCOUNT_CREATED,
-        actor=by,
-        target=staff,
-        client_ip=client_ip,
-        to_value=role.value,
-    )
-    return issue_link(session, staff=staff, by=by, now=now, valid_hours=valid_hours,
-                      client_ip=client_ip)  # fmt: skip
+    _log(session, AuditAction.ACCOUNT_CREATED, actor=actor, target=staff, to_value=role.value)
+    return issue_link(session, staff=staff, actor=actor, now=now, valid_hours=valid_hours)
 
 
 def issue_link(
     session: Session,
     *,
     staff: StaffUser,
-    by: StaffUser | None,
+    actor: Actor | None,
     now: datetime,
     valid_hours: int,
-    client_ip: str | None,
 ) -> Invitation:
     """A new one-time link for the account; any earlier unused link stops working."""
     session.execute(
@@ -135,19 +129,12 @@ def issue_link(
         StaffInvitation(
             staff_id=staff.id,
             token_hash=_hash_token(token),
-            created_by_id=by.id if by else None,
+            created_by_id=actor.staff_id if actor else None,
             expires_at=expires_at,
         )
     )
     session.flush()
-    _log(
-        session,
-        AuditAction.ACCOUNT_LINK_ISSUED,
-        actor=by,
-        target=staff,
-        client_ip=client_ip,
-        via=None if by else "command line",
-    )
+    _log(session, AuditAction.ACCOUNT_LINK_ISSUED, actor=actor, target=staff)
     return Invitation(staff, token, expires_at)
 
 
@@ -200,65 +187,52 @@ def accept_invitation(
     staff.session_nonce = None
     second_factor.reset(session, staff_id=staff.id)
     passkeys.remove_all(session, staff_id=staff.id)
-    _log(session, AuditAction.ACCOUNT_LINK_USED, actor=staff, target=staff,
-         client_ip=client_ip)  # fmt: skip
+    _log(session, AuditAction.ACCOUNT_LINK_USED, actor=_themselves(staff, client_ip), target=staff)
     return staff
 
 
-def _not_yourself(by: StaffUser, staff: StaffUser, what: str) -> None:
+def _not_yourself(actor: Actor, staff: StaffUser, what: str) -> None:
     # An admin who demotes or deactivates themselves could leave nobody to manage accounts.
-    if by.id == staff.id:
+    if actor.staff_id == staff.id:
         raise AccountError(f"You cannot {what} your own account: ask another admin")
 
 
-def change_role(
-    session: Session, *, staff: StaffUser, role: StaffRole, by: StaffUser, client_ip: str | None
-) -> None:
-    _not_yourself(by, staff, "change the role of")
+def change_role(session: Session, *, staff: StaffUser, role: StaffRole, actor: Actor) -> None:
+    _not_yourself(actor, staff, "change the role of")
     if staff.role == role:
         return
     staff.role = role
     session.flush()
-    _log(session, AuditAction.ROLE_CHANGED, actor=by, target=staff, client_ip=client_ip,
-         to_value=role.value)  # fmt: skip
+    _log(session, AuditAction.ROLE_CHANGED, actor=actor, target=staff, to_value=role.value)
 
 
-def set_active(
-    session: Session, *, staff: StaffUser, active: bool, by: StaffUser | None,
-    client_ip: str | None,
-) -> None:  # fmt: skip
-    if by is not None:
-        _not_yourself(by, staff, "deactivate or reactivate")
+def set_active(session: Session, *, staff: StaffUser, active: bool, actor: Actor | None) -> None:
+    if actor is not None:
+        _not_yourself(actor, staff, "deactivate or reactivate")
     staff.active = active
     if not active:
         staff.session_nonce = None
     session.flush()
     action = AuditAction.ACCOUNT_REACTIVATED if active else AuditAction.ACCOUNT_DEACTIVATED
-    _log(session, action, actor=by, target=staff, client_ip=client_ip,
-         via=None if by else "command line")  # fmt: skip
+    _log(session, action, actor=actor, target=staff)
 
 
-def reset_second_factor(
-    session: Session, *, staff: StaffUser, by: StaffUser | None, client_ip: str | None
-) -> None:
+def reset_second_factor(session: Session, *, staff: StaffUser, actor: Actor | None) -> None:
     """The account sets up a new authenticator at its next sign-in (its passkeys are
     removed too); its sessions end."""
     second_factor.reset(session, staff_id=staff.id)
     passkeys.remove_all(session, staff_id=staff.id)
     staff.session_nonce = None
     session.flush()
-    _log(session, AuditAction.SECOND_FACTOR_RESET, actor=by, target=staff,
-         client_ip=client_ip, via=None if by else "command line")  # fmt: skip
+    _log(session, AuditAction.SECOND_FACTOR_RESET, actor=actor, target=staff)
 
 
-def end_sessions(
-    session: Session, *, staff: StaffUser, by: StaffUser, client_ip: str | None
-) -> None:
+def end_sessions(session: Session, *, staff: StaffUser, actor: Actor) -> None:
     # No nonce matches None: every cookie of the account stops working; the next
     # sign-in sets a new one.
     staff.session_nonce = None
     session.flush()
-    _log(session, AuditAction.SESSIONS_ENDED, actor=by, target=staff, client_ip=client_ip)
+    _log(session, AuditAction.SESSIONS_ENDED, actor=actor, target=staff)
 
 
 def change_own_password(
@@ -275,7 +249,7 @@ def change_own_password(
     staff.password_hash = staff_accounts.hasher(cost).hash(new_password)
     staff.session_nonce = secrets.token_urlsafe(32)
     session.flush()
-    _log(session, AuditAction.PASSWORD_CHANGED, actor=staff, target=staff, client_ip=client_ip)
+    _log(session, AuditAction.PASSWORD_CHANGED, actor=_themselves(staff, client_ip), target=staff)
     return staff.session_nonce
 
 

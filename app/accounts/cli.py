@@ -45,7 +45,7 @@ def _record(session, action: AuditAction, staff) -> None:
         session,
         action=action,
         account=staff,
-        by_staff_id=None,
+        actor=None,
         via=_via(),
         to_value=staff.role.value,
     )
@@ -130,7 +130,7 @@ def reset_second_factor(email: str) -> None:
         raise click.ClickException(
             f"There is no account for {staff_accounts.normalize_email(email)}"
         )
-    account_admin.reset_second_factor(session, staff=staff, by=None, client_ip=None)
+    account_admin.reset_second_factor(session, staff=staff, actor=None)
     session.commit()
     click.echo(f"{staff.email} will set up a new authenticator app at the next sign-in.")
 

@@ -59,7 +59,7 @@ def create_emergency_account(
         session,
         action=AuditAction.EMERGENCY_ACCOUNT_CREATED,
         account=staff,
-        by_staff_id=None,
+        actor=None,
         via=f"{via}; {hours} h; reason: {reason}",
         to_value=staff.role.value,
     )

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, current_app, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 
 from app.accounts import account_admin, second_factor
 from app.accounts.staff_accounts import AccountError
 from app.admin.forms import ROLE_LABELS, NewAccountForm, RoleForm
 from app.admin.views import bp
-from app.auth.access import admin_required, client_ip, recent_proof_required
+from app.auth.access import admin_required, current_actor, recent_proof_required
 from app.auth.views import hash_cost
 from app.common.forms import ActionForm
 from app.common.time import now_utc
 from app.db import get_session
 from app.models import StaffRole, StaffUser
+from app.transactions import commits, read_only
 
 STORM_DAYS = 7
 # Account ids in paths stop at the largest id the database stores (app.common.validation's
@@ -38,6 +39,7 @@ def _link_url(token: str) -> str:
 
 @bp.get("/accounts")
 @admin_required
+@read_only
 def accounts():
     now = now_utc()
     return render_template(
@@ -52,6 +54,7 @@ def accounts():
 @bp.route("/accounts/new", methods=["GET", "POST"])
 @admin_required
 @recent_proof_required
+@commits
 def new_account():
     form = NewAccountForm()
     code = 200
@@ -62,18 +65,15 @@ def new_account():
                 email=form.email.data,
                 name=form.name.data,
                 role=StaffRole(form.role.data),
-                by=g.staff,
+                actor=current_actor(),
                 now=now_utc(),
                 valid_hours=current_app.config["STAFF_LINK_HOURS"],
                 cost=hash_cost(),
-                client_ip=client_ip(),
             )
         except AccountError as error:
-            get_session().rollback()
             form.email.errors = [str(error)]
             code = 400
         else:
-            get_session().commit()
             return _show_link(invitation)
     elif form.is_submitted():
         code = 400
@@ -93,6 +93,7 @@ def _show_link(invitation: account_admin.Invitation):
 
 @bp.get("/accounts/<int(max=2147483647):staff_id>")
 @admin_required
+@read_only
 def account(staff_id: int):
     staff = _account(staff_id)
     return render_template(
@@ -103,7 +104,7 @@ def account(staff_id: int):
         enrolled=second_factor.is_enrolled(get_session(), staff_id=staff.id),
         codes_left=second_factor.recovery_codes_left(get_session(), staff_id=staff.id),
         role_labels=ROLE_LABELS,
-        is_self=staff.id == g.staff.id,
+        is_self=staff.id == current_actor().staff_id,
     )
 
 
@@ -112,7 +113,8 @@ def _back(staff_id: int):
 
 
 def _apply(staff_id: int, change, done: str):
-    """Run one account change from a button, commit, and say what happened."""
+    """Run one account change from a button and say what happened (committed by the
+    view's @commits; a refused change wrote nothing and is rolled back with it)."""
     staff = _account(staff_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -122,7 +124,6 @@ def _apply(staff_id: int, change, done: str):
         get_session().rollback()
         flash(str(error), "error")
         return _back(staff_id)
-    get_session().commit()
     flash(done.format(name=staff.name), "success")
     return _back(staff_id)
 
@@ -130,6 +131,7 @@ def _apply(staff_id: int, change, done: str):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/role")
 @admin_required
 @recent_proof_required
+@commits
 def change_role(staff_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
@@ -138,7 +140,7 @@ def change_role(staff_id: int):
     return _apply(
         staff_id,
         lambda staff: account_admin.change_role(
-            get_session(), staff=staff, role=role, by=g.staff, client_ip=client_ip()
+            get_session(), staff=staff, role=role, actor=current_actor()
         ),
         "{name} is now: " + ROLE_LABELS[role].lower() + ".",
     )
@@ -147,11 +149,12 @@ def change_role(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/deactivate")
 @admin_required
 @recent_proof_required
+@commits
 def deactivate(staff_id: int):
     return _apply(
         staff_id,
         lambda staff: account_admin.set_active(
-            get_session(), staff=staff, active=False, by=g.staff, client_ip=client_ip()
+            get_session(), staff=staff, active=False, actor=current_actor()
         ),
         "{name}'s account is deactivated and signed out everywhere.",
     )
@@ -160,11 +163,12 @@ def deactivate(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/reactivate")
 @admin_required
 @recent_proof_required
+@commits
 def reactivate(staff_id: int):
     return _apply(
         staff_id,
         lambda staff: account_admin.set_active(
-            get_session(), staff=staff, active=True, by=g.staff, client_ip=client_ip()
+            get_session(), staff=staff, active=True, actor=current_actor()
         ),
         "{name}'s account is active again.",
     )
@@ -173,11 +177,12 @@ def reactivate(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/reset-second-factor")
 @admin_required
 @recent_proof_required
+@commits
 def reset_second_factor(staff_id: int):
     return _apply(
         staff_id,
         lambda staff: account_admin.reset_second_factor(
-            get_session(), staff=staff, by=g.staff, client_ip=client_ip()
+            get_session(), staff=staff, actor=current_actor()
         ),
         "{name} will set up a new authenticator app at their next sign-in.",
     )
@@ -186,12 +191,11 @@ def reset_second_factor(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/end-sessions")
 @admin_required
 @recent_proof_required
+@commits
 def end_sessions(staff_id: int):
     return _apply(
         staff_id,
-        lambda staff: account_admin.end_sessions(
-            get_session(), staff=staff, by=g.staff, client_ip=client_ip()
-        ),
+        lambda staff: account_admin.end_sessions(get_session(), staff=staff, actor=current_actor()),
         "{name} is signed out everywhere.",
     )
 
@@ -199,6 +203,7 @@ def end_sessions(staff_id: int):
 @bp.post("/accounts/<int(max=2147483647):staff_id>/link")
 @admin_required
 @recent_proof_required
+@commits
 def new_link(staff_id: int):
     """A new one-time link: for someone whose link expired, or who forgot their password
     (they set a new one and a new second factor)."""
@@ -211,10 +216,8 @@ def new_link(staff_id: int):
     invitation = account_admin.issue_link(
         get_session(),
         staff=staff,
-        by=g.staff,
+        actor=current_actor(),
         now=now_utc(),
         valid_hours=current_app.config["STAFF_LINK_HOURS"],
-        client_ip=client_ip(),
     )
-    get_session().commit()
     return _show_link(invitation)

@@ -10,13 +10,13 @@ import json
 from datetime import UTC
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, g, render_template, url_for
+from flask import Response, abort, current_app, render_template, url_for
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from app.admin.views import bp
 from app.audit import trail
-from app.auth.access import admin_required, client_ip
+from app.auth.access import admin_required, current_actor
 from app.common.errors import NotFound
 from app.common.time import now_utc
 from app.common.validation import TrimmedForm
@@ -24,6 +24,7 @@ from app.db import get_session
 from app.fhir import export
 from app.fhir.bundle import FhirSettings, instant, request_bundle
 from app.requests import reference_codes, request_work
+from app.transactions import read_only, record_after_reading
 from app.vocabulary import AuditAction
 
 FHIR_JSON = "application/fhir+json"
@@ -52,22 +53,16 @@ def _settings() -> FhirSettings:
 
 
 def _record(**fields) -> None:
-    """The audit entry, in a transaction of its own after the reads (as in views.py:
-    on SQLite a transaction that read, then writes, can fail at once under load)."""
-    session = get_session()
-    session.commit()
-    trail.record(
-        session,
-        action=AuditAction.FHIR_EXPORT,
-        staff_id=g.staff.id,
-        client_ip=client_ip(),
-        **fields,
+    """What was exported (never what it held), after the reads."""
+    actor = current_actor()
+    record_after_reading(
+        lambda session: trail.record(session, action=AuditAction.FHIR_EXPORT, actor=actor, **fields)
     )
-    session.commit()
 
 
 @bp.get("/requests/<reference>/fhir")
 @admin_required
+@read_only
 def request_fhir(reference: str):
     session = get_session()
     try:
@@ -90,6 +85,7 @@ def request_fhir(reference: str):
 
 @bp.route("/fhir-export", methods=["GET", "POST"])
 @admin_required
+@read_only
 def fhir_export():
     form = FhirExportForm()
     if not form.validate_on_submit():

@@ -18,7 +18,7 @@ from app.intake.forms import queue_filters
 from app.intake.views import clock
 from app.requests import access_metrics, csv_export, intake_queue, retention
 from app.serving.cross_origin import is_cross_origin
-from app.transactions import record_after_reading
+from app.transactions import read_only, record_after_reading
 from app.vocabulary import AuditAction
 
 bp = staff_blueprint("admin", __name__)
@@ -26,6 +26,7 @@ bp = staff_blueprint("admin", __name__)
 
 @bp.get("/audit")
 @admin_required
+@read_only
 def audit_trail():
     session = get_session()
     form = AuditFilterForm(request.args)
@@ -68,6 +69,7 @@ def audit_trail():
 @bp.post("/export.csv")
 @admin_required
 @recent_proof_required
+@read_only
 def export_csv():
     # POST with the form's CSRF token only (a GET link on another site must not make an
     # admin's browser download the queue), and never from another site's page: a bulk
@@ -87,8 +89,8 @@ def export_csv():
         )
     )
     record_after_reading(
-        lambda: csv_export.record_export(
-            get_session(), actor=actor, filters=filters, rows=len(rows)
+        lambda session: csv_export.record_export(
+            session, actor=actor, filters=filters, rows=len(rows)
         )
     )
     return Response(
@@ -120,14 +122,15 @@ def _record_metrics(action: AuditAction, result: access_metrics.Metrics) -> None
     """Counts only, no patient, but who looked at the center's figures is on the record."""
     actor = current_actor()
     record_after_reading(
-        lambda: trail.record(
-            get_session(), action=action, actor=actor, detail=f"{result.start} to {result.end}"
+        lambda session: trail.record(
+            session, action=action, actor=actor, detail=f"{result.start} to {result.end}"
         )
     )
 
 
 @bp.get("/metrics")
 @admin_required
+@read_only
 def metrics():
     form, result = _metrics_period()
     _record_metrics(AuditAction.METRICS_VIEW, result)
@@ -142,6 +145,7 @@ def metrics():
 
 @bp.get("/metrics.csv")
 @admin_required
+@read_only
 def metrics_csv():
     _form, result = _metrics_period()
     _record_metrics(AuditAction.METRICS_EXPORT, result)

@@ -1,7 +1,8 @@
 """The transactional outbox: e-mail queued in the same transaction as what it tells of.
 
-A request's confirmation is inserted by `submit_request` before the request's transaction
-commits, so a stored request always has its e-mail queued and a rolled-back one never does.
+A request's confirmation is inserted by `queue_confirmation`, which the journey's send
+(`app/public/journey.py`) calls right after storing the request, in the same transaction:
+a stored request always has its e-mail queued and a rolled-back one never does.
 The intake alert is derived from the requests themselves (the ones after the last alert's
 watermark), so it is exactly as transactional and batches itself.
 
@@ -32,9 +33,12 @@ from functools import cache
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.audit import trail
+from app.common.actor import Actor
 from app.common.time import as_utc
 from app.models import AppointmentRequest, OutboxMessage
-from app.vocabulary import OPEN_STATUSES, MessageKind, OutboxStatus, RequestStatus
+from app.requests.appointment_requests import NewRequest, Submitted
+from app.vocabulary import OPEN_STATUSES, AuditAction, MessageKind, OutboxStatus, RequestStatus
 
 DEFAULT_LOCALE = "en"
 _ERROR_MAX = 255
@@ -64,32 +68,32 @@ _MESSAGES = OutboxMessage.__table__
 _INSERT_MESSAGE = insert(_MESSAGES)
 
 
-def queue_confirmation(
-    session: Session,
-    *,
-    request_id: int,
-    reference: str,
-    recipient: str,
-    locale: str = DEFAULT_LOCALE,
-) -> None:
-    """Queue the confirmation e-mail of a request, in the caller's transaction.
+def queue_confirmation(session: Session, *, submitted: Submitted, details: NewRequest) -> bool:
+    """Queue the e-mail receipt of a request just stored, in the request's transaction:
+    to the patient's address, or the caregiver's when the patient gave none, in the
+    language of the page it was sent from. None for a re-send (the first send queued it)
+    or without an address. Returns whether one was queued.
 
     Only the reference travels with it: the e-mail carries no patient data. One statement,
     no ORM object, as the submission is the busiest write on the site.
     """
+    recipient = details.receipt_address
+    if not submitted.created or not recipient:
+        return False
     session.execute(
         _INSERT_MESSAGE,
         {
             "kind": MessageKind.CONFIRMATION,
             "status": OutboxStatus.PENDING,
             "token": secrets.token_hex(16),
-            "locale": locale,
-            "request_id": request_id,
+            "locale": details.form_language or DEFAULT_LOCALE,
+            "request_id": submitted.request_id,
             "recipient": recipient,
-            "payload": {"reference": reference},
+            "payload": {"reference": submitted.reference},
             "attempts": 0,
         },
     )
+    return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -481,10 +485,10 @@ def overview(session: Session, *, now: datetime, limit: int = 100) -> OutboxOver
     )
 
 
-def send_again(session: Session, *, token: str, now: datetime) -> FailedMessage:
+def send_again(session: Session, *, token: str, actor: Actor, now: datetime) -> FailedMessage:
     """Put a failed message back in the queue with a fresh count of tries (same token,
-    so the same Message-ID). Raises MessageNotFound when there is no such failed message
-    or its address was already removed."""
+    so the same Message-ID), on the audit trail. Raises MessageNotFound when there is no
+    such failed message or its address was already removed."""
     changed = session.execute(
         update(OutboxMessage)
         .where(
@@ -511,9 +515,17 @@ def send_again(session: Session, *, token: str, now: datetime) -> FailedMessage:
         if changed.request_id
         else None
     )
+    kind = MessageKind(changed.kind)
+    trail.record(
+        session,
+        action=AuditAction.OUTBOX_SEND_AGAIN,
+        actor=actor,
+        detail=kind.label,
+        to_value=reference,
+    )
     return FailedMessage(
         token=token,
-        kind=MessageKind(changed.kind),
+        kind=kind,
         reference=reference,
         attempts=0,
         failed_at=None,

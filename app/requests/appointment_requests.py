@@ -10,7 +10,6 @@ from functools import cache
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.mail import outbox
 from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
 from app.requests import reference_codes
 from app.requests.business_clock import BusinessClock
@@ -68,11 +67,18 @@ class NewRequest:
     # The language of the page the form was sent from (PageLanguage): "en" or "es".
     form_language: str = "en"
 
+    @property
+    def receipt_address(self) -> str | None:
+        """Where the e-mail receipt goes: the patient's address, or the caregiver's when
+        the patient gave none (a caregiver whose mother has no e-mail)."""
+        return self.email or self.submitter_email
+
 
 @dataclass(frozen=True)
 class Submitted:
     reference: str
     created: bool  # False when this form had already been submitted
+    request_id: int
     # A re-send of a stored form with different answers: the first answers are kept, the
     # differences go on the request's history for intake, and the person is told.
     changed: bool = False
@@ -117,25 +123,15 @@ def submit_request(
                 session.execute(
                     _INSERT_REFERRAL, {"request_id": request_id, **asdict(details.referral)}
                 )
-            # The patient's address, or the caregiver's when the patient gave none.
-            recipient = details.email or details.submitter_email
-            if recipient:
-                # In this transaction: committed with the request or not at all (issue 18).
-                outbox.queue_confirmation(
-                    session,
-                    request_id=request_id,
-                    reference=reference,
-                    recipient=recipient,
-                    # In the language of the page the request was made on.
-                    locale=details.form_language,
-                )
-            return Submitted(reference, created=True)
+            return Submitted(reference, created=True, request_id=request_id)
         existing = _stored_for_token(session, token)
         if existing is not None:
             changes = answers_changed(existing, details)
             if changes:
                 _record_resend(session, request_id=existing.id, changes=changes)
-            return Submitted(existing.reference, created=False, changed=bool(changes))
+            return Submitted(
+                existing.reference, created=False, request_id=existing.id, changed=bool(changes)
+            )
     raise ReferenceUnavailable("could not allocate a unique reference code")
 
 
