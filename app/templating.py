@@ -15,7 +15,7 @@ from flask_babel import Babel, format_date, get_locale
 
 from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, _n
 from app.common.validation import phone_href
-from app.requests import intake_queue, reference_codes
+from app.requests import reference_codes
 from app.serving import language as page_language
 from app.serving.pages import SHARED_PAGE_KEY
 from app.vocabulary import BY_NAME, Vocabulary
@@ -40,7 +40,7 @@ def reference(value: str | None) -> str:
 
 def waited(since: datetime, now: datetime) -> str:
     """How long a request has waited, in the largest units that matter."""
-    seconds = max(0, int((now - intake_queue.as_utc(since)).total_seconds()))
+    seconds = max(0, int((now - since).total_seconds()))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     if days:

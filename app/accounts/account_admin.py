@@ -142,11 +142,7 @@ def find_invitation(session: Session, *, token: str, now: datetime) -> StaffInvi
     invitation = session.scalar(
         select(StaffInvitation).where(StaffInvitation.token_hash == _hash_token(token))
     )
-    if (
-        invitation is None
-        or invitation.used_at is not None
-        or staff_accounts.as_utc(invitation.expires_at) <= now
-    ):
+    if invitation is None or invitation.used_at is not None or invitation.expires_at <= now:
         raise InvitationInvalid
     staff = session.get(StaffUser, invitation.staff_id)
     if staff is None or not staff.active:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.common.time import as_utc
 from app.fhir import codes
 from app.models import AppointmentRequest
 from app.requests import reference_codes
@@ -66,13 +65,13 @@ def full_url(settings: FhirSettings, resource_type: str, request_id: int, part: 
 
 def instant(value: datetime) -> str:
     # "+00:00" rather than "Z": both are FHIR, and it is what fhir.resources writes back.
-    return as_utc(value).astimezone(UTC).isoformat(timespec="seconds")
+    return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _row_changed(row: AppointmentRequest) -> datetime:
     """The latest time the request itself records; export.last_changed adds its history."""
     times = [t for t in (row.submitted_at, row.claimed_at, row.closed_at) if t is not None]
-    return max(as_utc(t) for t in times)
+    return max(times)
 
 
 def _concept(codings: tuple[codes.Coding, ...] | list[codes.Coding], text: str) -> Resource:

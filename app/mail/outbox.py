@@ -35,10 +35,10 @@ from sqlalchemy.orm import Session
 
 from app.audit import trail
 from app.common.actor import Actor
-from app.common.time import as_utc
 from app.models import AppointmentRequest, OutboxMessage
+from app.requests import overdue
 from app.requests.appointment_requests import NewRequest, Submitted
-from app.vocabulary import OPEN_STATUSES, AuditAction, MessageKind, OutboxStatus, RequestStatus
+from app.vocabulary import AuditAction, MessageKind, OutboxStatus, RequestStatus
 
 DEFAULT_LOCALE = "en"
 _ERROR_MAX = 255
@@ -124,7 +124,7 @@ def queue_intake_alert(
         .order_by(OutboxMessage.id.desc())
         .limit(1)
     ).first()
-    if previous is not None and as_utc(previous.created_at) > now - every:
+    if previous is not None and previous.created_at > now - every:
         return None
     arrivals = select(
         func.count(),
@@ -141,7 +141,7 @@ def queue_intake_alert(
     counts = AlertCounts(
         arrived=arrived,
         interpreter=interpreter or 0,
-        overdue=count_overdue(session, now=now),
+        overdue=overdue.count(session, now=now),
         through_id=through_id,
     )
     statement = _insert_ignoring_conflicts(session).values(
@@ -163,17 +163,6 @@ def queue_intake_alert(
     stored = session.execute(statement).scalar()
     # Another worker stored the same alert first: it will be sent once, by whoever claims it.
     return counts if stored is not None else None
-
-
-def count_overdue(session: Session, *, now: datetime) -> int:
-    # The reply-due time is stored when a request arrives (the business clock, issue 16):
-    # the same condition as the queue's overdue filter.
-    return session.execute(
-        select(func.count()).where(
-            AppointmentRequest.status.in_(OPEN_STATUSES),
-            AppointmentRequest.reply_due_at < now,
-        )
-    ).scalar_one()
 
 
 @cache
@@ -258,7 +247,7 @@ def claim_batch(session: Session, *, now: datetime, lease: timedelta, limit: int
             recipient=row.recipient,
             payload=row.payload,
             attempts=row.attempts,
-            created_at=as_utc(row.created_at),
+            created_at=row.created_at,
         )
         for row in sorted(rows, key=lambda r: r.id)
     ]
@@ -469,14 +458,14 @@ def overview(session: Session, *, now: datetime, limit: int = 100) -> OutboxOver
         sending=counts.get(OutboxStatus.SENDING, 0),
         failed=counts.get(OutboxStatus.FAILED, 0),
         sent_last_day=sent_last_day or 0,
-        oldest_pending=as_utc(oldest) if oldest else None,
+        oldest_pending=oldest,
         failed_messages=[
             FailedMessage(
                 token=r.token,
                 kind=MessageKind(r.kind),
                 reference=r.reference,
                 attempts=r.attempts,
-                failed_at=as_utc(r.failed_at) if r.failed_at else None,
+                failed_at=r.failed_at,
                 reason=r.last_error,
                 can_send_again=r.recipient is not None,
             )

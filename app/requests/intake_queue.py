@@ -14,12 +14,10 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
-from app.common.time import as_utc
 from app.models import NAME_MAX, AppointmentRequest, StaffUser
-from app.requests import reference_codes
+from app.requests import overdue, reference_codes
 from app.vocabulary import (
-    ACTIVE_STATUSES,
-    OPEN_STATUSES,
+    NOT_CLOSED,
     BestTime,
     Language,
     PageLanguage,
@@ -30,9 +28,10 @@ PAGE_SIZE = 50
 
 
 class StatusFilter(enum.StrEnum):
-    # "open" is the default: every request that needs someone's action (not closed).
-    OPEN = "open"
-    # Awaiting first contact and past the reply promise.
+    # The default: every request that needs someone's action, i.e. not closed ("open" in
+    # the address, as bookmarks and links have it).
+    NOT_CLOSED = "open"
+    # Nobody reached yet and past the reply promise (app/requests/overdue.py).
     OVERDUE = "overdue"
     NEW = "new"
     IN_PROGRESS = "in_progress"
@@ -71,7 +70,7 @@ class FormLanguageFilter(enum.StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class QueueFilters:
-    status: StatusFilter = StatusFilter.OPEN
+    status: StatusFilter = StatusFilter.NOT_CLOSED
     referral: ReferralFilter = ReferralFilter.ANY
     claim: ClaimFilter = ClaimFilter.ANY
     interpreter: InterpreterFilter = InterpreterFilter.ANY
@@ -111,11 +110,6 @@ class QueueRow:
 class QueuePage:
     rows: list[QueueRow]
     next_after: int | None  # the id to continue after, or None on the last page
-
-
-def is_overdue(*, status: RequestStatus, reply_due_at: datetime, now: datetime) -> bool:
-    """Past the reply promise with nobody having reached the patient yet."""
-    return status in OPEN_STATUSES and now > as_utc(reply_due_at)
 
 
 def where_interpreter(query: Select, choice: InterpreterFilter) -> Select:
@@ -166,7 +160,7 @@ def _filtered(
     if status is not None:
         query = query.where(ar.status == status)
     if filters.status == StatusFilter.OVERDUE:
-        query = query.where(ar.reply_due_at < now)
+        query = query.where(overdue.condition(now))
 
     query = where_referral(query, filters.referral)
     query = where_interpreter(query, filters.interpreter)
@@ -202,10 +196,10 @@ def _page_query(
 ) -> Select:
     if filters.status == StatusFilter.ALL:
         statuses: tuple[RequestStatus | None, ...] = (None,)
-    elif filters.status == StatusFilter.OPEN:
-        statuses = ACTIVE_STATUSES
+    elif filters.status == StatusFilter.NOT_CLOSED:
+        statuses = NOT_CLOSED
     elif filters.status == StatusFilter.OVERDUE:
-        statuses = OPEN_STATUSES
+        statuses = overdue.CAN_BE_OVERDUE
     else:
         statuses = (RequestStatus(filters.status.value),)
     branches = []
@@ -274,9 +268,9 @@ def iter_queue(
 
 
 def _row(r, *, now: datetime) -> QueueRow:
-    submitted_at = as_utc(r[4])
+    submitted_at = r[4]
     status = RequestStatus(r[5])
-    reply_due = as_utc(r[10])
+    reply_due = r[10]
     return QueueRow(
         id=r[0],
         reference=r[1],
@@ -289,7 +283,7 @@ def _row(r, *, now: datetime) -> QueueRow:
         claimed_by_id=r[8],
         claimed_by_name=r[9],
         reply_due=reply_due,
-        overdue=is_overdue(status=status, reply_due_at=reply_due, now=now),
+        overdue=overdue.is_overdue(status=status, reply_due_at=reply_due, now=now),
         phone=r[11],
         best_time_to_call=BestTime(r[12]),
         language=Language(r[13]),
