@@ -16,7 +16,7 @@ from app.common.validation import row_id
 from app.db import get_session
 from app.intake.forms import queue_filters
 from app.intake.views import clock
-from app.requests import access_metrics, csv_export, intake_queue, retention
+from app.requests import access_metrics, csv_export, retention
 from app.serving.cross_origin import is_cross_origin
 from app.transactions import read_only, record_after_reading
 from app.vocabulary import AuditAction
@@ -80,14 +80,7 @@ def export_csv():
         abort(400)
     _form, filters, _after = queue_filters()
     actor, now = current_actor(), now_utc()
-    rows = list(
-        intake_queue.iter_queue(
-            get_session(),
-            filters=filters,
-            viewer_id=actor.staff_id,
-            now=now,
-        )
-    )
+    rows = csv_export.export_rows(get_session(), filters=filters, viewer_id=actor.staff_id, now=now)
     record_after_reading(
         lambda session: csv_export.record_export(
             session, actor=actor, filters=filters, rows=len(rows)

@@ -16,27 +16,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from app.fhir import codes
 from app.models import AppointmentRequest
 from app.requests import reference_codes
-from app.vocabulary import (
-    BestTime,
-    CallFirst,
-    CloseReason,
-    ContactMethod,
-    Insurance,
-    Language,
-    MetastasisSite,
-    RequestStatus,
-    Sex,
-    Submitter,
-    UsState,
-    Vocabulary,
-    YesNoNotSure,
-)
+from app.requests.fields import FIELDS, RequestField, answer_given, is_coded, stored_answer
+from app.vocabulary import CloseReason, Insurance, Language, RequestStatus
 
 Resource = dict[str, Any]
 
@@ -441,88 +428,17 @@ def _search(identifier: Resource) -> str:
 
 
 def _answers(row: AppointmentRequest, settings: FhirSettings) -> Iterator[Resource]:
-    """Every answer as given, for audit: coded answers keep our own code and label."""
-
-    def coded(link: str, text: str, options: type[Vocabulary], *values: str | None):
-        answers = [
-            {
-                "valueCoding": codes.coding(
-                    settings.code_system(link), value, options.label_for(value) or value
-                )
-            }
-            for value in values
-            if value
-        ]
-        return {"linkId": link, "text": text, "answer": answers}
-
-    def string(link: str, text: str, value: str | None):
-        return {"linkId": link, "text": text, "answer": [{"valueString": value}] if value else []}
-
-    def boolean(link: str, text: str, value: bool | None):
-        answer = [] if value is None else [{"valueBoolean": bool(value)}]
-        return {"linkId": link, "text": text, "answer": answer}
-
-    submitter = "patient" if row.submitted_by_patient else "someone_else"
-    yield coded("submitter", "Who is filling in this form?", Submitter, submitter)
-    yield string("submitter_name", "Your full name", row.submitter_name)
-    yield string(
-        "submitter_relationship", "Your relationship to the patient", row.submitter_relationship
-    )
-    yield string(
-        "submitter_phone", "Your phone number", _typed(row.submitter_phone, row.submitter_phone_ext)
-    )
-    yield string("submitter_email", "Your email address", row.submitter_email)
-    yield coded("call_first", "Who should we call first?", CallFirst, row.call_first)
-    yield string("first_name", "First name", row.first_name)
-    yield string("last_name", "Last name", row.last_name)
-    dob = [{"valueDate": row.date_of_birth.isoformat()}] if row.date_of_birth else []
-    yield {"linkId": "date_of_birth", "text": "Date of birth", "answer": dob}
-    yield coded("sex", "Sex", Sex, row.sex)
-    yield string("email", "Email address", row.email)
-    yield string("phone", "Phone number", _typed(row.phone, row.phone_ext))
-    yield coded(
-        "contact_method",
-        "How should we contact the patient?",
-        ContactMethod,
-        row.contact_method,
-    )
-    yield coded("best_time_to_call", "Best time to call", BestTime, row.best_time_to_call)
-    yield coded("state", "State", UsState, row.state)
-    yield string("zip_code", "ZIP code", row.zip_code)
-    yield coded("language", "Preferred language", Language, row.language)
-    yield string("language_other", "Which language?", row.language_other)
-    yield boolean("interpreter_needed", "Is an interpreter needed?", row.interpreter_needed)
-    yield coded(
-        "diagnosed_metastatic",
-        "Has the patient been diagnosed with breast cancer that has spread beyond the breast?",
-        YesNoNotSure,
-        row.diagnosed_metastatic,
-    )
-    yield coded(
-        "metastasis_sites", "Where has it spread?", MetastasisSite, *(row.metastasis_sites or [])
-    )
-    yield boolean("in_treatment", "Is the patient being treated for cancer now?", row.in_treatment)
-    yield coded("insurance_type", "Insurance", Insurance, row.insurance_type)
-    yield string("insurance_carrier", "Insurance company name", row.insurance_carrier)
-    yield boolean("has_referral", "Has a physician referred the patient to us?", row.has_referral)
-    referral = row.referral if row.has_referral else None
-    if referral is not None:
-        yield string("physician_name", "Referring physician's name", referral.physician_name)
-        yield string(
-            "physician_phone",
-            "Referring physician's phone number",
-            _typed(referral.physician_phone, referral.physician_phone_ext),
-        )
-        yield string("physician_practice", "Practice or hospital", referral.practice)
-        yield string("physician_fax", "Fax number", referral.fax)
-        yield string("physician_email", "Email address", referral.email)
-        yield string("physician_npi", "NPI number", referral.npi)
-    yield string("message", "Anything else you would like us to know?", row.message)
-    yield boolean(
-        "consent",
-        "I agree to be contacted by the center about this request by phone or email",
-        row.consent_to_contact,
-    )
+    """Every answer of the question list (app/requests/fields.py), as given, for audit:
+    the question's name as linkId and its label as text; coded answers keep our own code
+    and label, a phone its extension."""
+    for field in FIELDS:
+        answer = answer_given(field, stored_answer(row, field))
+        extension = stored_answer(row, field, extension=True) if field.extension_column else None
+        yield {
+            "linkId": field.name,
+            "text": field.label,
+            "answer": _answer_values(field, answer, extension, settings),
+        }
     # Not a question: the language of the page the form was filled in on.
     language = codes.FORM_LANGUAGE.get(str(row.form_language))
     yield {
@@ -532,8 +448,35 @@ def _answers(row: AppointmentRequest, settings: FhirSettings) -> Iterator[Resour
     }
 
 
-def _typed(number: str | None, extension: str | None) -> str | None:
-    return f"{number} ext. {extension}" if number and extension else number
+def _answer_values(
+    field: RequestField, answer: object, extension: object, settings: FhirSettings
+) -> list[Resource]:
+    if answer is None or answer == []:
+        return []
+    if is_coded(field):
+        chosen = answer if isinstance(answer, list) else [answer]
+        return [
+            {
+                "valueCoding": codes.coding(
+                    settings.code_system(field.name),
+                    value,
+                    field.vocabulary.label_for(value) or value,  # type: ignore[union-attr]
+                )
+            }
+            for value in chosen
+        ]
+    if isinstance(answer, bool):
+        return [{"valueBoolean": answer}]
+    if isinstance(answer, date):
+        return [{"valueDate": answer.isoformat()}]
+    if isinstance(answer, str):
+        return [{"valueString": _typed(answer, extension) if extension else answer}]
+    # A new kind of answer must be given a FHIR type here, not dropped.
+    raise BundleInvalid(f"no QuestionnaireResponse answer type for {field.name}")
+
+
+def _typed(number: str, extension: object) -> str:
+    return f"{number} ext. {extension}"
 
 
 def request_bundle(

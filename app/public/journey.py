@@ -37,6 +37,7 @@ from app.requests.fields import (
     BY_NAME,
     FIELDS,
     STEPS,
+    RequestField,
     Step,
     Stored,
     asked,
@@ -65,7 +66,7 @@ def check_title(step: Step) -> object:
 
 # Questions whose own label does not read well alone on the answers page.
 _CHECK_LABELS: dict[str, object] = {
-    "dob_month": for_person(_l("Your date of birth"), _l("The patient's date of birth")),
+    "date_of_birth": for_person(_l("Your date of birth"), _l("The patient's date of birth")),
     "submitter_name": _l("Your full name"),
     "consent": _l("You agree to be contacted about this request"),
 }
@@ -397,14 +398,14 @@ def answer_rows(form: AppointmentRequestForm, answers: dict) -> list[AnswerRow]:
             continue
         form_field = form[field.form_field]
         label = _CHECK_LABELS.get(field.name, form_field.label.text)
-        rows.append(AnswerRow(field.step, _anchor(form_field), label, _shown(form, field.name)))
+        rows.append(AnswerRow(field.step, _anchor(form_field), label, _shown(form, field)))
     return rows
 
 
-def _shown(form: AppointmentRequestForm, name: str) -> object:
-    field = form[name]
-    if name == "dob_month":
-        born = form.date_of_birth
+def _shown(form: AppointmentRequestForm, question: RequestField) -> object:
+    field = form[question.form_field]
+    if question.stored == Stored.DATE:
+        born = form.birth_date()
         if not born:
             return ""
         # As typed in English (month first); Spanish readers get the month's name, so the

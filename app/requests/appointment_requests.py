@@ -58,6 +58,8 @@ class NewRequest:
     insurance_carrier: str | None
     message: str | None
     consent_to_contact: bool
+    # A physician referred the patient: then, and only then, ``referral`` says who.
+    has_referral: bool
     referral: ReferralDetails | None
     # The newer answers, with defaults so that a caller that does not ask them still works.
     submitter_email: str | None = None
@@ -66,6 +68,10 @@ class NewRequest:
     phone_ext: str | None = None
     # The language of the page the form was sent from (PageLanguage): "en" or "es".
     form_language: str = "en"
+
+    def __post_init__(self) -> None:
+        if self.has_referral != (self.referral is not None):
+            raise ValueError("a referral's details come with has_referral, and only with it")
 
     @property
     def receipt_address(self) -> str | None:
@@ -241,5 +247,4 @@ def _row_values(
         "reference": reference,
         "submission_token": token,
         "status": RequestStatus.NEW,
-        "has_referral": details.referral is not None,
     }

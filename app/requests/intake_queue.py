@@ -96,13 +96,6 @@ class QueueRow:
     best_time_to_call: BestTime
     language: Language
     language_other: str | None
-    # The rest are for the CSV export (the newer answers of issue 15).
-    phone_ext: str | None = None
-    submitter_phone: str | None = None
-    submitter_phone_ext: str | None = None
-    submitter_email: str | None = None
-    call_first: str | None = None
-    insurance_type: str | None = None
     form_language: str | None = None
 
 
@@ -148,12 +141,6 @@ def _filtered(
         ar.best_time_to_call,
         ar.language,
         ar.language_other,
-        ar.phone_ext,
-        ar.submitter_phone,
-        ar.submitter_phone_ext,
-        ar.submitter_email,
-        ar.call_first,
-        ar.insurance_type,
         ar.form_language,
     ).outerjoin(StaffUser, StaffUser.id == ar.claimed_by_id)
 
@@ -288,13 +275,7 @@ def _row(r, *, now: datetime) -> QueueRow:
         best_time_to_call=BestTime(r[12]),
         language=Language(r[13]),
         language_other=r[14],
-        phone_ext=r[15],
-        submitter_phone=r[16],
-        submitter_phone_ext=r[17],
-        submitter_email=r[18],
-        call_first=_code(r[19]),
-        insurance_type=_code(r[20]),
-        form_language=_code(r[21]),
+        form_language=_code(r[15]),
     )
 
 

@@ -191,6 +191,7 @@ def request_details(**overrides) -> NewRequest:
         insurance_carrier="Florida Blue",
         message=None,
         consent_to_contact=True,
+        has_referral=referral is not None,
         referral=referral,
     )
     fields.update(overrides)
