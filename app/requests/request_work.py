@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import case, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from app.audit import trail
@@ -150,14 +150,12 @@ def history(session: Session, *, request_id: int) -> list[RequestEvent]:
 
 
 def duplicates(session: Session, *, row: AppointmentRequest) -> list[Duplicate]:
-    """Other requests with the same date of birth and last name, or the same email or phone."""
+    """Other requests that may be the same person's, newest first, each with why it
+    matched: the database says which of the rules each one meets (one query)."""
+    rules = _same_person(row)
+    if not rules:
+        return []
     ar = AppointmentRequest
-    same_person = (ar.date_of_birth == row.date_of_birth) & (
-        func.lower(ar.last_name) == row.last_name.lower()
-    )
-    conditions = [ar.email == row.email, ar.phone == row.phone]
-    if row.date_of_birth is not None:
-        conditions.append(same_person)
     found = session.execute(
         select(
             ar.reference,
@@ -165,25 +163,49 @@ def duplicates(session: Session, *, row: AppointmentRequest) -> list[Duplicate]:
             ar.last_name,
             ar.submitted_at,
             ar.status,
-            ar.date_of_birth,
-            ar.email,
-            ar.phone,
+            *(condition.label(f"rule_{n}") for n, (_, condition) in enumerate(rules)),
         )
-        .where(ar.id != row.id, ar.purged_at.is_(None), or_(*conditions))
+        .where(ar.id != row.id, ar.purged_at.is_(None), or_(*(c for _, c in rules)))
         .order_by(ar.submitted_at.desc(), ar.id.desc())
         .limit(DUPLICATES_SHOWN)
     )
-    result = []
-    for ref, first, last, submitted, status, dob, email, phone in found:
-        reasons = []
-        if dob is not None and dob == row.date_of_birth and last.lower() == row.last_name.lower():
-            reasons.append("same date of birth and last name")
-        if email == row.email:
-            reasons.append("same email")
-        if phone == row.phone:
-            reasons.append("same phone")
-        result.append(Duplicate(ref, first, last, submitted, RequestStatus(status), tuple(reasons)))
-    return result
+    return [
+        Duplicate(
+            ref,
+            first,
+            last,
+            submitted,
+            RequestStatus(status),
+            tuple(reason for (reason, _), met in zip(rules, matched, strict=True) if met),
+        )
+        for ref, first, last, submitted, status, *matched in found
+    ]
+
+
+def _same_person(row: AppointmentRequest) -> list[tuple[str, ColumnElement[bool]]]:
+    """What identifies a person, as (why, condition) pairs: the same name and date of
+    birth, the same phone, or the same e-mail. A missing answer matches nothing: two
+    requests without an e-mail are not the same person's (each is matched by an index:
+    the names' lower(), date of birth, phone, e-mail)."""
+    ar = AppointmentRequest
+    rules: list[tuple[str, ColumnElement[bool]]] = []
+    if row.date_of_birth is not None and row.first_name and row.last_name:
+        rules.append(
+            (
+                "same name and date of birth",
+                and_(
+                    ar.date_of_birth == row.date_of_birth,
+                    # lower() on both sides, by the database: SQLite folds ASCII only.
+                    func.lower(ar.last_name) == func.lower(literal(row.last_name)),
+                    func.lower(ar.first_name) == func.lower(literal(row.first_name)),
+                ),
+            )
+        )
+    if row.phone:
+        rules.append(("same phone", ar.phone == row.phone))
+    if row.email:
+        rules.append(("same email", ar.email == row.email))
+    return rules
 
 
 def record_view(session: Session, *, page: RequestPage, actor: Actor) -> None:
