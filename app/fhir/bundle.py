@@ -1,10 +1,11 @@
-"""A request as a FHIR R4 transaction Bundle, validated before it leaves.
+"""A request as a FHIR R4 transaction Bundle, checked before it leaves.
 
 The Bundle is a plain dict in FHIR JSON form. ``request_bundle`` builds it and checks it
-with the ``fhir.resources`` R4 models (types, cardinality, required elements) and with
-``validate_bundle``'s own rules the models do not enforce (required code bindings, every
+with ``validate_bundle``'s rules (required code bindings, unique urn:uuid fullUrls, every
 reference resolving inside the bundle). A bundle that fails is a bug here, never the
-patient's doing, so it raises instead of being sent.
+patient's doing, so it raises instead of being sent. R4's structure (types, cardinality,
+required elements) is checked by the tests with R4 models the app does not load: a worker
+carries no FHIR library (docs/fhir.md).
 
 Every ``fullUrl`` is a ``urn:uuid:`` derived (uuid5) from the settings' system base, the
 resource type and the request's id: the same request always gives the same ids, so an
@@ -51,7 +52,7 @@ def full_url(settings: FhirSettings, resource_type: str, request_id: int, part: 
 
 
 def instant(value: datetime) -> str:
-    # "+00:00" rather than "Z": both are FHIR, and it is what fhir.resources writes back.
+    # "+00:00" rather than "Z": both are FHIR (an instant with its offset).
     return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -592,52 +593,54 @@ def _references(value: object) -> Iterator[str]:
 
 
 def problems(bundle: Resource) -> list[str]:
-    """What is wrong with a bundle: empty when FHIR R4 and our rules accept it."""
-    # Imported on first use: the R4 models take about 15 MB, and most workers never
-    # export (docs/performance.md, worker memory).
-    from fhir.resources.bundle import Bundle
-    from pydantic import ValidationError
+    """What is wrong with a bundle by the rules checked at every export: empty when they
+    accept it. FHIR R4's structure (types, cardinality, required elements) is checked by
+    the tests, on every shape of request, with R4 models the app does not load
+    (tests/fhir/r4.py; docs/fhir.md says why)."""
+    return _url_problems(bundle) + _code_problems(bundle)
 
-    found: list[str] = []
-    try:
-        Bundle.parse_obj(bundle)
-    except ValidationError as error:
-        found.append(f"FHIR R4 models refuse it: {error}")
-    entries = bundle.get("entry") or []
-    urls = [entry.get("fullUrl") for entry in entries]
+
+def _url_problems(bundle: Resource) -> list[str]:
+    """Unique urn:uuid fullUrls, and every reference resolving inside the bundle."""
+    urls = [entry.get("fullUrl") for entry in bundle.get("entry") or []]
+    found = []
     if len(set(urls)) != len(urls):
         found.append("two entries share a fullUrl")
-    for url in urls:
-        if not (isinstance(url, str) and url.startswith("urn:uuid:")):
-            found.append(f"fullUrl {url!r} is not a urn:uuid")
-    for reference in _references(bundle):
-        if reference not in urls:
-            found.append(f"reference {reference!r} does not resolve inside the bundle")
+    found += [
+        f"fullUrl {url!r} is not a urn:uuid"
+        for url in urls
+        if not (isinstance(url, str) and url.startswith("urn:uuid:"))
+    ]
+    found += [
+        f"reference {reference!r} does not resolve inside the bundle"
+        for reference in _references(bundle)
+        if reference not in urls
+    ]
+    return found
 
-    def check(kind: str, field: str, value: object) -> None:
-        allowed = REQUIRED_CODES.get((kind, field))
-        if allowed is not None and value is not None and value not in allowed:
-            found.append(f"{kind}.{field} {value!r} is not an R4 code")
 
-    check("Bundle", "type", bundle.get("type"))
-    for entry in entries:
+def _code_problems(bundle: Resource) -> list[str]:
+    """The codes of required bindings, which the R4 models accept any string for."""
+    coded: list[tuple[str, str, object]] = [("Bundle", "type", bundle.get("type"))]
+    for entry in bundle.get("entry") or []:
         resource = entry.get("resource") or {}
         kind = resource.get("resourceType", "")
-        for field in ("gender", "status", "intent"):
-            check(kind, field, resource.get(field))
+        coded += [(kind, field, resource.get(field)) for field in ("gender", "status", "intent")]
         for point in resource.get("telecom") or []:
-            check("ContactPoint", "system", point.get("system"))
-            check("ContactPoint", "use", point.get("use"))
-        for name in resource.get("name") or []:
-            if isinstance(name, dict):
-                check("HumanName", "use", name.get("use"))
-        check("Bundle.request", "method", (entry.get("request") or {}).get("method"))
-    return found
+            coded += [("ContactPoint", f, point.get(f)) for f in ("system", "use")]
+        names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
+        coded += [("HumanName", "use", name.get("use")) for name in names]
+        coded.append(("Bundle.request", "method", (entry.get("request") or {}).get("method")))
+    return [
+        f"{kind}.{field} {value!r} is not an R4 code"
+        for kind, field, value in coded
+        if value is not None and value not in REQUIRED_CODES.get((kind, field), (value,))
+    ]
 
 
 def validate_bundle(bundle: Resource) -> None:
     found = problems(bundle)
     if found:
-        # pydantic's messages name the path and the rule, not the value, and ours quote
-        # only codes and urn:uuid references: no patient data goes into the exception.
+        # The messages quote only codes and urn:uuid references: no patient data goes
+        # into the exception.
         raise BundleInvalid("; ".join(found))
