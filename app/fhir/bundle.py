@@ -620,22 +620,29 @@ def _url_problems(bundle: Resource) -> list[str]:
 
 
 def _code_problems(bundle: Resource) -> list[str]:
-    """The codes of required bindings, which the R4 models accept any string for."""
-    coded: list[tuple[str, str, object]] = [("Bundle", "type", bundle.get("type"))]
+    """The codes of required bindings, which R4 models accept any string for."""
+    return [
+        f"{kind}.{field} {value!r} is not an R4 code"
+        for kind, field, value in _coded(bundle)
+        if value is not None and value not in REQUIRED_CODES.get((kind, field), (value,))
+    ]
+
+
+def _coded(bundle: Resource) -> Iterator[tuple[str, str, object]]:
+    """(type, element, value) for every element bound to a required value set."""
+    yield "Bundle", "type", bundle.get("type")
     for entry in bundle.get("entry") or []:
         resource = entry.get("resource") or {}
         kind = resource.get("resourceType", "")
-        coded += [(kind, field, resource.get(field)) for field in ("gender", "status", "intent")]
+        for field in ("gender", "status", "intent"):
+            yield kind, field, resource.get(field)
         for point in resource.get("telecom") or []:
-            coded += [("ContactPoint", f, point.get(f)) for f in ("system", "use")]
-        names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
-        coded += [("HumanName", "use", name.get("use")) for name in names]
-        coded.append(("Bundle.request", "method", (entry.get("request") or {}).get("method")))
-    return [
-        f"{kind}.{field} {value!r} is not an R4 code"
-        for kind, field, value in coded
-        if value is not None and value not in REQUIRED_CODES.get((kind, field), (value,))
-    ]
+            yield "ContactPoint", "system", point.get("system")
+            yield "ContactPoint", "use", point.get("use")
+        for name in resource.get("name") or []:
+            if isinstance(name, dict):
+                yield "HumanName", "use", name.get("use")
+        yield "Bundle.request", "method", (entry.get("request") or {}).get("method")
 
 
 def validate_bundle(bundle: Resource) -> None:

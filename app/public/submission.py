@@ -4,8 +4,9 @@ as app/requests/fields.py describes it, from the same parsers the form's checks 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app.common.validation import (
     ParsedPhone,
@@ -56,32 +57,45 @@ def _columns(field: RequestField) -> tuple[str, ...]:
 
 def _stored(form: AppointmentRequestForm, field: RequestField) -> dict[str, object]:
     """One answer's columns (a phone's extension beside its number), in stored shape."""
+    shape = _SHAPES.get(field.stored)
+    if shape is None:
+        raise NotValidated(f"{field.name}: no stored shape for {field.stored}")
     data = form[field.form_field].data
-    match field.stored:
-        case Stored.TEXT:
-            return {field.column: data}
-        case Stored.OPTIONAL | Stored.CODE:
-            return {field.column: data or None}
-        case Stored.CODES:
-            return {field.column: list(data or [])}
-        case Stored.FLAG:
-            # A check box's data is True or False; a radio's is the answer chosen.
-            chosen = data == field.flag_answer if isinstance(data, str) else bool(data)
-            return {field.column: chosen}
-        case Stored.PHONE | Stored.FAX:
-            phone = _phone(field, data) if data else None
-            stored = {field.column: phone.number if phone else None}
-            if field.extension_column:
-                stored[field.extension_column] = phone.extension if phone else None
-            return stored
-        case Stored.EMAIL:
-            return {field.column: _valid(field, parse_email(data)) if data else None}
-        case Stored.ZIP:
-            return {field.column: _valid(field, parse_zip(data or ""))}
-        case Stored.DATE:
-            born = date_from_boxes(*(form[box].data or "" for box in field.form_fields))
-            return {field.column: _valid(field, born if isinstance(born, date) else None)}
-    raise NotValidated(f"{field.name}: no stored shape for {field.stored}")
+    if field.stored == Stored.DATE:
+        data = [form[box].data or "" for box in field.form_fields]
+    return shape(field, data)
+
+
+def _flag(field: RequestField, data: object) -> dict[str, object]:
+    # A check box's data is True or False; a radio's is the answer chosen.
+    return {field.column: data == field.flag_answer if isinstance(data, str) else bool(data)}
+
+
+def _phone_columns(field: RequestField, data: str | None) -> dict[str, object]:
+    phone = _phone(field, data) if data else None
+    stored: dict[str, object] = {field.column: phone.number if phone else None}
+    if field.extension_column:
+        stored[field.extension_column] = phone.extension if phone else None
+    return stored
+
+
+def _date(field: RequestField, boxes: list[str]) -> dict[str, object]:
+    born = date_from_boxes(*boxes)
+    return {field.column: _valid(field, born if isinstance(born, date) else None)}
+
+
+_SHAPES: dict[Stored, Callable[[RequestField, Any], dict[str, object]]] = {
+    Stored.TEXT: lambda f, data: {f.column: data},
+    Stored.OPTIONAL: lambda f, data: {f.column: data or None},
+    Stored.CODE: lambda f, data: {f.column: data or None},
+    Stored.CODES: lambda f, data: {f.column: list(data or [])},
+    Stored.FLAG: _flag,
+    Stored.PHONE: _phone_columns,
+    Stored.FAX: _phone_columns,
+    Stored.EMAIL: lambda f, data: {f.column: _valid(f, parse_email(data)) if data else None},
+    Stored.ZIP: lambda f, data: {f.column: _valid(f, parse_zip(data or ""))},
+    Stored.DATE: _date,
+}
 
 
 def _phone(field: RequestField, typed: str) -> ParsedPhone:
