@@ -17,6 +17,7 @@ from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, _n
 from app.common.validation import phone_href
 from app.requests import reference_codes
 from app.serving import language as page_language
+from app.serving import static_files
 from app.serving.pages import SHARED_PAGE_KEY
 from app.vocabulary import BY_NAME, Vocabulary
 
@@ -134,9 +135,11 @@ def _language_context() -> dict[str, Any]:
 
 
 def static_url(filename: str) -> str:
-    """A static file's address without the language prefix: /static/... is one file
-    whatever the page's language (one copy in browsers and nginx, which serves /static/)."""
-    built = url_for("static", filename=filename)
+    """A static file's address under its fingerprinted name (app/serving/static_files.py:
+    kept a year, immutable), without the language prefix: /static/... is one file whatever
+    the page's language (one copy in browsers and nginx)."""
+    fingerprints = current_app.extensions[static_files.EXTENSION_KEY]
+    built = url_for("static", filename=fingerprints.name_for(filename))
     if not has_request_context():
         return built
     base = request.environ.get(page_language.BASE_SCRIPT_KEY, request.script_root)
