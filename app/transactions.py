@@ -25,7 +25,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, make_response
+from flask import current_app, g, make_response, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
@@ -56,8 +56,11 @@ def commits(view: Callable[..., Any]) -> Callable[..., Any]:
                 else:
                     session.rollback()
         except DATABASE_UNAVAILABLE:
-            # Logged without the statement's values (the engine hides them: patient data).
-            current_app.logger.warning("not saved: database unavailable", exc_info=True)
+            # Logged with the page's endpoint, never the statement's values (the engine hides
+            # them: patient data).
+            current_app.logger.warning(
+                "not saved: database unavailable (%s)", request.endpoint, exc_info=True
+            )
             discard_session()
             page = g.pop(_UNAVAILABLE_PAGE, None)
             return make_response(page()) if page is not None else render_error(503)
