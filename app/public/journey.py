@@ -221,11 +221,23 @@ class Confirmed:
     changed: bool = False
 
 
+def _draft(session: Session, key: str | None, now: datetime) -> RequestDraft | None:
+    """The browser's draft, unless it has none (a first visit: no database read at all)
+    or it has expired."""
+    return drafts.find(session, key, now=now) if key else None
+
+
+def _answers_checked(draft: RequestDraft) -> tuple[AppointmentRequestForm, dict]:
+    answers = dict(draft.answers or {})
+    form, _ = check(answers)
+    return form, answers
+
+
 def show_step(session: Session, *, key: str | None, step: Step, now: datetime):
     """A step as the person should see it, or where they should be instead: the start
     when there is no draft (for any step but the first), the first step not yet answered
     when it comes before this one, "you sent this" once sent."""
-    draft = drafts.find(session, key, now=now) if key else None
+    draft = _draft(session, key, now)
     if draft is None:
         return (
             StepToShow(step, form_for({}), {}, blank=True)
@@ -239,8 +251,7 @@ def show_step(session: Session, *, key: str | None, step: Step, now: datetime):
     if unchecked is not None and STEPS.index(unchecked) < STEPS.index(step):
         # A later page, before an earlier one is answered: the earlier one first.
         return GoTo(unchecked)
-    answers = dict(draft.answers or {})
-    form, _ = check(answers)
+    form, answers = _answers_checked(draft)
     # A page's problems show once it has been sent; before that it is just asked.
     keep_only_errors_of(form, step if step.value in checked else None)
     return StepToShow(step, form, answers)
@@ -258,7 +269,7 @@ def save_step(
 ) -> Saved | GoTo:
     """Keep what one page sent in the draft (valid or not: it is shown again as typed),
     beginning the draft on the first page, and say where the person goes next."""
-    draft = drafts.find(session, key, now=now) if key else None
+    draft = _draft(session, key, now)
     begun = None
     if draft is None:
         if step is not STEPS[0]:
@@ -308,7 +319,7 @@ def _unfinished(draft: RequestDraft) -> GoTo | None:
 
 def show_answers(session: Session, *, key: str | None, now: datetime):
     """Check your answers, or the page to finish first (or the start, or "you sent it")."""
-    draft = drafts.find(session, key, now=now) if key else None
+    draft = _draft(session, key, now)
     if draft is None:
         return GoTo(Place.START)
     if draft.sent_reference:
@@ -316,8 +327,7 @@ def show_answers(session: Session, *, key: str | None, now: datetime):
     unfinished = _unfinished(draft)
     if unfinished is not None:
         return unfinished
-    answers = dict(draft.answers or {})
-    form, _ = check(answers)
+    form, answers = _answers_checked(draft)
     return AnswersToCheck(form, answers, draft.form_token)
 
 
@@ -328,7 +338,7 @@ def ready_to_send(session: Session, *, key: str | None, token: str, now: datetim
     stored = appointment_requests.reference_for_token(session, token=token)
     if stored is not None:
         return Confirmed(stored)
-    draft = drafts.find(session, key, now=now) if key else None
+    draft = _draft(session, key, now)
     if draft is None:
         return GoTo(Place.START)
     if draft.sent_reference:
@@ -339,8 +349,7 @@ def ready_to_send(session: Session, *, key: str | None, token: str, now: datetim
     unfinished = _unfinished(draft)
     if unfinished is not None:
         return unfinished
-    answers = dict(draft.answers or {})
-    form, _ = check(answers)
+    form, answers = _answers_checked(draft)
     return ReadyToSend(draft, form, answers)
 
 
