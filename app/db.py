@@ -32,6 +32,8 @@ READS = "reads"
 # write, as every session could before the declarations. The sign-in pages (issue 26) move
 # to @commits and leave this set; tests/test_transactions.py lists who is still in it.
 COMMITS_BY_HAND = frozenset({"auth"})
+# The execution option of the engine read-only pages use (read_only_engine).
+READ_ONLY = "read_only_transaction"
 
 # Errors that mean "the database cannot take this now", not "this request is wrong": down,
 # restarting, hung past its timeouts, out of pooled connections, or read-only (PostgreSQL
@@ -65,7 +67,22 @@ def make_engine(
         connect_args=timeouts.connect_args(),
     )
     install_postgres_timeouts(engine, timeouts)
+    _install_postgres_read_only(engine)
     return engine
+
+
+def _install_postgres_read_only(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        # psycopg begins the transaction READ ONLY while this is True, and as the server's
+        # default while it is None. Never False: that would begin READ WRITE explicitly and
+        # override a database its operator set read-only (default_transaction_read_only),
+        # which must refuse the write and give the 503. (SQLAlchemy's own
+        # postgresql_readonly option resets it to False.) Setting it sends nothing.
+        wanted = True if conn.get_execution_options().get(READ_ONLY) else None
+        driver = conn.connection.dbapi_connection
+        if driver.read_only is not wanted:
+            driver.read_only = wanted
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -110,7 +127,7 @@ def _make_sqlite_engine(url: str) -> Engine:
         options = conn.get_execution_options()
         # A page declared read-only cannot write, as on PostgreSQL (READ ONLY): a write
         # there is a mistake that must fail in the tests, not a change nobody commits.
-        _set_query_only(conn, bool(options.get(SQLITE_READ_ONLY)))
+        _set_query_only(conn, bool(options.get(READ_ONLY)))
         # A write transaction takes the write lock up front (BEGIN IMMEDIATE), so two
         # workers never both read and then fail to upgrade to a write ("database is
         # locked"); the busy timeout makes the second one wait its turn instead.
@@ -122,25 +139,19 @@ def _make_sqlite_engine(url: str) -> Engine:
     return engine
 
 
-SQLITE_READ_ONLY = "sqlite_read_only"
-
-
 def _set_query_only(conn, read_only: bool) -> None:
     # A pooled connection keeps the pragma: set it only when it changes (one statement in a
     # read page after a write page on the same connection, none otherwise).
     info = conn.connection.info
-    if info.get(SQLITE_READ_ONLY, False) != read_only:
+    if info.get(READ_ONLY, False) != read_only:
         conn.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
-        info[SQLITE_READ_ONLY] = read_only
+        info[READ_ONLY] = read_only
 
 
 def read_only_engine(engine: Engine) -> Engine:
-    """The engine as read-only pages use it: every transaction refuses writes."""
-    if engine.dialect.name == "sqlite":
-        return engine.execution_options(**{SQLITE_READ_ONLY: True})
-    # psycopg begins the transaction READ ONLY; the pool resets it when the connection
-    # comes back, so a connection never carries it into a page that writes.
-    return engine.execution_options(postgresql_readonly=True)
+    """The engine as read-only pages use it: every transaction begun on it refuses
+    writes (PostgreSQL READ ONLY, SQLite query_only), set when it begins, on both."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def init_app(app: Flask) -> None:

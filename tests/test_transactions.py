@@ -189,3 +189,30 @@ def test_a_database_that_dies_after_a_page_is_made_still_sends_the_page(proxied,
         template_rendered.disconnect(drop, app)
     assert response.status_code == 200
     assert client.get(step_url(STEPS[1])).status_code == 200
+
+
+def test_a_database_set_read_only_still_refuses_a_write_after_a_read_only_page(database_url, db):
+    # A read-only page's READ ONLY must not leave its connection beginning READ WRITE for
+    # the next page: that would override a database its operator set read-only, whose
+    # writes must be refused (the "not saved yet" page), not stored.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's default_transaction_read_only")
+    app = make_test_app(database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0)
+
+    @event.listens_for(app.extensions["db_engine"], "connect")
+    def operator_set_read_only(dbapi_connection, _record) -> None:
+        # For this app's connection only, as ALTER DATABASE would for all of them.
+        dbapi_connection.execute("SET default_transaction_read_only = on")
+        dbapi_connection.commit()
+
+    client = app.test_client()
+    with client.session_transaction() as cookie:
+        cookie["draft"] = "a-draft-that-has-expired"
+    # A read-only page on the one pooled connection (it looks the draft up)...
+    assert client.get("/request-appointment/check").status_code == 303
+    with client.session_transaction() as cookie:
+        del cookie["draft"]
+    # ...then a page that writes, on the same connection: refused, nothing stored.
+    response = client.post(step_url(STEPS[0]), data=step_data(STEPS[0], valid_answers()))
+    assert response.status_code == 503
+    assert count_rows(db, "request_drafts") == 0
