@@ -26,7 +26,7 @@ worker_class = (
     if threads > 1
     else "app.ops.worker.QueueServingSyncWorker"
 )
-# The quick lane (app/ops/quick_lane.py): a second port where a thread in every sync worker
+# The quick lane (app/serving/quick_lane.py): a second port where a thread in every sync worker
 # answers /healthz, the information page, /favicon.ico and the static files at once, even
 # while every worker waits on a hung database. nginx sends those paths there
 # (deploy/nginx.conf); point the load balancer's liveness check at its /healthz. Unset: no
@@ -89,7 +89,7 @@ def when_ready(server):
 def post_worker_init(worker):
     listener = getattr(worker, "quick_listener", None)
     if listener is not None:
-        from app.ops import quick_lane
+        from app.serving import quick_lane
 
         worker.wsgi = quick_lane.only_quick_on_the_lane(worker.wsgi)
         quick_lane.start(worker, listener)

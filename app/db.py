@@ -1,8 +1,11 @@
 """The database engine and the per-request session.
 
 One engine per application. Each request gets its own Session, kept on ``g`` and closed
-on teardown; the view that handles a successful POST commits once. Service functions
-flush but never commit.
+on teardown. What the session may do is what the request's view declares
+(``app/transactions.py``): a view that ``@commits`` gets a session that may write (on
+SQLite its transactions begin with the write lock), committed once by the decorator; a
+``@read_only`` view gets one that cannot write (PostgreSQL ``READ ONLY`` transactions,
+SQLite ``query_only``). Service functions flush but never commit.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from app.audit import chain
 from app.db_timeouts import Timeouts, install_postgres_timeouts
 from config import ConfigError
 
-_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What a view declares about its transaction: set as an attribute on the view function by
+# app/transactions.py's decorators (and carried outwards by functools.wraps).
+TRANSACTION_ATTRIBUTE = "db_transaction"
+WRITES = "writes"
+READS = "reads"
+# The execution option of the engine read-only pages use (read_only_engine).
+READ_ONLY = "read_only_transaction"
 
 # Errors that mean "the database cannot take this now", not "this request is wrong": down,
 # restarting, hung past its timeouts, out of pooled connections, or read-only (PostgreSQL
@@ -68,7 +77,22 @@ def make_engine(
         connect_args=timeouts.connect_args(),
     )
     install_postgres_timeouts(engine, timeouts)
+    _install_postgres_read_only(engine)
     return engine
+
+
+def _install_postgres_read_only(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        # psycopg begins the transaction READ ONLY while this is True, and as the server's
+        # default while it is None. Never False: that would begin READ WRITE explicitly and
+        # override a database its operator set read-only (default_transaction_read_only),
+        # which must refuse the write and give the 503. (SQLAlchemy's own
+        # postgresql_readonly option resets it to False.) Setting it sends nothing.
+        wanted = True if conn.get_execution_options().get(READ_ONLY) else None
+        driver = conn.connection.dbapi_connection
+        if driver.read_only is not wanted:
+            driver.read_only = wanted
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -110,15 +134,34 @@ def _make_sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
+        options = conn.get_execution_options()
+        # A page declared read-only cannot write, as on PostgreSQL (READ ONLY): a write
+        # there is a mistake that must fail in the tests, not a change nobody commits.
+        _set_query_only(conn, bool(options.get(READ_ONLY)))
         # A write transaction takes the write lock up front (BEGIN IMMEDIATE), so two
         # workers never both read and then fail to upgrade to a write ("database is
         # locked"); the busy timeout makes the second one wait its turn instead.
-        if conn.get_execution_options().get("sqlite_write"):
+        if options.get("sqlite_write"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _set_query_only(conn, read_only: bool) -> None:
+    # A pooled connection keeps the pragma: set it only when it changes (one statement in a
+    # read page after a write page on the same connection, none otherwise).
+    info = conn.connection.info
+    if info.get(READ_ONLY, False) != read_only:
+        conn.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+        info[READ_ONLY] = read_only
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """The engine as read-only pages use it: every transaction begun on it refuses
+    writes (PostgreSQL READ ONLY, SQLite query_only), set when it begins, on both."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def init_app(app: Flask) -> None:
@@ -148,7 +191,9 @@ def init_app(app: Flask) -> None:
         # Services find the audit trail's hash key on their session's connection.
         connection_record.info[chain.KEY_INFO] = audit_key
 
-    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.extensions["db_read_sessionmaker"] = sessionmaker(
+        bind=read_only_engine(engine), expire_on_commit=False
+    )
     app.extensions["db_write_sessionmaker"] = sessionmaker(
         bind=engine.execution_options(sqlite_write=True), expire_on_commit=False
     )
@@ -160,18 +205,53 @@ def get_engine() -> Engine:
 
 
 def get_session() -> Session:
-    """The session for the current request (or app context), created on first use."""
+    """The session for the current request (or app context), created on first use: one
+    that may write only if the request's view says it writes."""
     if "db_session" not in g:
-        writing = request.method in _WRITE_METHODS if has_request_context() else True
-        key = "db_write_sessionmaker" if writing else "db_sessionmaker"
+        key = "db_write_sessionmaker" if request_writes() else "db_read_sessionmaker"
         g.db_session = current_app.extensions[key]()
     return g.db_session
 
 
+def request_writes() -> bool:
+    """Whether this request may write: what its view declares (app/transactions.py).
+    Outside a request (a command, a worker, a test's app context) it may."""
+    if not has_request_context():
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    declared = getattr(view, TRANSACTION_ATTRIBUTE, None)
+    # Undeclared (no view matched: a 404, a 405) reads only; every view declares
+    # (tests/test_transactions.py walks the URL map).
+    return declared == WRITES
+
+
+def request_session() -> Session | None:
+    """The request's session if it has one (nothing to commit or end otherwise)."""
+    return g.get("db_session")
+
+
+def write_session() -> Session:
+    """A session of its own that may write, for a write apart from the request's own
+    transaction (a read-only page's audit entry). The caller closes it."""
+    return current_app.extensions["db_write_sessionmaker"]()
+
+
+def close_session() -> None:
+    """End the request's session here (what it read is not needed in the database any
+    more); the next ``get_session()`` begins a new one."""
+    _close_session(None)
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except DATABASE_UNAVAILABLE:
+        # The database went away after the page was made: what the session held is gone
+        # with the connection, and the page (or its error page) still goes out.
+        session.invalidate()
 
 
 def discard_session() -> None:

@@ -122,8 +122,11 @@ def _dbapi(conn: Any) -> Any:
 
 
 def install_postgres_timeouts(engine: Engine, timeouts: Timeouts) -> None:
-    statement_deadline = timeouts.client_deadline
+    _ping_at_checkout(engine, timeouts)
+    _deadline_on_every_wait(engine, timeouts.client_deadline)
 
+
+def _ping_at_checkout(engine: Engine, timeouts: Timeouts) -> None:
     @event.listens_for(engine, "connect", named=True)
     def _fresh(connection_record, **_kw):
         # Just opened under connect_timeout: no need to ping it on this first checkout.
@@ -142,6 +145,8 @@ def install_postgres_timeouts(engine: Engine, timeouts: Timeouts) -> None:
         finally:
             WATCHDOG.disarm(dbapi_connection)
 
+
+def _deadline_on_every_wait(engine: Engine, statement_deadline: float) -> None:
     @event.listens_for(engine, "before_cursor_execute", named=True)
     def _statement_starts(conn, **_kw):
         if (dbapi_connection := _dbapi(conn)) is not None:

@@ -6,7 +6,7 @@ Column sizes here are the limits the forms enforce; keep the two in step.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     false,
     func,
     text,
@@ -78,6 +79,29 @@ def _enum(cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
     )
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, always in UTC and aware of it in Python, whatever the database.
+
+    SQLite keeps a datetime's wall-clock time and drops its zone (and hands back naive
+    datetimes); PostgreSQL's timestamptz comes back in the connection's zone. So every
+    value is converted to UTC on its way in and comes back aware, in UTC, on its way out:
+    no code compares a naive time with an aware one or converts by hand. A naive value
+    given to it is taken as UTC (SQLite's CURRENT_TIMESTAMP is)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else _in_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else _in_utc(value)
+
+
+def _in_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 # Field sizes, shared with the forms.
 NAME_MAX = 100
 EMAIL_MAX = 254
@@ -113,9 +137,7 @@ class AppointmentRequest(Base):
     status: Mapped[RequestStatus] = mapped_column(
         _enum(RequestStatus, "request_status"), default=RequestStatus.NEW
     )
-    submitted_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
     # Who filled in the form.
     submitted_by_patient: Mapped[bool] = mapped_column(Boolean)
@@ -169,28 +191,28 @@ class AppointmentRequest(Base):
 
     # Intake's work on it.
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     closed_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason, "close_reason"))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Set when `flask intake purge` removes patient data after retention ends.
-    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     # The coordinator's working day (issue 16). Computed by the business clock when the
     # request arrives and stored, so the queue filters and sorts on them in SQL.
-    reply_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reply_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     received_on: Mapped[date] = mapped_column(Date)  # the center's local date
     # Set by the moves: when to call back, the appointment, and the first contact
     # (with the business minutes it took, for the access metrics).
-    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    callback_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     appointment_on: Mapped[date | None] = mapped_column(Date)
-    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     contact_business_minutes: Mapped[int | None] = mapped_column(Integer)
 
     # What the person did on their private page (issue 29), for the marks staff see in the
     # queue and on the request until someone presses "Mark as seen".
-    contact_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    documents_added_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    patient_news_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contact_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    documents_added_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    patient_news_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     referral: Mapped[Referral | None] = relationship(
         back_populates="request", uselist=False, cascade="all, delete-orphan", lazy="raise"
@@ -271,11 +293,11 @@ class StaffUser(Base):
     # (app/accounts/second_factor.py). Wrong passwords never count here: anyone who knows
     # a staff address could send them.
     wrong_codes: Mapped[int] = mapped_column(Integer, default=0)
-    codes_wait_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    codes_wait_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Changed at every sign-in and sign-out; a session cookie that carries an older
     # value is no longer accepted, so signing out ends the session everywhere.
     session_nonce: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
 
 class RequestEvent(Base):
@@ -293,9 +315,9 @@ class RequestEvent(Base):
     close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason, "close_reason"))
     note: Mapped[str | None] = mapped_column(Text)
     # What a move set (issue 16): the callback time, or the appointment date.
-    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    callback_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     appointment_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
     staff: Mapped[StaffUser | None] = relationship(lazy="raise")
 
@@ -308,9 +330,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     # The email typed at a failed sign-in, when no account matched: a staff address,
     # never a patient's.
@@ -347,8 +367,8 @@ class EmergencyAccess(Base):
 
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(String(255))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
 
 # --- E-mail outbox (issue 18) -------------------------------------------------------------
@@ -386,16 +406,14 @@ class OutboxMessage(Base):
     # SQL NULL once removed (not JSON's null), so "has a body" is a plain IS NOT NULL.
     payload: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     # Which claim holds the message and until when; a dead worker's lease runs out.
     claim_token: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         # The worker's claim: due messages in order.
@@ -421,11 +439,11 @@ class StaffSecondFactor(Base):
     # Base32, as authenticator apps take it. It must be readable to check a code, so it
     # cannot be hashed; the database's disk encryption and backups protect it (docs/security.md).
     totp_secret: Mapped[str] = mapped_column(String(64))
-    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # The 30-second step of the last code accepted: a code is never accepted twice, and
     # neither is an older one.
     last_used_step: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
 
 class StaffRecoveryCode(Base):
@@ -436,7 +454,7 @@ class StaffRecoveryCode(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_staff_recovery_codes_staff", "staff_id"),)
 
@@ -451,9 +469,9 @@ class StaffInvitation(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # True: the link sets a new password, then the second factor (a new account made in
     # the app, a forgotten password). False: the account keeps its password, which the
     # link asks for, and sets up its second factor (an account made on the command line,
@@ -480,9 +498,9 @@ class StaffSignIn(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Only for a set-up: the new authenticator's secret (base32), shown to this browser.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_staff_sign_ins_staff", "staff_id"),)
 
@@ -501,8 +519,8 @@ class StaffPasskey(Base):
     # The authenticator's signature counter: one that goes backwards means a cloned key.
     sign_count: Mapped[int] = mapped_column(Integer, default=0)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_staff_passkeys_staff", "staff_id"),)
 
@@ -522,7 +540,7 @@ class HeldNote(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
     reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
     note: Mapped[str] = mapped_column(Text)
-    held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    held_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
     __table_args__ = (Index("ix_held_notes_staff_reference", "staff_id", "reference"),)
 
@@ -551,8 +569,8 @@ class RequestDraft(Base):
     # The pages posted at least once: their problems are shown when the page is shown again.
     checked_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
     sent_reference: Mapped[str | None] = mapped_column(String(REFERENCE_LENGTH))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_request_drafts_expires_at", "expires_at"),)
 
@@ -579,11 +597,11 @@ class RequestLink(Base):
         ForeignKey("appointment_requests.id", ondelete="CASCADE")
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    replaced_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Wrong dates of birth typed for this link, and until when it refuses answers.
     failed_checks: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_request_links_request", "request_id", "id"),)
 
@@ -609,15 +627,13 @@ class RequestDocument(Base):
     # What is kept (a re-encoded image is always JPEG or PNG; a PDF is kept as sent).
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int] = mapped_column(Integer)
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     scan_status: Mapped[ScanStatus] = mapped_column(
         _enum(ScanStatus, "scan_status"), default=ScanStatus.PENDING
     )
     # The signature clamd named, or why the scan could not be made; never patient data.
     scan_detail: Mapped[str | None] = mapped_column(String(SCAN_DETAIL_MAX))
-    scanned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scanned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Deferred: lists of documents never load the bytes.
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     storage_key: Mapped[str | None] = mapped_column(String(STORAGE_KEY_MAX))
@@ -650,7 +666,7 @@ class RecordsRelease(Base):
     # For a representative: their authority (power of attorney, guardian...).
     signer_authority: Mapped[str | None] = mapped_column(String(SHORT_TEXT_MAX))
     signed_on: Mapped[date | None] = mapped_column(Date)  # the date typed beside the name
-    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     language: Mapped[str] = mapped_column(String(2))
     text: Mapped[str | None] = mapped_column(Text)
     text_sha256: Mapped[str] = mapped_column(String(64))

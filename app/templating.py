@@ -16,8 +16,9 @@ from flask_babel import Babel, format_date, get_locale
 
 from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, _n
 from app.common.validation import phone_href
-from app.requests import intake_queue, reference_codes
+from app.requests import reference_codes
 from app.serving import language as page_language
+from app.serving import static_files
 from app.serving.pages import SHARED_PAGE_KEY
 from app.vocabulary import BY_NAME, Vocabulary
 
@@ -41,7 +42,7 @@ def reference(value: str | None) -> str:
 
 def waited(since: datetime, now: datetime) -> str:
     """How long a request has waited, in the largest units that matter."""
-    seconds = max(0, int((now - intake_queue.as_utc(since)).total_seconds()))
+    seconds = max(0, int((now - since).total_seconds()))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     if days:
@@ -151,9 +152,11 @@ def _language_context() -> dict[str, Any]:
 
 
 def static_url(filename: str) -> str:
-    """A static file's address without the language prefix: /static/... is one file
-    whatever the page's language (one copy in browsers and nginx, which serves /static/)."""
-    built = url_for("static", filename=filename)
+    """A static file's address under its fingerprinted name (app/serving/static_files.py:
+    kept a year, immutable), without the language prefix: /static/... is one file whatever
+    the page's language (one copy in browsers and nginx)."""
+    fingerprints = current_app.extensions[static_files.EXTENSION_KEY]
+    built = url_for("static", filename=fingerprints.name_for(filename))
     if not has_request_context():
         return built
     base = request.environ.get(page_language.BASE_SCRIPT_KEY, request.script_root)

@@ -231,12 +231,14 @@ class RequestStatus(Vocabulary):
     CLOSED = "closed", _l("Closed")
 
 
-# Waiting for a first contact: what can be overdue against the reply promise.
-OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
+# Nobody has reached the patient yet: what can be overdue against the reply promise
+# (app/requests/overdue.py).
+AWAITING_FIRST_CONTACT = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
 
-# Needing someone's action: everything not closed. The queue shows these by default, so
-# a request waiting for a callback, records or its appointment never drops out of sight.
-ACTIVE_STATUSES = (
+# Everything but closed: what can still be claimed, worked and closed, and what the queue
+# shows by default ("Needing action"), so a request waiting for a callback, records or
+# its appointment never drops out of sight.
+NOT_CLOSED = (
     RequestStatus.NEW,
     RequestStatus.IN_PROGRESS,
     RequestStatus.CONTACTED,

@@ -70,15 +70,21 @@ def _log(
     to_value: str | None = None,
     via: str | None = None,
 ) -> None:
+    # No actor: a change made with `flask staff ...` on the server, which says who ran it
+    # (``via``).
     trail.record_account_change(
         session,
         action=action,
         account=target,
-        by_staff_id=actor.staff_id if actor else None,
-        via=via,
-        client_ip=actor.client_ip if actor else None,
+        actor=actor,
+        via=via or (None if actor else "command line"),
         to_value=to_value,
     )
+
+
+def _themselves(staff: StaffUser, client_ip: str | None) -> Actor:
+    """The account's own holder, acting on it (setting a password through a link)."""
+    return Actor(staff_id=staff.id, role=staff.role, client_ip=client_ip)
 
 
 def invite(
@@ -153,7 +159,7 @@ def issue_link(
         actor=actor,
         target=staff,
         to_value=None if sets_password else "second factor",
-        via=via or (None if actor else "command line"),
+        via=via,
     )
     return Invitation(staff, token, expires_at)
 
@@ -162,11 +168,7 @@ def find_invitation(session: Session, *, token: str, now: datetime) -> StaffInvi
     invitation = session.scalar(
         select(StaffInvitation).where(StaffInvitation.token_hash == _hash_token(token))
     )
-    if (
-        invitation is None
-        or invitation.used_at is not None
-        or staff_accounts.as_utc(invitation.expires_at) <= now
-    ):
+    if invitation is None or invitation.used_at is not None or invitation.expires_at <= now:
         raise InvitationInvalid
     staff = session.get(StaffUser, invitation.staff_id)
     if staff is None or not staff.active:
@@ -221,7 +223,7 @@ def accept_invitation(
     staff.session_nonce = None
     second_factor.reset(session, staff_id=staff.id)
     passkeys.remove_all(session, staff_id=staff.id)
-    actor = Actor(staff_id=staff.id, role=staff.role, client_ip=client_ip)
+    actor = _themselves(staff, client_ip)
     _log(session, AuditAction.ACCOUNT_LINK_USED, actor=actor, target=staff)
     begun = sign_ins.begin_set_up(session, staff_id=staff.id, now=now)
     trail.record(session, action=AuditAction.SECOND_FACTOR_SET_UP_BEGUN, actor=actor)
@@ -243,8 +245,9 @@ def change_role(session: Session, *, staff: StaffUser, role: StaffRole, actor: A
     _log(session, AuditAction.ROLE_CHANGED, actor=actor, target=staff, to_value=role.value)
 
 
-def set_active(session: Session, *, staff: StaffUser, active: bool, actor: Actor) -> None:
-    _not_yourself(actor, staff, "deactivate or reactivate")
+def set_active(session: Session, *, staff: StaffUser, active: bool, actor: Actor | None) -> None:
+    if actor is not None:
+        _not_yourself(actor, staff, "deactivate or reactivate")
     staff.active = active
     if not active:
         staff.session_nonce = None
@@ -275,7 +278,7 @@ def reset_second_factor(
         AuditAction.SECOND_FACTOR_RESET,
         actor=actor,
         target=staff,
-        via=via or (None if actor else "command line"),
+        via=via,
     )
     return issue_link(
         session,

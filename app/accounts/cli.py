@@ -50,7 +50,7 @@ def _record(session, action: AuditAction, staff) -> None:
         session,
         action=action,
         account=staff,
-        by_staff_id=None,
+        actor=None,
         via=_via(),
         to_value=staff.role.value,
     )

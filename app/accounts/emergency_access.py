@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts import staff_accounts
-from app.accounts.staff_accounts import as_utc
 from app.audit import trail
 from app.models import AuditEvent, EmergencyAccess, StaffRole, StaffUser
 from app.vocabulary import AuditAction
@@ -66,7 +65,7 @@ def create_emergency_account(
         session,
         action=AuditAction.EMERGENCY_ACCOUNT_CREATED,
         account=staff,
-        by_staff_id=None,
+        actor=None,
         via=f"{via}; {hours} h; reason: {reason}",
         to_value=staff.role.value,
     )
@@ -110,9 +109,9 @@ def accounts_to_review(session: Session, *, now: datetime) -> list[EmergencyAcco
             name=r[0],
             email=r[1],
             reason=r[2],
-            created_at=as_utc(r[3]),
-            expires_at=as_utc(r[4]),
-            active=as_utc(r[4]) > now,
+            created_at=r[3],
+            expires_at=r[4],
+            active=r[4] > now,
             entries=r[5],
         )
         for r in rows

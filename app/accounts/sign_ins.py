@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 from app.accounts import second_factor
 from app.accounts.second_factor import CodeCheck
-from app.accounts.staff_accounts import as_utc
 from app.models import StaffSignIn, StaffUser
 
 # Long enough to find the phone and type a code.
@@ -122,7 +121,7 @@ def find(session: Session, *, key: str | None, now: datetime) -> StaffSignIn | N
             StaffUser.active.is_(True),
         )
     )
-    if row is None or as_utc(row.expires_at) <= now:
+    if row is None or row.expires_at <= now:
         return None
     return row
 
@@ -157,7 +156,7 @@ def end_all(session: Session, *, staff_id: int, now: datetime) -> None:
 
 def codes_wait_until(staff: StaffUser, *, now: datetime) -> datetime | None:
     """Until when the account's code step waits after too many wrong codes, or None."""
-    until = as_utc(staff.codes_wait_until)
+    until = staff.codes_wait_until
     return until if until is not None and until > now else None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -45,13 +45,6 @@ def hasher(cost: HashCost) -> PasswordHasher:
 @cache
 def _dummy_hash(cost: HashCost) -> str:
     return hasher(cost).hash(secrets.token_urlsafe(16))
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def normalize_email(email: str) -> str:
@@ -211,7 +204,7 @@ def begin_session(session: Session, *, staff: StaffUser, client_ip: str | None) 
 
 def emergency_expired(session: Session, *, staff_id: int, now: datetime) -> bool:
     grant = session.get(EmergencyAccess, staff_id)
-    return grant is not None and as_utc(grant.expires_at) <= now
+    return grant is not None and grant.expires_at <= now
 
 
 def _verify(password_hash: str, password: str, cost: HashCost) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, current_app, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 
 from app.accounts import account_admin, second_factor, sign_ins
 from app.accounts.staff_accounts import AccountError
@@ -18,7 +18,7 @@ from app.common.forms import ActionForm
 from app.common.time import now_utc
 from app.db import get_session
 from app.models import StaffRole, StaffUser
-from app.transactions import commits
+from app.transactions import commits, read_only
 
 STORM_DAYS = 7
 # Account ids in paths stop at the largest id the database stores (app.common.validation's
@@ -39,6 +39,7 @@ def _link_url(token: str) -> str:
 
 @bp.get("/accounts")
 @admin_required
+@read_only
 def accounts():
     now = now_utc()
     return render_template(
@@ -93,6 +94,7 @@ def _show_link(invitation: account_admin.Invitation, *, sets_password: bool = Tr
 
 @bp.get("/accounts/<int(max=2147483647):staff_id>")
 @admin_required
+@read_only
 def account(staff_id: int):
     staff = _account(staff_id)
     return render_template(
@@ -104,7 +106,7 @@ def account(staff_id: int):
         codes_left=second_factor.recovery_codes_left(get_session(), staff_id=staff.id),
         codes_wait_until=sign_ins.codes_wait_until(staff, now=now_utc()),
         role_labels=ROLE_LABELS,
-        is_self=staff.id == g.staff.id,
+        is_self=staff.id == current_actor().staff_id,
     )
 
 
@@ -113,8 +115,8 @@ def _back(staff_id: int):
 
 
 def _apply(staff_id: int, change, done: str):
-    """Run one account change from a button, and say what happened (the view's
-    ``@commits`` keeps it; a refused change wrote nothing)."""
+    """Run one account change from a button and say what happened (committed by the
+    view's @commits; a refused change wrote nothing and is rolled back with it)."""
     staff = _account(staff_id)
     if not ActionForm().validate_on_submit():
         abort(400)

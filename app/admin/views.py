@@ -17,8 +17,8 @@ from app.common.validation import row_id
 from app.db import get_session
 from app.intake.forms import queue_filters
 from app.intake.views import clock
-from app.requests import access_metrics, csv_export, intake_queue, retention
-from app.transactions import record_after_reading
+from app.requests import access_metrics, csv_export, retention
+from app.transactions import read_only, record_after_reading
 from app.vocabulary import AuditAction
 
 bp = staff_blueprint("admin", __name__)
@@ -26,6 +26,7 @@ bp = staff_blueprint("admin", __name__)
 
 @bp.get("/audit")
 @admin_required
+@read_only
 def audit_trail():
     session = get_session()
     form = AuditFilterForm(request.args)
@@ -68,12 +69,11 @@ def audit_trail():
 @bp.post("/export.csv")
 @admin_required
 @patient_data_download
+@read_only
 def export_csv() -> Download:
     _form, filters, _after = queue_filters()
     actor, now = current_actor(), now_utc()
-    rows = list(
-        intake_queue.iter_queue(get_session(), filters=filters, viewer_id=actor.staff_id, now=now)
-    )
+    rows = csv_export.export_rows(get_session(), filters=filters, viewer_id=actor.staff_id, now=now)
     return Download(
         body="".join(csv_export.queue_csv(rows)),
         filename=f"intake-queue-{now.strftime('%Y%m%d-%H%M%S')}.csv",
@@ -102,14 +102,15 @@ def _record_metrics(action: AuditAction, result: access_metrics.Metrics) -> None
     """Counts only, no patient, but who looked at the center's figures is on the record."""
     actor = current_actor()
     record_after_reading(
-        lambda: trail.record(
-            get_session(), action=action, actor=actor, detail=f"{result.start} to {result.end}"
+        lambda session: trail.record(
+            session, action=action, actor=actor, detail=f"{result.start} to {result.end}"
         )
     )
 
 
 @bp.get("/metrics")
 @admin_required
+@read_only
 def metrics():
     form, result = _metrics_period(request.args)
     _record_metrics(AuditAction.METRICS_VIEW, result)
@@ -125,6 +126,7 @@ def metrics():
 @bp.post("/metrics.csv")
 @admin_required
 @patient_data_download
+@read_only
 def metrics_csv() -> Download:
     """Counts only, no patient; still under the one rule for downloads: small counts by
     day, referral and language can point at a person, and one rule has no exceptions to

@@ -78,8 +78,6 @@ def keyed_digest(session: Session, *, purpose: str, value: str) -> str:
 
 
 def _utc_text(value: datetime) -> str:
-    if value.tzinfo is None:  # SQLite hands back naive datetimes; they are UTC
-        value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

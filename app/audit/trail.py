@@ -129,22 +129,20 @@ def record_account_change(
     *,
     action: AuditAction,
     account: StaffUser,
-    by_staff_id: int | None,
+    actor: Actor | None,
     via: str | None,
-    client_ip: str | None = None,
     to_value: str | None = None,
 ) -> AuditEvent:
     """The one way an account change (made with the CLI or an admin page) is recorded:
-    who changed it (a staff member, or the command line), which account, how (``via``:
-    None for the staff pages, where the entry's staff member says who), and the new value
-    where there is one (a role, say)."""
+    who changed it (a staff member, or nobody signed in: the command line), which account,
+    how (``via``: None for the staff pages, where the entry's staff member says who), and
+    the new value where there is one (a role, say)."""
     return record(
         session,
         action=action,
-        staff_id=by_staff_id,
+        actor=actor,
         to_value=to_value,
         detail=f"account {account.email}" + (f" via {via}" if via else ""),
-        client_ip=client_ip,
     )
 
 

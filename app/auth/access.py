@@ -61,8 +61,10 @@ def end_session() -> None:
 
 def record_audit(**fields) -> None:
     """An audit entry written from a refusal, in a transaction of its own (nothing was
-    changed, so what the request read is committed first; see record_after_reading)."""
-    record_after_reading(lambda: trail.record(get_session(), client_ip=client_ip(), **fields))
+    changed; see record_after_reading). ``actor``, when there is one, says who and from
+    where; otherwise the entry has this request's address."""
+    address = client_ip()
+    record_after_reading(lambda session: trail.record(session, client_ip=address, **fields))
 
 
 def current_staff() -> StaffUser | None:
@@ -167,8 +169,8 @@ def _keep_late_note() -> bool:
     # about to end and the view will not run.
     staff_id = staff.id
     record_after_reading(
-        lambda: held_notes.hold(
-            get_session(),
+        lambda session: held_notes.hold(
+            session,
             staff_id=staff_id,
             reference=reference,
             note=note,
@@ -207,10 +209,9 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _record_session_expired() -> None:
-    staff = current_staff()
-    if staff is None:
+    if current_staff() is None:
         return
-    record_audit(action=AuditAction.SESSION_EXPIRED, staff_id=staff.id)
+    record_audit(action=AuditAction.SESSION_EXPIRED, actor=current_actor())
 
 
 def recent_proof_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -253,7 +254,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if g.staff.role != StaffRole.ADMIN:
             record_audit(
                 action=AuditAction.ACCESS_DENIED,
-                staff_id=g.staff.id,
+                actor=current_actor(),
                 detail=f"{request.method} {request.path} (admins only)",
             )
             abort(403)

@@ -45,7 +45,6 @@ from wtforms.validators import ValidationError
 
 from app.audit import trail
 from app.auth.access import ask_for_proof, current_actor, proof_is_recent, record_audit
-from app.db import get_session
 from app.serving.cross_origin import is_cross_origin
 from app.transactions import record_after_reading
 from app.vocabulary import AuditAction
@@ -94,8 +93,8 @@ def patient_data_download(view: Callable[..., Any]) -> Callable[..., Any]:
         actor = current_actor()
         # In a transaction of its own, after the reads (app/transactions.py).
         record_after_reading(
-            lambda: trail.record(
-                get_session(),
+            lambda session: trail.record(
+                session,
                 action=result.action,
                 actor=actor,
                 request_id=result.request_id,

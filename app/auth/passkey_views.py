@@ -36,7 +36,7 @@ from app.auth.views import bp
 from app.common.forms import ActionForm
 from app.common.time import now_utc
 from app.db import get_session
-from app.transactions import commits, keep_refusal
+from app.transactions import commits, keep_refusal, read_only
 from app.vocabulary import AuditAction
 
 SIGN_IN_AGAIN = "Sign in again: the time ran out"
@@ -73,6 +73,7 @@ def _as_json(value) -> str:
 @bp.get("/account/passkeys")
 @login_required
 @recent_proof_required
+@read_only
 def passkey_list():
     return render_template(
         "auth/passkeys.html",
@@ -85,6 +86,7 @@ def passkey_list():
 @bp.post("/account/passkeys/options")
 @login_required
 @recent_proof_required
+@read_only
 def passkey_register_options():
     try:
         options, challenge = passkeys.registration_options(
@@ -149,6 +151,7 @@ def passkey_remove(passkey_id: int):
 
 @bp.post("/sign-in/passkey/options")
 @public
+@read_only
 def passkey_sign_in_options():
     pending = sign_in_steps.pending()
     if pending is None or pending.is_set_up:

@@ -25,7 +25,7 @@ from app.auth.forms import SignInForm
 from app.common.forms import ActionForm
 from app.common.time import now_utc
 from app.db import get_session
-from app.transactions import commits
+from app.transactions import commits, read_only
 from app.vocabulary import AuditAction
 
 bp = staff_blueprint("auth", __name__)
@@ -136,6 +136,7 @@ def logout():
 
 @bp.post("/session")
 @login_required
+@read_only
 def keep_session():
     """ "Stay signed in": login_required has just counted this as activity."""
     return "", 204

@@ -1,4 +1,5 @@
-"""The one clock the app reads: timezone-aware UTC."""
+"""The one clock the app reads: timezone-aware UTC. Stored times come back the same way
+(``app/models.py``'s ``UtcDateTime``), so the two compare without conversions."""
 
 from __future__ import annotations
 
@@ -7,8 +8,3 @@ from datetime import UTC, datetime
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,7 +1,12 @@
-"""Field rules shared by every form: trimming, control characters, names, phones, emails.
+"""Field rules shared by every form: trimming, control characters, names, phones, emails,
+ZIP codes, dates typed in three boxes.
 
-Messages say what to do, in plain words, so that they can be read aloud by a screen
-reader next to the field they belong to.
+Each value with a stored shape has one parser that returns it, typed, or the reason it
+is not one (``parse_phone``, ``parse_email``, ``parse_zip``, ``date_from_boxes``): the
+forms' validators turn the reason into a message, and the code that stores an answer
+calls the same parser for its value. Nothing travels on the form's fields beside their
+data. Messages say what to do, in plain words, so that they can be read aloud by a
+screen reader next to the field they belong to.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import phonenumbers
@@ -193,25 +199,21 @@ _FAX_MESSAGES = {
 
 
 class PhoneNumber:
-    """Any number a US phone can dial: parsed with the US as default region, kept in E.164
-    form on ``field.normalized`` and its extension (digits, or None) on ``field.extension``.
-    A fax number has no extension."""
+    """Any number a US phone can dial: parsed with the US as default region (E.164, and
+    an extension's digits: ``parse_phone`` gives both to whoever stores them). A fax
+    number has no extension."""
 
     def __init__(self, *, fax: bool = False):
         self.fax = fax
         self.messages = _FAX_MESSAGES if fax else _PHONE_MESSAGES
 
     def __call__(self, form, field: Field) -> None:
-        field.normalized = None
-        field.extension = None
         value = field.data or ""
         if not value:
             return
         parsed = parse_phone(value, allow_extension=not self.fax)
         if isinstance(parsed, PhoneProblem):
             raise ValidationError(self.messages[parsed])
-        field.normalized = parsed.number
-        field.extension = parsed.extension
 
 
 def normalize_phone(value: str) -> str | None:
@@ -227,22 +229,68 @@ def phone_href(number: str | None, extension: str | None = None) -> str:
     return f"tel:{number};ext={extension}" if extension else f"tel:{number}"
 
 
+def parse_email(value: str) -> str | None:
+    """The address as stored (its domain normalised, the local part as typed), or None
+    when it is not one. Syntax only, no DNS."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
 class EmailAddress:
-    """Syntax only, no DNS; the normalized address is kept on ``field.normalized``."""
+    """An e-mail address, by ``parse_email``'s rule."""
 
     def __init__(self, message: Any = EMAIL_MESSAGE):
         self.message = message
 
     def __call__(self, form, field: Field) -> None:
-        field.normalized = None
         value = field.data or ""
-        if not value:
-            return
-        try:
-            result = validate_email(value, check_deliverability=False)
-        except EmailNotValidError:
-            raise ValidationError(self.message) from None
-        field.normalized = result.normalized
+        if value and parse_email(value) is None:
+            raise ValidationError(self.message)
+
+
+_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
+
+
+def parse_zip(value: str) -> str | None:
+    """A ZIP code as stored: five digits, or ZIP+4 with its hyphen; None if it is not one."""
+    match = _ZIP.match(value)
+    if not match:
+        return None
+    return match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
+
+
+class DateProblem(enum.StrEnum):
+    MISSING = "missing"  # no box filled in
+    INCOMPLETE = "incomplete"  # some boxes empty (date_missing_parts says which)
+    NOT_A_DATE = "not_a_date"  # letters, too many digits, or no such day (30 February)
+    SHORT_YEAR = "short_year"  # a year of fewer than 4 digits ("65")
+
+
+DATE_PARTS = ("month", "day", "year")
+
+
+def date_from_boxes(month: str, day: str, year: str) -> date | DateProblem:
+    """The date three boxes (US order) make, or why they make none."""
+    parts = (month, day, year)
+    if not any(parts):
+        return DateProblem.MISSING
+    if not all(parts):
+        return DateProblem.INCOMPLETE
+    if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
+        return DateProblem.NOT_A_DATE
+    if len(year) != 4:
+        return DateProblem.SHORT_YEAR
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return DateProblem.NOT_A_DATE
+
+
+def date_missing_parts(month: str, day: str, year: str) -> tuple[str, ...]:
+    """Which of the three boxes are empty, in order ("month", "day", "year")."""
+    return tuple(n for n, v in zip(DATE_PARTS, (month, day, year), strict=True) if not v)
 
 
 def npi_is_valid(npi: str) -> bool:

@@ -1,10 +1,11 @@
-"""A request as a FHIR R4 transaction Bundle, validated before it leaves.
+"""A request as a FHIR R4 transaction Bundle, checked before it leaves.
 
 The Bundle is a plain dict in FHIR JSON form. ``request_bundle`` builds it and checks it
-with the ``fhir.resources`` R4 models (types, cardinality, required elements) and with
-``validate_bundle``'s own rules the models do not enforce (required code bindings, every
+with ``validate_bundle``'s rules (required code bindings, unique urn:uuid fullUrls, every
 reference resolving inside the bundle). A bundle that fails is a bug here, never the
-patient's doing, so it raises instead of being sent.
+patient's doing, so it raises instead of being sent. R4's structure (types, cardinality,
+required elements) is checked by the tests with R4 models the app does not load: a worker
+carries no FHIR library (docs/fhir.md).
 
 Every ``fullUrl`` is a ``urn:uuid:`` derived (uuid5) from the settings' system base, the
 resource type and the request's id: the same request always gives the same ids, so an
@@ -18,29 +19,14 @@ import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from app.common.time import as_utc
 from app.fhir import codes
 from app.models import AppointmentRequest
 from app.requests import reference_codes
-from app.vocabulary import (
-    BestTime,
-    CallFirst,
-    CloseReason,
-    ContactMethod,
-    DocumentKind,
-    Insurance,
-    Language,
-    MetastasisSite,
-    RequestStatus,
-    Sex,
-    Submitter,
-    UsState,
-    Vocabulary,
-    YesNoNotSure,
-)
+from app.requests.fields import FIELDS, RequestField, answer_given, is_coded, stored_answer
+from app.vocabulary import CloseReason, DocumentKind, Insurance, Language, RequestStatus
 
 Resource = dict[str, Any]
 
@@ -68,14 +54,14 @@ def full_url(settings: FhirSettings, resource_type: str, request_id: int, part: 
 
 
 def instant(value: datetime) -> str:
-    # "+00:00" rather than "Z": both are FHIR, and it is what fhir.resources writes back.
-    return as_utc(value).astimezone(UTC).isoformat(timespec="seconds")
+    # "+00:00" rather than "Z": both are FHIR (an instant with its offset).
+    return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _row_changed(row: AppointmentRequest) -> datetime:
     """The latest time the request itself records; export.last_changed adds its history."""
     times = [t for t in (row.submitted_at, row.claimed_at, row.closed_at) if t is not None]
-    return max(as_utc(t) for t in times)
+    return max(times)
 
 
 def _concept(codings: tuple[codes.Coding, ...] | list[codes.Coding], text: str) -> Resource:
@@ -497,88 +483,17 @@ def _search(identifier: Resource) -> str:
 
 
 def _answers(row: AppointmentRequest, settings: FhirSettings) -> Iterator[Resource]:
-    """Every answer as given, for audit: coded answers keep our own code and label."""
-
-    def coded(link: str, text: str, options: type[Vocabulary], *values: str | None):
-        answers = [
-            {
-                "valueCoding": codes.coding(
-                    settings.code_system(link), value, options.label_for(value) or value
-                )
-            }
-            for value in values
-            if value
-        ]
-        return {"linkId": link, "text": text, "answer": answers}
-
-    def string(link: str, text: str, value: str | None):
-        return {"linkId": link, "text": text, "answer": [{"valueString": value}] if value else []}
-
-    def boolean(link: str, text: str, value: bool | None):
-        answer = [] if value is None else [{"valueBoolean": bool(value)}]
-        return {"linkId": link, "text": text, "answer": answer}
-
-    submitter = "patient" if row.submitted_by_patient else "someone_else"
-    yield coded("submitter", "Who is filling in this form?", Submitter, submitter)
-    yield string("submitter_name", "Your full name", row.submitter_name)
-    yield string(
-        "submitter_relationship", "Your relationship to the patient", row.submitter_relationship
-    )
-    yield string(
-        "submitter_phone", "Your phone number", _typed(row.submitter_phone, row.submitter_phone_ext)
-    )
-    yield string("submitter_email", "Your email address", row.submitter_email)
-    yield coded("call_first", "Who should we call first?", CallFirst, row.call_first)
-    yield string("first_name", "First name", row.first_name)
-    yield string("last_name", "Last name", row.last_name)
-    dob = [{"valueDate": row.date_of_birth.isoformat()}] if row.date_of_birth else []
-    yield {"linkId": "date_of_birth", "text": "Date of birth", "answer": dob}
-    yield coded("sex", "Sex", Sex, row.sex)
-    yield string("email", "Email address", row.email)
-    yield string("phone", "Phone number", _typed(row.phone, row.phone_ext))
-    yield coded(
-        "contact_method",
-        "How should we contact the patient?",
-        ContactMethod,
-        row.contact_method,
-    )
-    yield coded("best_time_to_call", "Best time to call", BestTime, row.best_time_to_call)
-    yield coded("state", "State", UsState, row.state)
-    yield string("zip_code", "ZIP code", row.zip_code)
-    yield coded("language", "Preferred language", Language, row.language)
-    yield string("language_other", "Which language?", row.language_other)
-    yield boolean("interpreter_needed", "Is an interpreter needed?", row.interpreter_needed)
-    yield coded(
-        "diagnosed_metastatic",
-        "Has the patient been diagnosed with breast cancer that has spread beyond the breast?",
-        YesNoNotSure,
-        row.diagnosed_metastatic,
-    )
-    yield coded(
-        "metastasis_sites", "Where has it spread?", MetastasisSite, *(row.metastasis_sites or [])
-    )
-    yield boolean("in_treatment", "Is the patient being treated for cancer now?", row.in_treatment)
-    yield coded("insurance_type", "Insurance", Insurance, row.insurance_type)
-    yield string("insurance_carrier", "Insurance company name", row.insurance_carrier)
-    yield boolean("has_referral", "Has a physician referred the patient to us?", row.has_referral)
-    referral = row.referral if row.has_referral else None
-    if referral is not None:
-        yield string("physician_name", "Referring physician's name", referral.physician_name)
-        yield string(
-            "physician_phone",
-            "Referring physician's phone number",
-            _typed(referral.physician_phone, referral.physician_phone_ext),
-        )
-        yield string("physician_practice", "Practice or hospital", referral.practice)
-        yield string("physician_fax", "Fax number", referral.fax)
-        yield string("physician_email", "Email address", referral.email)
-        yield string("physician_npi", "NPI number", referral.npi)
-    yield string("message", "Anything else you would like us to know?", row.message)
-    yield boolean(
-        "consent",
-        "I agree to be contacted by the center about this request by phone or email",
-        row.consent_to_contact,
-    )
+    """Every answer of the question list (app/requests/fields.py), as given, for audit:
+    the question's name as linkId and its label as text; coded answers keep our own code
+    and label, a phone its extension."""
+    for field in FIELDS:
+        answer = answer_given(field, stored_answer(row, field))
+        extension = stored_answer(row, field, extension=True) if field.extension_column else None
+        yield {
+            "linkId": field.name,
+            "text": field.label,
+            "answer": _answer_values(field, answer, extension, settings),
+        }
     # Not a question: the language of the page the form was filled in on.
     language = codes.FORM_LANGUAGE.get(str(row.form_language))
     yield {
@@ -588,8 +503,35 @@ def _answers(row: AppointmentRequest, settings: FhirSettings) -> Iterator[Resour
     }
 
 
-def _typed(number: str | None, extension: str | None) -> str | None:
-    return f"{number} ext. {extension}" if number and extension else number
+def _answer_values(
+    field: RequestField, answer: object, extension: object, settings: FhirSettings
+) -> list[Resource]:
+    if answer is None or answer == []:
+        return []
+    if is_coded(field):
+        chosen = answer if isinstance(answer, list) else [answer]
+        return [
+            {
+                "valueCoding": codes.coding(
+                    settings.code_system(field.name),
+                    value,
+                    field.vocabulary.label_for(value) or value,  # type: ignore[union-attr]
+                )
+            }
+            for value in chosen
+        ]
+    if isinstance(answer, bool):
+        return [{"valueBoolean": answer}]
+    if isinstance(answer, date):
+        return [{"valueDate": answer.isoformat()}]
+    if isinstance(answer, str):
+        return [{"valueString": _typed(answer, extension) if extension else answer}]
+    # A new kind of answer must be given a FHIR type here, not dropped.
+    raise BundleInvalid(f"no QuestionnaireResponse answer type for {field.name}")
+
+
+def _typed(number: str, extension: object) -> str:
+    return f"{number} ext. {extension}"
 
 
 def request_bundle(
@@ -714,52 +656,61 @@ def _references(value: object) -> Iterator[str]:
 
 
 def problems(bundle: Resource) -> list[str]:
-    """What is wrong with a bundle: empty when FHIR R4 and our rules accept it."""
-    # Imported on first use: the R4 models take about 15 MB, and most workers never
-    # export (docs/performance.md, worker memory).
-    from fhir.resources.bundle import Bundle
-    from pydantic import ValidationError
+    """What is wrong with a bundle by the rules checked at every export: empty when they
+    accept it. FHIR R4's structure (types, cardinality, required elements) is checked by
+    the tests, on every shape of request, with R4 models the app does not load
+    (tests/fhir/r4.py; docs/fhir.md says why)."""
+    return _url_problems(bundle) + _code_problems(bundle)
 
-    found: list[str] = []
-    try:
-        Bundle.parse_obj(bundle)
-    except ValidationError as error:
-        found.append(f"FHIR R4 models refuse it: {error}")
-    entries = bundle.get("entry") or []
-    urls = [entry.get("fullUrl") for entry in entries]
+
+def _url_problems(bundle: Resource) -> list[str]:
+    """Unique urn:uuid fullUrls, and every reference resolving inside the bundle."""
+    urls = [entry.get("fullUrl") for entry in bundle.get("entry") or []]
+    found = []
     if len(set(urls)) != len(urls):
         found.append("two entries share a fullUrl")
-    for url in urls:
-        if not (isinstance(url, str) and url.startswith("urn:uuid:")):
-            found.append(f"fullUrl {url!r} is not a urn:uuid")
-    for reference in _references(bundle):
-        if reference not in urls:
-            found.append(f"reference {reference!r} does not resolve inside the bundle")
+    found += [
+        f"fullUrl {url!r} is not a urn:uuid"
+        for url in urls
+        if not (isinstance(url, str) and url.startswith("urn:uuid:"))
+    ]
+    found += [
+        f"reference {reference!r} does not resolve inside the bundle"
+        for reference in _references(bundle)
+        if reference not in urls
+    ]
+    return found
 
-    def check(kind: str, field: str, value: object) -> None:
-        allowed = REQUIRED_CODES.get((kind, field))
-        if allowed is not None and value is not None and value not in allowed:
-            found.append(f"{kind}.{field} {value!r} is not an R4 code")
 
-    check("Bundle", "type", bundle.get("type"))
-    for entry in entries:
+def _code_problems(bundle: Resource) -> list[str]:
+    """The codes of required bindings, which R4 models accept any string for."""
+    return [
+        f"{kind}.{field} {value!r} is not an R4 code"
+        for kind, field, value in _coded(bundle)
+        if value is not None and value not in REQUIRED_CODES.get((kind, field), (value,))
+    ]
+
+
+def _coded(bundle: Resource) -> Iterator[tuple[str, str, object]]:
+    """(type, element, value) for every element bound to a required value set."""
+    yield "Bundle", "type", bundle.get("type")
+    for entry in bundle.get("entry") or []:
         resource = entry.get("resource") or {}
         kind = resource.get("resourceType", "")
         for field in ("gender", "status", "intent"):
-            check(kind, field, resource.get(field))
+            yield kind, field, resource.get(field)
         for point in resource.get("telecom") or []:
-            check("ContactPoint", "system", point.get("system"))
-            check("ContactPoint", "use", point.get("use"))
+            yield "ContactPoint", "system", point.get("system")
+            yield "ContactPoint", "use", point.get("use")
         for name in resource.get("name") or []:
             if isinstance(name, dict):
-                check("HumanName", "use", name.get("use"))
-        check("Bundle.request", "method", (entry.get("request") or {}).get("method"))
-    return found
+                yield "HumanName", "use", name.get("use")
+        yield "Bundle.request", "method", (entry.get("request") or {}).get("method")
 
 
 def validate_bundle(bundle: Resource) -> None:
     found = problems(bundle)
     if found:
-        # pydantic's messages name the path and the rule, not the value, and ours quote
-        # only codes and urn:uuid references: no patient data goes into the exception.
+        # The messages quote only codes and urn:uuid references: no patient data goes
+        # into the exception.
         raise BundleInvalid("; ".join(found))

@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.common.time import as_utc
 from app.fhir.bundle import FhirSettings, Resource, instant, request_bundle
 from app.models import AppointmentRequest, RequestEvent
 
@@ -108,7 +107,7 @@ def changed_requests(
 
 def _latest(row: AppointmentRequest, event_at: datetime | None) -> datetime:
     times = [row.submitted_at, row.claimed_at, row.closed_at, event_at]
-    return max(as_utc(t) for t in times if t is not None)
+    return max(t for t in times if t is not None)
 
 
 def last_changed(session: Session, *, row: AppointmentRequest) -> datetime:

@@ -142,12 +142,12 @@ class QueueFilterForm(TrimmedForm):
     status = _queue_filter(
         "Status",
         [
-            (StatusFilter.OPEN.value, "Needing action (not closed)"),
+            (StatusFilter.NOT_CLOSED.value, "Needing action (not closed)"),
             (StatusFilter.OVERDUE.value, "Overdue (not yet contacted, reply past due)"),
             *RequestStatus.choices(),
             (StatusFilter.ALL.value, "All"),
         ],
-        StatusFilter.OPEN.value,
+        StatusFilter.NOT_CLOSED.value,
     )
     referral = _queue_filter(
         "Referral",

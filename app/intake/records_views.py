@@ -21,10 +21,11 @@ from app.common.forms import ActionForm
 from app.common.time import now_utc
 from app.db import get_session
 from app.intake.views import _back, bp
+from app.mail import outbox
 from app.records import documents, releases
 from app.records import settings as records_settings
 from app.requests import patient_page, private_links
-from app.transactions import commits
+from app.transactions import commits, read_only
 from app.vocabulary import AuditAction
 
 # The preview's own policy, beside the site's: the document is a sandboxed, opaque origin
@@ -67,6 +68,7 @@ def document_preview(reference: str, document_id: int):
 @bp.post("/requests/<reference>/documents/<int:document_id>/download")
 @login_required
 @patient_data_download
+@read_only
 def document_download(reference: str, document_id: int) -> Download:
     opened = documents.open_document(
         get_session(),
@@ -102,9 +104,11 @@ def release_print(reference: str, release_id: int):
 @commits
 def send_link(reference: str):
     if ActionForm().validate_on_submit():
-        private_links.send_fresh(
-            get_session(), reference=reference, actor=current_actor(), now=now_utc()
+        session = get_session()
+        fresh = private_links.send_fresh(
+            session, reference=reference, actor=current_actor(), now=now_utc()
         )
+        outbox.queue_request_link(session, link=fresh)
         flash("A fresh private link is on its way; the old one no longer works.", "success")
     return _back(reference)
 

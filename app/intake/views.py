@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from app.audit import trail
@@ -26,7 +27,7 @@ from app.intake.forms import (
 from app.requests import held_notes, intake_queue, request_work
 from app.requests.business_clock import BusinessClock
 from app.requests.intake_queue import InterpreterFilter, ReferralFilter
-from app.transactions import commits, record_after_reading
+from app.transactions import commits, read_only, record_after_reading
 from app.vocabulary import AuditAction, CloseReason, RequestStatus
 
 bp = staff_blueprint("intake", __name__)
@@ -53,6 +54,7 @@ def clock() -> BusinessClock:
 
 @bp.get("/")
 @login_required
+@read_only
 def index():
     return redirect(url_for(".queue"))
 
@@ -81,6 +83,7 @@ def _back_to_queue_args() -> dict[str, str]:
 
 @bp.route("/queue", methods=["GET", "POST"])
 @login_required
+@read_only
 def queue():
     form, filters, after = queue_filters()
     actor = current_actor()
@@ -92,8 +95,8 @@ def queue():
         after=after,
     )
     record_after_reading(
-        lambda: trail.record_queue_view(
-            get_session(), actor=actor, filters=filters, after=after, rows=len(page.rows)
+        lambda session: trail.record_queue_view(
+            session, actor=actor, filters=filters, after=after, rows=len(page.rows)
         )
     )
     return render_template(
@@ -110,13 +113,14 @@ def queue():
 
 @bp.get("/my-work")
 @login_required
+@read_only
 def my_work():
     now, actor = now_utc(), current_actor()
     work = request_work.my_work(get_session(), staff_id=actor.staff_id, now=now, clock=clock())
     # Like the queue's: a list of patients' names and phone numbers was shown.
     record_after_reading(
-        lambda: trail.record(
-            get_session(),
+        lambda session: trail.record(
+            session,
             action=AuditAction.MY_WORK_VIEW,
             actor=actor,
             to_value=f"{len(work.rows)} rows",
@@ -163,10 +167,10 @@ def _render_request(reference: str, *, status_form=None, reopen_form=None, code=
             get_session(), staff_id=actor.staff_id, reference=page.reference, now=now_utc()
         )
 
-    def write() -> None:
-        request_work.record_view(get_session(), page=page, actor=actor)
+    def write(session: Session) -> None:
+        request_work.record_view(session, page=page, actor=actor)
         if held is not None:
-            held_notes.drop(get_session(), staff_id=actor.staff_id, reference=page.reference)
+            held_notes.drop(session, staff_id=actor.staff_id, reference=page.reference)
 
     record_after_reading(write)
     if status_form is None:
@@ -191,6 +195,7 @@ def _render_request(reference: str, *, status_form=None, reopen_form=None, code=
 
 @bp.get("/requests/<reference>")
 @login_required
+@read_only
 def request_detail(reference: str):
     return _render_request(reference)
 

@@ -1,7 +1,8 @@
 """The transactional outbox: e-mail queued in the same transaction as what it tells of.
 
-A request's confirmation is inserted by `submit_request` before the request's transaction
-commits, so a stored request always has its e-mail queued and a rolled-back one never does.
+A request's confirmation is inserted by `queue_confirmation`, which the journey's send
+(`app/public/journey.py`) calls right after storing the request, in the same transaction:
+a stored request always has its e-mail queued and a rolled-back one never does.
 The intake alert is derived from the requests themselves (the ones after the last alert's
 watermark), so it is exactly as transactional and batches itself.
 
@@ -32,9 +33,13 @@ from functools import cache
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.common.time import as_utc
+from app.audit import trail
+from app.common.actor import Actor
 from app.models import AppointmentRequest, OutboxMessage, RequestDocument
-from app.vocabulary import OPEN_STATUSES, MessageKind, OutboxStatus, RequestStatus
+from app.requests import overdue
+from app.requests.appointment_requests import NewRequest, Submitted
+from app.requests.private_links import FreshLink
+from app.vocabulary import AuditAction, MessageKind, OutboxStatus, RequestStatus
 
 DEFAULT_LOCALE = "en"
 _ERROR_MAX = 255
@@ -64,60 +69,51 @@ _MESSAGES = OutboxMessage.__table__
 _INSERT_MESSAGE = insert(_MESSAGES)
 
 
-def queue_confirmation(
-    session: Session,
-    *,
-    request_id: int,
-    reference: str,
-    recipient: str,
-    locale: str = DEFAULT_LOCALE,
-    link: str | None = None,
-) -> None:
-    """Queue the confirmation e-mail of a request, in the caller's transaction.
+def queue_confirmation(session: Session, *, submitted: Submitted, details: NewRequest) -> bool:
+    """Queue the e-mail receipt of a request just stored, in the request's transaction:
+    to the patient's address, or the caregiver's when the patient gave none, in the
+    language of the page it was sent from. None for a re-send (the first send queued it)
+    or without an address. Returns whether one was queued.
 
     Only the reference and the private link's token travel with it (issue 29): the e-mail
     carries no patient data, and the payload is removed once it is delivered. One
     statement, no ORM object, as the submission is the busiest write on the site.
     """
-    payload = {"reference": reference}
-    if link is not None:
-        payload["link"] = link
+    recipient = details.receipt_address
+    if not submitted.created or not recipient:
+        return False
+    payload = {"reference": submitted.reference}
+    if submitted.link_token is not None:
+        payload["link"] = submitted.link_token
     session.execute(
         _INSERT_MESSAGE,
         {
             "kind": MessageKind.CONFIRMATION,
             "status": OutboxStatus.PENDING,
             "token": secrets.token_hex(16),
-            "locale": locale,
-            "request_id": request_id,
+            "locale": details.form_language or DEFAULT_LOCALE,
+            "request_id": submitted.request_id,
             "recipient": recipient,
             "payload": payload,
             "attempts": 0,
         },
     )
+    return True
 
 
-def queue_request_link(
-    session: Session,
-    *,
-    request_id: int,
-    reference: str,
-    token: str,
-    recipient: str,
-    locale: str = DEFAULT_LOCALE,
-) -> None:
-    """Queue an e-mail with a fresh private link (issue 29): the reference and the link,
-    nothing else."""
+def queue_request_link(session: Session, *, link: FreshLink) -> None:
+    """Queue an e-mail with a fresh private link (issue 29), in the caller's transaction:
+    the reference and the link, nothing else."""
     session.execute(
         _INSERT_MESSAGE,
         {
             "kind": MessageKind.REQUEST_LINK,
             "status": OutboxStatus.PENDING,
             "token": secrets.token_hex(16),
-            "locale": locale,
-            "request_id": request_id,
-            "recipient": recipient,
-            "payload": {"reference": reference, "link": token},
+            "locale": link.letter.locale,
+            "request_id": link.letter.request_id,
+            "recipient": link.letter.recipient,
+            "payload": {"reference": link.letter.reference, "link": link.token},
             "attempts": 0,
         },
     )
@@ -158,7 +154,7 @@ def queue_intake_alert(
         .order_by(OutboxMessage.id.desc())
         .limit(1)
     ).first()
-    if previous is not None and as_utc(previous.created_at) > now - every:
+    if previous is not None and previous.created_at > now - every:
         return None
     arrivals = select(
         func.count(),
@@ -182,7 +178,7 @@ def queue_intake_alert(
     counts = AlertCounts(
         arrived=arrived,
         interpreter=interpreter or 0,
-        overdue=count_overdue(session, now=now),
+        overdue=overdue.count(session, now=now),
         through_id=through_id if through_id is not None else previous.covers_through_id,
         documents=documents,
         documents_through_id=documents_through_id
@@ -210,17 +206,6 @@ def queue_intake_alert(
     stored = session.execute(statement).scalar()
     # Another worker stored the same alert first: it will be sent once, by whoever claims it.
     return counts if stored is not None else None
-
-
-def count_overdue(session: Session, *, now: datetime) -> int:
-    # The reply-due time is stored when a request arrives (the business clock, issue 16):
-    # the same condition as the queue's overdue filter.
-    return session.execute(
-        select(func.count()).where(
-            AppointmentRequest.status.in_(OPEN_STATUSES),
-            AppointmentRequest.reply_due_at < now,
-        )
-    ).scalar_one()
 
 
 @cache
@@ -305,7 +290,7 @@ def claim_batch(session: Session, *, now: datetime, lease: timedelta, limit: int
             recipient=row.recipient,
             payload=row.payload,
             attempts=row.attempts,
-            created_at=as_utc(row.created_at),
+            created_at=row.created_at,
         )
         for row in sorted(rows, key=lambda r: r.id)
     ]
@@ -516,14 +501,14 @@ def overview(session: Session, *, now: datetime, limit: int = 100) -> OutboxOver
         sending=counts.get(OutboxStatus.SENDING, 0),
         failed=counts.get(OutboxStatus.FAILED, 0),
         sent_last_day=sent_last_day or 0,
-        oldest_pending=as_utc(oldest) if oldest else None,
+        oldest_pending=oldest,
         failed_messages=[
             FailedMessage(
                 token=r.token,
                 kind=MessageKind(r.kind),
                 reference=r.reference,
                 attempts=r.attempts,
-                failed_at=as_utc(r.failed_at) if r.failed_at else None,
+                failed_at=r.failed_at,
                 reason=r.last_error,
                 can_send_again=r.recipient is not None,
             )
@@ -532,10 +517,10 @@ def overview(session: Session, *, now: datetime, limit: int = 100) -> OutboxOver
     )
 
 
-def send_again(session: Session, *, token: str, now: datetime) -> FailedMessage:
+def send_again(session: Session, *, token: str, actor: Actor, now: datetime) -> FailedMessage:
     """Put a failed message back in the queue with a fresh count of tries (same token,
-    so the same Message-ID). Raises MessageNotFound when there is no such failed message
-    or its address was already removed."""
+    so the same Message-ID), on the audit trail. Raises MessageNotFound when there is no
+    such failed message or its address was already removed."""
     changed = session.execute(
         update(OutboxMessage)
         .where(
@@ -562,9 +547,17 @@ def send_again(session: Session, *, token: str, now: datetime) -> FailedMessage:
         if changed.request_id
         else None
     )
+    kind = MessageKind(changed.kind)
+    trail.record(
+        session,
+        action=AuditAction.OUTBOX_SEND_AGAIN,
+        actor=actor,
+        detail=kind.label,
+        to_value=reference,
+    )
     return FailedMessage(
         token=token,
-        kind=MessageKind(changed.kind),
+        kind=kind,
         reference=reference,
         attempts=0,
         failed_at=None,

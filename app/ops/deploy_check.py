@@ -135,20 +135,48 @@ def read_server_limits(engine: Engine) -> ServerLimits | None:
 
 def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
+    for check in (
+        _mode_problems,
+        _secret_problems,
+        _scale_problems,
+        _browser_problems,
+        _proxy_count_problems,
+        lambda c, _e: _transport_problems(c),
+        _audit_problems,
+        _timeout_problems,
+        lambda c, _e: sign_in_problems(c),
+        proxy_problems,
+    ):
+        problems.extend(check(config, environ))
+    return problems
+
+
+def _mode_problems(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    problems = []
     if environ.get("APP_ENV") != "production":
         problems.append("APP_ENV is not 'production'.")
     if config.get("DEBUG"):
         problems.append("Debug mode is on: it shows code and lets anyone run code.")
     if config.get("TESTING"):
         problems.append("TESTING is on.")
+    return problems
+
+
+def _secret_problems(config: Mapping[str, Any], _environ: Mapping[str, str]) -> list[str]:
     key = config.get("SECRET_KEY") or ""
     if not key:
-        problems.append("SECRET_KEY is not set.")
-    elif key in KNOWN_WEAK_KEYS or len(key) < MIN_SECRET_KEY_LENGTH:
-        problems.append(
+        return ["SECRET_KEY is not set."]
+    if key in KNOWN_WEAK_KEYS or len(key) < MIN_SECRET_KEY_LENGTH:
+        return [
             f"SECRET_KEY is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters, "
             'e.g. python -c "import secrets; print(secrets.token_urlsafe(48))".'
-        )
+        ]
+    return []
+
+
+def _scale_problems(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """What several workers or hosts must share: the database and the rate limits."""
+    problems = []
     hosts = int(config.get("DEPLOY_HOSTS") or 1)
     try:
         workers = gunicorn_workers(environ)
@@ -160,12 +188,6 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             f"DATABASE_URL is SQLite but DEPLOY_HOSTS is {hosts}: each host would have its "
             "own database. Use PostgreSQL."
         )
-    if not config.get("SESSION_COOKIE_SECURE"):
-        problems.append("SESSION_COOKIE_SECURE is off: session cookies would be sent over http.")
-    if not config.get("WTF_CSRF_ENABLED", True):
-        problems.append("CSRF protection is off.")
-    if not config.get("HSTS_ENABLED"):
-        problems.append("HSTS_ENABLED is off: browsers may be downgraded to http.")
     if not config.get("RATELIMIT_ENABLED", True):
         problems.append("RATELIMIT_ENABLED is off: the form and sign-in have no rate limits.")
     elif str(config.get("RATELIMIT_STORAGE_URI", "memory://")).startswith("memory") and (
@@ -175,27 +197,47 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
             f"RATELIMIT_STORAGE_URI keeps counters in process memory with {workers} workers "
             f"on {hosts} host(s): each one counts separately. Use redis://."
         )
-    proxies = int(config.get("TRUSTED_PROXY_COUNT") or 0)
-    if proxies == 0:
-        problems.append(
-            "TRUSTED_PROXY_COUNT is 0: behind the shipped nginx (deploy/nginx.conf) every "
-            f"client would have nginx's address and share one rate limit. Set it to "
-            f"{SHIPPED_NGINX_PROXY_COUNT}."
-        )
-    elif proxies != SHIPPED_NGINX_PROXY_COUNT:
-        problems.append(
-            f"TRUSTED_PROXY_COUNT is {proxies}, but the shipped nginx (deploy/nginx.conf) is "
-            f"{SHIPPED_NGINX_PROXY_COUNT} proxy and sends one address: the app would ignore "
-            "it and every client would have nginx's address. Set it to "
-            f"{SHIPPED_NGINX_PROXY_COUNT}."
-        )
-    problems.extend(_transport_problems(config))
+    return problems
+
+
+def _browser_problems(config: Mapping[str, Any], _environ: Mapping[str, str]) -> list[str]:
+    """What keeps a browser's session and forms safe."""
+    problems = []
+    if not config.get("SESSION_COOKIE_SECURE"):
+        problems.append("SESSION_COOKIE_SECURE is off: session cookies would be sent over http.")
+    if not config.get("WTF_CSRF_ENABLED", True):
+        problems.append("CSRF protection is off.")
+    if not config.get("HSTS_ENABLED"):
+        problems.append("HSTS_ENABLED is off: browsers may be downgraded to http.")
     name = str(config.get("SESSION_COOKIE_NAME") or "session")
     if not name.startswith("__Host-"):
         problems.append(
             f"SESSION_COOKIE_NAME is {name!r}: use '__Host-session' so the cookie is bound "
             "to this host over HTTPS."
         )
+    return problems
+
+
+def _proxy_count_problems(config: Mapping[str, Any], _environ: Mapping[str, str]) -> list[str]:
+    proxies = int(config.get("TRUSTED_PROXY_COUNT") or 0)
+    if proxies == 0:
+        return [
+            "TRUSTED_PROXY_COUNT is 0: behind the shipped nginx (deploy/nginx.conf) every "
+            f"client would have nginx's address and share one rate limit. Set it to "
+            f"{SHIPPED_NGINX_PROXY_COUNT}."
+        ]
+    if proxies != SHIPPED_NGINX_PROXY_COUNT:
+        return [
+            f"TRUSTED_PROXY_COUNT is {proxies}, but the shipped nginx (deploy/nginx.conf) is "
+            f"{SHIPPED_NGINX_PROXY_COUNT} proxy and sends one address: the app would ignore "
+            "it and every client would have nginx's address. Set it to "
+            f"{SHIPPED_NGINX_PROXY_COUNT}."
+        ]
+    return []
+
+
+def _audit_problems(config: Mapping[str, Any], _environ: Mapping[str, str]) -> list[str]:
+    problems = []
     audit_key = config.get("AUDIT_HASH_KEY") or ""
     if len(audit_key) < MIN_SECRET_KEY_LENGTH:
         problems.append(
@@ -204,17 +246,19 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
         )
     if int(config.get("AUDIT_RETENTION_YEARS") or 6) < 6:
         problems.append("AUDIT_RETENTION_YEARS is under 6: HIPAA asks for six years.")
-    problems.extend(sign_in_problems(config))
+    return problems
+
+
+def _timeout_problems(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
     timeout = _int(environ.get("GUNICORN_TIMEOUT"), 30)
     if worst_database_wait(config) >= timeout:
-        problems.append(
+        return [
             f"The database timeouts add up to {worst_database_wait(config):g} s, not less than "
             f"GUNICORN_TIMEOUT ({timeout} s): a hung database would get workers killed "
             "mid-request instead of a 503. Lower DB_POOL_TIMEOUT, DB_CONNECT_TIMEOUT or "
             "DB_STATEMENT_TIMEOUT."
-        )
-    problems.extend(proxy_problems(config, environ))
-    return problems
+        ]
+    return []
 
 
 # Above this many wrong codes per account before a wait, guessing a code gets cheap: at 20

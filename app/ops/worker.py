@@ -61,7 +61,7 @@ class QueueServingSyncWorker(QuietSyncWorker):
                 # connection is refused at once rather than queued and then reset.
                 with contextlib.suppress(OSError):
                     listener.shutdown(socket.SHUT_RDWR)
-        quick = getattr(self, "quick_listener", None)  # app/ops/quick_lane.py
+        quick = getattr(self, "quick_listener", None)  # app/serving/quick_lane.py
         if stopping and quick is not None:
             # A host that is stopping is not alive either: its quick port refuses too.
             with contextlib.suppress(OSError):

@@ -13,13 +13,17 @@ from app.common.i18n import _l
 from app.common.validation import (
     EmailAddress,
     NoControlCharacters,
+    ParsedPhone,
     PersonName,
     PhoneNumber,
     TrimmedForm,
+    date_from_boxes,
+    parse_email,
     parse_phone,
 )
 from app.public.forms import MultiCheckboxField, Required, RequiredWhen, options
 from app.requests import reference_codes
+from app.requests.patient_page import ContactDetails
 from app.vocabulary import (
     BestTime,
     CallFirst,
@@ -51,44 +55,39 @@ def _text(label, max_length: int, *validators, **kwargs) -> StringField:
 
 def typed_date(month: str | None, day: str | None, year: str | None) -> date | None:
     """A date from three boxes (US order), or None when it is not one."""
-    parts = (month or "", day or "", year or "")
-    if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts) or len(parts[2]) != 4:
-        return None
-    try:
-        return date(int(parts[2]), int(parts[0]), int(parts[1]))
-    except ValueError:
-        return None
+    typed = date_from_boxes(month or "", day or "", year or "")
+    return typed if isinstance(typed, date) else None
 
 
 class DateOfBirthForm(TrimmedForm):
     dob_month = StringField(_l("Month"))
     dob_day = StringField(_l("Day"))
     dob_year = StringField(_l("Year"))
-    born: date | None = None
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        error = check_date_of_birth(self)
+        error = self._date_of_birth_problem()
         if error is not None:
             self.dob_month.errors = list(self.dob_month.errors) + [error]
             return False
         return valid
 
+    def _date_of_birth_problem(self) -> object | None:
+        parts = (self.dob_month.data, self.dob_day.data, self.dob_year.data)
+        if not any(parts):
+            return _l("Enter the patient's date of birth")
+        if self.date_of_birth() is None:
+            return _l("Date of birth must be a real date, like 3 27 1965")
+        return None
 
-def check_date_of_birth(form) -> object | None:
-    """Sets ``form.born``; returns the message when the three boxes are not a birth date."""
-    form.born = None
-    parts = (form.dob_month.data, form.dob_day.data, form.dob_year.data)
-    if not any(parts):
-        return _l("Enter the patient's date of birth")
-    born = typed_date(*parts)
-    if born is None:
-        return _l("Date of birth must be a real date, like 3 27 1965")
-    today = date.today()
-    if born >= today or today.year - born.year > MAX_AGE_YEARS:
-        return _l("Date of birth must be a real date, like 3 27 1965")
-    form.born = born
-    return None
+    def date_of_birth(self) -> date | None:
+        """The date of birth the three boxes make, or None when they make none (a date
+        in the future or over MAX_AGE_YEARS ago is none)."""
+        born = typed_date(self.dob_month.data, self.dob_day.data, self.dob_year.data)
+        today = date.today()
+        if born is None or born >= today or today.year - born.year > MAX_AGE_YEARS:
+            return None
+        return born
 
 
 class LinkRequestForm(DateOfBirthForm):
@@ -105,29 +104,32 @@ class LinkRequestForm(DateOfBirthForm):
         models.EMAIL_MAX,
         Required(_l("Enter the email address or phone number you gave us")),
     )
-    parsed_reference: str | None = None
-    normalized_contact: str | None = None
 
     def validate_reference(self, field: Field) -> None:
-        self.parsed_reference = reference_codes.parse(field.data or "")
-        if not self.parsed_reference:
+        if self.parsed_reference() is None:
             raise ValidationError(_l("Enter the reference number, like K7QM-4XPD-9RTA"))
 
     def validate_contact(self, field: Field) -> None:
-        value = field.data or ""
-        if "@" in value:
+        if "@" in (field.data or ""):
             EmailAddress()(self, field)
-            self.normalized_contact = field.normalized
-            return
-        parsed = parse_phone(value, allow_extension=False)
-        if isinstance(parsed, str):
+        elif self.contact_as_stored() is None:
             raise ValidationError(
                 _l(
                     "Enter an email address, like name@example.com, or a phone number,"
                     " like 813 555 0123"
                 )
             )
-        self.normalized_contact = parsed.number
+
+    def parsed_reference(self) -> str | None:
+        return reference_codes.parse(self.reference.data or "")
+
+    def contact_as_stored(self) -> str | None:
+        """The e-mail (normalised) or phone (E.164) as a request stores it, or None."""
+        value = self.contact.data or ""
+        if "@" in value:
+            return parse_email(value)
+        parsed = parse_phone(value, allow_extension=False)
+        return parsed.number if isinstance(parsed, ParsedPhone) else None
 
 
 class ContactForm(TrimmedForm):
@@ -162,6 +164,26 @@ class ContactForm(TrimmedForm):
         choices=options(CallFirst.choices()),
         validators=[Required(_l("Select who we should call first"))],
     )
+
+    def details(self, *, caregiver: bool) -> ContactDetails:
+        """What the checked form says, in the shapes a request stores."""
+        phone = parse_phone(self.phone.data or "")
+        theirs = parse_phone(self.submitter_phone.data or "") if caregiver else None
+        return ContactDetails(
+            phone=phone.number,
+            phone_ext=phone.extension,
+            email=parse_email(self.email.data) if self.email.data else None,
+            contact_method=ContactMethod(self.contact_method.data),
+            best_time_to_call=BestTime(self.best_time_to_call.data),
+            submitter_phone=theirs.number if theirs else None,
+            submitter_phone_ext=theirs.extension if theirs else None,
+            submitter_email=(
+                parse_email(self.submitter_email.data)
+                if caregiver and self.submitter_email.data
+                else None
+            ),
+            call_first=CallFirst(self.call_first.data) if caregiver else None,
+        )
 
     def for_patient(self) -> ContactForm:
         """A patient's own request asks nothing about a caregiver."""
@@ -262,20 +284,18 @@ class ReleaseForm(TrimmedForm):
     signed_day = StringField(_l("Day"))
     signed_year = StringField(_l("Year"))
     agree = BooleanField(_l("I have read this authorization, and typing my name is my signature"))
-    signed_on: date | None = None
 
     def holders(self) -> list[dict]:
         found = []
         for n in (1, 2, 3):
             name = self[f"holder_name_{n}"].data
             if name:
-                phone = self[f"holder_phone_{n}"]
                 found.append(
                     {
                         "kind": self[f"holder_kind_{n}"].data or RecordHolder.DOCTOR.value,
                         "name": name,
                         "city": self[f"holder_city_{n}"].data,
-                        "phone": getattr(phone, "normalized", None),
+                        "phone": phone_as_stored(self[f"holder_phone_{n}"].data),
                     }
                 )
         return found
@@ -303,10 +323,20 @@ class ReleaseForm(TrimmedForm):
                 )
             ]
             valid = False
-        else:
-            self.signed_on = typed
         return valid
+
+    def signed_on(self) -> date | None:
+        """The date typed beside the signature (checked by ``validate``)."""
+        return typed_date(self.signed_month.data, self.signed_day.data, self.signed_year.data)
 
 
 def expiry(signed_on: date) -> date:
     return signed_on + timedelta(days=365)
+
+
+def phone_as_stored(typed: str | None) -> str | None:
+    """An optional phone box as a request stores it (E.164), or None when empty."""
+    if not typed:
+        return None
+    parsed = parse_phone(typed)
+    return parsed.number if isinstance(parsed, ParsedPhone) else None

@@ -25,6 +25,7 @@ from flask_babel import format_date
 
 from app.common.extensions import csrf
 from app.db import get_session
+from app.mail import outbox
 from app.patient import wording
 from app.patient.forms import (
     ContactForm,
@@ -37,11 +38,11 @@ from app.patient.forms import (
 from app.records import documents, releases
 from app.records import settings as records_settings
 from app.requests import patient_page, private_links, reference_codes
-from app.requests.patient_page import ContactDetails
 from app.serving.language import language_of
 from app.serving.limits import limiter
 from app.templating import phone
-from app.vocabulary import BestTime, CallFirst, ContactMethod, DocumentKind, Signer
+from app.transactions import commits, keep_refusal, read_only
+from app.vocabulary import DocumentKind, Signer
 
 bp = Blueprint("patient", __name__, url_prefix="/your-request")
 
@@ -107,6 +108,7 @@ def _client_ip() -> str | None:
 
 
 @bp.get("/open")
+@read_only
 def open_link():
     token = request.args.get("key", "")
     found = private_links.open_link(get_session(), token=token, now=_now(), policy=_policy())
@@ -122,11 +124,13 @@ def open_link():
 
 
 @bp.get("/link-not-working")
+@read_only
 def link_not_working():
     return render_template("patient/link_not_working.html")
 
 
 @bp.get("/check")
+@read_only
 def check():
     if session.get(LINK) is None:
         return redirect(url_for(".link_not_working"), code=303)
@@ -140,6 +144,7 @@ def check():
 @limiter.limit(
     _check_limit, methods=["POST"], deduct_when=lambda response: response.status_code == 400
 )
+@commits
 def check_answer():
     link_id = session.get(LINK)
     db = get_session()
@@ -150,15 +155,17 @@ def check_answer():
     form = DateOfBirthForm()
     if not form.validate_on_submit():
         return render_template("patient/check.html", form=form), 422
-    result = private_links.check_date_of_birth(
-        db,
-        link_id=link.link_id,
-        typed=form.born,
-        now=_now(),
-        policy=_policy(),
-        client_ip=_client_ip(),
+    # A wrong answer is counted on the link although the page then answers 400.
+    result = keep_refusal(
+        lambda: private_links.check_date_of_birth(
+            db,
+            link_id=link.link_id,
+            typed=form.date_of_birth(),
+            now=_now(),
+            policy=_policy(),
+            client_ip=_client_ip(),
+        )
     )
-    db.commit()
     if result == private_links.CheckResult.LOCKED:
         return render_template(
             "patient/locked.html", minutes=current_app.config["PATIENT_LINK_LOCK_MINUTES"]
@@ -171,6 +178,7 @@ def check_answer():
 
 
 @bp.post("/from-confirmation")
+@read_only
 def from_confirmation():
     """The confirmation's button, in the browser that sent the request: no date of birth
     (its session holds the reference, which only the send put there)."""
@@ -185,38 +193,43 @@ def from_confirmation():
 
 
 @bp.post("/leave")
+@read_only
 def leave():
     _forget()
     return redirect(url_for(".left"), code=303)
 
 
 @bp.get("/left")
+@read_only
 def left():
     return render_template("patient/left.html")
 
 
 @bp.route("/new-link", methods=["GET", "POST"])
 @limiter.limit(_link_request_limit, methods=["POST"])
+@commits
 def new_link():
     form = LinkRequestForm()
     if not form.validate_on_submit():
         code = 400 if form.errors else 200
         return render_template("patient/new_link.html", form=form), code
     db = get_session()
-    private_links.request_again(
+    fresh = private_links.request_again(
         db,
-        reference=form.parsed_reference,
-        date_of_birth=form.born,
-        contact=form.normalized_contact,
+        reference=form.parsed_reference(),
+        date_of_birth=form.date_of_birth(),
+        contact=form.contact_as_stored(),
         now=_now(),
         client_ip=_client_ip(),
     )
-    db.commit()
+    if fresh is not None:
+        outbox.queue_request_link(db, link=fresh)
     # The same answer whether or not anything matched.
     return redirect(url_for(".new_link_sent"), code=303)
 
 
 @bp.get("/new-link/sent")
+@read_only
 def new_link_sent():
     return render_template("patient/new_link_sent.html")
 
@@ -248,6 +261,7 @@ def _page_context(link: private_links.OpenLink) -> dict:
 
 
 @bp.get("")
+@read_only
 def status():
     link = _proved_link()
     if link is None:
@@ -285,6 +299,7 @@ def _typed_phone(number: str | None, extension: str | None) -> str:
 
 
 @bp.route("/contact", methods=["GET", "POST"])
+@commits
 def contact():
     link = _proved_link()
     if link is None:
@@ -295,35 +310,19 @@ def contact():
     if request.method == "GET" or not form.validate_on_submit():
         code = 400 if form.errors else 200
         return render_template("patient/contact.html", form=form, **context), code
-    caregiver = not page.for_patient
-    details = ContactDetails(
-        phone=form.phone.normalized,
-        phone_ext=form.phone.extension,
-        email=_normalized(form.email),
-        contact_method=ContactMethod(form.contact_method.data),
-        best_time_to_call=BestTime(form.best_time_to_call.data),
-        submitter_phone=form.submitter_phone.normalized if caregiver else None,
-        submitter_phone_ext=form.submitter_phone.extension if caregiver else None,
-        submitter_email=_normalized(form.submitter_email) if caregiver else None,
-        call_first=CallFirst(form.call_first.data) if caregiver else None,
-    )
+    details = form.details(caregiver=not page.for_patient)
     db = get_session()
     changed = patient_page.change_contact(
         db, request_id=link.request_id, details=details, now=_now(), client_ip=_client_ip()
     )
-    db.commit()
     return redirect(url_for(".status", saved="contact" if changed else "unchanged"), code=303)
-
-
-def _normalized(field) -> str | None:
-    # Set by the e-mail validator; absent when the optional box was left empty.
-    return getattr(field, "normalized", None) or None
 
 
 # Sending records ----------------------------------------------------------------------------
 
 
 @bp.get("/records")
+@read_only
 def records():
     link = _proved_link()
     if link is None:
@@ -349,6 +348,7 @@ def _records_page(link, form, *, outcomes=(), files_error=None, code=200):
 # The one address that takes more than MAX_CONTENT_LENGTH: its own limit is set before the
 # body is read, so the CSRF check (which reads the form) runs in the view, after it.
 @csrf.exempt
+@commits
 def send_records():
     request.max_content_length = records_settings.upload_body_limit(current_app.config)
     csrf.protect()
@@ -381,36 +381,38 @@ def send_records():
         data = upload.read(records_settings.upload_body_limit(config))
         upload.close()
         try:
-            received = documents.receive(
-                db,
-                request_id=link.request_id,
-                kind=kind,
-                data=data,
-                now=_now(),
-                limits=records_settings.limits(config),
-                scanner=records_settings.scanner(config),
-                storage=records_settings.storage(config),
-                client_ip=_client_ip(),
-            )
+            # Each file in a savepoint of its own, with its audit entry: one refused
+            # leaves nothing behind and never takes the others with it.
+            with db.begin_nested():
+                received = documents.receive(
+                    db,
+                    request_id=link.request_id,
+                    kind=kind,
+                    data=data,
+                    now=_now(),
+                    limits=records_settings.limits(config),
+                    scanner=records_settings.scanner(config),
+                    storage=records_settings.storage(config),
+                    client_ip=_client_ip(),
+                )
         except documents.Refused as refusal:
             outcomes.append(wording.refused(refusal.reason, upload.filename, config=config))
             continue
-        # Each file is its own transaction with its audit entry: one refused never
-        # takes the others with it.
-        db.commit()
         outcomes.append(wording.received(received, upload.filename))
-    db.commit()
     if wants_json:
         return {"outcomes": [o.as_json() for o in outcomes]}, 200
     if all(o.ok for o in outcomes):
         return redirect(url_for(".status", saved="records", count=len(outcomes)), code=303)
-    return _records_page(link, UploadForm(formdata=None), outcomes=outcomes, code=422)
+    # Each file's outcome, the kept ones committed with the page (a 200: the send was
+    # taken, file by file; its page says which were refused and why).
+    return _records_page(link, UploadForm(formdata=None), outcomes=outcomes)
 
 
 # The release ----------------------------------------------------------------------------------
 
 
 @bp.route("/release", methods=["GET", "POST"])
+@commits
 def release():
     link = _proved_link()
     if link is None:
@@ -427,8 +429,8 @@ def release():
         signer=Signer(form.signer.data),
         signer_name=form.signature.data,
         signer_authority=form.signer_authority.data or None,
-        signed_on=form.signed_on,
-        expires_on=expiry(form.signed_on),
+        signed_on=form.signed_on(),
+        expires_on=expiry(form.signed_on()),
         language=language_of(request.environ),
         text="",
     )
@@ -444,11 +446,11 @@ def release():
     signed = releases.sign(
         db, request_id=link.request_id, signature=signature, now=_now(), client_ip=_client_ip()
     )
-    db.commit()
     return redirect(url_for(".signed_release", release_id=signed.id), code=303)
 
 
 @bp.get("/release/<int:release_id>")
+@read_only
 def signed_release(release_id: int):
     """The signer's own copy (HIPAA: the person gets a copy), to print or keep."""
     link = _proved_link()

@@ -22,12 +22,16 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app import models
 from app.common.i18n import _l
 from app.common.validation import (
+    DateProblem,
     EmailAddress,
     NoControlCharacters,
     PersonName,
     PhoneNumber,
     TrimmedForm,
+    date_from_boxes,
+    date_missing_parts,
     npi_is_valid,
+    parse_zip,
 )
 from app.public.wording import for_person
 from app.requests.fields import FORM_ORDER
@@ -58,7 +62,6 @@ _MISSING_DATE_PARTS = {
     ("month", "year"): _l("Date of birth must include a month and year"),
     ("day", "year"): _l("Date of birth must include a day and year"),
 }
-_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
@@ -478,16 +481,11 @@ class AppointmentRequestForm(TrimmedForm):
         validators=[DataRequired(_l("Confirm that we may contact you about this request"))],
     )
 
-    # Filled in by validate(): the values the service stores.
-    date_of_birth: date | None = None
-
     def validate_zip_code(self, field: Field) -> None:
-        match = _ZIP.match(field.data or "")
-        if not match:
+        if parse_zip(field.data or "") is None:
             raise ValidationError(
                 _l("Enter a 5-digit ZIP code, like 33612, or ZIP+4, like 33612-9416")
             )
-        field.normalized = match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
 
     def validate_physician_npi(self, field: Field) -> None:
         if field.data and not npi_is_valid(field.data):
@@ -511,27 +509,19 @@ class AppointmentRequestForm(TrimmedForm):
             valid = False
         return valid
 
+    def birth_date(self) -> date | None:
+        """The date the three boxes make, or None when they make none."""
+        born = date_from_boxes(*self._date_boxes())
+        return born if isinstance(born, date) else None
+
+    def _date_boxes(self) -> tuple[str, str, str]:
+        return (self.dob_month.data or "", self.dob_day.data or "", self.dob_year.data or "")
+
     def _check_date_of_birth(self) -> object | None:
-        self.date_of_birth = None
-        parts = (self.dob_month.data, self.dob_day.data, self.dob_year.data)
-        if not any(parts):
-            return for_person(
-                _l("Enter your date of birth"), _l("Enter the patient's date of birth")
-            )
-        if not all(parts):
-            missing = tuple(
-                n for n, v in zip(("month", "day", "year"), parts, strict=True) if not v
-            )
-            return _MISSING_DATE_PARTS[missing]
-        if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
-            return _l("Date of birth must be a real date, like 3 27 1965")
-        month, day, year = (int(p) for p in parts)
-        if len(self.dob_year.data) != 4:
-            return _l("Enter the year of birth with 4 digits, like 1965")
-        try:
-            born = date(year, month, day)
-        except ValueError:
-            return _l("Date of birth must be a real date, like 3 27 1965")
+        boxes = self._date_boxes()
+        born = date_from_boxes(*boxes)
+        if isinstance(born, DateProblem):
+            return _date_message(born, boxes)
         today = date.today()
         if born >= today:
             return _l("Date of birth must be in the past")
@@ -547,5 +537,14 @@ class AppointmentRequestForm(TrimmedForm):
                     years=MAX_AGE_YEARS,
                 ),
             )
-        self.date_of_birth = born
         return None
+
+
+def _date_message(problem: DateProblem, boxes: tuple[str, str, str]) -> object:
+    if problem is DateProblem.MISSING:
+        return for_person(_l("Enter your date of birth"), _l("Enter the patient's date of birth"))
+    if problem is DateProblem.INCOMPLETE:
+        return _MISSING_DATE_PARTS[date_missing_parts(*boxes)]
+    if problem is DateProblem.SHORT_YEAR:
+        return _l("Enter the year of birth with 4 digits, like 1965")
+    return _l("Date of birth must be a real date, like 3 27 1965")

@@ -1,27 +1,43 @@
-"""The journey's rules, between the views and the draft: which page comes next, which
-questions a page asks, and what the whole form makes of a draft's answers.
+"""The journey's rules, all of them: which page a person may see, what each page asks,
+what the whole form makes of a draft's answers, where a page sends them next, and what
+sending stores. The views (``views.py``) only turn HTTP into these calls and their
+answers back into pages and redirects.
 
 One form class (``AppointmentRequestForm``) holds every question and rule. A page is
 checked by filling that form with the draft's answers and what the page just sent, and
 keeping only the problems of the page's own questions (``app/requests/fields.py`` says
 which page asks what): a rule that reads an answer from an earlier page ("required for a
 caregiver") works unchanged, and there is no second list of fields to keep in step.
+
+What a page leads to is a value, never a URL: ``GoTo`` (a step, the start, Check your
+answers), ``AlreadySent``, ``Confirmed``, or the page to show (``StepToShow``,
+``AnswersToCheck``).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask_babel import get_locale
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from app.common.i18n import _l
+from app.mail import outbox
+from app.models import RequestDraft
 from app.public.forms import AppointmentRequestForm
+from app.public.submission import to_new_request
 from app.public.wording import for_person, speak_to_patient
+from app.requests import appointment_requests, drafts
+from app.requests.appointment_requests import NewRequest, Submitted
+from app.requests.business_clock import BusinessClock
 from app.requests.fields import (
     BY_NAME,
     FIELDS,
     STEPS,
+    RequestField,
     Step,
     Stored,
     asked,
@@ -50,7 +66,7 @@ def check_title(step: Step) -> object:
 
 # Questions whose own label does not read well alone on the answers page.
 _CHECK_LABELS: dict[str, object] = {
-    "dob_month": for_person(_l("Your date of birth"), _l("The patient's date of birth")),
+    "date_of_birth": for_person(_l("Your date of birth"), _l("The patient's date of birth")),
     "submitter_name": _l("Your full name"),
     "consent": _l("You agree to be contacted about this request"),
 }
@@ -138,6 +154,243 @@ def first_unchecked(checked: list[str]) -> Step | None:
     return None
 
 
+# Where a page leads ----------------------------------------------------------------------
+
+
+class Place(enum.Enum):
+    """The journey's pages that are not a step."""
+
+    START = "start"  # where a browser without a draft begins: the first step, blank
+    CHECK = "check"  # Check your answers
+
+
+@dataclass(frozen=True)
+class GoTo:
+    """Send the person to another page (a 303: Back and reload never post again)."""
+
+    page: Step | Place
+    # Opened from Check your answers: the step goes back there once answered.
+    changing: bool = False
+
+
+@dataclass(frozen=True)
+class AlreadySent:
+    """This browser sent its request: every page of the journey says so."""
+
+    reference: str
+
+
+@dataclass(frozen=True)
+class StepToShow:
+    step: Step
+    form: AppointmentRequestForm
+    answers: dict
+    # No draft: the first step, blank, the same page for every new visitor.
+    blank: bool = False
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A step's answers are kept (valid or not); ``begun`` is the key of the draft this
+    page began, for the browser's cookie once it is stored."""
+
+    go_to: GoTo
+    begun: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswersToCheck:
+    form: AppointmentRequestForm
+    answers: dict
+    form_token: str
+
+
+@dataclass(frozen=True)
+class ReadyToSend:
+    draft: RequestDraft
+    form: AppointmentRequestForm
+    answers: dict
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """Stored (now or before): the confirmation of ``reference``. ``changed``: a re-send
+    whose answers differ; the first version stands (its history says what differs)."""
+
+    reference: str
+    changed: bool = False
+
+
+def _draft(session: Session, key: str | None, now: datetime) -> RequestDraft | None:
+    """The browser's draft, unless it has none (a first visit: no database read at all)
+    or it has expired."""
+    return drafts.find(session, key, now=now) if key else None
+
+
+def _answers_checked(draft: RequestDraft) -> tuple[AppointmentRequestForm, dict]:
+    answers = dict(draft.answers or {})
+    form, _ = check(answers)
+    return form, answers
+
+
+def show_step(session: Session, *, key: str | None, step: Step, now: datetime):
+    """A step as the person should see it, or where they should be instead: the start
+    when there is no draft (for any step but the first), the first step not yet answered
+    when it comes before this one, "you sent this" once sent."""
+    draft = _draft(session, key, now)
+    if draft is None:
+        return (
+            StepToShow(step, form_for({}), {}, blank=True)
+            if step is STEPS[0]
+            else GoTo(Place.START)
+        )
+    if draft.sent_reference:
+        return AlreadySent(draft.sent_reference)
+    checked = draft.checked_steps or []
+    unchecked = first_unchecked(checked)
+    if unchecked is not None and STEPS.index(unchecked) < STEPS.index(step):
+        # A later page, before an earlier one is answered: the earlier one first.
+        return GoTo(unchecked)
+    form, answers = _answers_checked(draft)
+    # A page's problems show once it has been sent; before that it is just asked.
+    keep_only_errors_of(form, step if step.value in checked else None)
+    return StepToShow(step, form, answers)
+
+
+def save_step(
+    session: Session,
+    *,
+    key: str | None,
+    step: Step,
+    typed: dict[str, str | list[str]],
+    changing: bool,
+    now: datetime,
+    keep: timedelta,
+) -> Saved | GoTo:
+    """Keep what one page sent in the draft (valid or not: it is shown again as typed),
+    beginning the draft on the first page, and say where the person goes next."""
+    draft = _draft(session, key, now)
+    begun = None
+    if draft is None:
+        if step is not STEPS[0]:
+            # The session ended (or the cookie was lost) before this page.
+            return GoTo(Place.START)
+        draft = drafts.start(session, now=now, keep=keep)
+        begun = draft.key
+    elif draft.sent_reference:
+        return GoTo(step)
+    drafts.save_step(draft, step=step.value, typed=typed, now=now, keep=keep)
+    return Saved(_after(step, draft, changing=changing), begun)
+
+
+def _after(step: Step, draft: RequestDraft, *, changing: bool) -> GoTo:
+    """Where a page sends the person once its answers are kept."""
+    _, valid = check(dict(draft.answers or {}))
+    if not valid[step]:
+        return GoTo(step, changing)
+    if changing:
+        # Back to the answers, unless the change opened a question elsewhere.
+        for later in STEPS:
+            if not valid[later]:
+                drafts.forget_checked(draft, later.value)
+                return GoTo(later, changing=True)
+        return GoTo(Place.CHECK)
+    following = next_step(step)
+    if following is None:
+        return GoTo(Place.CHECK)
+    if not valid[following]:
+        # Answered before, but this page's answers now ask more of it (a caregiver's own
+        # phone): shown without problems until it is sent again.
+        drafts.forget_checked(draft, following.value)
+    return GoTo(following)
+
+
+def _unfinished(draft: RequestDraft) -> GoTo | None:
+    """The page to finish before the answers can be checked or sent, if any."""
+    unchecked = first_unchecked(draft.checked_steps or [])
+    if unchecked is not None:
+        return GoTo(unchecked)
+    _, valid = check(dict(draft.answers or {}))
+    for step in STEPS:
+        if not valid[step]:
+            return GoTo(step)
+    return None
+
+
+def show_answers(session: Session, *, key: str | None, now: datetime):
+    """Check your answers, or the page to finish first (or the start, or "you sent it")."""
+    draft = _draft(session, key, now)
+    if draft is None:
+        return GoTo(Place.START)
+    if draft.sent_reference:
+        return AlreadySent(draft.sent_reference)
+    unfinished = _unfinished(draft)
+    if unfinished is not None:
+        return unfinished
+    form, answers = _answers_checked(draft)
+    return AnswersToCheck(form, answers, draft.form_token)
+
+
+def ready_to_send(session: Session, *, key: str | None, token: str, now: datetime):
+    """What sending this browser's draft with ``token`` would store, or what happens
+    instead. Exactly once: the token of a stored request (a double click, Back and send,
+    a second tab, a retry after a lost answer) leads to that request's confirmation."""
+    stored = appointment_requests.reference_for_token(session, token=token)
+    if stored is not None:
+        return Confirmed(stored)
+    draft = _draft(session, key, now)
+    if draft is None:
+        return GoTo(Place.START)
+    if draft.sent_reference:
+        return Confirmed(draft.sent_reference)
+    if draft.form_token != token:
+        # A page of an older draft: show this browser's current answers.
+        return GoTo(Place.CHECK)
+    unfinished = _unfinished(draft)
+    if unfinished is not None:
+        return unfinished
+    form, answers = _answers_checked(draft)
+    return ReadyToSend(draft, form, answers)
+
+
+def send(
+    session: Session,
+    ready: ReadyToSend,
+    *,
+    form_language: str,
+    clock: BusinessClock,
+    now: datetime,
+    keep: timedelta,
+) -> Confirmed:
+    """Store the request, with its e-mail receipt, and empty the draft."""
+    submitted = store_request(
+        session,
+        details=to_new_request(ready.form, form_language=form_language),
+        token=ready.draft.form_token,
+        clock=clock,
+        now=now,
+    )
+    drafts.mark_sent(ready.draft, reference=submitted.reference, now=now, keep=keep)
+    return Confirmed(submitted.reference, changed=submitted.changed)
+
+
+def store_request(
+    session: Session,
+    *,
+    details: NewRequest,
+    token: str,
+    clock: BusinessClock | None = None,
+    now: datetime | None = None,
+) -> Submitted:
+    """Store a request once per form token and queue its e-mail receipt (when an address
+    was given) in the same transaction: committed together or not at all (issue 18)."""
+    submitted = appointment_requests.submit_request(
+        session, details=details, token=token, clock=clock, now=now
+    )
+    outbox.queue_confirmation(session, submitted=submitted, details=details)
+    return submitted
+
+
 @dataclass(frozen=True)
 class AnswerRow:
     step: Step
@@ -154,14 +407,14 @@ def answer_rows(form: AppointmentRequestForm, answers: dict) -> list[AnswerRow]:
             continue
         form_field = form[field.form_field]
         label = _CHECK_LABELS.get(field.name, form_field.label.text)
-        rows.append(AnswerRow(field.step, _anchor(form_field), label, _shown(form, field.name)))
+        rows.append(AnswerRow(field.step, _anchor(form_field), label, _shown(form, field)))
     return rows
 
 
-def _shown(form: AppointmentRequestForm, name: str) -> object:
-    field = form[name]
-    if name == "dob_month":
-        born = form.date_of_birth
+def _shown(form: AppointmentRequestForm, question: RequestField) -> object:
+    field = form[question.form_field]
+    if question.stored == Stored.DATE:
+        born = form.birth_date()
         if not born:
             return ""
         # As typed in English (month first); Spanish readers get the month's name, so the

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import (
     Blueprint,
+    Response,
     abort,
+    after_this_request,
     current_app,
     redirect,
     render_template,
@@ -15,15 +17,15 @@ from flask import (
 )
 
 from app import serving
-from app.db import DATABASE_UNAVAILABLE, discard_session, get_session
-from app.models import RequestDraft
+from app.common.time import now_utc
+from app.db import get_session
 from app.public import journey
 from app.public.forms import AppointmentRequestForm
 from app.public.resend import is_resend_of_stored_request
-from app.public.submission import to_new_request
-from app.requests import appointment_requests, drafts, reference_codes
+from app.requests import reference_codes
 from app.requests.fields import STEPS, Step, step_form_fields
 from app.serving.language import language_of
+from app.transactions import commits, if_unavailable, read_only
 
 bp = Blueprint("public", __name__)
 
@@ -48,16 +50,19 @@ def _information_reviewed() -> dict:
 
 @bp.get("/")
 @serving.public_cache(max_age=_INFORMATION_MAX_AGE)
+@read_only
 def information():
     return serving.information_page("public/information.html")
 
 
-# The journey (issue 15): one page per step, then "Check your answers", then send.
-# Every page is POST-redirect-GET: Back and reload never re-send anything.
+# The journey (issue 15): one page per step, then "Check your answers", then send. Its
+# rules are app/public/journey.py's; these views turn HTTP into its calls and its answers
+# into pages. Every page is POST-redirect-GET: Back and reload never re-send anything.
 
 
 @bp.get("/request-appointment")
 @serving.same_for_new_visitors
+@read_only
 def request_appointment():
     """Where the journey starts: its first step. A first visit gets it blank, with no token
     and no cookie: the same page for every new visitor, so the replay answers it
@@ -67,138 +72,88 @@ def request_appointment():
 
 
 @bp.get("/request-appointment/<step>")
+@read_only
 def journey_step(step: str):
-    this = journey.step_from(step)
-    if this is None:
-        abort(404)
-    draft = _current_draft()
-    if draft is None:
-        if this is STEPS[0]:
-            return _first_page()
-        return redirect(url_for(".request_appointment"), code=303)
-    if draft.sent_reference:
-        return _already_sent(draft)
-    checked = draft.checked_steps or []
-    unchecked = journey.first_unchecked(checked)
-    if unchecked is not None and STEPS.index(unchecked) < STEPS.index(this):
-        # A later page, before an earlier one is answered: the earlier one first.
-        return redirect(url_for(".journey_step", step=unchecked.value), code=303)
-    answers = dict(draft.answers or {})
-    form, _ = journey.check(answers)
-    journey.keep_only_errors_of(form, this if this.value in checked else None)
-    return _step_page(this, form, answers, changing=_changing())
+    shown = journey.show_step(get_session(), key=_draft_key(), step=_step(step), now=_now())
+    if not isinstance(shown, journey.StepToShow):
+        return _answer(shown)
+    if shown.blank:
+        return _first_page()
+    return _step_page(shown.step, shown.form, shown.answers, changing=_changing())
 
 
 @bp.post("/request-appointment/<step>")
 # A post that begins a request came from a page without a token (the same blank page for
 # every new visitor): the browser's Origin says whether it is ours. Once the browser holds a
 # draft, the token as everywhere else (serving/cross_origin.py).
-@serving.token_or_same_origin(begins=lambda: _current_draft_key() is None)
+@serving.token_or_same_origin(begins=lambda: _draft_key() is None)
 # Only a page that begins a request counts (DRAFT_RATE_LIMIT): going back and forth
 # between the steps of one request never does.
-@serving.draft_rate_limit(exempt_when=lambda: _current_draft_key() is not None)
+@serving.draft_rate_limit(exempt_when=lambda: _draft_key() is not None)
+@commits
 def save_step(step: str):
-    this = journey.step_from(step)
-    if this is None:
-        abort(404)
-    now, keep = _now(), _keep()
+    this, changing = _step(step), _changing()
     typed = journey.typed_on(this, request.form)
-    db = get_session()
-    try:
-        draft = _current_draft()
-        if draft is None:
-            if this is not STEPS[0]:
-                # The session ended (or the cookie was lost) before this page.
-                return redirect(url_for(".request_appointment"), code=303)
-            draft = drafts.start(db, now=now, keep=keep)
-            session[_DRAFT] = draft.key
-        elif draft.sent_reference:
-            return redirect(url_for(".journey_step", step=this.value), code=303)
-        drafts.save_step(draft, step=this.value, typed=typed, now=now, keep=keep)
-        answers = dict(draft.answers or {})
-        _, valid = journey.check(answers)
-        target = _after(this, draft, valid, changing=_changing())
-        db.commit()
-    except DATABASE_UNAVAILABLE:
-        # Nothing kept: the page again, as typed, saying so. Sending it again is safe.
-        current_app.logger.warning("journey page not saved: database unavailable", exc_info=True)
-        discard_session()
-        answers = dict(typed)
-        form, _ = journey.check(answers)
-        journey.keep_only_errors_of(form, None)
-        return _step_page(this, form, answers, changing=_changing(), not_saved=True), 503
-    return redirect(target, code=303)
+    # Nothing kept: the page again, as typed, saying so. Sending it again is safe.
+    if_unavailable(lambda: _not_saved_step(this, typed, changing=changing))
+    saved = journey.save_step(
+        get_session(),
+        key=_draft_key(),
+        step=this,
+        typed=typed,
+        changing=changing,
+        now=_now(),
+        keep=_keep(),
+    )
+    if isinstance(saved, journey.GoTo):
+        return _answer(saved)
+    if saved.begun is not None:
+        _remember_draft(saved.begun)
+    return _answer(saved.go_to)
 
 
 @bp.get("/request-appointment/check")
+@read_only
 def check_answers():
-    draft = _current_draft()
-    if draft is None:
-        return redirect(url_for(".request_appointment"), code=303)
-    if draft.sent_reference:
-        return _already_sent(draft)
-    redirect_to = _unfinished_page(draft)
-    if redirect_to is not None:
-        get_session().commit()
-        return redirect(redirect_to, code=303)
-    answers = dict(draft.answers or {})
-    form, _ = journey.check(answers)
-    return _check_page(form, answers, draft.form_token)
+    shown = journey.show_answers(get_session(), key=_draft_key(), now=_now())
+    if not isinstance(shown, journey.AnswersToCheck):
+        return _answer(shown)
+    return _check_page(shown.form, shown.answers, shown.form_token)
 
 
 # Sending is the one POST that stores a request; it keeps the form's rate limit. A re-send
 # of a stored request stores nothing: never counted, never refused.
 @bp.post("/request-appointment/check")
 @serving.form_rate_limit(exempt_when=is_resend_of_stored_request)
+@commits
 def send_request():
     if request.form.get("website", "").strip():
         return _pretend_to_accept()
     token = request.form.get("form_token", "")
-    db = get_session()
-    clock = current_app.extensions["business_clock"]
-    answers: dict | None = None
-    try:
-        # Exactly once: the token of a stored request (a double click, Back and send, a
-        # second tab, a retry after a lost answer) leads to that request's confirmation.
-        stored = appointment_requests.reference_for_token(db, token=token)
-        draft = _current_draft() if stored is None else None
-        if stored is None and draft is not None and draft.sent_reference:
-            stored = draft.sent_reference
-        if stored is not None:
-            _remember(stored)
-            return redirect(url_for(".confirmation", reference=stored), code=303)
-        if draft is None:
-            return redirect(url_for(".request_appointment"), code=303)
-        if draft.form_token != token:
-            # A page of an older draft: show this browser's current answers.
-            return redirect(url_for(".check_answers"), code=303)
-        redirect_to = _unfinished_page(draft)
-        if redirect_to is not None:
-            db.commit()
-            return redirect(redirect_to, code=303)
-        answers = dict(draft.answers or {})
-        form, _ = journey.check(answers)
-        submitted = appointment_requests.submit_request(
-            db, details=to_new_request(form), token=draft.form_token, clock=clock
+    # The same draft (same token) sent again stores one request, so asking the person to
+    # send it again is safe even if the commit did reach the database.
+    if_unavailable(lambda: (render_template("public/not_saved.html"), 503))
+    ready = journey.ready_to_send(get_session(), key=_draft_key(), token=token, now=_now())
+    if not isinstance(ready, journey.ReadyToSend):
+        return _answer(ready)
+    # From here the answers are known: if the database fails, they are shown to check.
+    if_unavailable(
+        lambda: _check_page(ready.form, ready.answers, token, status=503, not_saved=True)
+    )
+    return _answer(
+        journey.send(
+            get_session(),
+            ready,
+            form_language=language_of(request.environ),
+            clock=current_app.extensions["business_clock"],
+            now=_now(),
+            keep=_keep(),
         )
-        drafts.mark_sent(draft, reference=submitted.reference, now=_now(), keep=_keep())
-        db.commit()
-    except DATABASE_UNAVAILABLE:
-        # The same draft (same token) sent again stores one request, so asking the person
-        # to send it again is safe even if this commit did reach the database.
-        current_app.logger.warning("request not saved: database unavailable", exc_info=True)
-        discard_session()
-        if answers is None:
-            return render_template("public/not_saved.html"), 503
-        form, _ = journey.check(answers)
-        return _check_page(form, answers, token, status=503, not_saved=True)
-    _remember(submitted.reference)
-    if submitted.changed:
-        return _first_version_kept(submitted.reference)
-    return redirect(url_for(".confirmation", reference=submitted.reference), code=303)
+    )
 
 
 @bp.post("/request-appointment/new")
+@read_only
 def start_new_request():
     """A deliberate new request after one was sent: the next pages start empty."""
     session.pop(_DRAFT, None)
@@ -206,6 +161,7 @@ def start_new_request():
 
 
 @bp.get("/request-appointment/received/<reference>")
+@read_only
 def confirmation(reference: str):
     # Only the browser that sent the request sees it; anyone else gets the same page for
     # any reference, real or not, with nothing about the request.
@@ -224,7 +180,48 @@ def confirmation(reference: str):
     )
 
 
-# -- the journey's pieces --------------------------------------------------------------
+# -- HTTP for the journey's answers -----------------------------------------------------
+
+
+def _answer(outcome):
+    """The page or redirect for what the journey says happens next."""
+    if isinstance(outcome, journey.GoTo):
+        return redirect(_url(outcome), code=303)
+    if isinstance(outcome, journey.AlreadySent):
+        return _already_sent(outcome.reference)
+    if isinstance(outcome, journey.Confirmed):
+        _remember(outcome.reference)
+        if outcome.changed:
+            return _first_version_kept(outcome.reference)
+        return redirect(url_for(".confirmation", reference=outcome.reference), code=303)
+    raise TypeError(f"no answer for {outcome!r}")
+
+
+def _url(go_to: journey.GoTo) -> str:
+    if go_to.page is journey.Place.START:
+        return url_for(".request_appointment")
+    if go_to.page is journey.Place.CHECK:
+        return url_for(".check_answers")
+    return url_for(".journey_step", step=go_to.page.value, **_change_args(go_to.changing))
+
+
+def _step(name: str) -> Step:
+    step = journey.step_from(name)
+    if step is None:
+        abort(404)
+    return step
+
+
+def _remember_draft(key: str) -> None:
+    """The cookie names the draft only in an answer that says it was stored: after a 503
+    (the commit failed) the browser holds no key to a draft that does not exist, so its
+    resend of the first page begins again, checked as a beginning (by its Origin)."""
+
+    @after_this_request
+    def remember(response: Response) -> Response:
+        if response.status_code < 400:
+            session[_DRAFT] = key
+        return response
 
 
 def _first_page():
@@ -240,6 +237,14 @@ def _first_page():
 def _step_page(step: Step, form: AppointmentRequestForm, answers: dict, **context):
     context = {**_step_context(step, answers, changing=context.pop("changing")), **context}
     return render_template(f"public/step_{step.value}.html", form=form, **context)
+
+
+def _not_saved_step(step: Step, typed: dict, *, changing: bool):
+    """A step whose answers could not be kept: the page again, as typed, saying so."""
+    answers = dict(typed)
+    form, _ = journey.check(answers)
+    journey.keep_only_errors_of(form, None)
+    return _step_page(step, form, answers, changing=changing, not_saved=True), 503
 
 
 def _step_context(step: Step, answers: dict, *, changing: bool) -> dict:
@@ -264,7 +269,7 @@ def _step_context(step: Step, answers: dict, *, changing: bool) -> dict:
         "back": back,
         "changing": changing,
         # No token on a page that begins a request (save_step checks its Origin instead).
-        "begins_request": _current_draft_key() is None,
+        "begins_request": _draft_key() is None,
     }
 
 
@@ -278,59 +283,18 @@ def _check_page(form, answers: dict, token: str, status: int = 200, **context):
     return page, status
 
 
-def _after(step: Step, draft: RequestDraft, valid: dict[Step, bool], *, changing: bool) -> str:
-    """Where a page sends the person once its answers are kept."""
-    if not valid[step]:
-        return url_for(".journey_step", step=step.value, **_change_args(changing))
-    if changing:
-        # Back to the answers, unless the change opened a question elsewhere.
-        for later in STEPS:
-            if not valid[later]:
-                drafts.forget_checked(draft, later.value)
-                return url_for(".journey_step", step=later.value, change=_CHANGING)
-        return url_for(".check_answers")
-    following = journey.next_step(step)
-    if following is None:
-        return url_for(".check_answers")
-    if not valid[following]:
-        # Answered before, but this page's answers now ask more of it (a caregiver's own
-        # phone): shown without problems until it is sent again.
-        drafts.forget_checked(draft, following.value)
-    return url_for(".journey_step", step=following.value)
-
-
-def _unfinished_page(draft: RequestDraft) -> str | None:
-    """The page to finish before the answers can be checked or sent, if any."""
-    unchecked = journey.first_unchecked(draft.checked_steps or [])
-    if unchecked is not None:
-        return url_for(".journey_step", step=unchecked.value)
-    _, valid = journey.check(dict(draft.answers or {}))
-    for step in STEPS:
-        if not valid[step]:
-            return url_for(".journey_step", step=step.value)
-    return None
-
-
-def _already_sent(draft: RequestDraft):
-    _remember(draft.sent_reference)
+def _already_sent(reference: str):
+    _remember(reference)
     return render_template(
         "public/already_sent.html",
-        reference=reference_codes.display(draft.sent_reference),
-        confirmation=url_for(".confirmation", reference=draft.sent_reference),
+        reference=reference_codes.display(reference),
+        confirmation=url_for(".confirmation", reference=reference),
     )
 
 
-def _current_draft_key() -> str | None:
+def _draft_key() -> str | None:
     key = session.get(_DRAFT)
     return key if isinstance(key, str) else None
-
-
-def _current_draft() -> RequestDraft | None:
-    key = _current_draft_key()
-    if key is None:
-        # A first visit: no draft to look for, so no database session either.
-        return None
-    return drafts.find(get_session(), key, now=_now())
 
 
 def _changing() -> bool:
@@ -342,7 +306,7 @@ def _change_args(changing: bool) -> dict:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return now_utc()
 
 
 def _keep() -> timedelta:
@@ -376,6 +340,7 @@ def _remember(reference: str) -> None:
 # The same for everyone; a browser keeps it a day.
 @bp.get("/favicon.ico")
 @serving.public_cache(max_age=_FAVICON_MAX_AGE)
+@read_only
 def favicon():
     # Browsers ask for /favicon.ico on every first visit whatever the page says; without it
     # each visit logged a 404.

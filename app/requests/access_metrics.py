@@ -27,8 +27,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.models import AppointmentRequest
+from app.requests import overdue
 from app.requests.csv_export import rows_to_csv
-from app.vocabulary import OPEN_STATUSES, Language
+from app.vocabulary import AWAITING_FIRST_CONTACT, Language
 
 # The longest period one page computes: a year of days in the chart.
 MAX_DAYS = 366
@@ -83,7 +84,7 @@ def _referral_label(has_referral: bool) -> str:
 def access_metrics(session: Session, *, start: date, end: date, now: datetime) -> Metrics:
     ar = AppointmentRequest
     in_period = (ar.received_on >= start, ar.received_on <= end)
-    waiting = ar.status.in_(OPEN_STATUSES)
+    waiting = ar.status.in_(AWAITING_FIRST_CONTACT)
     contacted = ar.first_contact_at.is_not(None)
     rows = session.execute(
         select(
@@ -95,7 +96,7 @@ def access_metrics(session: Session, *, start: date, end: date, now: datetime) -
             func.sum(case((contacted & (ar.first_contact_at <= ar.reply_due_at), 1), else_=0)),
             func.sum(case((contacted | (ar.reply_due_at < now), 1), else_=0)),
             func.sum(case((waiting, 1), else_=0)),
-            func.sum(case((waiting & (ar.reply_due_at < now), 1), else_=0)),
+            func.sum(case((overdue.condition(now), 1), else_=0)),
         )
         .where(*in_period)
         .group_by(ar.received_on, ar.has_referral, ar.language)
@@ -104,7 +105,7 @@ def access_metrics(session: Session, *, start: date, end: date, now: datetime) -
     referral = {True: Group(_referral_label(True)), False: Group(_referral_label(False))}
     language = {lang.value: Group(lang.label) for lang in Language}
     days: dict[date, int] = {}
-    for day, has_referral, lang, received, n_contacted, in_time, known, n_open, overdue in rows:
+    for day, has_referral, lang, received, n_contacted, in_time, known, n_open, n_overdue in rows:
         days[day] = days.get(day, 0) + received
         for group in (overall, referral[bool(has_referral)], language[str(lang)]):
             group.received += received
@@ -112,7 +113,7 @@ def access_metrics(session: Session, *, start: date, end: date, now: datetime) -
             group.in_time += in_time or 0
             group.known += known or 0
             group.open += n_open or 0
-            group.overdue += overdue or 0
+            group.overdue += n_overdue or 0
     for has_referral, lang, minutes in session.execute(
         select(ar.has_referral, ar.language, ar.contact_business_minutes).where(
             *in_period, ar.contact_business_minutes.is_not(None)

@@ -10,7 +10,7 @@ from functools import cache
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.mail import outbox
+from app.common.time import now_utc
 from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
 from app.requests import private_links, reference_codes
 from app.requests.business_clock import BusinessClock
@@ -59,6 +59,8 @@ class NewRequest:
     insurance_carrier: str | None
     message: str | None
     consent_to_contact: bool
+    # A physician referred the patient: then, and only then, ``referral`` says who.
+    has_referral: bool
     referral: ReferralDetails | None
     # The newer answers, with defaults so that a caller that does not ask them still works.
     submitter_email: str | None = None
@@ -68,14 +70,28 @@ class NewRequest:
     # The language of the page the form was sent from (PageLanguage): "en" or "es".
     form_language: str = "en"
 
+    def __post_init__(self) -> None:
+        if self.has_referral != (self.referral is not None):
+            raise ValueError("a referral's details come with has_referral, and only with it")
+
+    @property
+    def receipt_address(self) -> str | None:
+        """Where the e-mail receipt goes: the patient's address, or the caregiver's when
+        the patient gave none (a caregiver whose mother has no e-mail)."""
+        return self.email or self.submitter_email
+
 
 @dataclass(frozen=True)
 class Submitted:
     reference: str
     created: bool  # False when this form had already been submitted
+    request_id: int
     # A re-send of a stored form with different answers: the first answers are kept, the
     # differences go on the request's history for intake, and the person is told.
     changed: bool = False
+    # The private link's token of a request just stored (issue 29), for its e-mail
+    # receipt only; None for a re-send (the link exists once, in the first receipt).
+    link_token: str | None = None
 
 
 # The history event of a re-send with different answers (RequestEvent.kind; no staff).
@@ -117,28 +133,17 @@ def submit_request(
                 session.execute(
                     _INSERT_REFERRAL, {"request_id": request_id, **asdict(details.referral)}
                 )
-            # The private link (issue 29): the e-mail carries its only copy.
-            link = private_links.issue(session, request_id=request_id, now=now or datetime.now(UTC))
-            # The patient's address, or the caregiver's when the patient gave none.
-            recipient = details.email or details.submitter_email
-            if recipient:
-                # In this transaction: committed with the request or not at all (issue 18).
-                outbox.queue_confirmation(
-                    session,
-                    request_id=request_id,
-                    reference=reference,
-                    recipient=recipient,
-                    # In the language of the page the request was made on.
-                    locale=details.form_language,
-                    link=link,
-                )
-            return Submitted(reference, created=True)
+            # The private link (issue 29): the e-mail receipt carries its only copy.
+            link = private_links.issue(session, request_id=request_id, now=now or now_utc())
+            return Submitted(reference, created=True, request_id=request_id, link_token=link)
         existing = _stored_for_token(session, token)
         if existing is not None:
             changes = answers_changed(existing, details)
             if changes:
                 _record_resend(session, request_id=existing.id, changes=changes)
-            return Submitted(existing.reference, created=False, changed=bool(changes))
+            return Submitted(
+                existing.reference, created=False, request_id=existing.id, changed=bool(changes)
+            )
     raise ReferenceUnavailable("could not allocate a unique reference code")
 
 
@@ -252,5 +257,4 @@ def _row_values(
         "reference": reference,
         "submission_token": token,
         "status": RequestStatus.NEW,
-        "has_referral": details.referral is not None,
     }

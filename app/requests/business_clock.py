@@ -51,7 +51,7 @@ class BusinessClock:
         return self.zone.key
 
     def local(self, moment: datetime) -> datetime:
-        return as_utc(moment).astimezone(self.zone)
+        return _aware(moment).astimezone(self.zone)
 
     def today(self, now: datetime) -> date:
         return self.local(now).date()
@@ -73,7 +73,7 @@ class BusinessClock:
 
     def add_business_time(self, start: datetime, amount: timedelta) -> datetime:
         """The moment ``amount`` of business time after ``start``."""
-        start = as_utc(start)
+        start = _aware(start)
         remaining = amount
         day = self.local(start).date()
         for _ in range(3660):  # ten years: a clock with no business days never ends
@@ -89,7 +89,7 @@ class BusinessClock:
 
     def business_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Business time from ``start`` to ``end`` (zero if ``end`` is not later)."""
-        start, end = as_utc(start), as_utc(end)
+        start, end = _aware(start), _aware(end)
         total = timedelta()
         day = self.local(start).date()
         last = self.local(end).date()
@@ -107,9 +107,12 @@ class BusinessClock:
         return self.add_business_time(received, self.day_length * self.reply_days)
 
 
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _aware(moment: datetime) -> datetime:
+    # Stored times come back aware (app/models.py's UtcDateTime); a naive one here would be
+    # read as the server's local time by astimezone(), silently hours off.
+    if moment.tzinfo is None:
+        raise ValueError("the business clock needs timezone-aware datetimes")
+    return moment
 
 
 def _hours(raw: str) -> tuple[time, time]:

@@ -12,7 +12,7 @@ never in a worker's memory: any worker on any host answers the next page.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ def find(session: Session, key: str | None, *, now: datetime) -> RequestDraft | 
     if not key or len(key) > 64:
         return None
     return session.scalar(
-        select(RequestDraft).where(RequestDraft.key == key, RequestDraft.expires_at > _utc(now))
+        select(RequestDraft).where(RequestDraft.key == key, RequestDraft.expires_at > now)
     )
 
 
@@ -41,8 +41,8 @@ def start(session: Session, *, now: datetime, keep: timedelta) -> RequestDraft:
         form_token=secrets.token_urlsafe(24),
         answers={},
         checked_steps=[],
-        updated_at=_utc(now),
-        expires_at=_utc(now) + keep,
+        updated_at=now,
+        expires_at=now + keep,
     )
     session.add(draft)
     session.flush()
@@ -74,8 +74,8 @@ def forget_checked(draft: RequestDraft, step: str) -> None:
 
 
 def touch(draft: RequestDraft, *, now: datetime, keep: timedelta) -> None:
-    draft.updated_at = _utc(now)
-    draft.expires_at = _utc(now) + keep
+    draft.updated_at = now
+    draft.expires_at = now + keep
 
 
 def mark_sent(draft: RequestDraft, *, reference: str, now: datetime, keep: timedelta) -> None:
@@ -87,7 +87,7 @@ def mark_sent(draft: RequestDraft, *, reference: str, now: datetime, keep: timed
 
 def purge_expired(session: Session, *, now: datetime) -> int:
     """Delete every expired draft, sent or not. Returns how many."""
-    statement = delete(RequestDraft).where(RequestDraft.expires_at <= _utc(now))
+    statement = delete(RequestDraft).where(RequestDraft.expires_at <= now)
     # Decided by the database alone: a draft loaded in this session is not compared in
     # Python (SQLite hands back its times without their zone).
     result = session.execute(statement.execution_options(synchronize_session=False))
@@ -103,7 +103,3 @@ def _bounded(value: str | list[str]) -> str | list[str]:
 
 def _bounded_text(value: str) -> str:
     return value[:_MAX_TEXT]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

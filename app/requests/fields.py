@@ -1,10 +1,14 @@
-"""The patient's answers, written once, in the order the form asks them.
+"""The patient's answers, written once, in the order the form asks them: the one list
+of questions.
 
-Each entry names the form field, where the answer is stored and in what shape, how staff
-see it, and whether it says who the patient is. Read by the form (its field order and the
-error summary's), by ``app/public/submission.py`` (the stored shape), by the staff
-request page (its rows) and by the retention purge (what it removes). A new question is
-one line here, its field on the form, and a column.
+Each entry names the question (its form field), where the answer is stored and in what
+shape, how staff see it, what it is called outside the form, and whether it says who the
+patient is. Read by the form (its field order and the error summary's), by the journey
+(which page asks what, what is kept), by ``app/public/submission.py`` (the stored
+shape), by the staff request page (its rows), by a re-send's history, by the CSV export
+(a column each), by the FHIR QuestionnaireResponse (an item each) and by the retention
+purge (what it removes). docs/architecture.md lists the files a new question touches;
+tests/requests/test_fields.py fails for any it is missing from.
 
 No Flask and no database here.
 """
@@ -33,16 +37,19 @@ from app.vocabulary import (
 
 
 class Stored(enum.StrEnum):
-    """How a form answer becomes its stored value."""
+    """How a form answer becomes its stored value (app/public/submission.py does it, with
+    the parsers of app/common/validation.py for the shapes that need one)."""
 
     TEXT = "text"  # the trimmed text
     OPTIONAL = "optional"  # the text, or None when left empty
-    NORMALIZED = "normalized"  # a phone in E.164, an email, a ZIP: what validation made of it
+    PHONE = "phone"  # E.164, with any extension in ``extension_column`` (parse_phone)
+    FAX = "fax"  # E.164, never an extension
+    EMAIL = "email"  # the address with its domain normalised (parse_email)
+    ZIP = "zip"  # five digits, or ZIP+4 with its hyphen (parse_zip)
     CODE = "code"  # one vocabulary code (None when an optional one is left empty)
     CODES = "codes"  # a list of vocabulary codes
     FLAG = "flag"  # a boolean: the answer was ``flag_answer``
-    DATE = "date"  # the date the three boxes make
-    NOT_STORED = "not_stored"  # asked, checked, but not kept (the referral question is a row)
+    DATE = "date"  # the date the three boxes make (date_from_boxes)
 
 
 class Shown(enum.StrEnum):
@@ -85,9 +92,12 @@ class Section(enum.StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class RequestField:
-    name: str  # the form field
-    # What staff read on the history when a re-send changes this answer.
-    history_label: str
+    # The question's name: its form field (unless ``boxes`` says otherwise), its linkId in
+    # the FHIR QuestionnaireResponse and its column heading in the CSV export.
+    name: str
+    # What staff and other systems read for this answer, in English: the history of a
+    # re-send that changed it, the QuestionnaireResponse item's text.
+    label: str
     section: Section
     step: Step  # the journey's page that asks it
     stored: Stored
@@ -113,10 +123,19 @@ class RequestField:
     # A phone's extension, parsed from what was typed ("ext. 204") and kept in this column
     # beside the number (on the same table as ``column``).
     extension_column: str | None = None
+    # The form fields the answer is typed into, when more than one (the date's three
+    # boxes); the first carries its messages.
+    boxes: tuple[str, ...] = ()
 
     @property
     def form_field(self) -> str:
-        return self.name
+        """The form field that carries the answer's messages (and its Change link)."""
+        return self.boxes[0] if self.boxes else self.name
+
+    @property
+    def form_fields(self) -> tuple[str, ...]:
+        """Every form field a page posts for it."""
+        return self.boxes or (self.name,)
 
 
 _ON_BEHALF = ("submitter", (Submitter.SOMEONE_ELSE.value,))
@@ -126,7 +145,7 @@ FIELDS: tuple[RequestField, ...] = (
     # Who is filling in the form.
     RequestField(
         name="submitter",
-        history_label="Filled in by the patient",
+        label="Who filled in the form",
         section=Section.SUBMITTER,
         step=Step.WHO,
         stored=Stored.FLAG,
@@ -139,7 +158,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="submitter_name",
-        history_label="Name of the person filling in the form",
+        label="Name of the person filling in the form",
         section=Section.SUBMITTER,
         step=Step.WHO,
         stored=Stored.TEXT,
@@ -150,7 +169,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="submitter_relationship",
-        history_label="Their relationship to the patient",
+        label="Their relationship to the patient",
         section=Section.SUBMITTER,
         step=Step.WHO,
         stored=Stored.TEXT,
@@ -161,10 +180,10 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="submitter_phone",
-        history_label="Their phone number",
+        label="Their phone number",
         section=Section.SUBMITTER,
         step=Step.CONTACT,
-        stored=Stored.NORMALIZED,
+        stored=Stored.PHONE,
         column="submitter_phone",
         kept_when=_ON_BEHALF,
         staff_label="Phone",
@@ -174,10 +193,10 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="submitter_email",
-        history_label="Their email address",
+        label="Their email address",
         section=Section.SUBMITTER,
         step=Step.CONTACT,
-        stored=Stored.NORMALIZED,
+        stored=Stored.EMAIL,
         column="submitter_email",
         kept_when=_ON_BEHALF,
         staff_label="Email",
@@ -186,7 +205,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="call_first",
-        history_label="Call first",
+        label="Who to call first",
         section=Section.SUBMITTER,
         step=Step.CONTACT,
         stored=Stored.CODE,
@@ -199,7 +218,7 @@ FIELDS: tuple[RequestField, ...] = (
     # The patient.
     RequestField(
         name="first_name",
-        history_label="First name",
+        label="First name",
         section=Section.PATIENT,
         step=Step.PATIENT,
         stored=Stored.TEXT,
@@ -209,7 +228,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="last_name",
-        history_label="Last name",
+        label="Last name",
         section=Section.PATIENT,
         step=Step.PATIENT,
         stored=Stored.TEXT,
@@ -217,14 +236,15 @@ FIELDS: tuple[RequestField, ...] = (
         staff_label="Name",
         identifying=True,
     ),
-    # The three boxes' errors are shown on the first, the month.
+    # Typed in three boxes; their messages are shown on the first, the month.
     RequestField(
-        name="dob_month",
-        history_label="Date of birth",
+        name="date_of_birth",
+        label="Date of birth",
         section=Section.PATIENT,
         step=Step.PATIENT,
         stored=Stored.DATE,
         column="date_of_birth",
+        boxes=("dob_month", "dob_day", "dob_year"),
         staff_label="Date of birth",
         shown=Shown.DATE,
         missing="Removed",
@@ -232,7 +252,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="sex",
-        history_label="Sex",
+        label="Sex",
         section=Section.PATIENT,
         step=Step.PATIENT,
         stored=Stored.CODE,
@@ -245,10 +265,10 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="email",
-        history_label="Email address",
+        label="Email address",
         section=Section.PATIENT,
         step=Step.CONTACT,
-        stored=Stored.NORMALIZED,
+        stored=Stored.EMAIL,
         column="email",
         staff_label="Email",
         shown=Shown.EMAIL,
@@ -256,10 +276,10 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="phone",
-        history_label="Phone number",
+        label="Phone number",
         section=Section.PATIENT,
         step=Step.CONTACT,
-        stored=Stored.NORMALIZED,
+        stored=Stored.PHONE,
         column="phone",
         staff_label="Phone",
         shown=Shown.PHONE,
@@ -268,7 +288,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="contact_method",
-        history_label="How to contact",
+        label="How to contact the patient",
         section=Section.PATIENT,
         step=Step.CONTACT,
         stored=Stored.CODE,
@@ -279,7 +299,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="best_time_to_call",
-        history_label="Best time to call",
+        label="Best time to call",
         section=Section.PATIENT,
         step=Step.CONTACT,
         stored=Stored.CODE,
@@ -290,7 +310,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="state",
-        history_label="State",
+        label="State",
         section=Section.PATIENT,
         step=Step.PATIENT,
         stored=Stored.CODE,
@@ -301,17 +321,17 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="zip_code",
-        history_label="ZIP code",
+        label="ZIP code",
         section=Section.PATIENT,
         step=Step.PATIENT,
-        stored=Stored.NORMALIZED,
+        stored=Stored.ZIP,
         column="zip_code",
         staff_label="State and ZIP",
         identifying=True,
     ),
     RequestField(
         name="language",
-        history_label="Preferred language",
+        label="Preferred language",
         section=Section.PATIENT,
         step=Step.CONTACT,
         stored=Stored.CODE,
@@ -322,7 +342,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="language_other",
-        history_label="Other language",
+        label="Other language",
         section=Section.PATIENT,
         step=Step.CONTACT,
         stored=Stored.TEXT,
@@ -334,7 +354,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="interpreter_needed",
-        history_label="Interpreter needed",
+        label="Interpreter needed",
         section=Section.PATIENT,
         step=Step.CONTACT,
         stored=Stored.FLAG,
@@ -348,7 +368,7 @@ FIELDS: tuple[RequestField, ...] = (
     # The diagnosis.
     RequestField(
         name="diagnosed_metastatic",
-        history_label="Diagnosed with metastatic breast cancer",
+        label="Diagnosed with metastatic breast cancer",
         section=Section.DIAGNOSIS,
         step=Step.DIAGNOSIS,
         stored=Stored.CODE,
@@ -359,7 +379,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="metastasis_sites",
-        history_label="Where it has spread",
+        label="Where it has spread",
         section=Section.DIAGNOSIS,
         step=Step.DIAGNOSIS,
         stored=Stored.CODES,
@@ -375,7 +395,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="in_treatment",
-        history_label="In treatment now",
+        label="In treatment now",
         section=Section.DIAGNOSIS,
         step=Step.DIAGNOSIS,
         stored=Stored.FLAG,
@@ -387,7 +407,7 @@ FIELDS: tuple[RequestField, ...] = (
     # Insurance.
     RequestField(
         name="insurance_type",
-        history_label="Insurance",
+        label="Insurance",
         section=Section.DIAGNOSIS,
         step=Step.INSURANCE,
         stored=Stored.CODE,
@@ -398,7 +418,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="insurance_carrier",
-        history_label="Insurance company",
+        label="Insurance company",
         section=Section.DIAGNOSIS,
         step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
@@ -424,15 +444,16 @@ FIELDS: tuple[RequestField, ...] = (
     # The referral: a row of its own, stored only when there is one.
     RequestField(
         name="has_referral",
-        history_label="Referral",
+        label="Referred by a physician",
         section=Section.REFERRAL,
         step=Step.INSURANCE,
-        stored=Stored.NOT_STORED,
+        stored=Stored.FLAG,
+        column="has_referral",
         vocabulary=YesNo,
     ),
     RequestField(
         name="physician_name",
-        history_label="Referring physician",
+        label="Referring physician",
         section=Section.REFERRAL,
         step=Step.INSURANCE,
         stored=Stored.TEXT,
@@ -443,10 +464,10 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_phone",
-        history_label="Physician's phone",
+        label="Physician's phone",
         section=Section.REFERRAL,
         step=Step.INSURANCE,
-        stored=Stored.NORMALIZED,
+        stored=Stored.PHONE,
         column="physician_phone",
         on_referral=True,
         kept_when=_REFERRED,
@@ -456,7 +477,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_practice",
-        history_label="Practice or hospital",
+        label="Practice or hospital",
         section=Section.REFERRAL,
         step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
@@ -468,10 +489,10 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_fax",
-        history_label="Physician's fax",
+        label="Physician's fax",
         section=Section.REFERRAL,
         step=Step.INSURANCE,
-        stored=Stored.NORMALIZED,
+        stored=Stored.FAX,
         column="fax",
         on_referral=True,
         kept_when=_REFERRED,
@@ -481,10 +502,10 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_email",
-        history_label="Physician's email",
+        label="Physician's email",
         section=Section.REFERRAL,
         step=Step.INSURANCE,
-        stored=Stored.NORMALIZED,
+        stored=Stored.EMAIL,
         column="email",
         on_referral=True,
         kept_when=_REFERRED,
@@ -493,7 +514,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="physician_npi",
-        history_label="Physician's NPI",
+        label="Physician's NPI",
         section=Section.REFERRAL,
         step=Step.INSURANCE,
         stored=Stored.OPTIONAL,
@@ -506,7 +527,7 @@ FIELDS: tuple[RequestField, ...] = (
     # Last words.
     RequestField(
         name="message",
-        history_label="Message",
+        label="Message",
         section=Section.MESSAGE,
         step=Step.CONSENT,
         stored=Stored.OPTIONAL,
@@ -515,7 +536,7 @@ FIELDS: tuple[RequestField, ...] = (
     ),
     RequestField(
         name="consent",
-        history_label="Consent to contact",
+        label="Consent to contact",
         section=Section.SUBMITTER,
         step=Step.CONSENT,
         stored=Stored.FLAG,
@@ -576,25 +597,66 @@ def compared_values() -> Iterator[Compared]:
         if field.column is None:
             continue
         prefix = "referral." if field.on_referral else ""
-        yield Compared(prefix + field.column, field.history_label, field)
+        yield Compared(prefix + field.column, field.label, field)
         if field.extension_column:
-            yield Compared(
-                prefix + field.extension_column, f"{field.history_label}: extension", field
-            )
+            yield Compared(prefix + field.extension_column, f"{field.label}: extension", field)
 
 
 def shown_in_history(value: object, field: RequestField) -> str:
     """A stored value as the history shows it: labels for codes, never the raw code."""
-    if value is None or value == [] or value == "":
+    answer = answer_given(field, value)
+    if answer is None or answer == []:
         return "(blank)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, date):
-        return value.strftime("%m/%d/%Y")
-    values = value if isinstance(value, list) else [value]
-    if field.vocabulary is not None and field.stored in (Stored.CODE, Stored.CODES):
+    if isinstance(answer, bool):
+        return "yes" if answer else "no"
+    if isinstance(answer, date):
+        return answer.strftime("%m/%d/%Y")
+    values = answer if isinstance(answer, list) else [answer]
+    if is_coded(field):
         return ", ".join(field.vocabulary.label_for(str(v)) or str(v) for v in values)
     return ", ".join(str(v) for v in values)
+
+
+# The stored answers, read back (the CSV export, the FHIR QuestionnaireResponse) ----------
+
+
+def is_coded(field: RequestField) -> bool:
+    """Whether the answer is a vocabulary code (or codes): one of the question's choices.
+    A yes/no check is a plain yes or no; a flag whose answer names someone (who filled in
+    the form) is that choice's code."""
+    if field.vocabulary is None:
+        return False
+    if field.stored == Stored.FLAG:
+        return field.flag_answer != YesNo.YES
+    return field.stored in (Stored.CODE, Stored.CODES)
+
+
+def stored_answer(request: object, field: RequestField, *, extension: bool = False) -> object:
+    """A stored request's answer to one question as it is stored (None when not given or
+    not kept); ``extension``: a phone's extension. ``request`` has its referral, if any,
+    as ``request.referral``."""
+    return _stored(request, field, extension=extension)
+
+
+def answer_given(field: RequestField, value: object) -> object:
+    """A stored value as the answer the person gave: a coded flag as the code chosen
+    (``patient`` or ``someone_else``), any other flag as True or False, codes and text as
+    stored; None (or []) for no answer."""
+    if value == "" or value is None:
+        return [] if field.stored == Stored.CODES else None
+    if field.stored == Stored.FLAG and is_coded(field):
+        return field.flag_answer if value else _other_choice(field)
+    if field.stored == Stored.CODES:
+        return [str(v) for v in value]  # type: ignore[attr-defined]
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return value
+
+
+def _other_choice(field: RequestField) -> str:
+    # A coded flag has two choices: the one that sets it and the other.
+    (other,) = (str(m.value) for m in field.vocabulary if m != field.flag_answer)  # type: ignore[union-attr]
+    return other
 
 
 @dataclass(frozen=True)
@@ -661,11 +723,6 @@ def _part(field: RequestField, value: object, extension: object = None) -> Part 
     return Part(field.shown, value)
 
 
-# The form fields a question's answer is typed into, when more than its own (the date's
-# three boxes).
-_BOXES: dict[str, tuple[str, ...]] = {"dob_month": ("dob_month", "dob_day", "dob_year")}
-
-
 def step_questions(step: Step) -> tuple[RequestField, ...]:
     """The questions one page of the journey asks, in the form's order."""
     return tuple(f for f in FIELDS if f.step == step)
@@ -673,7 +730,7 @@ def step_questions(step: Step) -> tuple[RequestField, ...]:
 
 def step_form_fields(step: Step) -> tuple[str, ...]:
     """Every form field a page posts (a draft keeps each as typed)."""
-    return tuple(name for f in step_questions(step) for name in _BOXES.get(f.name, (f.name,)))
+    return tuple(name for f in step_questions(step) for name in f.form_fields)
 
 
 def asked(field: RequestField, answers: dict[str, object]) -> bool:

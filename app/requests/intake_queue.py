@@ -14,13 +14,11 @@ from datetime import datetime
 from sqlalchemy import Select, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
-from app.common.time import as_utc
 from app.models import NAME_MAX, AppointmentRequest, StaffUser
-from app.requests import reference_codes
+from app.requests import overdue, reference_codes
 from app.requests.patient_page import news
 from app.vocabulary import (
-    ACTIVE_STATUSES,
-    OPEN_STATUSES,
+    NOT_CLOSED,
     BestTime,
     Language,
     PageLanguage,
@@ -31,9 +29,10 @@ PAGE_SIZE = 50
 
 
 class StatusFilter(enum.StrEnum):
-    # "open" is the default: every request that needs someone's action (not closed).
-    OPEN = "open"
-    # Awaiting first contact and past the reply promise.
+    # The default: every request that needs someone's action, i.e. not closed ("open" in
+    # the address, as bookmarks and links have it).
+    NOT_CLOSED = "open"
+    # Nobody reached yet and past the reply promise (app/requests/overdue.py).
     OVERDUE = "overdue"
     NEW = "new"
     IN_PROGRESS = "in_progress"
@@ -72,7 +71,7 @@ class FormLanguageFilter(enum.StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class QueueFilters:
-    status: StatusFilter = StatusFilter.OPEN
+    status: StatusFilter = StatusFilter.NOT_CLOSED
     referral: ReferralFilter = ReferralFilter.ANY
     claim: ClaimFilter = ClaimFilter.ANY
     interpreter: InterpreterFilter = InterpreterFilter.ANY
@@ -98,13 +97,6 @@ class QueueRow:
     best_time_to_call: BestTime
     language: Language
     language_other: str | None
-    # The rest are for the CSV export (the newer answers of issue 15).
-    phone_ext: str | None = None
-    submitter_phone: str | None = None
-    submitter_phone_ext: str | None = None
-    submitter_email: str | None = None
-    call_first: str | None = None
-    insurance_type: str | None = None
     form_language: str | None = None
     # What the person changed or sent on their private page, not yet marked seen (issue 29).
     contact_changed: bool = False
@@ -115,11 +107,6 @@ class QueueRow:
 class QueuePage:
     rows: list[QueueRow]
     next_after: int | None  # the id to continue after, or None on the last page
-
-
-def is_overdue(*, status: RequestStatus, reply_due_at: datetime, now: datetime) -> bool:
-    """Past the reply promise with nobody having reached the patient yet."""
-    return status in OPEN_STATUSES and now > as_utc(reply_due_at)
 
 
 def where_interpreter(query: Select, choice: InterpreterFilter) -> Select:
@@ -158,12 +145,6 @@ def _filtered(
         ar.best_time_to_call,
         ar.language,
         ar.language_other,
-        ar.phone_ext,
-        ar.submitter_phone,
-        ar.submitter_phone_ext,
-        ar.submitter_email,
-        ar.call_first,
-        ar.insurance_type,
         ar.form_language,
         ar.contact_changed_at,
         ar.documents_added_at,
@@ -173,7 +154,7 @@ def _filtered(
     if status is not None:
         query = query.where(ar.status == status)
     if filters.status == StatusFilter.OVERDUE:
-        query = query.where(ar.reply_due_at < now)
+        query = query.where(overdue.condition(now))
 
     query = where_referral(query, filters.referral)
     query = where_interpreter(query, filters.interpreter)
@@ -209,10 +190,10 @@ def _page_query(
 ) -> Select:
     if filters.status == StatusFilter.ALL:
         statuses: tuple[RequestStatus | None, ...] = (None,)
-    elif filters.status == StatusFilter.OPEN:
-        statuses = ACTIVE_STATUSES
+    elif filters.status == StatusFilter.NOT_CLOSED:
+        statuses = NOT_CLOSED
     elif filters.status == StatusFilter.OVERDUE:
-        statuses = OPEN_STATUSES
+        statuses = overdue.CAN_BE_OVERDUE
     else:
         statuses = (RequestStatus(filters.status.value),)
     branches = []
@@ -281,11 +262,13 @@ def iter_queue(
 
 
 def _row(r, *, now: datetime) -> QueueRow:
-    submitted_at = as_utc(r[4])
+    submitted_at = r[4]
     status = RequestStatus(r[5])
-    reply_due = as_utc(r[10])
+    reply_due = r[10]
     contact_changed, new_documents = news(
-        contact_changed_at=r[22], documents_added_at=r[23], seen_at=r[24]
+        contact_changed_at=r.contact_changed_at,
+        documents_added_at=r.documents_added_at,
+        seen_at=r.patient_news_seen_at,
     )
     return QueueRow(
         contact_changed=contact_changed,
@@ -301,18 +284,12 @@ def _row(r, *, now: datetime) -> QueueRow:
         claimed_by_id=r[8],
         claimed_by_name=r[9],
         reply_due=reply_due,
-        overdue=is_overdue(status=status, reply_due_at=reply_due, now=now),
+        overdue=overdue.is_overdue(status=status, reply_due_at=reply_due, now=now),
         phone=r[11],
         best_time_to_call=BestTime(r[12]),
         language=Language(r[13]),
         language_other=r[14],
-        phone_ext=r[15],
-        submitter_phone=r[16],
-        submitter_phone_ext=r[17],
-        submitter_email=r[18],
-        call_first=_code(r[19]),
-        insurance_type=_code(r[20]),
-        form_language=_code(r[21]),
+        form_language=_code(r[15]),
     )
 
 

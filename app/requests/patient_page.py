@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from app.audit import trail
 from app.common.actor import Actor
 from app.common.errors import NotFound
-from app.common.time import as_utc
 from app.models import AppointmentRequest, RecordsRelease, RequestDocument, RequestEvent
 from app.vocabulary import (
     AuditAction,
@@ -143,7 +142,7 @@ def patient_page(session: Session, *, request_id: int, now: datetime) -> Patient
         .where(RecordsRelease.request_id == request_id)
         .order_by(RecordsRelease.id.desc())
     ).all()
-    callback = as_utc(row.callback_at) if row.callback_at is not None else None
+    callback = row.callback_at
     planned = (
         callback is not None
         and callback > now
@@ -157,9 +156,9 @@ def patient_page(session: Session, *, request_id: int, now: datetime) -> Patient
         reference=row.reference,
         stage=_STAGE_OF[status],
         status=status,
-        submitted_at=as_utc(row.submitted_at),
-        reply_due=as_utc(row.reply_due_at),
-        calls=[as_utc(c) for c in calls],
+        submitted_at=row.submitted_at,
+        reply_due=row.reply_due_at,
+        calls=list(calls),
         callback_at=callback if planned else None,
         for_patient=row.submitted_by_patient,
         first_name=row.first_name,
@@ -167,12 +166,12 @@ def patient_page(session: Session, *, request_id: int, now: datetime) -> Patient
         documents=[
             SentDocument(
                 kind=DocumentKind(d.kind),
-                received_at=as_utc(d.received_at),
+                received_at=d.received_at,
                 scan_status=ScanStatus(d.scan_status),
             )
             for d in documents
         ],
-        releases=[SignedRelease(r.id, as_utc(r.signed_at)) for r in releases],
+        releases=[SignedRelease(r.id, r.signed_at) for r in releases],
         full_name=f"{row.first_name} {row.last_name}",
         date_of_birth=row.date_of_birth,
     )
@@ -304,9 +303,7 @@ def news(
     documents_added_at: datetime | None,
     seen_at: datetime | None,
 ) -> tuple[bool, bool]:
-    seen = as_utc(seen_at) if seen_at is not None else None
-
     def unseen(at: datetime | None) -> bool:
-        return at is not None and (seen is None or as_utc(at) > seen)
+        return at is not None and (seen_at is None or at > seen_at)
 
     return unseen(contact_changed_at), unseen(documents_added_at)

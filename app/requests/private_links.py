@@ -26,8 +26,6 @@ from sqlalchemy.orm import Session
 from app.audit import chain, trail
 from app.common.actor import Actor
 from app.common.errors import NotFound, Refused
-from app.common.time import as_utc
-from app.mail import outbox
 from app.models import AppointmentRequest, OutboxMessage, RequestEvent, RequestLink
 from app.vocabulary import AuditAction, EventKind, MessageKind, RequestStatus
 
@@ -172,7 +170,7 @@ def check_date_of_birth(
     link = session.get(RequestLink, link_id)
     if link is None:
         raise NotFound(str(link_id))
-    if link.locked_until is not None and as_utc(link.locked_until) > now:
+    if link.locked_until is not None and link.locked_until > now:
         return CheckResult.LOCKED
     born = session.scalar(
         select(AppointmentRequest.date_of_birth).where(AppointmentRequest.id == link.request_id)
@@ -239,21 +237,24 @@ def _letter_for(row: AppointmentRequest) -> LinkLetter | None:
     )
 
 
-def _queue_link(session: Session, letter: LinkLetter, *, now: datetime) -> None:
-    token = issue(session, request_id=letter.request_id, now=now)
-    outbox.queue_request_link(
-        session,
-        request_id=letter.request_id,
-        reference=letter.reference,
-        token=token,
-        recipient=letter.recipient,
-        locale=letter.locale,
-    )
+@dataclass(frozen=True, kw_only=True)
+class FreshLink:
+    """A link just issued, and who its e-mail goes to: the caller queues that e-mail in
+    the same transaction (``app/mail/outbox.queue_request_link``; the mail package reads
+    requests, never the other way round)."""
+
+    letter: LinkLetter
+    token: str
 
 
-def send_fresh(session: Session, *, reference: str, actor: Actor, now: datetime) -> None:
+def _fresh_link(session: Session, letter: LinkLetter, *, now: datetime) -> FreshLink:
+    return FreshLink(letter=letter, token=issue(session, request_id=letter.request_id, now=now))
+
+
+def send_fresh(session: Session, *, reference: str, actor: Actor, now: datetime) -> FreshLink:
     """Staff send the person a new link (the old one stops working), to the address the
-    confirmation went to. Refused when the request has no e-mail address."""
+    confirmation went to; the caller queues its e-mail. Refused when the request has no
+    e-mail address."""
     row = session.scalar(
         select(AppointmentRequest).where(AppointmentRequest.reference == reference)
     )
@@ -267,9 +268,10 @@ def send_fresh(session: Session, *, reference: str, actor: Actor, now: datetime)
             "This request has no e-mail address to send a link to. The person can add one on"
             " their private page, or ask for a link with their phone number at the center."
         )
-    _queue_link(session, letter, now=now)
+    fresh = _fresh_link(session, letter, now=now)
     session.add(RequestEvent(request_id=row.id, staff_id=actor.staff_id, kind=EventKind.LINK_SENT))
     trail.record(session, action=AuditAction.PATIENT_LINK_ISSUED, actor=actor, request_id=row.id)
+    return fresh
 
 
 def request_again(
@@ -280,21 +282,21 @@ def request_again(
     contact: str,
     now: datetime,
     client_ip: str | None,
-) -> bool:
+) -> FreshLink | None:
     """The person asks for a new link with the reference, the patient's date of birth and
     an e-mail address or phone number given on the request. When all three match, a fresh
-    link goes to the request's e-mail address. Returns whether it did (for the tests and
-    the audit trail only: the page answers the same either way)."""
+    link is made for the request's e-mail address, and returned for the caller to queue
+    its e-mail; otherwise None (the page answers the same either way)."""
     row = session.scalar(
         select(AppointmentRequest).where(AppointmentRequest.reference == reference)
     )
     if row is None or row.purged_at is not None or row.date_of_birth != date_of_birth:
-        return False
+        return None
     if not _matches_contact(row, contact):
-        return False
+        return None
     letter = _letter_for(row)
     if letter is None:
-        return False
+        return None
     sent_lately = session.scalar(
         select(OutboxMessage.id)
         .where(
@@ -306,8 +308,8 @@ def request_again(
         .limit(1)
     )
     if sent_lately is not None:
-        return False
-    _queue_link(session, letter, now=now)
+        return None
+    fresh = _fresh_link(session, letter, now=now)
     trail.record(
         session,
         action=AuditAction.PATIENT_LINK_ISSUED,
@@ -315,7 +317,7 @@ def request_again(
         detail="asked for again by the person",
         client_ip=client_ip,
     )
-    return True
+    return fresh
 
 
 def _matches_contact(row: AppointmentRequest, contact: str) -> bool:

@@ -8,9 +8,9 @@ Every change writes a history event (shown on the request) and an audit event.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from sqlalchemy import case, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from app.audit import trail
@@ -19,20 +19,18 @@ from app.common.errors import NotFound, Refused
 from app.models import AppointmentRequest, RecordsRelease, RequestEvent, StaffUser
 from app.records import documents, releases
 from app.records.documents import DocumentRow
-from app.requests import patient_page
+from app.requests import overdue, patient_page
 from app.requests.business_clock import BusinessClock
 from app.requests.fields import Section, StaffRow, staff_rows
 from app.requests.intake_queue import (
     InterpreterFilter,
     ReferralFilter,
-    as_utc,
-    is_overdue,
     where_interpreter,
     where_referral,
 )
 from app.vocabulary import (
-    ACTIVE_STATUSES,
-    OPEN_STATUSES,
+    AWAITING_FIRST_CONTACT,
+    NOT_CLOSED,
     AuditAction,
     CloseReason,
     EventKind,
@@ -41,9 +39,6 @@ from app.vocabulary import (
 
 NOTE_MAX = 2000
 DUPLICATES_SHOWN = 20
-
-# Requests that can still be claimed, worked and closed: everything not closed.
-WORKABLE = ACTIVE_STATUSES
 
 S = RequestStatus
 # Where a request may go from each status, other than closing (allowed from every
@@ -123,17 +118,16 @@ def request_page(session: Session, *, reference: str, actor: Actor, now: datetim
     """The request with its referral, claimer, history and possible duplicates (four
     queries however long the history is), and what ``actor`` may do with it."""
     row = find_request(session, reference=reference)
-    submitted_at = as_utc(row.submitted_at)
     contact_changed, new_documents = patient_page.news_of(row)
     return RequestPage(
         request=row,
         history=history(session, request_id=row.id),
         duplicates=duplicates(session, row=row),
         answers={section.value: list(staff_rows(row, section)) for section in Section},
-        submitted_at=submitted_at,
-        reply_due=as_utc(row.reply_due_at),
-        overdue=is_overdue(status=row.status, reply_due_at=row.reply_due_at, now=now),
-        can_claim=row.claimed_by_id is None and row.status in WORKABLE,
+        submitted_at=row.submitted_at,
+        reply_due=row.reply_due_at,
+        overdue=overdue.is_overdue(status=row.status, reply_due_at=row.reply_due_at, now=now),
+        can_claim=row.claimed_by_id is None and row.status in NOT_CLOSED,
         can_release=row.claimed_by_id is not None
         and (row.claimed_by_id == actor.staff_id or actor.is_admin),
         can_reopen=row.status == RequestStatus.CLOSED and actor.is_admin,
@@ -151,7 +145,7 @@ def _moves_for(row: AppointmentRequest, actor: Actor) -> list[RequestStatus]:
     request; nobody else anything (only the claimer moves a claimed request)."""
     if row.claimed_by_id == actor.staff_id:
         return allowed_moves(row.status)
-    if row.claimed_by_id is None and row.status in WORKABLE:
+    if row.claimed_by_id is None and row.status in NOT_CLOSED:
         return [RequestStatus.CLOSED]
     return []
 
@@ -168,14 +162,12 @@ def history(session: Session, *, request_id: int) -> list[RequestEvent]:
 
 
 def duplicates(session: Session, *, row: AppointmentRequest) -> list[Duplicate]:
-    """Other requests with the same date of birth and last name, or the same email or phone."""
+    """Other requests that may be the same person's, newest first, each with why it
+    matched: the database says which of the rules each one meets (one query)."""
+    rules = _same_person(row)
+    if not rules:
+        return []
     ar = AppointmentRequest
-    same_person = (ar.date_of_birth == row.date_of_birth) & (
-        func.lower(ar.last_name) == row.last_name.lower()
-    )
-    conditions = [ar.email == row.email, ar.phone == row.phone]
-    if row.date_of_birth is not None:
-        conditions.append(same_person)
     found = session.execute(
         select(
             ar.reference,
@@ -183,25 +175,49 @@ def duplicates(session: Session, *, row: AppointmentRequest) -> list[Duplicate]:
             ar.last_name,
             ar.submitted_at,
             ar.status,
-            ar.date_of_birth,
-            ar.email,
-            ar.phone,
+            *(condition.label(f"rule_{n}") for n, (_, condition) in enumerate(rules)),
         )
-        .where(ar.id != row.id, ar.purged_at.is_(None), or_(*conditions))
+        .where(ar.id != row.id, ar.purged_at.is_(None), or_(*(c for _, c in rules)))
         .order_by(ar.submitted_at.desc(), ar.id.desc())
         .limit(DUPLICATES_SHOWN)
     )
-    result = []
-    for ref, first, last, submitted, status, dob, email, phone in found:
-        reasons = []
-        if dob is not None and dob == row.date_of_birth and last.lower() == row.last_name.lower():
-            reasons.append("same date of birth and last name")
-        if email == row.email:
-            reasons.append("same email")
-        if phone == row.phone:
-            reasons.append("same phone")
-        result.append(Duplicate(ref, first, last, submitted, RequestStatus(status), tuple(reasons)))
-    return result
+    return [
+        Duplicate(
+            ref,
+            first,
+            last,
+            submitted,
+            RequestStatus(status),
+            tuple(reason for (reason, _), met in zip(rules, matched, strict=True) if met),
+        )
+        for ref, first, last, submitted, status, *matched in found
+    ]
+
+
+def _same_person(row: AppointmentRequest) -> list[tuple[str, ColumnElement[bool]]]:
+    """What identifies a person, as (why, condition) pairs: the same name and date of
+    birth, the same phone, or the same e-mail. A missing answer matches nothing: two
+    requests without an e-mail are not the same person's (each is matched by an index:
+    the names' lower(), date of birth, phone, e-mail)."""
+    ar = AppointmentRequest
+    rules: list[tuple[str, ColumnElement[bool]]] = []
+    if row.date_of_birth is not None and row.first_name and row.last_name:
+        rules.append(
+            (
+                "same name and date of birth",
+                and_(
+                    ar.date_of_birth == row.date_of_birth,
+                    # lower() on both sides, by the database: SQLite folds ASCII only.
+                    func.lower(ar.last_name) == func.lower(literal(row.last_name)),
+                    func.lower(ar.first_name) == func.lower(literal(row.first_name)),
+                ),
+            )
+        )
+    if row.phone:
+        rules.append(("same phone", ar.phone == row.phone))
+    if row.email:
+        rules.append(("same email", ar.email == row.email))
+    return rules
 
 
 def record_view(session: Session, *, page: RequestPage, actor: Actor) -> None:
@@ -231,7 +247,7 @@ def claim(session: Session, *, reference: str, actor: Actor, now: datetime) -> N
     ar = AppointmentRequest
     result = session.execute(
         update(ar)
-        .where(ar.id == request_id, ar.claimed_by_id.is_(None), ar.status.in_(WORKABLE))
+        .where(ar.id == request_id, ar.claimed_by_id.is_(None), ar.status.in_(NOT_CLOSED))
         .values(
             claimed_by_id=actor.staff_id,
             claimed_at=now,
@@ -292,7 +308,7 @@ def _released_status():
 
 def allowed_moves(status: RequestStatus) -> list[RequestStatus]:
     moves = list(FORWARD.get(status, ()))
-    if status in WORKABLE:
+    if status in NOT_CLOSED:
         moves.append(RequestStatus.CLOSED)
     return moves
 
@@ -300,6 +316,17 @@ def allowed_moves(status: RequestStatus) -> list[RequestStatus]:
 def needs_close_reason(to_status: str | None) -> bool:
     """Closing needs a reason; no other move takes one. The status form asks this too."""
     return to_status == RequestStatus.CLOSED
+
+
+@dataclass(frozen=True)
+class Move:
+    """A status move as it will be stored: only what the new status takes is kept (a
+    callback for contacted, a date for scheduled, a reason for closed)."""
+
+    to_status: RequestStatus
+    close_reason: CloseReason | None = None
+    callback_at: datetime | None = None
+    appointment_on: date | None = None
 
 
 def change_status(
@@ -321,60 +348,21 @@ def change_status(
     clock = clock or BusinessClock()
     request_id = _request_id(session, reference)
     status, claimed_by_id, name = _current(session, request_id)
-    if claimed_by_id is not None and claimed_by_id != actor.staff_id:
-        raise Refused(f"{name} has claimed this request; only they can change its status.")
-    if to_status not in allowed_moves(status):
-        raise Refused(
-            f"A request that is {status.label.lower()} cannot be moved to "
-            f"{to_status.label.lower()}."
-        )
-    if to_status != RequestStatus.CLOSED and claimed_by_id is None:
-        raise Refused("Claim the request before you change its status.")
-    if not needs_close_reason(to_status):
-        close_reason = None
-    elif close_reason is None:
-        raise Refused(f"{CLOSE_REASON_MISSING}.")
-    if to_status != RequestStatus.CONTACTED:
-        callback_at = None
-    elif callback_at is not None:
-        # Stored in UTC: SQLite keeps a datetime's wall-clock time and drops its zone.
-        callback_at = as_utc(callback_at).astimezone(UTC)
-        if callback_at <= now:
-            raise Refused("Choose a callback time later than now.")
-    if to_status != RequestStatus.SCHEDULED:
-        appointment_on = None
-    elif appointment_on is None:
-        raise Refused(f"{APPOINTMENT_MISSING}.")
-    elif appointment_on < clock.today(now):
-        raise Refused("The appointment date has passed: enter the date it is booked for.")
-
+    _check_may_move(status, to_status, claimed_by_id=claimed_by_id, name=name, actor=actor)
+    move = _move(to_status, close_reason, callback_at, appointment_on, now=now, clock=clock)
     ar = AppointmentRequest
-    values: dict = {"status": to_status, "callback_at": callback_at}
-    if to_status == RequestStatus.SCHEDULED:
-        values["appointment_on"] = appointment_on
-    if to_status == RequestStatus.CLOSED:
-        values.update(closed_reason=close_reason, closed_at=now)
-    if to_status in CONTACT:
-        submitted_at, first_contact_at = session.execute(
-            select(ar.submitted_at, ar.first_contact_at).where(ar.id == request_id)
-        ).one()
-        if first_contact_at is None:
-            waited = clock.business_time_between(as_utc(submitted_at), now)
-            values.update(
-                first_contact_at=now, contact_business_minutes=int(waited.total_seconds() // 60)
-            )
     claim_condition = (
         ar.claimed_by_id.is_(None) if claimed_by_id is None else ar.claimed_by_id == actor.staff_id
     )
     result = session.execute(
         update(ar)
         .where(ar.id == request_id, ar.status == status, claim_condition)
-        .values(**values)
+        .values(**_stored_values(session, request_id, move, now=now, clock=clock))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise Refused("Someone changed this request a moment ago. Check it and try again.")
-    reason_value = close_reason.value if close_reason else None
+    reason_value = move.close_reason.value if move.close_reason else None
     _event(
         session,
         request_id,
@@ -384,8 +372,8 @@ def change_status(
         to_status=to_status,
         close_reason=reason_value,
         note=note or None,
-        callback_at=callback_at,
-        appointment_on=appointment_on,
+        callback_at=move.callback_at,
+        appointment_on=move.appointment_on,
     )
     trail.record(
         session,
@@ -396,6 +384,76 @@ def change_status(
         to_value=to_status.value,
         detail=f"reason: {reason_value}" if reason_value else None,
     )
+
+
+def _check_may_move(
+    status: RequestStatus,
+    to_status: RequestStatus,
+    *,
+    claimed_by_id: int | None,
+    name: str | None,
+    actor: Actor,
+) -> None:
+    if claimed_by_id is not None and claimed_by_id != actor.staff_id:
+        raise Refused(f"{name} has claimed this request; only they can change its status.")
+    if to_status not in allowed_moves(status):
+        raise Refused(
+            f"A request that is {status.label.lower()} cannot be moved to "
+            f"{to_status.label.lower()}."
+        )
+    if to_status != RequestStatus.CLOSED and claimed_by_id is None:
+        raise Refused("Claim the request before you change its status.")
+
+
+def _move(
+    to_status: RequestStatus,
+    close_reason: CloseReason | None,
+    callback_at: datetime | None,
+    appointment_on: date | None,
+    *,
+    now: datetime,
+    clock: BusinessClock,
+) -> Move:
+    """What the move stores, checked: each detail only for the status that takes it."""
+    if to_status == RequestStatus.CLOSED:
+        if close_reason is None:
+            raise Refused(f"{CLOSE_REASON_MISSING}.")
+        return Move(to_status, close_reason=close_reason)
+    if to_status == RequestStatus.CONTACTED:
+        if callback_at is not None and callback_at <= now:
+            raise Refused("Choose a callback time later than now.")
+        return Move(to_status, callback_at=callback_at)
+    if to_status == RequestStatus.SCHEDULED:
+        if appointment_on is None:
+            raise Refused(f"{APPOINTMENT_MISSING}.")
+        if appointment_on < clock.today(now):
+            raise Refused("The appointment date has passed: enter the date it is booked for.")
+        return Move(to_status, appointment_on=appointment_on)
+    return Move(to_status)
+
+
+def _stored_values(
+    session: Session, request_id: int, move: Move, *, now: datetime, clock: BusinessClock
+) -> dict:
+    """The columns the move sets: the status and its details, and for the first move that
+    reaches the patient, when and how many business minutes after it arrived (the access
+    metric). A move to anything but contacted clears a callback set before."""
+    values: dict = {"status": move.to_status, "callback_at": move.callback_at}
+    if move.to_status == RequestStatus.SCHEDULED:
+        values["appointment_on"] = move.appointment_on
+    if move.to_status == RequestStatus.CLOSED:
+        values.update(closed_reason=move.close_reason, closed_at=now)
+    if move.to_status in CONTACT:
+        ar = AppointmentRequest
+        submitted_at, first_contact_at = session.execute(
+            select(ar.submitted_at, ar.first_contact_at).where(ar.id == request_id)
+        ).one()
+        if first_contact_at is None:
+            waited = clock.business_time_between(submitted_at, now)
+            values.update(
+                first_contact_at=now, contact_business_minutes=int(waited.total_seconds() // 60)
+            )
+    return values
 
 
 def reopen(session: Session, *, reference: str, actor: Actor, reason: str) -> None:
@@ -500,7 +558,9 @@ class WorkRow:
     due_kind: str  # "callback", "reply" or "" (nothing timed)
     appointment_on: date | None
     interpreter_needed: bool
-    overdue: bool  # the due time has passed
+    # Its due time (the callback, or the reply promise) has passed. Not "overdue", which
+    # is the reply promise alone (app/requests/overdue.py): a late callback is past due.
+    past_due: bool
     due_today: bool  # due on the center's today (overdue or not)
 
 
@@ -520,7 +580,7 @@ def my_work(
     callback_statuses = (RequestStatus.CONTACTED, RequestStatus.AWAITING_RECORDS)
     due = case(
         (ar.status.in_(callback_statuses) & ar.callback_at.is_not(None), ar.callback_at),
-        (ar.status.in_((RequestStatus.NEW, RequestStatus.IN_PROGRESS)), ar.reply_due_at),
+        (ar.status.in_(AWAITING_FIRST_CONTACT), ar.reply_due_at),
         else_=None,
     ).label("due_at")
     rows = session.execute(
@@ -545,8 +605,7 @@ def my_work(
     result = []
     for ref, first, last, phone, status, submitted, due_at, appointment, interpreter in rows:
         status = RequestStatus(status)
-        due_at = as_utc(due_at) if due_at is not None else None
-        kind = "" if due_at is None else "reply" if status in (S.NEW, S.IN_PROGRESS) else "callback"
+        kind = "" if due_at is None else "reply" if status in AWAITING_FIRST_CONTACT else "callback"
         result.append(
             WorkRow(
                 reference=ref,
@@ -554,12 +613,12 @@ def my_work(
                 last_name=last,
                 phone=phone,
                 status=status,
-                submitted_at=as_utc(submitted),
+                submitted_at=submitted,
                 due_at=due_at,
                 due_kind=kind,
                 appointment_on=appointment,
                 interpreter_needed=interpreter,
-                overdue=due_at is not None and due_at < now,
+                past_due=due_at is not None and due_at < now,
                 due_today=due_at is not None and clock.today(due_at) == today,
             )
         )
@@ -612,10 +671,11 @@ def recompute_reply_due(session: Session, *, clock: BusinessClock) -> int:
     """Store the reply-due time ``clock`` gives every request still waiting for first
     contact (after the clock's settings change). Returns how many were updated."""
     ar = AppointmentRequest
-    rows = session.execute(select(ar.id, ar.submitted_at).where(ar.status.in_(OPEN_STATUSES))).all()
+    rows = session.execute(
+        select(ar.id, ar.submitted_at).where(ar.status.in_(AWAITING_FIRST_CONTACT))
+    ).all()
     if rows:
         session.execute(
-            update(ar),
-            [{"id": i, "reply_due_at": clock.reply_due(as_utc(at))} for i, at in rows],
+            update(ar), [{"id": i, "reply_due_at": clock.reply_due(at)} for i, at in rows]
         )
     return len(rows)

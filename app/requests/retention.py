@@ -63,8 +63,6 @@ def purge_closed_requests(
     request keeps its reference, status and history of who did what, and each purge is
     recorded in the audit trail. Returns the references purged.
     """
-    if closed_before.tzinfo is None:
-        closed_before = closed_before.replace(tzinfo=UTC)
     rows = session.execute(
         select(AppointmentRequest.id, AppointmentRequest.reference)
         .where(

@@ -1,6 +1,6 @@
 """Everything between the network and the views: which proxy headers are believed, the
 one cache of rendered public pages and the replay of whole answers, security and caching
-headers, rate limits, and session signing.
+headers, rate limits, session signing, and static files under fingerprinted names.
 
 ``init_app`` installs all of it, in the order written there; nothing else in the app wraps
 ``app.wsgi_app`` or adds a hook for these. Views say what they need with the decorators
@@ -19,7 +19,7 @@ from functools import partial
 from flask import Flask
 
 from app.ops import hostile
-from app.serving import headers, language, limits, pages, sessions
+from app.serving import headers, language, limits, pages, sessions, static_files
 from app.serving.cross_origin import token_or_same_origin
 from app.serving.headers import public_cache
 from app.serving.limits import draft_rate_limit, form_rate_limit, limiter, sign_in_rate_limit
@@ -52,6 +52,8 @@ def init_app(app: Flask) -> None:
     language.init_app(app)
     limits.init_app(app)
     sessions.init_app(app)
+    # Flask's static view, answering fingerprinted names too (static_files.py).
+    static_files.init_app(app)
 
     # WSGI layers, innermost first. The replay sits right in front of Flask and keys its
     # copies on the request as the proxy fix and the language layer leave it, so both go

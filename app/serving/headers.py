@@ -10,9 +10,9 @@ application, and an ``after_request`` hook sets the result; a test checks they a
 Talisman installed the ordinary way sends.
 
 Caching: ``Cache-Control: no-store`` on every response unless its view is marked with
-``@public_cache(max_age=...)`` (and answered 200 or 304), or it is one of Flask's own
-static files (``static/``: the same for everyone; Flask sends them with an ETag and
-``no-cache``, so a browser revalidates them). A new page is private until someone says
+``@public_cache(max_age=...)`` (and answered 200 or 304), or it is one of the static files
+(``static/``: the same for everyone; kept a year, immutable, under a fingerprinted name,
+otherwise revalidated by ETag: static_files.py). A new page is private until someone says
 otherwise, so a page with patient answers cannot become cacheable by being forgotten.
 """
 

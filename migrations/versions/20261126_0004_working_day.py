@@ -23,6 +23,8 @@ Create Date: 2026-11-26 03:20:00
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -103,8 +105,12 @@ def _checks(statuses: list[str], kinds: list[str], actions: list[str]) -> None:
 
 def _backfill() -> None:
     # Imported here: only the upgrade needs the clock and the settings.
-    from app.requests.business_clock import as_utc, from_settings
+    from app.requests.business_clock import from_settings
     from config import Config
+
+    def as_utc(value):
+        # Plain DateTime columns here: SQLite hands their values back naive, in UTC.
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     clock = from_settings({name: getattr(Config, name) for name in dir(Config)})
     bind = op.get_bind()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 
 import pytest
@@ -55,31 +56,69 @@ def test_admin_exports_the_filtered_queue(app, db):
     rows = read_csv(response)
     assert len(rows) == 1
     assert rows[0]["last_name"] == '\'=HYPERLINK("http://evil.example","x")'
-    assert rows[0]["referral"] == "self"
+    assert rows[0]["has_referral"] == "no"
 
     everything = read_csv(admin.post("/staff/export.csv", data={"csrf_token": token}))
     assert len(everything) == 2
 
 
-def test_the_export_has_the_newer_answers(app, db):
-    make_request(db, **NEWER_ANSWERS)
+def test_the_export_has_every_answer_as_stored(app, db):
+    make_request(db, **NEWER_ANSWERS, referral=dataclasses.replace(a_referral(), fax=None))
     make_request(db, last_name="Plain")
     admin, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
     token = csrf_from(admin.get("/staff/queue").get_data(as_text=True))
     rows = read_csv(admin.post("/staff/export.csv", data={"csrf_token": token}))
     caregiver, plain = rows
-    assert {k: caregiver[k] for k in list(caregiver)[-8:]} == {
+    assert list(caregiver)[:7] == [
+        "reference",
+        "status",
+        "submitted_at_utc",
+        "reply_due_utc",
+        "overdue",
+        "claimed_by",
+        "form_language",
+    ]
+    assert {k: caregiver[k] for k in NEWER_COLUMNS} == {
+        "submitter": "someone_else",
         "phone": "'+18135550123",  # a leading + reads as a formula: kept as text
         "phone_ext": "204",
         "submitter_phone": "'+17275550111",
         "submitter_phone_ext": "31",
         "submitter_email": "ana@example.com",
         "call_first": "caregiver",
+        "date_of_birth": "1965-03-27",
+        "metastasis_sites": "bones",
+        "interpreter_needed": "no",
         "insurance_type": "medicare_advantage",
+        "has_referral": "yes",
+        "physician_fax": "",
         "form_language": "es",
     }
     assert (plain["phone_ext"], plain["submitter_email"], plain["call_first"]) == ("", "", "")
+    assert (plain["submitter"], plain["has_referral"], plain["physician_name"]) == (
+        "patient",
+        "no",
+        "",
+    )
     assert (plain["insurance_type"], plain["form_language"]) == ("commercial", "en")
+
+
+NEWER_COLUMNS = (
+    "submitter",
+    "phone",
+    "phone_ext",
+    "submitter_phone",
+    "submitter_phone_ext",
+    "submitter_email",
+    "call_first",
+    "date_of_birth",
+    "metastasis_sites",
+    "interpreter_needed",
+    "insurance_type",
+    "has_referral",
+    "physician_fax",
+    "form_language",
+)
 
 
 def test_export_is_recorded_without_the_search_text(app, db):

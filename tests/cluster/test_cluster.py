@@ -379,10 +379,20 @@ def test_nginx_keeps_the_public_page_and_nothing_marked_no_store(cluster, log):
         data = path.read_bytes()
         assert b"Set-Cookie" not in data and b"@example.com" not in data
 
-    # Static files come from nginx itself, the same bytes as in static/.
+    # Static files under their plain names come from nginx itself, the same bytes as in
+    # static/...
     css = visitor.request("GET", "/static/css/site.css")
     assert css.status == 200 and log.upstream(css.request_id) == "-"
     assert css.body == (ROOT / "static" / "css" / "site.css").read_text()
+    # ...and under the fingerprinted name every page links, from a host once, kept a year
+    # by browsers and by nginx, which answers it from then on.
+    linked = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', first.body)
+    assert linked, "the page links the fingerprinted stylesheet"
+    fresh = visitor.request("GET", linked[1])
+    assert fresh.status == 200 and fresh.body == css.body
+    assert "immutable" in fresh.headers["cache-control"]
+    assert "max-age=31536000" in fresh.headers["cache-control"]
+    assert log.upstream(kept_answer(visitor, linked[1]).request_id) == "-"
 
 
 def test_nginx_keeps_each_language_apart(cluster, log):

@@ -82,7 +82,7 @@ def test_docs_production_shows_the_shipped_file_as_it_is():
 
 
 def test_only_pages_that_never_touch_the_database_go_to_the_quick_lanes():
-    # The quick lanes answer everything else 404 (app/ops/quick_lane.py): only exact
+    # The quick lanes answer everything else 404 (app/serving/quick_lane.py): only exact
     # addresses of pages the same for everyone, and /healthz, are sent there.
     shipped = NGINX_CONF.read_text()
     quick = sorted(

@@ -226,15 +226,6 @@ def test_overdue_requests_stand_out(app, db):
     assert "Overdue" not in fresh_row.get_text()
 
 
-def test_overdue_means_past_the_stored_due_time_without_a_first_contact():
-    due = datetime(2026, 11, 24, 15, tzinfo=UTC)
-    new = RequestStatus.NEW
-    assert not intake_queue.is_overdue(status=new, reply_due_at=due, now=due)
-    assert intake_queue.is_overdue(status=new, reply_due_at=due, now=due + timedelta(seconds=1))
-    later = due + timedelta(days=9)
-    assert not intake_queue.is_overdue(status=RequestStatus.CONTACTED, reply_due_at=due, now=later)
-
-
 def test_service_filters_compose(app, db):
     staff = make_staff(app, db, role=StaffRole.ADMIN)
     make_request(db, referral=a_referral(), first_name="Lee", last_name="Park")

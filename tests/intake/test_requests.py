@@ -111,7 +111,7 @@ def test_possible_duplicates_are_linked(app, db):
     assert links == {detail_url(r) for r in (same_person, same_email, same_phone)}
     assert detail_url(unrelated) not in links
     text = soup.select_one(".duplicates").get_text(" ")
-    assert "same date of birth and last name" in text
+    assert "same name and date of birth" in text
     assert "same email" in text
     assert "same phone" in text
 

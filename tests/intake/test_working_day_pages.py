@@ -13,7 +13,6 @@ from sqlalchemy import select, update
 from app.common.actor import Actor
 from app.models import AppointmentRequest, HeldNote
 from app.requests import access_metrics, request_work
-from app.requests.business_clock import as_utc
 from app.vocabulary import CloseReason, RequestStatus, StaffRole
 from tests.intake.test_queue import counting_queries
 from tests.support.html import parse
@@ -236,7 +235,7 @@ def test_the_one_form_notes_moves_with_a_callback_and_keeps_the_filters(app, db)
     stored = db.scalars(select(AppointmentRequest).where(AppointmentRequest.id == row.id)).one()
     callback = datetime.combine(tomorrow, datetime.min.time().replace(hour=14, minute=30), NY)
     # Stored in UTC whatever the database (SQLite hands it back without a zone).
-    assert as_utc(stored.callback_at) == callback.astimezone(UTC)
+    assert stored.callback_at == callback.astimezone(UTC)
     page = parse(client.get(f"/staff/requests/{row.reference}"))
     history = page.select_one(".history").get_text()
     assert "No answer; voicemail left." in history

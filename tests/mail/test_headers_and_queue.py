@@ -18,7 +18,7 @@ from app.models import (
     OutboxStatus,
     RequestDocument,
 )
-from app.requests.appointment_requests import submit_request
+from app.public.journey import store_request
 from tests.ops.test_logs import MARKERS
 from tests.support.staff import request_details
 
@@ -77,7 +77,7 @@ def test_no_value_can_add_a_header(changes):
 
 
 def test_an_injected_value_is_never_sent_and_is_shown_as_failed(app, db, smtp):
-    submit_request(db, details=request_details(), token="i" * 32)
+    store_request(db, details=request_details(), token="i" * 32)
     db.execute(update(OutboxMessage).values(recipient="person@example.com" + INJECTION))
     db.commit()
     assert Worker(app).deliver_due() == 1
@@ -89,17 +89,17 @@ def test_an_injected_value_is_never_sent_and_is_shown_as_failed(app, db, smtp):
 
 
 def test_a_rolled_back_request_never_has_its_e_mail_queued(db):
-    submit_request(db, details=request_details(), token="r" * 32)
+    store_request(db, details=request_details(), token="r" * 32)
     db.rollback()
     assert db.scalars(select(OutboxMessage)).all() == []
-    submit_request(db, details=request_details(), token="c" * 32)
+    store_request(db, details=request_details(), token="c" * 32)
     db.commit()
     assert len(db.scalars(select(OutboxMessage)).all()) == 1
 
 
 def test_a_resubmitted_form_queues_one_e_mail(db):
-    submit_request(db, details=request_details(), token="d" * 32)
-    submit_request(db, details=request_details(), token="d" * 32)
+    store_request(db, details=request_details(), token="d" * 32)
+    store_request(db, details=request_details(), token="d" * 32)
     db.commit()
     assert len(db.scalars(select(OutboxMessage)).all()) == 1
 
@@ -119,7 +119,7 @@ def app_overrides(smtp) -> dict:
 
 def _request(db, **changes) -> int:
     token = secrets.token_hex(16)
-    submit_request(db, details=request_details(**changes), token=token)
+    store_request(db, details=request_details(**changes), token=token)
     request_id = db.scalar(
         select(AppointmentRequest.id).where(AppointmentRequest.submission_token == token)
     )
@@ -228,7 +228,7 @@ def test_two_workers_deciding_at_once_store_one_alert(app, db):
 
 
 def test_old_addresses_and_bodies_are_purged_and_the_hash_kept(app, db):
-    submit_request(db, details=request_details(), token="p" * 32)
+    store_request(db, details=request_details(), token="p" * 32)
     db.execute(update(OutboxMessage).values(created_at=now_utc() - timedelta(days=40)))
     db.commit()
     worker = Worker(app)

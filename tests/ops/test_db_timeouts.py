@@ -16,15 +16,13 @@ from app.requests.fields import Step
 from tests.conftest import count_rows, make_test_app
 from tests.support.databases import postgres_url
 from tests.support.forms import SEND_URL, open_form, referral_answers, step_data, step_url
-from tests.support.proxy import hanging_proxy
+from tests.support.proxy import hanging_proxy, url_through
 
 pytestmark = pytest.mark.postgres_only
 
 
 def through(proxy) -> str:
-    url = postgres_url()
-    host_port = url.split("@", 1)[1].split("/", 1)[0]
-    return url.replace(host_port, f"127.0.0.1:{proxy.port}")
+    return url_through(proxy, postgres_url())
 
 
 def timed(call):

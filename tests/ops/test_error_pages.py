@@ -5,6 +5,7 @@ from flask import abort
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import make_test_app
+from tests.serving.test_static_files import stylesheet
 
 LEAKS = ("Traceback", "sqlalchemy", "werkzeug", 'File "', "app/", "Exception")
 
@@ -42,12 +43,12 @@ def app_with_failures(database_url):
     ],
 )
 def test_each_error_status_has_its_page(database_url, status, title):
-    client = app_with_failures(database_url).test_client()
-    response = client.get(f"/test-abort/{status}")
+    app = app_with_failures(database_url)
+    response = app.test_client().get(f"/test-abort/{status}")
     assert response.status_code == status
     text = response.get_data(as_text=True)
     assert f"<h1>{title}</h1>" in text
-    assert 'href="/static/css/site.css"' in text, "in the site's look"
+    assert f'href="{stylesheet(app)}"' in text, "in the site's look"
 
 
 def test_real_failures_get_their_pages(database_url):

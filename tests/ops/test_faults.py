@@ -3,7 +3,7 @@ between them that the test can hang. Each test prints its numbers.
 
 - The database hangs: /healthz and the information page keep answering at once, /readyz
   says 503, a POST gets the "not saved yet" page with everything typed within seconds; with
-  every worker stuck on it, the quick port (app/ops/quick_lane.py) still answers at once.
+  every worker stuck on it, the quick port (app/serving/quick_lane.py) still answers at once.
 - The database turns read-only: the same page, and /readyz says 503.
 - SIGTERM with connections queued: each is answered, none is reset; under steady load
   without draining, new connections are refused at once and none is reset.

@@ -64,7 +64,7 @@ def test_a_resend_with_changed_answers_keeps_the_first_and_says_how_to_correct(
     )
     with caplog.at_level(logging.DEBUG), app.test_request_context():
         # Two tabs racing: the second sends other answers with the same token.
-        details = to_new_request(journey.check(changed)[0])
+        details = to_new_request(journey.check(changed)[0], form_language="en")
         for _ in range(2):  # a double click of the changed form
             again = appointment_requests.submit_request(
                 db, details=details, token=tokens["form_token"]

@@ -19,6 +19,7 @@ from app.common.extensions import csrf
 from app.common.validation import TrimmedForm
 from app.serving.language import LANGUAGE_KEY
 from tests.conftest import make_test_app
+from tests.serving.test_static_files import stylesheet
 from tests.support.html import parse
 from tests.support.spanish import (
     POT,
@@ -281,10 +282,10 @@ def test_shared_pages_carry_no_query_string_in_their_links(client):
         assert "utm_source" not in body, path
 
 
-def test_links_on_a_spanish_page_stay_spanish_and_static_files_are_shared(client):
+def test_links_on_a_spanish_page_stay_spanish_and_static_files_are_shared(app, client):
     soup = parse(client.get("/es/"))
     assert soup.select_one("a.button")["href"] == "/es/request-appointment"
-    assert soup.select_one("link[rel=stylesheet]")["href"] == "/static/css/site.css"
+    assert soup.select_one("link[rel=stylesheet]")["href"] == stylesheet(app)
 
 
 def test_spanish_suggestion_is_hidden_in_the_shared_english_page(client):

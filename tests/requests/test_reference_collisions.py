@@ -14,7 +14,7 @@ def _details(app):
     with app.test_request_context("/request-appointment", method="POST", data=referral_answers()):
         form = AppointmentRequestForm(meta={"csrf": False})
         assert form.validate(), form.errors
-        return to_new_request(form)
+        return to_new_request(form, form_language="en")
 
 
 def test_a_reference_already_taken_is_drawn_again(app, db, monkeypatch):

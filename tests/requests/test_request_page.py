@@ -104,3 +104,38 @@ def test_a_post_that_fails_validation_writes_only_its_view_once(app, db):
     assert len(added) == before + 1
     assert added[-1].action == "view_request" and added[-1].staff_id == me.id
     assert count_rows(db, "request_events") == 0
+
+
+def _why(db, row) -> dict[str, tuple[str, ...]]:
+    return {d.reference: d.reasons for d in request_work.duplicates(db, row=row)}
+
+
+def test_possible_duplicates_match_what_identifies_a_person_and_say_why(app, db):
+    # None of these gave an e-mail: two empty e-mails say nothing about who someone is.
+    row = make_request(db, email=None, first_name="María", last_name="ÁLVAREZ")
+    same_person = make_request(
+        db, email=None, first_name="maría", last_name="Álvarez", phone="+18135550002"
+    )
+    same_phone = make_request(
+        db, email=None, first_name="Ana", last_name="Ruiz", phone=row.phone, date_of_birth=None
+    )
+    namesake = make_request(  # the same name, born another day: someone else
+        db, email=None, first_name="María", last_name="Álvarez", phone="+18135550003",
+        date_of_birth=row.date_of_birth.replace(year=1970),
+    )  # fmt: skip
+    make_request(db, email=None, first_name="Luz", last_name="Vega", phone="+18135550004")
+    assert _why(db, row) == {
+        same_person.reference: ("same name and date of birth",),
+        same_phone.reference: ("same phone",),
+    }
+    assert namesake.reference not in _why(db, row)
+
+
+def test_the_same_e_mail_is_a_match_and_every_reason_is_given(app, db):
+    row = make_request(db, email="maria@example.com")
+    twin = make_request(db, email="maria@example.com")
+    other = make_request(db, email="other@example.com", first_name="Ana", phone="+18135550009")
+    assert _why(db, row) == {
+        twin.reference: ("same name and date of birth", "same phone", "same email")
+    }
+    assert _why(db, other) == {}

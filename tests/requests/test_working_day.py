@@ -61,7 +61,7 @@ def move(db, ref, actor, to, **kw):
 def test_the_reply_due_time_is_stored_when_a_request_arrives(db):
     received = datetime(2026, 9, 4, 19, 0, tzinfo=NY)  # Friday before Labor Day
     row = make_request(db, submitted_at=received)
-    assert intake_queue.as_utc(row.reply_due_at) == datetime(2026, 9, 9, 17, 0, tzinfo=NY)
+    assert row.reply_due_at == datetime(2026, 9, 9, 17, 0, tzinfo=NY)
     assert row.received_on == date(2026, 9, 4)
 
 
@@ -76,10 +76,10 @@ def test_every_move_of_the_way_with_its_note_in_the_history(app, db, casey):
     move(db, ref, casey, S.CONTACTED, note="Call back Thursday after 2", callback_at=callback)
     row = row_of(db, ref)
     assert row.status == S.CONTACTED
-    assert intake_queue.as_utc(row.callback_at) == callback
+    assert row.callback_at == callback
     # First contact Tuesday 09:00, received Monday 10:00: 7 + 1 business hours.
     assert row.contact_business_minutes == 8 * 60
-    assert intake_queue.as_utc(row.first_contact_at) == NOW
+    assert row.first_contact_at == NOW
 
     move(
         db, ref, casey, S.AWAITING_RECORDS, note="Pathology requested", now=NOW + timedelta(hours=1)
@@ -107,7 +107,7 @@ def test_every_move_of_the_way_with_its_note_in_the_history(app, db, casey):
         ("status", "scheduled", "closed"),
     ]
     assert events[1].note == "Call back Thursday after 2"
-    assert intake_queue.as_utc(events[1].callback_at) == callback
+    assert events[1].callback_at == callback
     assert events[3].appointment_on == date(2026, 12, 3)
 
 
@@ -395,9 +395,9 @@ def test_my_work_lists_what_i_hold_by_what_is_due_next(app, db, casey):
     ]
     by_name = {n: work.rows[order[rows[n].reference]] for n in names}
     assert (
-        by_name["overdue_callback"].overdue and by_name["overdue_callback"].due_kind == "callback"
+        by_name["overdue_callback"].past_due and by_name["overdue_callback"].due_kind == "callback"
     )
-    assert by_name["today_callback"].due_today and not by_name["today_callback"].overdue
+    assert by_name["today_callback"].due_today and not by_name["today_callback"].past_due
     assert by_name["fresh"].due_kind == "reply"
     assert by_name["scheduled"].appointment_on == date(2026, 12, 1)
 
@@ -432,12 +432,8 @@ def test_reply_due_times_are_recomputed_for_waiting_requests_only(app, db):
     closed_on_eve = BusinessClock(closures=frozenset({date(2026, 12, 24)}))
     assert request_work.recompute_reply_due(db, clock=closed_on_eve) == 1
     db.commit()
-    assert intake_queue.as_utc(row_of(db, waiting.reference).reply_due_at) == datetime(
-        2026, 12, 29, 16, tzinfo=NY
-    )
-    assert intake_queue.as_utc(row_of(db, contacted.reference).reply_due_at) == datetime(
-        2026, 12, 28, 16, tzinfo=NY
-    )
+    assert row_of(db, waiting.reference).reply_due_at == datetime(2026, 12, 29, 16, tzinfo=NY)
+    assert row_of(db, contacted.reference).reply_due_at == datetime(2026, 12, 28, 16, tzinfo=NY)
 
 
 def test_the_reply_due_command(app, db):

@@ -2,7 +2,8 @@
 
 ``hang()`` makes the database look hung, the way a stalled disk or a half-dead network
 does: connections are still accepted and nothing is closed, but no byte goes through in
-either direction until ``resume()``.
+either direction until ``resume()``. ``drop()`` makes it die under the app: every open
+connection is closed at once (a crash, a restart, a failover), and new ones go through.
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ class HangingProxy:
 
     def resume(self) -> None:
         self._flowing.set()
+
+    def drop(self) -> None:
+        with self._lock:
+            open_now, self._sockets = self._sockets, []
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def close(self) -> None:
         self._stopped.set()
@@ -78,12 +88,18 @@ class HangingProxy:
                     if not data:
                         return
                     pair[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket drop() closed
             return
         finally:
             for sock in (client, upstream):
                 with contextlib.suppress(OSError):
                     sock.close()
+
+
+def url_through(proxy: HangingProxy, url: str) -> str:
+    """A PostgreSQL URL that reaches its database through the proxy."""
+    host_port = url.split("@", 1)[1].split("/", 1)[0]
+    return url.replace(host_port, f"127.0.0.1:{proxy.port}")
 
 
 @contextlib.contextmanager

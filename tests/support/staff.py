@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.accounts import second_factor, staff_accounts
 from app.models import AppointmentRequest, AuditEvent, StaffRole, StaffSecondFactor, StaffUser
-from app.requests.appointment_requests import NewRequest, ReferralDetails, submit_request
+from app.public.journey import store_request
+from app.requests.appointment_requests import NewRequest, ReferralDetails
 
 PASSWORD = "correct horse battery"  # noqa: S105
 _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -235,6 +236,7 @@ def request_details(**overrides) -> NewRequest:
         insurance_carrier="Florida Blue",
         message=None,
         consent_to_contact=True,
+        has_referral=referral is not None,
         referral=referral,
     )
     fields.update(overrides)
@@ -272,7 +274,7 @@ def make_request(
 ) -> AppointmentRequest:
     if commit:
         db.rollback()
-    submitted = submit_request(
+    submitted = store_request(
         db, details=request_details(**fields), token=secrets.token_hex(16), now=submitted_at
     )
     row = db.scalars(

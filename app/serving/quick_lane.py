@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from app.ops.gunicorn_workers import error_response
+from app.serving.headers import public_paths
 
 THREAD_NAME = "quick-lane"
 # A request on the quick port must arrive whole at once (nginx buffers it); a client that
@@ -41,9 +42,6 @@ _CLOSED = frozenset({errno.EBADF, errno.EINVAL, errno.ENOTSOCK})
 
 def quick_paths(app) -> tuple[frozenset[str], tuple[str, ...]]:
     """Addresses the lane serves (exactly), and prefixes it serves (the static files)."""
-    # Imported here: app.serving imports app.ops at its top.
-    from app.serving.headers import public_paths
-
     paths = {"/healthz"}
     for path in public_paths(app):
         paths.add(path)
