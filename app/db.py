@@ -7,6 +7,7 @@ flush but never commit.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -15,9 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from app.audit import chain
+from app.common import metrics
 from app.db_timeouts import Timeouts, install_postgres_timeouts
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -27,6 +29,33 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # raises a read-only transaction as InternalError, SQLSTATE 25006; SQLite as
 # OperationalError). The person is asked to send the form again; the token makes that safe.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, InternalError, PoolTimeoutError)
+
+
+class MeasuredQueuePool(QueuePool):
+    """SQLAlchemy's QueuePool (its public ``connect``), timed for the metrics: how long a
+    checkout took, and how many gave up after DB_POOL_TIMEOUT. A sync worker never waits
+    for a free connection (one request at a time); a gthread worker with more threads
+    than DB_POOL_SIZE + DB_MAX_OVERFLOW does, and this is where it shows."""
+
+    def connect(self):
+        started = time.perf_counter()
+        try:
+            return super().connect()
+        except PoolTimeoutError:
+            metrics.DB_POOL_TIMEOUTS.inc()
+            raise
+        finally:
+            metrics.DB_POOL_CHECKOUT_SECONDS.observe(time.perf_counter() - started)
+
+
+def _count_connections_in_use(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _out(*_args) -> None:
+        metrics.DB_POOL_IN_USE.inc()
+
+    @event.listens_for(engine, "checkin")
+    def _in(*_args) -> None:
+        metrics.DB_POOL_IN_USE.dec()
 
 
 def make_engine(
@@ -44,6 +73,7 @@ def make_engine(
         url,
         # No pool_pre_ping: install_postgres_timeouts pings with a deadline of its own (a
         # ping on a hung database would otherwise wait forever).
+        poolclass=MeasuredQueuePool,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
@@ -54,6 +84,7 @@ def make_engine(
         connect_args=timeouts.connect_args(),
     )
     install_postgres_timeouts(engine, timeouts)
+    _count_connections_in_use(engine)
     return engine
 
 

@@ -325,6 +325,8 @@ class AuditAction(Vocabulary):
     PASSKEY_REMOVED = "passkey_removed", _l("Removed a passkey")
     PASSKEY_USED = "passkey_used", _l("Signed in with a passkey")
     PASSKEY_FAILED = "passkey_failed", _l("Passkey refused")
+    # What ops see (issue 30): the journey's funnel, counts only.
+    JOURNEY_VIEW = "journey_view", _l("Viewed the journey's funnel")
 
 
 # The e-mail outbox ------------------------------------------------------------------------
@@ -340,6 +342,51 @@ class OutboxStatus(Vocabulary):
 class MessageKind(Vocabulary):
     CONFIRMATION = "confirmation", _l("Confirmation to the person")
     INTAKE_ALERT = "intake_alert", _l("New-request alert to intake")
+
+
+# What ops see (issue 30) --------------------------------------------------------------------
+
+
+class JourneyStage(Vocabulary):
+    """How far a draft of the request journey got, in order. The first page is served
+    from a cache without reaching the app, so the first thing counted is its post
+    (``BEGAN``, the draft made); each step after it counts when the person is sent to it.
+    The values of the steps are those of ``app/requests/fields.py``'s ``Step``."""
+
+    BEGAN = "began", _l("Began (sent the first page)")
+    PATIENT = "patient", _l("Reached: about the patient")
+    CONTACT = "contact", _l("Reached: how to reach them")
+    DIAGNOSIS = "diagnosis", _l("Reached: the diagnosis")
+    INSURANCE = "insurance", _l("Reached: insurance and referral")
+    CONSENT = "consent", _l("Reached: anything else and consent")
+    CHECK = "check", _l("Reached: check your answers")
+    SENT = "sent", _l("Sent the request")
+
+
+class DeviceClass(Vocabulary):
+    """The kind of device a journey began on, from the User-Agent alone (MDN's rule:
+    "Mobi" anywhere means a phone). Tablets say they are computers (an iPad's Safari sends
+    a Mac's User-Agent), so they count as computers."""
+
+    PHONE = "phone", _l("Phones")
+    COMPUTER = "computer", _l("Computers and tablets")
+
+
+class SignInOutcome(Vocabulary):
+    """How a staff sign-in attempt ended, for the metrics (counts, no account)."""
+
+    SUCCESS = "success", _l("Signed in")
+    WRONG_PASSWORD = "wrong_password", _l("Wrong password or unknown account")  # noqa: S105
+    WRONG_CODE = "wrong_code", _l("Wrong code or passkey")
+    THROTTLED = "throttled", _l("Refused: too many failures")
+
+
+class DocumentScan(Vocabulary):
+    """What the virus scan said of an uploaded document (issue 29 counts them)."""
+
+    CLEAN = "clean", _l("Clean")
+    INFECTED = "infected", _l("Infected")
+    ERROR = "error", _l("Could not be scanned")
 
 
 # Every vocabulary by name, for the ``label`` template filter when a value arrives as a
@@ -366,5 +413,9 @@ BY_NAME: dict[str, type[Vocabulary]] = {
         AuditAction,
         OutboxStatus,
         MessageKind,
+        JourneyStage,
+        DeviceClass,
+        SignInOutcome,
+        DocumentScan,
     )
 }

@@ -7,6 +7,7 @@ reference) and say what changed, never what the person wrote or who they are.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,7 +15,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.audit import chain
-from app.audit.security_events import SECURITY_EVENTS
+from app.audit.security_events import SECURITY_EVENTS, SIGN_IN_OUTCOMES
+from app.common import metrics
 from app.common.actor import Actor
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
 from app.vocabulary import AuditAction
@@ -67,6 +69,7 @@ def record(
         staff_id, client_ip = actor.staff_id, actor.client_ip
     if not session.in_transaction():
         session.connection(execution_options={"sqlite_write": True})
+    started = time.perf_counter()
     chain.lock_chain(session)
     event = AuditEvent(
         occurred_at=now or datetime.now(UTC),
@@ -83,6 +86,9 @@ def record(
     chain.seal(session, event)
     session.add(event)
     session.flush()
+    metrics.AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)
+    if action in SIGN_IN_OUTCOMES:
+        metrics.count_sign_in(session, SIGN_IN_OUTCOMES[action])
     if action.value in SECURITY_EVENTS:
         # Security events also go to the JSON log, for the log shipper's alerts. Only
         # these fields: never a password, code or secret (nothing here ever holds one),

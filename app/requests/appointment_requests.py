@@ -10,6 +10,7 @@ from functools import cache
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.common import metrics
 from app.mail import outbox
 from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
 from app.requests import reference_codes
@@ -129,6 +130,9 @@ def submit_request(
                     # In the language of the page the request was made on.
                     locale=details.form_language,
                 )
+            metrics.count_request_received(
+                session, referred=details.referral is not None, language=details.language
+            )
             return Submitted(reference, created=True)
         existing = _stored_for_token(session, token)
         if existing is not None:

@@ -27,7 +27,9 @@ _FORWARDED_KEYS = (
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_networks(value: str | Iterable[str] | None) -> tuple[Network, ...]:
+def parse_networks(
+    value: str | Iterable[str] | None, *, setting: str = "TRUSTED_PROXIES"
+) -> tuple[Network, ...]:
     if value is None:
         return ()
     parts = value.split(",") if isinstance(value, str) else list(value)
@@ -39,7 +41,7 @@ def parse_networks(value: str | Iterable[str] | None) -> tuple[Network, ...]:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
             raise ConfigError(
-                f"TRUSTED_PROXIES must list addresses or networks like 10.0.0.5 or "
+                f"{setting} must list addresses or networks like 10.0.0.5 or "
                 f"10.0.0.0/24, got {part!r}"
             ) from None
     return tuple(networks)
