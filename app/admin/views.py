@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Response, abort, current_app, render_template, request
 
@@ -16,7 +16,7 @@ from app.common.validation import row_id
 from app.db import get_session
 from app.intake.forms import queue_filters
 from app.intake.views import clock
-from app.requests import access_metrics, csv_export, intake_queue, retention
+from app.requests import access_metrics, csv_export, intake_queue, journey_funnel, retention
 from app.serving.cross_origin import is_cross_origin
 from app.transactions import record_after_reading
 from app.vocabulary import AuditAction
@@ -102,7 +102,7 @@ def export_csv():
     )
 
 
-def _metrics_period() -> tuple[MetricsForm, access_metrics.Metrics]:
+def _chosen_period() -> tuple[MetricsForm, date, date]:
     """The chosen period; the last 30 days by default, or when the dates cannot be used."""
     form = MetricsForm(request.args)
     today = clock().today(now_utc())
@@ -112,11 +112,16 @@ def _metrics_period() -> tuple[MetricsForm, access_metrics.Metrics]:
         start = form.start.data or min(start, end)
         if start > end or (end - start).days >= access_metrics.MAX_DAYS:
             start = end - timedelta(days=29)
+    return form, start, end
+
+
+def _metrics_period() -> tuple[MetricsForm, access_metrics.Metrics]:
+    form, start, end = _chosen_period()
     metrics = access_metrics.access_metrics(get_session(), start=start, end=end, now=now_utc())
     return form, metrics
 
 
-def _record_metrics(action: AuditAction, result: access_metrics.Metrics) -> None:
+def _record_metrics(action: AuditAction, result) -> None:
     """Counts only, no patient, but who looked at the center's figures is on the record."""
     actor = current_actor()
     record_after_reading(
@@ -153,4 +158,21 @@ def metrics_csv():
                 f'attachment; filename="access-metrics-{result.start}-{result.end}.csv"'
             )
         },
+    )
+
+
+@bp.get("/journey")
+@admin_required
+def journey():
+    """How far people get through the request journey, and where they stop (issue 30)."""
+    form, start, end = _chosen_period()
+    result = journey_funnel.funnel(get_session(), start=start, end=end)
+    _record_metrics(AuditAction.JOURNEY_VIEW, result)
+    return render_template(
+        "admin/journey.html",
+        form=form,
+        funnel=result,
+        stages=journey_funnel.STAGES,
+        stopped_on=journey_funnel.STOPPED_ON,
+        clock=clock(),
     )

@@ -21,9 +21,10 @@ from app.public import journey
 from app.public.forms import AppointmentRequestForm
 from app.public.resend import is_resend_of_stored_request
 from app.public.submission import to_new_request
-from app.requests import appointment_requests, drafts, reference_codes
+from app.requests import appointment_requests, drafts, journey_funnel, reference_codes
 from app.requests.fields import STEPS, Step, step_form_fields
 from app.serving.language import language_of
+from app.vocabulary import JourneyStage
 
 bp = Blueprint("public", __name__)
 
@@ -112,12 +113,16 @@ def save_step(step: str):
                 return redirect(url_for(".request_appointment"), code=303)
             draft = drafts.start(db, now=now, keep=keep)
             session[_DRAFT] = draft.key
+            journey_funnel.begin(db, draft=draft, **_funnel_origin(now))
         elif draft.sent_reference:
             return redirect(url_for(".journey_step", step=this.value), code=303)
         drafts.save_step(draft, step=this.value, typed=typed, now=now, keep=keep)
         answers = dict(draft.answers or {})
         _, valid = journey.check(answers)
         target = _after(this, draft, valid, changing=_changing())
+        journey_funnel.reach(
+            db, draft=draft, stage=journey_funnel.stage_after(this, valid=valid[this])
+        )
         db.commit()
     except DATABASE_UNAVAILABLE:
         # Nothing kept: the page again, as typed, saying so. Sending it again is safe.
@@ -182,6 +187,8 @@ def send_request():
             db, details=to_new_request(form), token=draft.form_token, clock=clock
         )
         drafts.mark_sent(draft, reference=submitted.reference, now=_now(), keep=_keep())
+        if submitted.created:
+            journey_funnel.reach(db, draft=draft, stage=JourneyStage.SENT)
         db.commit()
     except DATABASE_UNAVAILABLE:
         # The same draft (same token) sent again stores one request, so asking the person
@@ -330,6 +337,16 @@ def _current_draft() -> RequestDraft | None:
         # A first visit: no draft to look for, so no database session either.
         return None
     return drafts.find(get_session(), key, now=_now())
+
+
+def _funnel_origin(now: datetime) -> dict:
+    """What a new draft is counted under in the journey's funnel: the center's date, the
+    device class (from the User-Agent) and the page's language. Nothing that names anyone."""
+    return {
+        "day": current_app.extensions["business_clock"].today(now),
+        "device": journey_funnel.device_class(request.user_agent.string),
+        "language": language_of(request.environ),
+    }
 
 
 def _changing() -> bool:

@@ -1,6 +1,6 @@
 """Every request timed for Prometheus, by URL rule, method and status (app/common/metrics.py).
 
-The outermost WSGI layer, so the time covers everything the app does for a request,
+The outermost WSGI layer, so the time covers everything the app does to build an answer,
 replayed pages included (app/serving/replay.py answers those without reaching Flask).
 The route is the *rule* Flask matched (``/request-appointment/received/<reference>``),
 recorded in the WSGI environment by a hook that runs before every other; the replay
@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterable
 
 from flask import Flask, request
-from werkzeug.wsgi import ClosingIterator
 
 from app.common.metrics import HTTP_REQUEST_SECONDS, UNMATCHED_ROUTE
 
@@ -56,7 +55,12 @@ class RequestMetrics:
             status[0] = status_line[:3]
             return start_response(status_line, headers, exc_info)
 
-        def observe() -> None:
+        try:
+            return self._wsgi_app(environ, timed_start_response)
+        finally:
+            # Flask has built the whole answer by now (no view streams); writing it out is
+            # gunicorn's, into nginx's buffer. The answer itself is passed on untouched, so
+            # a file wrapper keeps gunicorn's sendfile.
             method = environ.get("REQUEST_METHOD", "")
             key = (
                 environ.get(ROUTE_KEY, UNMATCHED_ROUTE),
@@ -67,11 +71,3 @@ class RequestMetrics:
             if series is None:
                 series = self._series[key] = HTTP_REQUEST_SECONDS.labels(*key)
             series.observe(time.perf_counter() - started)
-
-        try:
-            answer = self._wsgi_app(environ, timed_start_response)
-        except BaseException:
-            observe()
-            raise
-        # Observed when the server closes the answer: after the last byte is written.
-        return ClosingIterator(answer, observe)

@@ -27,7 +27,11 @@ SAFE = {
     "AUDIT_RETENTION_YEARS": 6,
     "AUDIT_HASH_KEY": "a" * 48,
 }
-PRODUCTION_ENV = {"APP_ENV": "production", "GUNICORN_WORKERS": "4"}
+PRODUCTION_ENV = {
+    "APP_ENV": "production",
+    "GUNICORN_WORKERS": "4",
+    "PROMETHEUS_MULTIPROC_DIR": "/run/intake-metrics",
+}
 
 
 def problems(environ=PRODUCTION_ENV, **changes):
@@ -85,6 +89,7 @@ def test_the_command_exits_non_zero_and_lists_problems(database_url):
 
 def test_the_command_exits_zero_when_all_is_safe(database_url, monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
     monkeypatch.setenv("SECRET_KEY", SAFE["SECRET_KEY"])
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -96,6 +101,27 @@ def test_the_command_exits_zero_when_all_is_safe(database_url, monkeypatch):
     # The test app has no SMTP relay and the example FHIR base: warned, still exit 0.
     assert "WARNING: SMTP_HOST is not set" in result.output
     assert "WARNING: FHIR_SYSTEM_BASE is still the example" in result.output
+    # Who may read /metrics, said whatever else is found; no directory for the counts.
+    assert (
+        "METRICS: /metrics answers scrapes from 127.0.0.1, ::1 (no bearer token set); "
+        "anything else gets a 404." in result.output
+    )
+    assert "WARNING: PROMETHEUS_MULTIPROC_DIR is not set" in result.output
+
+
+def test_who_may_read_the_metrics_is_said_and_an_open_door_is_unsafe():
+    from app.ops.deploy_check import metrics_access
+
+    configured = {"METRICS_ALLOWED_NETWORKS": "10.0.5.7", "METRICS_BEARER_TOKEN": "t" * 40}
+    assert metrics_access(configured) == (
+        "/metrics answers scrapes from 10.0.5.7 or with the bearer token "
+        "METRICS_BEARER_TOKEN; anything else gets a 404."
+    )
+    assert problems(**configured) == []
+    assert any("METRICS_BEARER_TOKEN is shorter" in p for p in problems(METRICS_BEARER_TOKEN="abc"))
+    for everyone in ("0.0.0.0/0", "10.0.5.7, ::/0"):
+        found = problems(METRICS_ALLOWED_NETWORKS=everyone)
+        assert any("lets every address read /metrics" in p for p in found)
 
 
 def test_no_mail_relay_and_the_example_fhir_base_are_warned_about_in_production():
