@@ -23,6 +23,7 @@ and the retry that follows is counted once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -38,6 +39,13 @@ from app.vocabulary import (
     PageLanguage,
     SignInOutcome,
 )
+
+# In multiprocess mode a metric without labels opens its process's file as soon as it is
+# defined, here, at import: the directory must exist by then, in every process that
+# imports the app (gunicorn makes it too; a `flask` command or the outbox worker may be
+# first). The one thing done at import, because prometheus_client decides it at import.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 # -- HTTP --------------------------------------------------------------------------------
 

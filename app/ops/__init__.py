@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 
 from app.ops import logs, metrics
@@ -18,10 +16,6 @@ def init_app(app: Flask) -> None:
     logs.init_request_ids(app)
     # Parsed at start: a bad value stops the app with the setting's name.
     app.config["METRICS_ALLOWED"] = metrics.networks(app.config["METRICS_ALLOWED_NETWORKS"])
-    if os.environ.get(metrics.MULTIPROC_DIR):
-        # gunicorn makes it (gunicorn.conf.py); the outbox worker and commands given the
-        # same directory may start first.
-        os.makedirs(os.environ[metrics.MULTIPROC_DIR], exist_ok=True)
     app.register_blueprint(bp)
     app.cli.add_command(check_deploy_command)
     app.cli.add_command(intake_cli)

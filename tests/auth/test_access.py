@@ -41,6 +41,8 @@ EXPECTED_ADMIN_ENDPOINTS |= {"admin.outbox_page", "admin.outbox_send_again"}
 EXPECTED_ADMIN_ENDPOINTS |= {"admin.request_fhir", "admin.fhir_export"}
 # The coordinator's working day (issue 16).
 EXPECTED_ADMIN_ENDPOINTS |= {"admin.metrics", "admin.metrics_csv", "intake.reopen"}
+# What ops see (issue 30): the journey's funnel.
+EXPECTED_ADMIN_ENDPOINTS |= {"admin.journey"}
 
 
 @pytest.fixture
