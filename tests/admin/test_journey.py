@@ -14,6 +14,7 @@ from app.models import AuditEvent, JourneyFunnelDay, RequestDraft
 from app.requests import appointment_requests, drafts, journey_funnel
 from app.requests.fields import STEPS, Step
 from app.vocabulary import AuditAction, DeviceClass, JourneyStage, PageLanguage, StaffRole
+from tests.intake.test_queue import counting_queries
 from tests.support.forms import (
     SEND_URL,
     begin,
@@ -269,3 +270,22 @@ def test_a_send_that_fails_counts_nothing(app, client, db, monkeypatch):
     monkeypatch.setattr(appointment_requests, "submit_request", unavailable)
     assert client.post(SEND_URL, data=tokens).status_code == 503
     assert counts(db).get(("sent", "computer", "en"), 0) == 0
+
+
+def test_counting_costs_two_statements_on_a_new_stage_and_none_otherwise(app, client):
+    """What the funnel costs a step: a post that reaches a new page runs the draft's
+    conditional UPDATE and the counter's upsert; a post that reaches nothing new (a
+    mistake fixed, a page sent again) runs nothing more than it did before counting."""
+    csrf = begin(client)
+    post_step(client, Step.WHO, valid_answers(), csrf)  # the patient's page reached
+    with counting_queries(app) as new_stage:
+        post_step(client, Step.PATIENT, valid_answers(), csrf)
+    with counting_queries(app) as nothing_new:
+        post_step(client, Step.PATIENT, valid_answers(), csrf)
+    counting = ("UPDATE request_drafts SET funnel_stage", "INSERT INTO journey_funnel_days")
+    found = [
+        next(c for c in counting if s.startswith(c)) for s in new_stage if s.startswith(counting)
+    ]
+    assert found == list(counting)
+    assert [s for s in nothing_new if s.startswith(counting)] == []
+    assert len(new_stage) == len(nothing_new) + 2
