@@ -451,7 +451,7 @@ def _migrate(env: dict) -> None:
 
 @dataclass
 class Postgres:
-    """A throwaway PostgreSQL cluster; ``archive`` sends its WAL to pgBackRest."""
+    """A throwaway PostgreSQL cluster of the drill's own (never the shared server)."""
 
     data: Path
     sockets: Path
