@@ -73,9 +73,10 @@ def test_prometheus_finds_the_app_on_both_hosts_and_nginx(cluster, prometheus):
     # The database's figures, from each host; nginx's through its exporter; the disks.
     up = prometheus.query("intake_database_up")
     assert instances(up) == hosts and {s["value"][1] for s in up} == {"1"}
-    wait_for(lambda: prometheus.query("nginx_up == 1"), 15, "nginx's exporter")
+    # Each target's first scrape may still be on its way on a busy machine.
+    wait_for(lambda: prometheus.query("nginx_up == 1"), 30, "nginx's exporter")
     assert prometheus.query("nginx_connections_accepted > 0")
-    assert prometheus.query('node_filesystem_avail_bytes{job="node"}')
+    wait_for(lambda: prometheus.query('node_filesystem_avail_bytes{job="node"}'), 30, "disks")
     # Through nginx, as any visitor would try them: refused.
     assert visitor.request("GET", "/metrics").status == 404
     assert visitor.request("GET", "/stub_status").status == 403
