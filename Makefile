@@ -37,7 +37,7 @@ migrate: install  ## apply the database migrations (DATABASE_URL, default SQLite
 run: install  ## migrate, then serve http://127.0.0.1:$(PORT) (default 8000) and run the e-mail worker (Procfile); Ctrl-C stops both
 	@$(BIN)/python scripts/preflight.py --bind 127.0.0.1:$(PORT)
 	$(BIN)/alembic upgrade head
-	GUNICORN_BIND=127.0.0.1:$(PORT) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+	GUNICORN_BIND=127.0.0.1:$(PORT) PROMETHEUS_MULTIPROC_DIR=$(abspath instance)/metrics-$(PORT) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
 services:  ## make sure PostgreSQL and Redis are running (the tests need both)
 	bash scripts/ensure-services.sh
@@ -92,3 +92,14 @@ clamav:  ## make sure Debian's clamd is there for the records tests (installs cl
 	@bash scripts/ensure-clamav.sh
 
 test: clamav
+.PHONY: monitoring pgbackrest drill
+monitoring:  ## make sure Debian's prometheus (with promtool) and its nginx and node exporters are there for the monitoring tests
+	@bash scripts/ensure-prometheus.sh
+
+pgbackrest:  ## make sure Debian's pgbackrest is there for the backup drill
+	@bash scripts/ensure-pgbackrest.sh
+
+test: monitoring pgbackrest
+
+drill: install services pgbackrest  ## the backup drill: PostgreSQL under load, base backup, restore to a point in time; SQLite's .backup while serving (~1 min)
+	$(BIN)/python -m deploy.drill

@@ -221,6 +221,12 @@ class Config:
     # balancer stops sending before gunicorn is stopped (docs/operations.md). Unset: no switch.
     DRAIN_FILE = _env("DRAIN_FILE")
 
+    # Prometheus's /metrics (issue 30, app/ops/metrics.py): answered to these addresses or
+    # networks (comma-separated), or to a scrape carrying this bearer token. Anything else
+    # gets a 404. Default: this machine only.
+    METRICS_ALLOWED_NETWORKS = _env("METRICS_ALLOWED_NETWORKS", "127.0.0.1,::1")
+    METRICS_BEARER_TOKEN = _env("METRICS_BEARER_TOKEN")
+
     # E-mail through the outbox (issue 18). Without SMTP_HOST nothing is sent: each message
     # is logged as "would send to <keyed hash>" and marked sent, so development needs nothing.
     SMTP_HOST = _env("SMTP_HOST")

@@ -4,9 +4,12 @@ gunicorn -c gunicorn.conf.py wsgi:app
 """
 
 import contextlib
+import glob
 import os
+import shutil
 import socket
 import sys
+import tempfile
 
 from config import gunicorn_workers
 
@@ -64,8 +67,54 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # are then dropped (gunicorn's header_map).
 forwarder_headers = ""
 
+# Prometheus metrics from every worker (app/ops/metrics.py; docs/operations.md, "Metrics
+# and alerts"): each worker process counts in files of its own in PROMETHEUS_MULTIPROC_DIR
+# and /metrics adds them up. Give the outbox worker on this host the same directory and
+# its deliveries are counted too. Unset: a new temporary directory for this gunicorn,
+# removed when it exits. Set here, before a worker imports prometheus_client (it reads the
+# variable then); a reload (HUP) finds it set and keeps it.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="intake-metrics-")
+    os.environ["INTAKE_METRICS_DIR_IS_TEMPORARY"] = "1"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_metrics_directory(directory: str) -> None:
+    """At start, the counts of processes no longer running go: a new gunicorn counts from
+    zero (Prometheus reads a drop to zero as a restart) instead of adding its counts to
+    the last run's, while a running outbox worker sharing the directory keeps its own."""
+    os.makedirs(directory, exist_ok=True)
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        pid = path[: -len(".db")].rsplit("_", 1)[-1]
+        if not pid.isdigit() or not _running(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+def child_exit(server, worker):
+    # A worker's counters stay (they are totals); its gauges of "now" (connections in use)
+    # go with it.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if os.environ.get("INTAKE_METRICS_DIR_IS_TEMPORARY"):
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
 
 def on_starting(server):
+    _clean_metrics_directory(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     # A host starting afresh after "drain, then stop" (scripts/stop-host.sh) goes back into
     # the load balancer's rotation. Only at start: a reload (`kill -HUP`, a deploy) keeps
     # a drain that is under way.

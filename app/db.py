@@ -10,6 +10,7 @@ SQLite ``query_only``). Service functions flush but never commit.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -18,9 +19,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import NullPool, QueuePool, StaticPool
 
 from app.audit import chain
+from app.common import metrics
 from app.db_timeouts import Timeouts, install_postgres_timeouts
 from config import ConfigError
 
@@ -45,6 +47,33 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, InternalError, PoolTim
 POOLS = ("queue", "none")
 
 
+class MeasuredQueuePool(QueuePool):
+    """SQLAlchemy's QueuePool (its public ``connect``), timed for the metrics: how long a
+    checkout took, and how many gave up after DB_POOL_TIMEOUT. A sync worker never waits
+    for a free connection (one request at a time); a gthread worker with more threads
+    than DB_POOL_SIZE + DB_MAX_OVERFLOW does, and this is where it shows."""
+
+    def connect(self):
+        started = time.perf_counter()
+        try:
+            return super().connect()
+        except PoolTimeoutError:
+            metrics.DB_POOL_TIMEOUTS.inc()
+            raise
+        finally:
+            metrics.DB_POOL_CHECKOUT_SECONDS.observe(time.perf_counter() - started)
+
+
+def _count_connections_in_use(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _out(*_args) -> None:
+        metrics.DB_POOL_IN_USE.inc()
+
+    @event.listens_for(engine, "checkin")
+    def _in(*_args) -> None:
+        metrics.DB_POOL_IN_USE.dec()
+
+
 def make_engine(
     url: str,
     *,
@@ -61,6 +90,7 @@ def make_engine(
         pooling: dict = {"poolclass": NullPool}
     else:
         pooling = {
+            "poolclass": MeasuredQueuePool,
             "pool_size": pool_size,
             "max_overflow": max_overflow,
             "pool_timeout": pool_timeout,
@@ -78,6 +108,7 @@ def make_engine(
     )
     install_postgres_timeouts(engine, timeouts)
     _install_postgres_read_only(engine)
+    _count_connections_in_use(engine)
     return engine
 
 

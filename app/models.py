@@ -36,9 +36,11 @@ from app.vocabulary import (
     CallFirst,
     CloseReason,
     ContactMethod,
+    DeviceClass,
     DocumentKind,
     EventKind,
     Insurance,
+    JourneyStage,
     Language,
     MessageKind,
     OutboxStatus,
@@ -571,6 +573,16 @@ class RequestDraft(Base):
     sent_reference: Mapped[str | None] = mapped_column(String(REFERENCE_LENGTH))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The journey's funnel (issue 30, app/requests/journey_funnel.py): the furthest stage
+    # this draft was counted at, so a page reached twice counts once; and the day (the
+    # center's date), device class and language it began with, under which every stage it
+    # reaches is counted. Empty for drafts begun before counting started.
+    funnel_stage: Mapped[JourneyStage | None] = mapped_column(_enum(JourneyStage, "funnel_stage"))
+    funnel_day: Mapped[date | None] = mapped_column(Date)
+    funnel_device: Mapped[DeviceClass | None] = mapped_column(_enum(DeviceClass, "funnel_device"))
+    funnel_language: Mapped[PageLanguage | None] = mapped_column(
+        _enum(PageLanguage, "funnel_language", 2)
+    )
 
     __table_args__ = (Index("ix_request_drafts_expires_at", "expires_at"),)
 
@@ -672,3 +684,21 @@ class RecordsRelease(Base):
     text_sha256: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_records_releases_request", "request_id", "id"),)
+
+
+class JourneyFunnelDay(Base):
+    """The request journey's funnel, counted without patient data (issue 30): how many
+    drafts begun on a day (the center's date) reached each stage, by the device class and
+    language they began with. Nothing here names a visitor: no key, no address, no answer.
+    One row per (day, stage, device, language), its count raised in the step's own
+    transaction (app/requests/journey_funnel.py)."""
+
+    __tablename__ = "journey_funnel_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    stage: Mapped[JourneyStage] = mapped_column(_enum(JourneyStage, "stage"), primary_key=True)
+    device: Mapped[DeviceClass] = mapped_column(_enum(DeviceClass, "device"), primary_key=True)
+    language: Mapped[PageLanguage] = mapped_column(
+        _enum(PageLanguage, "language", 2), primary_key=True
+    )
+    drafts: Mapped[int] = mapped_column(Integer, default=0)

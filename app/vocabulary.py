@@ -356,6 +356,8 @@ class AuditAction(Vocabulary):
     RELEASE_SIGNED = "release_signed", _l("The person signed a release")
     RELEASE_VIEWED = "release_viewed", _l("Viewed a signed release")
     PATIENT_NEWS_SEEN = "patient_news_seen", _l("Marked the person's changes as seen")
+    # What ops see (issue 30): the journey's funnel, counts only.
+    JOURNEY_VIEW = "journey_view", _l("Viewed the journey's funnel")
 
 
 # The e-mail outbox ------------------------------------------------------------------------
@@ -419,6 +421,43 @@ class Signer(Vocabulary):
     )
 
 
+# What ops see (issue 30) --------------------------------------------------------------------
+
+
+class JourneyStage(Vocabulary):
+    """How far a draft of the request journey got, in order. The first page is served
+    from a cache without reaching the app, so the first thing counted is its post
+    (``BEGAN``, the draft made); each step after it counts when the person is sent to it.
+    The values of the steps are those of ``app/requests/fields.py``'s ``Step``."""
+
+    BEGAN = "began", _l("Began (sent the first page)")
+    PATIENT = "patient", _l("Reached: about the patient")
+    CONTACT = "contact", _l("Reached: how to reach them")
+    DIAGNOSIS = "diagnosis", _l("Reached: the diagnosis")
+    INSURANCE = "insurance", _l("Reached: insurance and referral")
+    CONSENT = "consent", _l("Reached: anything else and consent")
+    CHECK = "check", _l("Reached: check your answers")
+    SENT = "sent", _l("Sent the request")
+
+
+class DeviceClass(Vocabulary):
+    """The kind of device a journey began on, from the User-Agent alone (MDN's rule:
+    "Mobi" anywhere means a phone). Tablets say they are computers (an iPad's Safari sends
+    a Mac's User-Agent), so they count as computers."""
+
+    PHONE = "phone", _l("Phones")
+    COMPUTER = "computer", _l("Computers and tablets")
+
+
+class SignInOutcome(Vocabulary):
+    """How a staff sign-in attempt ended, for the metrics (counts, no account)."""
+
+    SUCCESS = "success", _l("Signed in")
+    WRONG_PASSWORD = "wrong_password", _l("Wrong password or unknown account")  # noqa: S105
+    WRONG_CODE = "wrong_code", _l("Wrong code or passkey")
+    THROTTLED = "throttled", _l("Refused: too many failures")
+
+
 # Every vocabulary by name, for the ``label`` template filter when a value arrives as a
 # plain string (the metastasis sites, stored as a JSON list of codes).
 BY_NAME: dict[str, type[Vocabulary]] = {
@@ -447,5 +486,8 @@ BY_NAME: dict[str, type[Vocabulary]] = {
         ScanStatus,
         RecordHolder,
         Signer,
+        JourneyStage,
+        DeviceClass,
+        SignInOutcome,
     )
 }

@@ -148,8 +148,19 @@ class AppHost:
         assert self.process is not None
         return self.process.pid
 
+    @property
+    def metrics_dir(self) -> Path:
+        """This host's PROMETHEUS_MULTIPROC_DIR: each host counts on its own, as two
+        machines would."""
+        return self.workdir / f"{self.name}-metrics"
+
     def start(self, timeout: float = 60.0) -> None:
-        env = {**self.env, "GUNICORN_BIND": self.address, "GUNICORN_QUICK_BIND": self.quick_address}
+        env = {
+            **self.env,
+            "GUNICORN_BIND": self.address,
+            "GUNICORN_QUICK_BIND": self.quick_address,
+            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
+        }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
@@ -416,7 +427,9 @@ class Cluster:
         return self
 
     def _start_outbox(self, env: Mapping[str, str]) -> None:
-        # The e-mail outbox worker (`flask outbox work`), when this code has it: one per cluster.
+        # The e-mail outbox worker (`flask outbox work`), when this code has it: one per
+        # cluster, on the first host, counting its deliveries with that host's workers.
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(self.hosts[0].metrics_dir)}
         if flask_command(env, "outbox", "work", "--help").returncode == 0:
             with (self.workdir / "outbox.log").open("ab") as log:
                 self.outbox = subprocess.Popen(  # noqa: S603
@@ -448,6 +461,31 @@ class Cluster:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _start_monitoring(cluster: Cluster):
+    """Prometheus with the shipped deploy/prometheus.yml and alerts.yml in front of the
+    cluster (deploy/monitoring.py), when Debian's packages are there; otherwise one line."""
+    from deploy.monitoring import Monitoring, MonitoringError
+
+    env = os.environ.get
+    monitoring = Monitoring(
+        workdir=cluster.workdir / "monitoring",
+        app_hosts=(cluster.hosts[0].address, cluster.hosts[1].address),
+        nginx_status_url=f"{cluster.url}/stub_status",
+        ports=(
+            int(env("CLUSTER_PROMETHEUS_PORT", "9090")),
+            int(env("CLUSTER_NGINX_EXPORTER_PORT", "9113")),
+            int(env("CLUSTER_NODE_EXPORTER_PORT", "9100")),
+        ),
+    )
+    try:
+        monitoring.start()
+    except MonitoringError as error:
+        print(f"No monitoring: {error}", flush=True)
+        return None
+    print(f"Prometheus: {monitoring.url} (alerts at {monitoring.url}/alerts)", flush=True)
+    return monitoring
 
 
 def main() -> int:
@@ -487,6 +525,7 @@ def main() -> int:
             f"master pid {host.master_pid}",
             flush=True,
         )
+    monitoring = _start_monitoring(cluster)
     print(f"Logs: {cluster.workdir}. Deploy to a host: kill -HUP <master pid>. Ctrl-C stops.")
     try:
         while not stopping:
@@ -496,6 +535,8 @@ def main() -> int:
                 return 1
     finally:
         print("Stopping the cluster", flush=True)
+        if monitoring is not None:
+            monitoring.stop()
         cluster.stop()
         shutil.rmtree(cluster.workdir / "nginx" / "temp", ignore_errors=True)
     return 0

@@ -71,6 +71,9 @@ def staff_pages(page: Page, server: LiveServer, width: int, credentials: tuple[s
     shoot(page, "staff-my-work", width)
     page.goto("/staff/metrics")
     shoot(page, "staff-metrics", width)
+    # The journeys made above (public_pages) are this page's figures.
+    page.goto("/staff/journey")
+    shoot(page, "staff-journey", width)
     page.goto("/staff/audit")
     shoot(page, "staff-audit", width)
 

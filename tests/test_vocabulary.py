@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import Enum, text
 from sqlalchemy.exc import IntegrityError
@@ -11,14 +13,18 @@ from app.models import (
     AppointmentRequest,
     AuditEvent,
     Base,
+    JourneyFunnelDay,
     OutboxMessage,
     RecordsRelease,
     RequestDocument,
+    RequestDraft,
     RequestEvent,
     StaffUser,
 )
 from app.templating import label, reference
 from tests.support.staff import make_request, make_staff
+
+_SOON = datetime(2026, 12, 6, 12, tzinfo=UTC)
 
 CODED_COLUMNS = [
     (table.name, column.name, column.type.enum_class)
@@ -66,9 +72,10 @@ def test_labels_and_references_as_templates_show_them():
     assert reference("K7QM4XPD9RTA") == "K7QM-4XPD-9RTA"
 
 
-# The audit trail and the history are append-only (triggers refuse UPDATE): values are
-# tried there by adding rows, elsewhere by changing an existing one.
-APPEND_ONLY = {"request_events", "audit_events"}
+# The audit trail and the history are append-only (triggers refuse UPDATE), and the
+# journey's funnel is keyed by its coded columns: values are tried there by adding rows,
+# elsewhere by changing an existing one.
+ADDED_ROWS = {"request_events", "audit_events", "journey_funnel_days"}
 
 
 def _target(db, app, table: str) -> dict:
@@ -109,6 +116,16 @@ def _target(db, app, table: str) -> dict:
         db.add(release)
         db.commit()
         return {"model": RecordsRelease, "id": release.id}
+    if table == "request_drafts":
+        draft = RequestDraft(
+            key="k" * 32, form_token="f" * 32, answers={}, checked_steps=[], expires_at=_SOON
+        )
+        db.add(draft)
+        db.commit()
+        return {"model": RequestDraft, "id": draft.id}
+    if table == "journey_funnel_days":
+        row = {"day": _SOON.date(), "stage": "began", "device": "phone", "language": "en"}
+        return {"model": JourneyFunnelDay, "row": {**row, "drafts": 1}}
     if table == "request_events":
         row = {"request_id": request.id, "staff_id": staff.id, "kind": "note"}
         return {"model": RequestEvent, "row": row}
@@ -117,7 +134,7 @@ def _target(db, app, table: str) -> dict:
 
 def _store(db, table: str, target: dict, column: str, value: str) -> None:
     """Plain SQL, past the ORM's own check, so what is tested is the database's."""
-    if table in APPEND_ONLY:
+    if table in ADDED_ROWS:
         fields = {**target["row"], column: value}
         names = ", ".join(fields)
         places = ", ".join(f":{name}" for name in fields)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import current_app, render_template, request
 
@@ -17,7 +17,7 @@ from app.common.validation import row_id
 from app.db import get_session
 from app.intake.forms import queue_filters
 from app.intake.views import clock
-from app.requests import access_metrics, csv_export, retention
+from app.requests import access_metrics, csv_export, journey_funnel, retention
 from app.transactions import read_only, record_after_reading
 from app.vocabulary import AuditAction
 
@@ -84,7 +84,7 @@ def export_csv() -> Download:
     )
 
 
-def _metrics_period(formdata) -> tuple[MetricsForm, access_metrics.Metrics]:
+def _chosen_period(formdata) -> tuple[MetricsForm, date, date]:
     """The chosen period; the last 30 days by default, or when the dates cannot be used."""
     form = MetricsForm(formdata)
     today = clock().today(now_utc())
@@ -94,11 +94,16 @@ def _metrics_period(formdata) -> tuple[MetricsForm, access_metrics.Metrics]:
         start = form.start.data or min(start, end)
         if start > end or (end - start).days >= access_metrics.MAX_DAYS:
             start = end - timedelta(days=29)
+    return form, start, end
+
+
+def _metrics_period(formdata) -> tuple[MetricsForm, access_metrics.Metrics]:
+    form, start, end = _chosen_period(formdata)
     metrics = access_metrics.access_metrics(get_session(), start=start, end=end, now=now_utc())
     return form, metrics
 
 
-def _record_metrics(action: AuditAction, result: access_metrics.Metrics) -> None:
+def _record_metrics(action: AuditAction, result) -> None:
     """Counts only, no patient, but who looked at the center's figures is on the record."""
     actor = current_actor()
     record_after_reading(
@@ -138,4 +143,22 @@ def metrics_csv() -> Download:
         mimetype="text/csv",
         action=AuditAction.METRICS_EXPORT,
         detail=f"{result.start} to {result.end}",
+    )
+
+
+@bp.get("/journey")
+@admin_required
+@read_only
+def journey():
+    """How far people get through the request journey, and where they stop (issue 30)."""
+    form, start, end = _chosen_period(request.args)
+    result = journey_funnel.funnel(get_session(), start=start, end=end)
+    _record_metrics(AuditAction.JOURNEY_VIEW, result)
+    return render_template(
+        "admin/journey.html",
+        form=form,
+        funnel=result,
+        stages=journey_funnel.STAGES,
+        stopped_on=journey_funnel.STOPPED_ON,
+        clock=clock(),
     )

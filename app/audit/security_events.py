@@ -6,7 +6,7 @@ The actions themselves, with their labels, are in ``app/vocabulary.py`` (``Audit
 
 from __future__ import annotations
 
-from app.vocabulary import AuditAction
+from app.vocabulary import AuditAction, SignInOutcome
 
 SECURITY_EVENTS = frozenset(
     {
@@ -43,3 +43,15 @@ SECURITY_EVENTS = frozenset(
         AuditAction.SECOND_FACTOR_SET_UP_BEGUN,
     }
 )
+
+# The sign-in outcomes the metrics count (app/common/metrics.py), read off the entries the
+# sign-in pages already write, so a sign-in page needs no line of its own for them. An
+# unknown account counts as a wrong password (the person is told the same), a refused
+# passkey as a wrong code (both are the second factor).
+SIGN_IN_OUTCOMES = {
+    AuditAction.SIGN_IN: SignInOutcome.SUCCESS,
+    AuditAction.SIGN_IN_FAILED: SignInOutcome.WRONG_PASSWORD,
+    AuditAction.SECOND_FACTOR_FAILED: SignInOutcome.WRONG_CODE,
+    AuditAction.PASSKEY_FAILED: SignInOutcome.WRONG_CODE,
+    AuditAction.SIGN_IN_THROTTLED: SignInOutcome.THROTTLED,
+}

@@ -13,6 +13,7 @@ off, or a table emptied, which the chain alone cannot (chain.py).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,7 +21,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.audit import chain
-from app.audit.security_events import SECURITY_EVENTS
+from app.audit.security_events import SECURITY_EVENTS, SIGN_IN_OUTCOMES
+from app.common import metrics
 from app.common.actor import Actor
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
 from app.vocabulary import AuditAction
@@ -91,6 +93,7 @@ def record(
         staff_id, client_ip = actor.staff_id, actor.client_ip
     if not session.in_transaction():
         session.connection(execution_options={"sqlite_write": True})
+    started = time.perf_counter()
     chain.lock_chain(session)
     event = AuditEvent(
         occurred_at=now or datetime.now(UTC),
@@ -108,6 +111,9 @@ def record(
     session.add(event)
     session.flush()
     session.info.setdefault(_UNCOMMITTED, []).append((event.id, event.row_hash, action.value))
+    metrics.AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)
+    if action in SIGN_IN_OUTCOMES:
+        metrics.count_sign_in(session, SIGN_IN_OUTCOMES[action])
     if action.value in SECURITY_EVENTS:
         # Security events also go to the JSON log, for the log shipper's alerts. Only
         # these fields: never a password, code or secret (nothing here ever holds one),

@@ -19,6 +19,7 @@ from jinja2 import TemplateError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from app.common import metrics
 from app.mail import messages, outbox
 from app.mail.smtp import Refused, SmtpSettings, SmtpTransport, TryLater, Unreachable
 
@@ -160,6 +161,7 @@ class Worker:
                 lease_until = now_utc() + self.lease
                 outbox.extend_lease(session, claim_token=claimed.claim_token, until=lease_until)
             session.commit()
+            metrics.count_outbox_delivery(claimed.kind, outcome)
             if outcome == "unreachable":
                 self._hand_back(session, batch[index + 1 :])
                 return done, False

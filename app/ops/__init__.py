@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.ops import logs
+from app.ops import logs, metrics
 from app.ops.cli import audit_cli, intake_cli
 from app.ops.deploy_check import check_deploy_command
 from app.ops.views import bp
@@ -14,6 +14,8 @@ from app.ops.views import bp
 def init_app(app: Flask) -> None:
     logs.configure_logging(app.config["LOG_LEVEL"])
     logs.init_request_ids(app)
+    # Parsed at start: a bad value stops the app with the setting's name.
+    app.config["METRICS_ALLOWED"] = metrics.networks(app.config["METRICS_ALLOWED_NETWORKS"])
     app.register_blueprint(bp)
     app.cli.add_command(check_deploy_command)
     app.cli.add_command(intake_cli)

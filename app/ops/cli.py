@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.engine import make_url
 
 from app.audit import chain
 from app.db import get_session
+from app.ops import sqlite_backup
 from app.records import settings as records_settings
 from app.requests import drafts, retention
 from app.requests.request_work import recompute_reply_due
@@ -154,3 +157,24 @@ def reply_due_command() -> None:
     changed = recompute_reply_due(session, clock=current_app.extensions["business_clock"])
     session.commit()
     click.echo(f"Recomputed the reply-due time of {changed} waiting request(s).")
+
+
+@intake_cli.command("backup-sqlite")
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+def backup_sqlite_command(destination: Path) -> None:
+    """Copy the SQLite database to DESTINATION (a new file) while the app keeps serving:
+    SQLite's online backup, what `sqlite3 DB ".backup FILE"` does. PostgreSQL is backed up
+    with pgBackRest instead (docs/operations.md)."""
+    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        raise click.UsageError(
+            "DATABASE_URL is not a SQLite file; PostgreSQL's backups are pgBackRest's "
+            "(docs/operations.md, Backups)."
+        )
+    if destination.exists():
+        raise click.UsageError(f"{destination} exists: give a new file name.")
+    copied = sqlite_backup.copy(Path(url.database), destination)
+    click.echo(
+        f"Copied {url.database} to {destination} as it was at {copied.isoformat()} "
+        "(integrity checked)."
+    )

@@ -146,6 +146,7 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
         _timeout_problems,
         lambda c, _e: sign_in_problems(c),
         proxy_problems,
+        lambda c, _e: metrics_problems(c),
     ):
         problems.extend(check(config, environ))
     return problems
@@ -300,6 +301,39 @@ def sign_in_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+_EVERYONE = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def metrics_access(config: Mapping[str, Any]) -> str:
+    """Who may read /metrics (app/ops/metrics.py), in one line for the operator."""
+    networks = [n.strip() for n in str(config.get("METRICS_ALLOWED_NETWORKS") or "").split(",")]
+    networks = [n for n in networks if n]
+    who = f"from {', '.join(networks)}" if networks else "from no address"
+    token = (
+        "or with the bearer token METRICS_BEARER_TOKEN"
+        if config.get("METRICS_BEARER_TOKEN")
+        else "(no bearer token set)"
+    )
+    return f"/metrics answers scrapes {who} {token}; anything else gets a 404."
+
+
+def metrics_problems(config: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    token = config.get("METRICS_BEARER_TOKEN") or ""
+    if token and len(token) < MIN_SECRET_KEY_LENGTH:
+        problems.append(
+            f"METRICS_BEARER_TOKEN is shorter than {MIN_SECRET_KEY_LENGTH} characters: it "
+            "could be guessed. Use a long random value."
+        )
+    networks = {n.strip() for n in str(config.get("METRICS_ALLOWED_NETWORKS") or "").split(",")}
+    if networks & _EVERYONE:
+        problems.append(
+            "METRICS_ALLOWED_NETWORKS lets every address read /metrics: list Prometheus's "
+            "addresses only (and use METRICS_BEARER_TOKEN from elsewhere)."
+        )
+    return problems
+
+
 _LOCAL_HOSTS = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
 # libpq's sslmode values that refuse a connection without TLS.
 _PG_TLS_MODES = frozenset({"require", "verify-ca", "verify-full"})
@@ -375,6 +409,12 @@ def deploy_warnings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
     if environ.get("APP_ENV") != "production":
         return []
     warnings: list[str] = []
+    if not environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        warnings.append(
+            "PROMETHEUS_MULTIPROC_DIR is not set: gunicorn counts in a temporary directory of "
+            "its own, and the outbox worker's deliveries are not in /metrics. Give both the "
+            "same directory, e.g. /run/intake-metrics (docs/operations.md)."
+        )
     if not config.get("SMTP_HOST"):
         warnings.append(
             "SMTP_HOST is not set: no e-mail is sent. Confirmations to patients and the "
@@ -446,6 +486,7 @@ def _database_warnings() -> list[str]:
 def check_deploy_command() -> None:
     """List settings that are unsafe in production; exit 1 if there are any. Warnings
     are listed too but do not change the exit code."""
+    click.echo(f"METRICS: {metrics_access(current_app.config)}")
     warnings = deploy_warnings(current_app.config, os.environ)
     if os.environ.get("APP_ENV") == "production":
         warnings += _database_warnings()

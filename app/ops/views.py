@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from app.db import get_engine
+from app.ops import metrics as prometheus_metrics
 from app.ops import readiness
 from app.transactions import read_only
 
@@ -33,3 +34,10 @@ def readyz():
         "readiness check: not ready", extra={"readiness": ", ".join(state.details)}
     )
     return jsonify(status="unavailable", **state.details), 503
+
+
+@bp.get("/metrics")
+@read_only
+def metrics():
+    # Not public: configured addresses or a bearer token (app/ops/metrics.py), else 404.
+    return prometheus_metrics.metrics_response()

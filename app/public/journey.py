@@ -17,6 +17,7 @@ answers), ``AlreadySent``, ``Confirmed``, or the page to show (``StepToShow``,
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,7 +31,7 @@ from app.models import RequestDraft
 from app.public.forms import AppointmentRequestForm
 from app.public.submission import to_new_request
 from app.public.wording import for_person, speak_to_patient
-from app.requests import appointment_requests, drafts
+from app.requests import appointment_requests, drafts, journey_funnel
 from app.requests.appointment_requests import NewRequest, Submitted
 from app.requests.business_clock import BusinessClock
 from app.requests.fields import (
@@ -46,7 +47,7 @@ from app.requests.fields import (
     step_questions,
 )
 from app.templating import long_date
-from app.vocabulary import Submitter
+from app.vocabulary import JourneyStage, Submitter
 
 # Each page's heading, its title in the browser tab and in "Check your answers".
 STEP_TITLES: dict[Step, object] = {
@@ -266,9 +267,11 @@ def save_step(
     changing: bool,
     now: datetime,
     keep: timedelta,
+    origin: Callable[[], journey_funnel.Origin],
 ) -> Saved | GoTo:
     """Keep what one page sent in the draft (valid or not: it is shown again as typed),
-    beginning the draft on the first page, and say where the person goes next."""
+    beginning the draft on the first page (counted in the journey's funnel under
+    ``origin()``), and say where the person goes next."""
     draft = _draft(session, key, now)
     begun = None
     if draft is None:
@@ -276,16 +279,20 @@ def save_step(
             # The session ended (or the cookie was lost) before this page.
             return GoTo(Place.START)
         draft = drafts.start(session, now=now, keep=keep)
+        journey_funnel.begin(session, draft=draft, origin=origin())
         begun = draft.key
     elif draft.sent_reference:
         return GoTo(step)
     drafts.save_step(draft, step=step.value, typed=typed, now=now, keep=keep)
-    return Saved(_after(step, draft, changing=changing), begun)
-
-
-def _after(step: Step, draft: RequestDraft, *, changing: bool) -> GoTo:
-    """Where a page sends the person once its answers are kept."""
     _, valid = check(dict(draft.answers or {}))
+    stage = journey_funnel.stage_after(step, valid=valid[step])
+    journey_funnel.reach(session, draft=draft, stage=stage)
+    return Saved(_after(step, draft, valid, changing=changing), begun)
+
+
+def _after(step: Step, draft: RequestDraft, valid: dict[Step, bool], *, changing: bool) -> GoTo:
+    """Where a page sends the person once its answers are kept (``valid``: each page's
+    answers checked, as they are now)."""
     if not valid[step]:
         return GoTo(step, changing)
     if changing:
@@ -371,6 +378,8 @@ def send(
         now=now,
     )
     drafts.mark_sent(ready.draft, reference=submitted.reference, now=now, keep=keep)
+    if submitted.created:
+        journey_funnel.reach(session, draft=ready.draft, stage=JourneyStage.SENT)
     return Confirmed(submitted.reference, changed=submitted.changed)
 
 

@@ -22,7 +22,7 @@ from app.db import get_session
 from app.public import journey
 from app.public.forms import AppointmentRequestForm
 from app.public.resend import is_resend_of_stored_request
-from app.requests import reference_codes
+from app.requests import journey_funnel, reference_codes
 from app.requests.fields import STEPS, Step, step_form_fields
 from app.serving.language import language_of
 from app.transactions import commits, if_unavailable, read_only
@@ -104,6 +104,7 @@ def save_step(step: str):
         changing=changing,
         now=_now(),
         keep=_keep(),
+        origin=_funnel_origin,
     )
     if isinstance(saved, journey.GoTo):
         return _answer(saved)
@@ -289,6 +290,16 @@ def _already_sent(reference: str):
         "public/already_sent.html",
         reference=reference_codes.display(reference),
         confirmation=url_for(".confirmation", reference=reference),
+    )
+
+
+def _funnel_origin() -> journey_funnel.Origin:
+    """What a new draft is counted under in the journey's funnel: the center's date, the
+    device class (from the User-Agent) and the page's language. Nothing that names anyone."""
+    return journey_funnel.Origin(
+        day=current_app.extensions["business_clock"].today(_now()),
+        device=journey_funnel.device_class(request.user_agent.string),
+        language=language_of(request.environ),
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
 from app.audit import trail
+from app.common import metrics
 from app.common.actor import Actor
 from app.common.errors import NotFound
 from app.models import AppointmentRequest, RequestDocument, RequestEvent
@@ -144,6 +145,7 @@ def receive(
         raise Refused(REQUEST_FULL)
     result = scanner(kept.content)
     status = _STATUS_OF[result.verdict]
+    metrics.count_document_scanned(status)
     content, key = storage.put(kept.content)
     document = RequestDocument(
         request_id=request_id,
@@ -362,6 +364,7 @@ def scan_held(session: Session, *, scanner: Scanner, storage: Storage, now: date
     for document in held:
         result = scanner(storage.get(document))
         status = _STATUS_OF[result.verdict]
+        metrics.count_document_scanned(status)
         counts[status.value] += 1
         if status == ScanStatus.PENDING:
             continue

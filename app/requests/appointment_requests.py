@@ -10,6 +10,7 @@ from functools import cache
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.common import metrics
 from app.common.time import now_utc
 from app.models import AppointmentRequest, Referral, RequestEvent, RequestStatus
 from app.requests import private_links, reference_codes
@@ -135,6 +136,9 @@ def submit_request(
                 )
             # The private link (issue 29): the e-mail receipt carries its only copy.
             link = private_links.issue(session, request_id=request_id, now=now or now_utc())
+            metrics.count_request_received(
+                session, referred=details.referral is not None, language=details.language
+            )
             return Submitted(reference, created=True, request_id=request_id, link_token=link)
         existing = _stored_for_token(session, token)
         if existing is not None:

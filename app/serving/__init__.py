@@ -19,7 +19,7 @@ from functools import partial
 from flask import Flask
 
 from app.ops import hostile
-from app.serving import headers, language, limits, pages, sessions, static_files
+from app.serving import headers, language, limits, pages, request_metrics, sessions, static_files
 from app.serving.cross_origin import token_or_same_origin
 from app.serving.headers import public_cache
 from app.serving.limits import draft_rate_limit, form_rate_limit, limiter, sign_in_rate_limit
@@ -44,10 +44,13 @@ __all__ = [
 
 
 def init_app(app: Flask) -> None:
+    # First of all the before_request hooks: the metrics' route of the request, so one
+    # that a later hook answers (a 429, a 404 under /es/) is counted under its rule.
+    request_metrics.init_app(app)
     # Flask hooks: after_request hooks run last-registered first, so the rate limiter's
     # Retry-After is on a 429 before the headers hook sees it.
     headers.init_app(app)
-    # First of the before_request hooks: a staff address under /es/ is a 404 before
+    # Next of the before_request hooks: a staff address under /es/ is a 404 before
     # anything else looks at it.
     language.init_app(app)
     limits.init_app(app)
@@ -75,6 +78,8 @@ def init_app(app: Flask) -> None:
     # X-Forwarded-Prefix goes in front of /es in SCRIPT_NAME.
     app.wsgi_app = language.LanguagePrefix(app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = _believe_trusted_proxies(app, app.wsgi_app)  # type: ignore[method-assign]
+    # Outermost: every request timed for the metrics, whoever answers it.
+    app.wsgi_app = request_metrics.RequestMetrics(app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _believe_trusted_proxies(app: Flask, wsgi_app):

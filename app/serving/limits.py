@@ -25,6 +25,7 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from app.common import metrics
 from app.common.addresses import address_group, in_networks
 
 # Only attempts count: reading the form or the sign-in page is never limited.
@@ -86,22 +87,44 @@ def _failed_sign_in(response: Response) -> bool:
     return response.status_code != 303
 
 
+def _counted(limit: str) -> Callable[[object], None]:
+    """Flask-Limiter's on_breach: each refusal counted, by which limit (the metrics)."""
+
+    def on_breach(_request_limit) -> None:
+        metrics.count_rate_limit_refusal(limit)
+
+    return on_breach
+
+
 def form_rate_limit(*, exempt_when: Callable[[], bool] | None = None):
     """The public form's limit on its POST view. ``exempt_when`` says which posts are
     neither counted nor refused (a re-send of a form already stored: it stores nothing,
     and a refusal would hide the reference of a request we have)."""
-    return limiter.limit(_form_limit, methods=list(_LIMITED_METHODS), exempt_when=exempt_when)
+    return limiter.limit(
+        _form_limit,
+        methods=list(_LIMITED_METHODS),
+        exempt_when=exempt_when,
+        on_breach=_counted("form"),
+    )
 
 
 def draft_rate_limit(*, exempt_when: Callable[[], bool] | None = None):
     """The journey's first page: how many new drafts (requests begun) one address may
     start. Laxer than the send's limit (people start again, or fill in for two people);
     there so that a flood of first pages cannot fill the database with drafts."""
-    return limiter.limit(_draft_limit, methods=list(_LIMITED_METHODS), exempt_when=exempt_when)
+    return limiter.limit(
+        _draft_limit,
+        methods=list(_LIMITED_METHODS),
+        exempt_when=exempt_when,
+        on_breach=_counted("draft"),
+    )
 
 
 sign_in_rate_limit = limiter.limit(
-    _sign_in_limit, methods=list(_LIMITED_METHODS), deduct_when=_failed_sign_in
+    _sign_in_limit,
+    methods=list(_LIMITED_METHODS),
+    deduct_when=_failed_sign_in,
+    on_breach=_counted("sign_in"),
 )
 
 

@@ -39,6 +39,7 @@ from werkzeug.http import parse_etags
 
 from app.ops.logs import request_id_for
 from app.serving.pages import REPLAY_PART, SHARED_PAGE_KEY, PageCache, PageKey, page_key
+from app.serving.request_metrics import record_route
 
 _REQUEST_ID_HEADER = "x-request-id"
 # What the replay keeps under a key for a page answered alike to every new visitor.
@@ -108,9 +109,12 @@ class PageReplay:
             return self._wsgi_app(environ, start_response)
         path = environ.get("PATH_INFO")
         if path in self._new_visitor_paths and not environ.get("HTTP_COOKIE"):
+            # The metrics' route: these views take no parameter, so the path is the rule.
+            record_route(environ, path)
             return self._for_new_visitor(environ, start_response)
         if path not in self._paths:
             return self._wsgi_app(environ, start_response)
+        record_route(environ, path)
         # The query string is not part of the key: campaign links get the same page.
         key = page_key(environ)
         kept: Replayed | None = self.cache.get(key, REPLAY_PART)

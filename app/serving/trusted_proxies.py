@@ -26,12 +26,14 @@ _FORWARDED_KEYS = (
 )
 
 
-def parse_networks(value: str | Iterable[str] | None) -> tuple[Network, ...]:
+def parse_networks(
+    value: str | Iterable[str] | None, *, setting: str = "TRUSTED_PROXIES"
+) -> tuple[Network, ...]:
     try:
         return addresses.parse_networks(value)
     except ValueError as error:
         raise ConfigError(
-            f"TRUSTED_PROXIES must list addresses or networks like 10.0.0.5 or 10.0.0.0/24: {error}"
+            f"{setting} must list addresses or networks like 10.0.0.5 or 10.0.0.0/24: {error}"
         ) from None
 
 

@@ -45,6 +45,8 @@ EXPECTED_ADMIN_ENDPOINTS |= {
 }
 # The coordinator's working day (issue 16).
 EXPECTED_ADMIN_ENDPOINTS |= {"admin.metrics", "admin.metrics_csv", "intake.reopen"}
+# What ops see (issue 30): the journey's funnel.
+EXPECTED_ADMIN_ENDPOINTS |= {"admin.journey"}
 
 
 @pytest.fixture

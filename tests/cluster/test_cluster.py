@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import shutil
 import socket
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyotp
 import pytest
 import redis
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from deploy.cluster import ROOT, Cluster, flask_command, nginx_binary
+from deploy.cluster import ROOT, Cluster, flask_command
+from tests.cluster.conftest import FORM_LIMIT
 from tests.cluster.support import (
     AccessLog,
     Browser,
@@ -41,61 +37,12 @@ from tests.cluster.support import (
     reference_of,
 )
 from tests.ops.test_gunicorn_errors import HOSTILE_REQUESTS, OBS_TEXT_REQUESTS
-from tests.support.databases import postgres_url, prepare_postgres
 from tests.support.forms import SEND_URL, form_tokens, valid_answers, walk
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
-FORM_LIMIT = 5
 PASSWORD = "correct horse battery staple"  # noqa: S105
 RESULTS = ROOT / "instance" / "cluster" / "test-results.json"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    try:
-        nginx_binary()
-    except RuntimeError as error:
-        if _in_ci():
-            pytest.fail(f"the cluster cannot run in CI: {error}", pytrace=False)
-        pytest.skip(f"cluster tests skipped: {error}")
-    # A database of this suite's own, beside the tests' (TEST_POSTGRES_URL) one.
-    tests_db = make_url(postgres_url())
-    database_url = tests_db.set(database=f"{tests_db.database}_cluster").render_as_string(
-        hide_password=False
-    )
-    prepare_postgres(database_url)
-    # Not under pytest's own directory, which only root may enter: nginx's workers run as
-    # nobody when the tests run as root, and they keep the page cache in here.
-    workdir = Path(tempfile.mkdtemp(prefix="intake-cluster-test-"))
-    workdir.chmod(0o755)
-    cluster = Cluster(
-        workdir=workdir,
-        port=free_port(),
-        host_ports=(free_port(), free_port()),
-        database_url=database_url,
-        workers=2,
-        key_prefix=f"intake-cluster-test-{uuid.uuid4().hex}",
-        extra_env={
-            "FORM_RATE_LIMIT": f"{FORM_LIMIT} per hour",
-            # Production's Argon2 cost, but less memory: a handful of sign-ins here.
-            "ARGON2_MEMORY_KIB": "19456",
-        },
-    )
-    try:
-        with cluster:
-            yield cluster
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    store = redis.Redis.from_url(cluster.redis_url)
-    for key in store.scan_iter(f"*{cluster.key_prefix}*"):
-        store.delete(key)
-    store.close()
 
 
 @pytest.fixture(scope="module")

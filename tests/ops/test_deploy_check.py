@@ -33,6 +33,7 @@ PRODUCTION_ENV = {
     "APP_ENV": "production",
     "GUNICORN_WORKERS": "4",
     "GUNICORN_QUICK_BIND": "10.0.1.20:8010",
+    "PROMETHEUS_MULTIPROC_DIR": "/run/intake-metrics",
 }
 
 
@@ -91,6 +92,7 @@ def test_the_command_exits_non_zero_and_lists_problems(database_url):
 
 def test_the_command_exits_zero_when_all_is_safe(database_url, monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
     monkeypatch.setenv("SECRET_KEY", SAFE["SECRET_KEY"])
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -102,6 +104,27 @@ def test_the_command_exits_zero_when_all_is_safe(database_url, monkeypatch):
     # The test app has no SMTP relay and the example FHIR base: warned, still exit 0.
     assert "WARNING: SMTP_HOST is not set" in result.output
     assert "WARNING: FHIR_SYSTEM_BASE is still the example" in result.output
+    # Who may read /metrics, said whatever else is found; no directory for the counts.
+    assert (
+        "METRICS: /metrics answers scrapes from 127.0.0.1, ::1 (no bearer token set); "
+        "anything else gets a 404." in result.output
+    )
+    assert "WARNING: PROMETHEUS_MULTIPROC_DIR is not set" in result.output
+
+
+def test_who_may_read_the_metrics_is_said_and_an_open_door_is_unsafe():
+    from app.ops.deploy_check import metrics_access
+
+    configured = {"METRICS_ALLOWED_NETWORKS": "10.0.5.7", "METRICS_BEARER_TOKEN": "t" * 40}
+    assert metrics_access(configured) == (
+        "/metrics answers scrapes from 10.0.5.7 or with the bearer token "
+        "METRICS_BEARER_TOKEN; anything else gets a 404."
+    )
+    assert problems(**configured) == []
+    assert any("METRICS_BEARER_TOKEN is shorter" in p for p in problems(METRICS_BEARER_TOKEN="abc"))
+    for everyone in ("0.0.0.0/0", "10.0.5.7, ::/0"):
+        found = problems(METRICS_ALLOWED_NETWORKS=everyone)
+        assert any("lets every address read /metrics" in p for p in found)
 
 
 def test_no_mail_relay_and_the_example_fhir_base_are_warned_about_in_production():
@@ -178,7 +201,7 @@ def test_database_timeouts_must_end_before_gunicorn_kills_the_worker():
 
 def test_production_without_a_quick_lane_is_warned_about():
     config = {"FHIR_SYSTEM_BASE": "https://center.example/fhir", "SMTP_HOST": "mail"}
-    environ = {"APP_ENV": "production"}
+    environ = {"APP_ENV": "production", "PROMETHEUS_MULTIPROC_DIR": "/run/intake-metrics"}
     assert any("GUNICORN_QUICK_BIND" in w for w in deploy_warnings(config, environ))
     quick = {**environ, "GUNICORN_QUICK_BIND": "10.0.1.20:8010"}
     assert deploy_warnings(config, quick) == []

@@ -16,6 +16,9 @@ GUNICORN_CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
 def load_gunicorn_conf(monkeypatch, **env) -> dict:
     for name in ("GUNICORN_BIND", "GUNICORN_WORKERS", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
         monkeypatch.delenv(name, raising=False)
+    # The file sets the metrics directory in the environment when it is missing (a real
+    # gunicorn's own): set here, so that this process's environment is left as it was.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/intake-metrics-conf-test")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(GUNICORN_CONF))

@@ -27,11 +27,12 @@ _LINKS = re.compile(r'(?:href|src|action)="([^"]*)"')
 
 
 def pages_without_arguments(app) -> list[str]:
-    """Every GET page of the app that takes no parameter: the cached ones among them."""
+    """Every GET page of the app that takes no parameter: the cached ones among them
+    (not /metrics: counts that change with every request, no page, no link)."""
     return sorted(
         rule.rule
         for rule in app.url_map.iter_rules()
-        if "GET" in (rule.methods or ()) and not rule.arguments
+        if "GET" in (rule.methods or ()) and not rule.arguments and rule.rule != "/metrics"
     )
 
 
