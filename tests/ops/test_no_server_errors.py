@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import re
 
 import pytest
 from flask import abort
@@ -13,6 +14,9 @@ from app.error_pages import page_for, render_error
 from app.serving.language import LANGUAGE_KEY
 from tests.conftest import make_test_app
 from tests.support.forms import SEND_URL, open_form
+
+# The stylesheet under its fingerprinted name (app/serving/static_files.py), as every page links it.
+STYLESHEET = re.compile(r'href="/static/css/site\.[0-9a-f]{12}\.css"')
 
 # A part without a name (Content-Disposition: form-data, and nothing else): no browser
 # sends one; Werkzeug files it under the key None.
@@ -78,7 +82,7 @@ def test_a_bad_or_huge_range_is_a_416_or_the_whole_file(quiet_app, path, range_h
         assert response.status_code in (200, 206, 416), response.status_code
         if response.status_code == 416:
             text = response.get_data(as_text=True)
-            assert "<title>" in text and 'href="/static/css/site.css"' in text
+            assert "<title>" in text and STYLESHEET.search(text)
             assert response.headers["Content-Security-Policy"]
             assert response.headers["Content-Range"].startswith("bytes */")
 
@@ -114,7 +118,7 @@ def test_every_http_error_code_answers_its_own_status_with_a_page(database_url):
         text = response.get_data(as_text=True)
         title, _ = page_for(status)
         assert f"<h1>{title}</h1>" in text, status
-        assert 'href="/static/css/site.css"' in text, "in the site's look"
+        assert STYLESHEET.search(text), "in the site's look"
 
 
 def test_every_http_error_code_has_its_page_in_spanish(database_url):
