@@ -17,7 +17,7 @@ DOMAINS = {"app.requests", "app.records", "app.accounts", "app.audit", "app.mail
 SERVING = {"app.serving", "app.templating", "app.transactions", "app.error_pages"}
 SHARED = {"app.models", "app.vocabulary", "app.common"}
 # Running it: the factory, the database session, health, logs and gunicorn's workers.
-RUNNING = {"app", "app.db", "app.db_timeouts", "app.ops"}
+RUNNING = {"app", "app.factory", "app.db", "app.db_timeouts", "app.ops"}
 
 
 def unit(module: str) -> str:

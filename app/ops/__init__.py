@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from app.ops import logs, metrics
-from app.ops.cli import audit_cli, intake_cli
-from app.ops.deploy_check import check_deploy_command
-from app.ops.views import bp
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    # Imported here, not at the top: the gunicorn master imports this package for the worker
+    # classes and must hold no application code (app/__init__.py says why).
+    from app.ops import logs, metrics
+    from app.ops.cli import audit_cli, intake_cli
+    from app.ops.deploy_check import check_deploy_command
+    from app.ops.views import bp
+
     logs.configure_logging(app.config["LOG_LEVEL"])
     logs.init_request_ids(app)
     # Parsed at start: a bad value stops the app with the setting's name.
