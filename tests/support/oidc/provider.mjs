@@ -67,7 +67,13 @@ const provider = new Provider(issuer, {
   cookies: { keys: ["test-only-cookie-key"] },
   scopes: ["openid", "email", "profile", "groups"],
   claims: {
-    openid: ["sub"],
+    // The protocol's own claims first (null: not tied to a scope).
+    acr: null,
+    amr: null,
+    auth_time: null,
+    sid: null,
+    // amr and acr in every ID token, as Entra ID, Okta and Keycloak send them.
+    openid: ["sub", "acr", "amr"],
     email: ["email", "email_verified"],
     profile: ["name"],
     groups: ["groups"],
