@@ -32,7 +32,6 @@ from app.auth.access import (
     start_session,
 )
 from app.auth.views import bp
-from app.common.forms import ActionForm
 from app.db import get_session
 from app.transactions import commits, keep_refusal, read_only
 from app.vocabulary import AuditAction
@@ -63,29 +62,28 @@ def _second_factor_ok(identity: ProviderIdentity) -> bool:
     )
 
 
-@bp.post("/sign-in/provider")
+# Both ways to the provider are links (GET), not forms: the pages' Content-Security-Policy
+# (form-action 'self') stops a form from redirecting to another site, and leaving for the
+# provider changes nothing here; the way back is what ``state`` protects.
+@bp.get("/sign-in/provider")
 @public
 @read_only
 def provider_sign_in():
     if not provider.enabled():
         abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
     try:
         return provider.start(provider.SIGN_IN, safe_next(request.args.get("next")))
     except provider.ProviderUnavailable as error:
         return _provider_down(error)
 
 
-@bp.post("/confirm/provider")
+@bp.get("/confirm/provider")
 @login_required
 @read_only
 def provider_proof():
     """Before an export: through the provider again, which must check the person now."""
     if not provider.enabled() or g.staff.oidc_subject is None:
         abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
     try:
         return provider.start(provider.PROOF, safe_next(request.args.get("next")))
     except provider.ProviderUnavailable as error:

@@ -38,7 +38,6 @@ from app.auth.forms import (
 )
 from app.auth.sign_in_steps import Pending
 from app.auth.views import bp, center_names, hash_cost
-from app.common.forms import ActionForm
 from app.common.time import now_utc
 from app.db import get_session
 from app.models import StaffUser
@@ -261,7 +260,6 @@ def confirm_identity():
         # The password here is not theirs any more: the provider checks them again.
         return render_template(
             "auth/confirm_provider.html",
-            form=ActionForm(),
             next_url=next_url,
             button_label=current_app.config["OIDC_BUTTON_LABEL"],
         )

@@ -130,7 +130,6 @@ def login():
             lockout_attempts=current_app.config["STAFF_LOCKOUT_ATTEMPTS"],
             lockout_minutes=current_app.config["STAFF_LOCKOUT_MINUTES"],
             provider_label=current_app.config["OIDC_BUTTON_LABEL"] if provider.enabled() else None,
-            provider_form=ActionForm(),
         ),
         code,
     )
