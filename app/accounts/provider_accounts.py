@@ -145,7 +145,8 @@ def _link_or_create(
     role = _mapped_role(identity.groups, group_roles)
     if role is None:
         return None, "no account here"
-    return _create(session, identity, email, role, client_ip), ""
+    created = _create(session, identity, email, role, client_ip)
+    return created, "" if created is not None else "no account here; e-mail unusable"
 
 
 def _mapped_role(groups: Iterable[str], group_roles: Mapping[str, StaffRole]) -> StaffRole | None:

@@ -7,6 +7,9 @@ provider's published keys (fetched again when a token names a key not seen yet),
 its issuer, audience, expiry and nonce. Who may then come in is
 app/accounts/provider_accounts.py's decision.
 
+Authlib (with joserfc, cryptography and requests under it) is imported only by an app
+with OIDC_ISSUER set: the other workers never carry it (tests/test_lazy_imports.py).
+
 Nothing from the protocol is logged: not the code, a token, the PKCE verifier (Authlib
 logs it at debug level, so its logger is held at WARNING) nor a claim. Errors name their
 kind only.
@@ -18,12 +21,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.base_client import MismatchingStateError
-from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, request, session, url_for
-from joserfc.errors import JoseError
 
 from app.accounts.provider_accounts import ProviderIdentity, parse_group_roles
 
@@ -68,6 +66,8 @@ def init_provider(state) -> None:
     config = app.config
     if not config.get("OIDC_ISSUER"):
         return
+    from authlib.integrations.flask_client import OAuth
+
     logging.getLogger("authlib").setLevel(logging.WARNING)
     # A mistyped mapping stops the app at start, not at someone's first sign-in.
     app.extensions[GROUP_ROLES] = parse_group_roles(config["OIDC_GROUP_ROLES"])
@@ -96,6 +96,8 @@ def _client():
 def _metadata() -> dict:
     """The provider's discovery document; its issuer must be the one configured (an
     answer from another issuer is a mix-up, not a provider)."""
+    import requests
+
     try:
         metadata = _client().load_server_metadata()
     except (requests.RequestException, ValueError) as error:
@@ -114,6 +116,8 @@ def redirect_uri() -> str:
 def start(purpose: str, next_url: str | None):
     """A redirect to the provider. A proof of identity asks it to check the person again
     now (``prompt=login``, ``max_age=0``), whatever session it has."""
+    import requests
+
     _metadata()
     extra = {"prompt": "login", "max_age": 0} if purpose == PROOF else {}
     try:
@@ -129,6 +133,11 @@ def start(purpose: str, next_url: str | None):
 def finish() -> Answer:
     """The provider's answer on the callback: the code exchanged (with the PKCE verifier)
     and the ID token verified. Raises ProviderUnavailable or ProviderRefused."""
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+    from authlib.integrations.base_client import MismatchingStateError
+    from joserfc.errors import JoseError
+
     purpose = session.pop(PURPOSE, None)
     next_url = session.pop(NEXT, None) or None
     asked_at = session.pop(ASKED_AT, None)

@@ -301,6 +301,20 @@ def test_sign_out_ends_the_session_and_offers_the_providers(app, db, oidc_provid
     assert requests.get(link, timeout=10).status_code == 200  # the provider's own page
 
 
+def test_a_provider_session_keeps_the_idle_and_absolute_limits(app, db):
+    make_staff(app, db, enrol=False)
+    client = app.test_client()
+    assert provider_sign_in(client).status_code == 303
+    with client.session_transaction() as session:
+        session["staff_started"] -= app.config["STAFF_SESSION_HOURS"] * 3600 + 60
+    assert client.get("/staff/queue").status_code == 302
+    assert provider_sign_in(client).status_code == 303
+    with client.session_transaction() as session:
+        session["staff_seen"] -= app.config["STAFF_IDLE_MINUTES"] * 60 + 60
+    assert client.get("/staff/queue").status_code == 302
+    assert len(audit(db, AuditAction.SESSION_EXPIRED)) == 1
+
+
 def test_nothing_of_the_protocol_reaches_the_logs(app, db, caplog):
     make_staff(app, db, enrol=False)
     caplog.set_level(logging.DEBUG)
