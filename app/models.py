@@ -308,6 +308,9 @@ class StaffUser(Base):
     # With OIDC_ISSUER set, only these accounts may still sign in with a local password:
     # the ones made from the server's command line (the first admin, break-glass).
     local_sign_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Made by OIDC_GROUP_ROLES at a first provider sign-in: its role follows the provider's
+    # groups at every sign-in, and without a mapped group it has no access.
+    role_from_groups: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("uq_staff_users_oidc_subject", "oidc_issuer", "oidc_subject", unique=True),

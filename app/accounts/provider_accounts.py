@@ -112,6 +112,8 @@ def admit(
             return _refused(session, identity, None, refusal, client_ip)
     if not staff.active:
         return _refused(session, identity, staff, "account deactivated", client_ip)
+    if staff.role_from_groups and not _follow_groups(session, staff, identity, group_roles):
+        return _refused(session, identity, staff, "no mapped provider group any more", client_ip)
     if staff_accounts.emergency_expired(session, staff_id=staff.id, now=now_utc()):
         return _refused(session, identity, staff, "emergency access expired", client_ip)
     return Admission(staff)
@@ -149,6 +151,30 @@ def _link_or_create(
     return created, "" if created is not None else "no account here; e-mail unusable"
 
 
+def _follow_groups(
+    session: Session,
+    staff: StaffUser,
+    identity: ProviderIdentity,
+    group_roles: Mapping[str, StaffRole],
+) -> bool:
+    """An account the groups made keeps following them: its role changes with them, and
+    it has no access once none of its groups is mapped (or the mapping is turned off)."""
+    role = _mapped_role(identity.groups, group_roles)
+    if role is None:
+        return False
+    if role != staff.role:
+        staff.role = role
+        trail.record_account_change(
+            session,
+            action=AuditAction.ROLE_CHANGED,
+            account=staff,
+            actor=None,
+            via="the identity provider's groups",
+            to_value=role.value,
+        )
+    return True
+
+
 def _mapped_role(groups: Iterable[str], group_roles: Mapping[str, StaffRole]) -> StaffRole | None:
     roles = {group_roles[g] for g in groups if g in group_roles}
     if StaffRole.ADMIN in roles:
@@ -171,6 +197,7 @@ def _create(
         active=True,
         wrong_codes=0,
         local_sign_in=False,
+        role_from_groups=True,
         oidc_issuer=identity.issuer,
         oidc_subject=identity.subject,
     )

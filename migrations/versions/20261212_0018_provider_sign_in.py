@@ -5,6 +5,8 @@ Issue 32. ``staff_users`` gains:
 - ``oidc_issuer`` and ``oidc_subject``: the account's stable subject at the provider,
   linked at its first provider sign-in, unique per issuer (a unique index, so SQLite
   needs no table rebuild);
+- ``role_from_groups``: an account created at a first provider sign-in from a group
+  (OIDC_GROUP_ROLES); its role follows the groups at every sign-in;
 - ``local_sign_in``: with OIDC_ISSUER set, only these accounts may still sign in with a
   local password. Existing accounts: the first admin (the oldest admin account, made
   from the command line) and every break-glass account keep it; everyone else signs in
@@ -36,6 +38,10 @@ def upgrade() -> None:
         "staff_users",
         sa.Column("local_sign_in", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
+    op.add_column(
+        "staff_users",
+        sa.Column("role_from_groups", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
     op.create_index(
         "uq_staff_users_oidc_subject",
         "staff_users",
@@ -52,6 +58,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("uq_staff_users_oidc_subject", table_name="staff_users")
     with op.batch_alter_table("staff_users") as batch_op:
+        batch_op.drop_column("role_from_groups")
         batch_op.drop_column("local_sign_in")
         batch_op.drop_column("oidc_subject")
         batch_op.drop_column("oidc_issuer")

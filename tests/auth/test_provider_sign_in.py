@@ -277,6 +277,23 @@ def test_a_required_second_factor_and_groups_that_create_accounts(
         False,
     )
     assert audit(db, AuditAction.ACCOUNT_CREATED)[-1].staff_id == created.id
+    # The groups keep deciding: another group, another role; none, no access.
+    oidc_provider.set_accounts({"sub-new": {**newcomer, "groups": ["intake-team"], "amr": ["mfa"]}})
+    assert provider_sign_in(strict.test_client(), "sub-new").status_code == 303
+    db.rollback()
+    db.refresh(created)
+    assert created.role == StaffRole.INTAKE
+    assert audit(db, AuditAction.ROLE_CHANGED)[-1].to_value == "intake"
+    oidc_provider.set_accounts(
+        {
+            "sub-new": {**newcomer, "groups": ["x"], "amr": ["mfa"]},
+            "sub-nogroup": {**newcomer, "email": "n@example.org", "amr": ["mfa"]},
+        }
+    )
+    assert provider_sign_in(strict.test_client(), "sub-new").status_code == 403
+    assert audit(db, AuditAction.SIGN_IN_FAILED)[-1].detail == (
+        "identity provider: no mapped provider group any more"
+    )
     # No mapped group: no account, as without the setting.
     assert provider_sign_in(strict.test_client(), "sub-nogroup").status_code == 403
     # Without the setting (the default), the same person gets no account either.
