@@ -27,6 +27,7 @@ CASEY = {"email": "casey@example.org", "email_verified": True, "name": "Casey In
 def app_overrides(oidc_provider) -> dict:
     oidc_provider.set_site(SITE)
     oidc_provider.set_accounts({"sub-casey": CASEY})
+    oidc_provider.tamper_next_token()  # nothing left over from another test
     return {**oidc_provider.app_settings(), "SITE_URL": SITE}
 
 
