@@ -133,9 +133,14 @@ def test_a_wrong_state_and_a_replayed_code_open_nothing(app, db, oidc_provider):
 
 @pytest.mark.parametrize(
     ("tamper", "kind"),
-    [({"aud": OTHER_CLIENT_ID}, "another audience"), ({"exp_offset": -600}, "expired")],
+    [
+        ({"aud": OTHER_CLIENT_ID}, "another audience"),
+        ({"exp_offset": -600}, "expired"),
+        ({"nonce": "another-sign-in"}, "another sign-in's nonce"),
+        ({"iss": "https://attacker.example"}, "another issuer"),
+    ],
 )
-def test_an_id_token_for_another_audience_or_expired_is_refused(
+def test_an_id_token_for_another_audience_or_sign_in_or_expired_is_refused(
     app, db, oidc_provider, tamper, kind
 ):
     make_staff(app, db, enrol=False)
@@ -150,6 +155,16 @@ def test_an_id_token_for_another_audience_or_expired_is_refused(
     assert audit(db, AuditAction.SIGN_IN_FAILED)[0].detail.startswith(
         "identity provider answer refused: "
     )
+
+
+def test_a_token_signed_again_with_only_harmless_changes_still_signs_in(app, db, oidc_provider):
+    """The control of the test above: the re-signing itself is sound, so each refusal
+    there is the claim's doing."""
+    make_staff(app, db, enrol=False)
+    client = app.test_client()
+    callback = sign_in_at_provider(requests.Session(), leave_for_provider(client), "sub-casey")
+    oidc_provider.tamper_next_token(name="Casey I.", exp_offset=300)
+    assert client.get(callback).status_code == 303
 
 
 def test_unknown_and_deactivated_accounts_get_no_access(app, db, oidc_provider):

@@ -63,8 +63,8 @@ class OpenIDProvider:
         )
 
     def tamper_next_token(self, **changes) -> None:
-        """The next ID token is signed again by the provider with these changes
-        (``aud``, ``exp_offset`` in seconds from now)."""
+        """The next ID token is signed again by the provider with these changes: claims
+        replaced (``aud``, ``nonce``, ``iss``...), or ``exp_offset`` seconds from now."""
         self._post("/test-admin/tamper", changes)
 
     def app_settings(self) -> dict:

@@ -8,10 +8,10 @@
 //                       the provider's accounts (replaces them all)
 // /test-admin/clients   POST [{client_id, client_secret, redirect_uris, ...}]: the
 //                       registered clients (replaces them all)
-// /test-admin/tamper    POST {aud, exp_offset}: the next ID token the token endpoint
-//                       answers is signed again, with the provider's own key, for another
-//                       audience or already expired (what a broken or hostile provider
-//                       would send); {} clears it
+// /test-admin/tamper    POST {exp_offset, <claim>: <value>, ...}: the next ID token the
+//                       token endpoint answers is signed again, with the provider's own
+//                       key, with these claims replaced (aud, nonce, iss...) or already
+//                       expired (what a broken or hostile provider would send); {} clears it
 import http from "node:http";
 
 import * as jose from "jose";
@@ -115,10 +115,10 @@ provider.proxy = false;
 provider.use(async (ctx, next) => {
   await next();
   if (ctx.path === "/token" && tamper && ctx.body && ctx.body.id_token) {
-    const claims = jose.decodeJwt(ctx.body.id_token);
-    if (tamper.aud !== undefined) claims.aud = tamper.aud;
-    if (tamper.exp_offset !== undefined) {
-      claims.exp = Math.floor(Date.now() / 1000) + tamper.exp_offset;
+    const { exp_offset: expOffset, ...replaced } = tamper;
+    const claims = { ...jose.decodeJwt(ctx.body.id_token), ...replaced };
+    if (expOffset !== undefined) {
+      claims.exp = Math.floor(Date.now() / 1000) + expOffset;
       claims.iat = claims.exp - 60;
     }
     ctx.body = {
