@@ -157,7 +157,10 @@ def finish() -> Answer:
     except requests.RequestException as error:
         raise ProviderUnavailable(type(error).__name__) from None
     except (AuthlibBaseError, JoseError, ValueError, KeyError, TypeError) as error:
-        raise ProviderRefused(type(error).__name__) from None
+        # The kind of failure and the claim's name (joserfc's claim errors), never a value.
+        claim = getattr(error, "claim", None)
+        kind = type(error).__name__ + (f" ({claim})" if isinstance(claim, str) else "")
+        raise ProviderRefused(kind) from None
     claims = token.get("userinfo")
     if not claims:
         raise ProviderRefused("no ID token")

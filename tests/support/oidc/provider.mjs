@@ -119,7 +119,7 @@ provider.use(async (ctx, next) => {
     const claims = { ...jose.decodeJwt(ctx.body.id_token), ...replaced };
     if (expOffset !== undefined) {
       claims.exp = Math.floor(Date.now() / 1000) + expOffset;
-      claims.iat = claims.exp - 60;
+      claims.iat = Math.min(claims.iat, claims.exp - 60);
     }
     ctx.body = {
       ...ctx.body,
