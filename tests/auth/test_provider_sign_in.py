@@ -361,3 +361,32 @@ def test_nothing_of_the_protocol_reaches_the_logs(app, db, caplog):
     logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
     for secret in (code, "sub-casey", "casey@example.org", "Casey Intake", "eyJ", "verifier"):
         assert secret not in logged
+
+
+def test_an_admin_adds_an_account_that_its_owner_opens_through_the_provider(app, db, oidc_provider):
+    oidc_provider.set_accounts(
+        {
+            "sub-casey": CASEY,
+            "sub-noor": {"email": "Noor@Example.org", "email_verified": True, "name": "Noor"},
+        }
+    )
+    make_staff(app, db, role=StaffRole.ADMIN, enrol=False)
+    admin = app.test_client()
+    assert provider_sign_in(admin).status_code == 303
+    page = admin.get("/staff/accounts/new").get_data(as_text=True)
+    made = admin.post(
+        "/staff/accounts/new",
+        data={
+            "email": "noor@example.org",
+            "name": "Noor Haddad",
+            "role": "intake",
+            "csrf_token": csrf_from(page),
+        },
+    )
+    assert made.status_code == 200
+    html = made.get_data(as_text=True)
+    assert "Account made for Noor Haddad" in html and "set-up-link" not in html
+    assert provider_sign_in(app.test_client(), "sub-noor").status_code == 303
+    db.rollback()
+    noor = db.scalar(select(StaffUser).where(StaffUser.email == "noor@example.org"))
+    assert (noor.oidc_subject, noor.local_sign_in) == ("sub-noor", False)
