@@ -56,6 +56,9 @@ class Admission:
 
     staff: StaffUser | None
     refusal: str | None = None
+    # What this sign-in did to the account first ("linked ...", "created ..."), for the
+    # detail of its one sign_in entry.
+    note: str | None = None
 
 
 def parse_group_roles(text: str | None) -> dict[str, StaffRole]:
@@ -105,18 +108,19 @@ def admit(
 ) -> Admission:
     """The account this provider sign-in opens, linking or creating it when the rules
     allow; every refusal is on the record. The caller commits either way."""
-    staff = find_linked(session, identity)
+    staff, note = find_linked(session, identity), None
     if staff is None:
-        staff, refusal = _link_or_create(session, identity, group_roles, client_ip)
+        staff, note = _link_or_create(session, identity, group_roles, client_ip)
         if staff is None:
-            return _refused(session, identity, None, refusal, client_ip)
+            return _refused(session, identity, None, note, client_ip)
+        note = note or None
     if not staff.active:
         return _refused(session, identity, staff, "account deactivated", client_ip)
     if staff.role_from_groups and not _follow_groups(session, staff, identity, group_roles):
         return _refused(session, identity, staff, "no mapped provider group any more", client_ip)
     if staff_accounts.emergency_expired(session, staff_id=staff.id, now=now_utc()):
         return _refused(session, identity, staff, "emergency access expired", client_ip)
-    return Admission(staff)
+    return Admission(staff, note=note)
 
 
 def _link_or_create(
@@ -125,6 +129,7 @@ def _link_or_create(
     group_roles: Mapping[str, StaffRole],
     client_ip: str | None,
 ) -> tuple[StaffUser | None, str]:
+    """The account and what was done to it, or None and why not."""
     email = identity.verified_email
     if email is None:
         return None, "no account linked to this subject, and no verified e-mail"
@@ -136,19 +141,14 @@ def _link_or_create(
         if not staff.active:
             return staff, ""  # refused by admit, on the account's record; never linked
         staff.oidc_issuer, staff.oidc_subject = identity.issuer, identity.subject
-        trail.record(
-            session,
-            action=AuditAction.SIGN_IN,
-            staff_id=staff.id,
-            detail="identity provider account linked by its verified e-mail",
-            client_ip=client_ip,
-        )
-        return staff, ""
+        return staff, "account linked by its verified e-mail"
     role = _mapped_role(identity.groups, group_roles)
     if role is None:
         return None, "no account here"
     created = _create(session, identity, email, role, client_ip)
-    return created, "" if created is not None else "no account here; e-mail unusable"
+    if created is None:
+        return None, "no account here; e-mail unusable"
+    return created, "account created from a provider group"
 
 
 def _follow_groups(

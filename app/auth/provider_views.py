@@ -139,7 +139,10 @@ def _finish_sign_in(answer: provider.Answer):
         return _problem("auth/provider_no_access.html", 403)
     staff = admission.staff
     nonce = staff_accounts.begin_session(
-        get_session(), staff=staff, client_ip=client_ip(), detail="through the identity provider"
+        get_session(),
+        staff=staff,
+        client_ip=client_ip(),
+        detail="; ".join(filter(None, ("through the identity provider", admission.note))),
     )
     start_session(staff, nonce)
     session[VIA_PROVIDER] = True
