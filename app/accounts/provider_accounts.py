@@ -26,13 +26,15 @@ from app.audit import chain, trail
 from app.common.time import now_utc
 from app.models import EMAIL_MAX, NAME_MAX, StaffRole, StaffUser
 from app.vocabulary import AuditAction
+from config import ConfigError
 
 # The amr values (RFC 8176) that say more than one factor was used.
 MULTI_FACTOR_AMR = frozenset({"mfa", "otp", "hwk", "swk", "sms", "fpt", "face", "sc"})
 
 
-class ConfigurationError(ValueError):
-    """A provider setting cannot be read; the message names it."""
+class ConfigurationError(ConfigError):
+    """A provider setting cannot be read; the message names it (wsgi.py prints it as the
+    one line it prints for any setting that stops the app)."""
 
 
 @dataclass(frozen=True, kw_only=True)

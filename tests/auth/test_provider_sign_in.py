@@ -390,3 +390,12 @@ def test_an_admin_adds_an_account_that_its_owner_opens_through_the_provider(app,
     db.rollback()
     noor = db.scalar(select(StaffUser).where(StaffUser.email == "noor@example.org"))
     assert (noor.oidc_subject, noor.local_sign_in) == ("sub-noor", False)
+
+
+def test_a_mistyped_group_mapping_stops_the_app_at_start(database_url, oidc_provider):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match="OIDC_GROUP_ROLES: 'intake-team=nurse'"):
+        make_test_app(
+            database_url, **oidc_provider.app_settings(), OIDC_GROUP_ROLES="intake-team=nurse"
+        )
