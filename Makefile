@@ -42,7 +42,17 @@ run: install  ## migrate, then serve http://127.0.0.1:$(PORT) (default 8000) and
 services:  ## make sure PostgreSQL and Redis are running (the tests need both)
 	bash scripts/ensure-services.sh
 
-test: install services  ## the whole suite, on SQLite and PostgreSQL
+# The OpenID provider the staff sign-in tests run (tests/support/oidc: oidc-provider from
+# npm, exactly as package-lock.json pins it). Remade when the lock file changes.
+OIDC_MODULES := tests/support/oidc/node_modules/.package-lock.json
+$(OIDC_MODULES): tests/support/oidc/package-lock.json
+	npm ci --prefix tests/support/oidc --no-audit --no-fund
+	touch $(OIDC_MODULES)
+
+.PHONY: oidc-provider
+oidc-provider: $(OIDC_MODULES)  ## install the test OpenID provider (Node.js 20.19+, npm)
+
+test: install services oidc-provider  ## the whole suite, on SQLite and PostgreSQL
 	$(BIN)/python -m pytest
 
 wrk:  ## make sure the wrk load generator is installed (Debian package)

@@ -134,6 +134,28 @@ class Config:
     # origin browsers show (https://intake.example.org). Unset: taken from each request.
     WEBAUTHN_RP_ID = _env("WEBAUTHN_RP_ID")
     WEBAUTHN_ORIGIN = _env("WEBAUTHN_ORIGIN")
+    # Staff sign-in through the hospital's OpenID Connect provider (issue 32). Unset
+    # OIDC_ISSUER: local accounts only, as before. Set: staff sign in through the provider
+    # (discovery from <issuer>/.well-known/openid-configuration), and a local password
+    # works only for accounts marked for it (break-glass, the first admin).
+    OIDC_ISSUER = _env("OIDC_ISSUER")
+    OIDC_CLIENT_ID = _env("OIDC_CLIENT_ID")
+    OIDC_CLIENT_SECRET = _env("OIDC_CLIENT_SECRET")
+    OIDC_SCOPES = _env("OIDC_SCOPES", "openid email profile")
+    OIDC_BUTTON_LABEL = _env("OIDC_BUTTON_LABEL", "Sign in with your hospital account")
+    # A provider's second factor is proven by the token: any of these amr values, or
+    # any of these acr values (comma-separated). Both empty: whatever the provider asks.
+    OIDC_REQUIRED_AMR = _env("OIDC_REQUIRED_AMR", "")
+    OIDC_REQUIRED_ACR = _env("OIDC_REQUIRED_ACR", "")
+    # "group=role,group=role": a provider sign-in with none of the app's accounts but
+    # one of these groups creates an account with that role. Empty (the default): only
+    # accounts an admin made here may come in.
+    OIDC_GROUP_ROLES = _env("OIDC_GROUP_ROLES", "")
+    OIDC_GROUPS_CLAIM = _env("OIDC_GROUPS_CLAIM", "groups")
+    # Clock difference allowed between the provider and this server, for exp and iat.
+    OIDC_CLOCK_SKEW_SECONDS = _env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+    # Longest wait for each call to the provider (discovery, keys, token).
+    OIDC_TIMEOUT_SECONDS = _env_int("OIDC_TIMEOUT_SECONDS", 5)
     # How long the one-time link for a new account (or a reset one) stays valid.
     STAFF_LINK_HOURS = _env_int("STAFF_LINK_HOURS", 24)
     # Throttling wrong passwords and codes. No account is ever locked: an address that

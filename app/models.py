@@ -300,6 +300,21 @@ class StaffUser(Base):
     # value is no longer accepted, so signing out ends the session everywhere.
     session_nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    # The hospital's identity provider (issue 32): the account's stable subject there,
+    # linked at its first provider sign-in and matched on alone afterwards. Unique per
+    # issuer, so one person at the provider is at most one account here.
+    oidc_issuer: Mapped[str | None] = mapped_column(String(255))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    # With OIDC_ISSUER set, only these accounts may still sign in with a local password:
+    # the ones made from the server's command line (the first admin, break-glass).
+    local_sign_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Made by OIDC_GROUP_ROLES at a first provider sign-in: its role follows the provider's
+    # groups at every sign-in, and without a mapped group it has no access.
+    role_from_groups: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (
+        Index("uq_staff_users_oidc_subject", "oidc_issuer", "oidc_subject", unique=True),
+    )
 
 
 class RequestEvent(Base):

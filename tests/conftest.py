@@ -141,3 +141,13 @@ def clamd_server(tmp_path_factory):
     server = start_clamd(tmp_path_factory.mktemp("clamd"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory):
+    """A real OpenID provider (oidc-provider in Node), once per session: see
+    tests/support/oidc_provider.py."""
+    from tests.support.oidc_provider import openid_provider
+
+    with openid_provider(tmp_path_factory.mktemp("oidc") / "provider.log") as provider:
+        yield provider

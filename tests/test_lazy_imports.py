@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # What each costs a worker, and who needs it: app/accounts/passkeys.py (webauthn, with
 # cryptography's OpenSSL bindings, pyasn1 and cbor2 under it), app/accounts/password_rules.py
 # (zxcvbn), app/accounts/second_factor.py (segno). The FHIR export loads no model library
-# at all (its R4 models are the tests', tests/fhir/r4.py).
-HEAVY = ("webauthn", "OpenSSL", "pyasn1", "cbor2", "zxcvbn", "segno")
+# at all (its R4 models are the tests', tests/fhir/r4.py). app/auth/provider.py (authlib,
+# joserfc) only with OIDC_ISSUER set.
+HEAVY = ("webauthn", "OpenSSL", "pyasn1", "cbor2", "zxcvbn", "segno", "authlib", "joserfc")
 
 _SCRIPT = """
 import json, sys

@@ -98,6 +98,22 @@ def invite(
     valid_hours: int,
     cost: HashCost,
 ) -> Invitation:
+    staff = create_account(session, email=email, name=name, role=role, actor=actor, cost=cost)
+    return issue_link(session, staff=staff, actor=actor, now=now, valid_hours=valid_hours)
+
+
+def create_account(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: StaffRole,
+    actor: Actor,
+    cost: HashCost,
+) -> StaffUser:
+    """An account without a set-up link: with the hospital's identity provider
+    (OIDC_ISSUER), the person's first provider sign-in links it by their verified e-mail,
+    and no password of theirs is ever set here."""
     email = staff_accounts.normalize_email(email)
     name = name.strip()
     if "@" not in email or len(email) > EMAIL_MAX:
@@ -118,7 +134,7 @@ def invite(
     session.add(staff)
     session.flush()
     _log(session, AuditAction.ACCOUNT_CREATED, actor=actor, target=staff, to_value=role.value)
-    return issue_link(session, staff=staff, actor=actor, now=now, valid_hours=valid_hours)
+    return staff
 
 
 def issue_link(

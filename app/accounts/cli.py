@@ -116,6 +116,8 @@ def create(email: str, name: str, role: str) -> None:
             password=password,
             cost=_cost(),
             center_names=center_names(),
+            # Made on the server (the first admin): still signs in if the provider is down.
+            local_sign_in=True,
         )
         _record(session, AuditAction.ACCOUNT_CREATED, staff)
         invitation = _set_up_link(session, staff)

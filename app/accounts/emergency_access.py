@@ -55,6 +55,8 @@ def create_emergency_account(
         password=password,
         cost=cost,
         center_names=center_names,
+        # Break-glass is for when the hospital's provider cannot sign anyone in.
+        local_sign_in=True,
     )
     grant = EmergencyAccess(
         staff_id=staff.id, reason=reason, expires_at=now + timedelta(hours=hours)

@@ -74,7 +74,11 @@ def create_staff(
     password: str,
     cost: HashCost,
     center_names: tuple[str, ...] = (),
+    local_sign_in: bool = False,
 ) -> StaffUser:
+    """``local_sign_in``: the account keeps its password once staff sign in through the
+    hospital's provider (OIDC_ISSUER): only for accounts made on the server's command
+    line, the first admin and break-glass ones."""
     email = normalize_email(email)
     name = name.strip()
     if "@" not in email or len(email) > EMAIL_MAX:
@@ -91,6 +95,7 @@ def create_staff(
         password_hash=hasher(cost).hash(password),
         active=True,
         wrong_codes=0,
+        local_sign_in=local_sign_in,
     )
     session.add(staff)
     session.flush()
@@ -192,13 +197,17 @@ def password_is_right(staff: StaffUser, password: str, cost: HashCost) -> bool:
     return _verify(staff.password_hash, password, cost)
 
 
-def begin_session(session: Session, *, staff: StaffUser, client_ip: str | None) -> str:
+def begin_session(
+    session: Session, *, staff: StaffUser, client_ip: str | None, detail: str | None = None
+) -> str:
     """A new session nonce (ending every other session of the account) and the audit
     entry of a completed sign-in, which also sets the count of wrong codes back to 0."""
     staff.wrong_codes = 0
     staff.codes_wait_until = None
     staff.session_nonce = secrets.token_urlsafe(32)
-    trail.record(session, action=AuditAction.SIGN_IN, staff_id=staff.id, client_ip=client_ip)
+    trail.record(
+        session, action=AuditAction.SIGN_IN, staff_id=staff.id, client_ip=client_ip, detail=detail
+    )
     return staff.session_nonce
 
 

@@ -12,6 +12,7 @@ from app.accounts import account_admin, second_factor, sign_ins
 from app.accounts.staff_accounts import AccountError
 from app.admin.forms import ROLE_LABELS, NewAccountForm, RoleForm
 from app.admin.views import bp
+from app.auth import provider
 from app.auth.access import admin_required, current_actor, recent_proof_required
 from app.auth.views import hash_cost
 from app.common.forms import ActionForm
@@ -60,6 +61,21 @@ def new_account():
     code = 200
     if form.validate_on_submit():
         try:
+            if provider.enabled():
+                # No set-up link: the first sign-in through the provider links it.
+                staff = account_admin.create_account(
+                    get_session(),
+                    email=form.email.data,
+                    name=form.name.data,
+                    role=StaffRole(form.role.data),
+                    actor=current_actor(),
+                    cost=hash_cost(),
+                )
+                return render_template(
+                    "admin/account_provider.html",
+                    staff=staff,
+                    button_label=current_app.config["OIDC_BUTTON_LABEL"],
+                )
             invitation = account_admin.invite(
                 get_session(),
                 email=form.email.data,

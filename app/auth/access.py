@@ -31,7 +31,16 @@ from app.vocabulary import AuditAction
 security_log = logging.getLogger("intake.security")
 
 # What a staff sign-in keeps in the session: end_session() removes these and nothing else.
-SESSION_KEYS = ("staff_id", "staff_nonce", "staff_seen", "staff_started", "staff_proved")
+SESSION_KEYS = (
+    "staff_id",
+    "staff_nonce",
+    "staff_seen",
+    "staff_started",
+    "staff_proved",
+    "staff_via_provider",
+)
+# A session opened through the hospital's identity provider: sign-out offers its own.
+VIA_PROVIDER = "staff_via_provider"
 ACCESS_ATTRIBUTE = "staff_access"
 
 

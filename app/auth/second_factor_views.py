@@ -17,7 +17,7 @@ from flask import (
 from app.accounts import account_admin, passkeys, second_factor, sign_ins, staff_accounts
 from app.accounts.staff_accounts import AccountError
 from app.audit import trail
-from app.auth import sign_in_steps
+from app.auth import provider, sign_in_steps
 from app.auth.access import (
     client_ip,
     current_actor,
@@ -256,6 +256,13 @@ def _signed_out_for_wrong_codes(until):
 @commits
 def confirm_identity():
     next_url = safe_next(request.args.get("next"))
+    if provider.enabled() and not g.staff.local_sign_in:
+        # The password here is not theirs any more: the provider checks them again.
+        return render_template(
+            "auth/confirm_provider.html",
+            next_url=next_url,
+            button_label=current_app.config["OIDC_BUTTON_LABEL"],
+        )
     form = ConfirmIdentityForm()
     code = 200
     if form.validate_on_submit():

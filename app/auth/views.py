@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 
 from app import serving
 from app.accounts import sign_ins, staff_accounts
 from app.audit import trail
-from app.auth import sign_in_steps
+from app.auth import provider, sign_in_steps
 from app.auth.access import (
+    VIA_PROVIDER,
     client_ip,
     current_actor,
     current_staff,
@@ -30,12 +31,17 @@ from app.vocabulary import AuditAction
 
 bp = staff_blueprint("auth", __name__)
 bp.record_once(sign_in_steps.make_throttle)
+bp.record_once(provider.init_provider)
 refuse_undeclared_downloads(bp)
 
 SIGN_IN_FAILED = "The email address or password is not right"
 NOT_SET_UP = (
     "Your account has no authenticator app yet. Set one up with the one-time link an "
     "intake administrator gave you, or ask them for a new link"
+)
+PROVIDER_ONLY = (
+    'This account signs in with the button "{label}". The password form is only for '
+    "emergency accounts"
 )
 
 
@@ -92,6 +98,11 @@ def login():
                 # The failure's audit entry is kept with it: this page answers 200.
                 sign_in_steps.count_failure(email, known)
                 form.email.errors = [SIGN_IN_FAILED]
+        if staff is not None and provider.enabled() and not staff.local_sign_in:
+            _refused_after_password(staff, "local password refused: identity provider only")
+            label = current_app.config["OIDC_BUTTON_LABEL"]
+            form.email.errors = [PROVIDER_ONLY.format(label=label)]
+            staff = None
         if staff is not None and not sign_in_steps.second_factor_on():
             nonce = staff_accounts.begin_session(get_session(), staff=staff, client_ip=client_ip())
             start_session(staff, nonce)
@@ -118,6 +129,7 @@ def login():
             next_url=next_url,
             lockout_attempts=current_app.config["STAFF_LOCKOUT_ATTEMPTS"],
             lockout_minutes=current_app.config["STAFF_LOCKOUT_MINUTES"],
+            provider_label=current_app.config["OIDC_BUTTON_LABEL"] if provider.enabled() else None,
         ),
         code,
     )
@@ -129,8 +141,17 @@ def login():
 def logout():
     form = ActionForm()
     if form.validate_on_submit():
+        via_provider = session.get(VIA_PROVIDER) is True
         staff_accounts.sign_out(get_session(), actor=current_actor())
         end_session()
+        if via_provider and provider.enabled():
+            # Offered, not forced: on a shared workstation the provider's own sign-out
+            # is what stops the next person from coming straight back in.
+            return render_template(
+                "auth/signed_out.html",
+                end_session_url=provider.end_session_url(),
+                button_label=current_app.config["OIDC_BUTTON_LABEL"],
+            )
     return redirect(url_for(".login"), code=303)
 
 

@@ -147,6 +147,7 @@ def unsafe_settings(config: Mapping[str, Any], environ: Mapping[str, str]) -> li
         lambda c, _e: sign_in_problems(c),
         proxy_problems,
         lambda c, _e: metrics_problems(c),
+        lambda c, _e: provider_problems(c),
     ):
         problems.extend(check(config, environ))
     return problems
@@ -481,12 +482,48 @@ def _database_warnings() -> list[str]:
         return ["Could not reach the database to check the app's role on the audit trail."]
 
 
+def provider_problems(config: Mapping[str, Any]) -> list[str]:
+    """The hospital's identity provider (OIDC_ISSUER): complete, and over HTTPS."""
+    issuer = str(config.get("OIDC_ISSUER") or "")
+    if not issuer:
+        return []
+    problems = [
+        f"{name} is not set: OIDC_ISSUER needs the client registered at the provider."
+        for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")
+        if not config.get(name)
+    ]
+    if not issuer.startswith("https://"):
+        problems.append(f"OIDC_ISSUER ({issuer}) must be https://: its keys prove every sign-in.")
+    if "openid" not in str(config.get("OIDC_SCOPES") or "").split():
+        problems.append("OIDC_SCOPES must include openid: without it there is no ID token.")
+    return problems
+
+
+def local_sign_in_lines(config: Mapping[str, Any]) -> list[str]:
+    """With OIDC_ISSUER set: which accounts can still sign in with a local password (the
+    first admin, break-glass accounts), the way in when the provider is down."""
+    if not config.get("OIDC_ISSUER"):
+        return []
+    from app.accounts.provider_accounts import local_accounts
+    from app.db import get_session
+
+    try:
+        accounts = local_accounts(get_session())
+    except (DATABASE_UNAVAILABLE, SQLAlchemyError) as error:
+        return [f"LOCAL SIGN-IN: could not read the accounts ({type(error).__name__})"]
+    if not accounts:
+        return ["LOCAL SIGN-IN: none: nobody can sign in while the identity provider is down"]
+    return [f"LOCAL SIGN-IN: {staff.email} ({staff.role.value})" for staff in accounts]
+
+
 @click.command("check-deploy")
 @with_appcontext
 def check_deploy_command() -> None:
     """List settings that are unsafe in production; exit 1 if there are any. Warnings
     are listed too but do not change the exit code."""
     click.echo(f"METRICS: {metrics_access(current_app.config)}")
+    for line in local_sign_in_lines(current_app.config):
+        click.echo(line)
     warnings = deploy_warnings(current_app.config, os.environ)
     if os.environ.get("APP_ENV") == "production":
         warnings += _database_warnings()

@@ -21,6 +21,9 @@ PUBLIC_STAFF_ENDPOINTS = {
     "auth.welcome",
     "auth.passkey_sign_in_options",
     "auth.passkey_sign_in",
+    # The hospital's identity provider (issue 32): leaving for it and coming back.
+    "auth.provider_sign_in",
+    "auth.provider_callback",
 }
 EXPECTED_ADMIN_ENDPOINTS = {
     "admin.audit_trail",

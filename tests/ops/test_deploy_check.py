@@ -227,3 +227,37 @@ def test_the_code_limit_cannot_be_lifted():
     assert any("STAFF_CODE_ATTEMPTS is 500" in p for p in problems(STAFF_CODE_ATTEMPTS=500))
     assert any("STAFF_CODE_ATTEMPTS is 0" in p for p in problems(STAFF_CODE_ATTEMPTS=0))
     assert any("STAFF_CODE_WAIT_MINUTES" in p for p in problems(STAFF_CODE_WAIT_MINUTES=1))
+
+
+def test_the_identity_provider_must_be_complete_and_on_https():
+    provider = {
+        "OIDC_ISSUER": "https://login.example.org/realms/hospital",
+        "OIDC_CLIENT_ID": "intake",
+        "OIDC_CLIENT_SECRET": "s" * 32,
+        "OIDC_SCOPES": "openid email profile",
+    }
+    assert problems(**provider) == []
+    found = problems(
+        **{**provider, "OIDC_ISSUER": "http://login.example.org", "OIDC_CLIENT_SECRET": None}
+    )
+    assert [p.split(" ")[0] for p in found] == ["OIDC_CLIENT_SECRET", "OIDC_ISSUER"]
+    assert problems(**{**provider, "OIDC_SCOPES": "email profile"})[0].startswith("OIDC_SCOPES")
+
+
+def test_the_command_lists_who_can_still_sign_in_locally(app, db, database_url):
+    from app.models import StaffRole
+    from tests.support.staff import make_staff
+
+    make_staff(app, db, email="coordinator@example.org", enrol=False)
+    first = make_staff(app, db, email="first.admin@example.org", role=StaffRole.ADMIN)
+    gone = make_staff(app, db, email="gone@example.org", enrol=False)
+    first.local_sign_in = gone.local_sign_in = True
+    gone.active = False
+    db.commit()
+    without = app.test_cli_runner().invoke(args=["check-deploy"]).output
+    assert "LOCAL SIGN-IN" not in without  # without a provider, everyone signs in here
+    provider = make_test_app(database_url, OIDC_ISSUER="https://login.example.org")
+    output = provider.test_cli_runner().invoke(args=["check-deploy"]).output
+    assert [line for line in output.splitlines() if line.startswith("LOCAL SIGN-IN")] == [
+        "LOCAL SIGN-IN: first.admin@example.org (admin)"
+    ]

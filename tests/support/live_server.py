@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,10 +77,14 @@ def server_env(database_url: str) -> dict[str, str]:
 
 
 def start_live_server(
-    workdir: Path, *, timeout: float = 30.0, extra_env: dict[str, str] | None = None
+    workdir: Path,
+    *,
+    timeout: float = 30.0,
+    extra_env: dict[str, str] | Callable[[str], dict[str, str]] | None = None,
 ) -> LiveServer:
     """Migrate a fresh SQLite database under ``workdir`` and start gunicorn on it
-    (``extra_env``: more settings, such as an SMTP server or clamd)."""
+    (``extra_env``: more settings, such as an SMTP server or clamd; or a function of the
+    server's address giving them, for settings that name it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{workdir / 'browser.sqlite3'}"
     migrate_to_head(database_url)
@@ -95,7 +100,7 @@ def start_live_server(
     env = server_env(database_url)
     # The private links in e-mails (issue 29) point at this server.
     env["PUBLIC_SITE_URL"] = f"http://127.0.0.1:{port}"
-    env.update(extra_env or {})
+    env.update((extra_env(f"http://127.0.0.1:{port}") if callable(extra_env) else extra_env) or {})
     log_path = workdir / "gunicorn.log"
     server = LiveServer(
         url=f"http://127.0.0.1:{port}", database_url=database_url, log_path=log_path, env=env
