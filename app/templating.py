@@ -72,6 +72,13 @@ def local(value: datetime | None) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y}, {_clock_time(moment)} {moment:%Z}"
 
 
+def local_day(value: datetime | None) -> str:
+    """The center's date of a moment, short: "Fri 21 Jun 2024"."""
+    if value is None:
+        return ""
+    return day(current_app.extensions["business_clock"].local(value).date())
+
+
 def local_time(value: datetime | None) -> str:
     """Only the time of day, with the zone: "2:05 PM EST"."""
     if value is None:
@@ -202,6 +209,7 @@ def init_app(app: Flask) -> None:
         utc=utc,
         local=local,
         local_time=local_time,
+        local_day=local_day,
         day=day,
         phone=phone,
         phone_ext=phone_with_extension,
