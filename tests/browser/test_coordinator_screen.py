@@ -44,6 +44,8 @@ def morning(live_server):
             "last_name": f"{SURNAMES[i // 5]}-{i:02d}",
             "days_ago": 900 - i,
             "best_time_to_call": ("morning", "afternoon", "any")[i % 3],
+            "phone": f"+1813555{100 + i:04d}",
+            "email": f"person{i:02d}@example.com",
         }
         if i % 4 == 0:
             person["referral"] = a_referral()
