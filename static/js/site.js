@@ -367,6 +367,13 @@
       });
     });
 
+    // A page that answers a POST with mistakes takes its GET address in the history:
+    // Back to it, or a reload, then never asks to send the form again.
+    var historyUrl = document.querySelector("[data-history-url]");
+    if (historyUrl && window.history.replaceState) {
+      window.history.replaceState(null, "", historyUrl.getAttribute("data-history-url"));
+    }
+
     warnBeforeSignOut();
     keyboardShortcuts();
     rememberDisclosures();

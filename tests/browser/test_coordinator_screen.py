@@ -195,6 +195,13 @@ def test_the_coordinators_morning_on_one_screen(new_page, morning, width, tmp_pa
         page.keyboard.press("Escape")
         assert not shortcuts.evaluate("details => details.open")
 
+    # Save with nothing written: told so, on the field. (Back to this page later fetches
+    # the request afresh rather than offering to send the form again: see below.)
+    with page.expect_navigation():
+        save.click()
+    assert "Write a note, or choose a new status" in page.locator(".error-summary").inner_text()
+    assert_accessible(page, f"request saved with nothing written, {width} px")
+
     # The call: a callback tomorrow at 10; saved, and the next request opened at once.
     tomorrow = (datetime.now(NY) + timedelta(days=1)).date()
     note.fill("Spoke with her; call back tomorrow at 10.")
@@ -212,7 +219,8 @@ def test_the_coordinators_morning_on_one_screen(new_page, morning, width, tmp_pa
     assert_accessible(page, f"saved and the next taken, {width} px")
     first_screen(page, f"staff-saved-and-next-{width}", tmp_path)
 
-    # Back: the request just saved, as it is now; nothing is sent again.
+    # Back: the request just saved, as it is now (past the page with the mistake, which
+    # took the request's own address); nothing is sent again.
     response = page.go_back()
     assert response is not None and response.request.method == "GET"
     assert first_reference in page.url
