@@ -105,7 +105,6 @@ def test_the_coordinators_morning_on_one_screen(new_page, morning, width, tmp_pa
     filters = page.locator("details.filters")
     assert not filters.evaluate("details => details.open")
     if not mobile:
-        first_screen(page, f"staff-queue-{width}", tmp_path)
         assert rows_in_first_screen(page) >= 10, "ten requests above the fold at 1280x800"
         waiting = page.locator("table.queue tbody tr").first.locator("td").nth(5)
         assert waiting.bounding_box()["height"] < 70, (
@@ -114,7 +113,7 @@ def test_the_coordinators_morning_on_one_screen(new_page, morning, width, tmp_pa
     assert horizontal_overflow(page) <= 0
     assert not small_tap_targets(page)
     assert_accessible(page, f"queue with fifty requests, {width} px")
-    first_screen(page, f"staff-queue-{width}", tmp_path)
+    first_screen(page, f"staff-queue-morning-{width}", tmp_path)
 
     # The filters open, and stay open on the next page load, as left.
     filters.locator("summary").click()
