@@ -23,9 +23,14 @@ TOKEN_BYTES = 12  # 16 characters in base64url: not guessable, and short in an a
 TOKEN_MAX = 32
 
 
+def purge_expired(session: Session, *, now: datetime) -> int:
+    """Delete the searches past their time (at each new search, and in the retention run)."""
+    return session.execute(delete(HeldSearch).where(HeldSearch.held_at < now - KEPT_FOR)).rowcount
+
+
 def hold(session: Session, *, staff_id: int, search: str, now: datetime) -> str:
     """Keep ``search`` for ``staff_id``; return the token that stands for it."""
-    session.execute(delete(HeldSearch).where(HeldSearch.held_at < now - KEPT_FOR))
+    purge_expired(session, now=now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     session.add(HeldSearch(staff_id=staff_id, token=token, search=search[:NAME_MAX], held_at=now))
     session.flush()
