@@ -229,6 +229,15 @@ def test_staff_pages_fit_a_phone(new_page, oldest):
         assert not small, f"{path}: tap targets under 24x24 px: {small}"
 
 
+def test_admin_pages_have_24_px_targets_on_a_phone(new_page, oldest):
+    page = new_page(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    sign_in(page, ADMIN.email, ADMIN.password)
+    for path in ("/staff/accounts", "/staff/accounts/new", "/staff/audit"):
+        page.goto(path)
+        small = small_tap_targets(page)
+        assert not small, f"{path}: tap targets under 24x24 px: {small}"
+
+
 def test_second_factor_code_page_and_account_pages_are_accessible(new_page, staff_server):
     page = new_page()
     sign_in(page, ADMIN.email, ADMIN.password)  # sets up the app if it is the first time
