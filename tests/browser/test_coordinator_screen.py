@@ -194,6 +194,13 @@ def test_the_coordinators_morning_on_one_screen(new_page, morning, width, tmp_pa
         page.keyboard.press("Escape")
         assert not shortcuts.evaluate("details => details.open")
 
+    if not mobile:
+        # "Contacted" opens the callback's date and time: Save is still on the first screen.
+        page.get_by_role("group", name="Status").get_by_label("Contacted").check()
+        assert page.get_by_label("Call back on (optional)").is_visible()
+        assert bottom_of(page, ".status-form .button-row") <= 800
+        page.get_by_role("group", name="Status").get_by_label("Keep it in progress").check()
+
     # Save with nothing written: told so, on the field. (Back to this page later fetches
     # the request afresh rather than offering to send the form again: see below.)
     with page.expect_navigation():
