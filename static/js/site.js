@@ -104,7 +104,7 @@
       var text = document.createElement("p");
       text.id = "session-warning-text";
       text.textContent = "You will be signed out in " + minutesText(WARN_SECONDS) +
-        " because nothing has been saved or opened. Anything you have typed stays here.";
+        " because nothing has been typed, saved or opened. Anything you have typed stays here.";
       var button = document.createElement("button");
       button.type = "button";
       button.className = "button";
