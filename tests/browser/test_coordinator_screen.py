@@ -233,6 +233,18 @@ def test_the_coordinators_morning_on_one_screen(new_page, morning, width, tmp_pa
     assert "Contacted" in page.locator(".standing-now").inner_text()
     assert "call back" in page.locator(".history").inner_text()
 
+    if not mobile:
+        # The shortcuts can be turned off (a screen reader's or voice control's own keys):
+        # then n is only a letter, and the button is still there.
+        page.goto("/staff/queue")
+        page.locator("details.shortcuts summary").click()
+        page.get_by_label("Turn these single-key shortcuts off").check()
+        page.reload()
+        page.locator("h1").click()
+        page.keyboard.press("n")
+        page.wait_for_timeout(300)
+        assert page.url.endswith("/staff/queue")
+
 
 def test_the_idle_warning_on_a_scrolled_page(new_page, morning, tmp_path):
     accounts, references, _people = morning
