@@ -562,6 +562,24 @@ class HeldNote(Base):
     __table_args__ = (Index("ix_held_notes_staff_reference", "staff_id", "reference"),)
 
 
+class HeldSearch(Base):
+    """A queue search by name or reference, held server-side for the staff member who
+    typed it (issue 31): the search form is posted and answered with a redirect to a
+    results page whose address carries only ``token``, so a patient's name is never in
+    an address, the browser's history or a log line, and Back never asks to send a form
+    again. Kept for a working day at most (app/requests/held_searches.py)."""
+
+    __tablename__ = "held_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    search: Mapped[str] = mapped_column(String(NAME_MAX))
+    held_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+
+    __table_args__ = (Index("ix_held_searches_held_at", "held_at"),)
+
+
 # The public's journey (issue 15) ------------------------------------------------------------
 
 

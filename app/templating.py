@@ -52,12 +52,31 @@ def waited(since: datetime, now: datetime) -> str:
     return f"{rest // 60} min"
 
 
+def waited_short(since: datetime, now: datetime) -> str:
+    """The queue's waiting time in a narrow column: "3d 4h", "5h 10m", "12m"."""
+    seconds = max(0, int((now - since).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {rest // 60}m"
+    return f"{rest // 60}m"
+
+
 def local(value: datetime | None) -> str:
     """A moment in the center's time zone, with the zone: "Thu 26 Nov 2026, 2:05 PM EST"."""
     if value is None:
         return ""
     moment = current_app.extensions["business_clock"].local(value)
     return f"{moment:%a} {moment.day} {moment:%b %Y}, {_clock_time(moment)} {moment:%Z}"
+
+
+def local_day(value: datetime | None) -> str:
+    """The center's date of a moment, short: "Fri 21 Jun 2024"."""
+    if value is None:
+        return ""
+    return day(current_app.extensions["business_clock"].local(value).date())
 
 
 def local_time(value: datetime | None) -> str:
@@ -186,9 +205,11 @@ def init_app(app: Flask) -> None:
         label=label,
         reference=reference,
         waited=waited,
+        waited_short=waited_short,
         utc=utc,
         local=local,
         local_time=local_time,
+        local_day=local_day,
         day=day,
         phone=phone,
         phone_ext=phone_with_extension,

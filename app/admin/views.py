@@ -71,7 +71,7 @@ def audit_trail():
 @patient_data_download
 @read_only
 def export_csv() -> Download:
-    _form, filters, _after = queue_filters()
+    _form, filters, _after = queue_filters(search=None)
     actor, now = current_actor(), now_utc()
     rows = csv_export.export_rows(get_session(), filters=filters, viewer_id=actor.staff_id, now=now)
     return Download(

@@ -25,7 +25,7 @@ from app.audit.security_events import SECURITY_EVENTS, SIGN_IN_OUTCOMES
 from app.common import metrics
 from app.common.actor import Actor
 from app.models import AppointmentRequest, AuditEvent, RequestEvent, StaffUser
-from app.vocabulary import AuditAction
+from app.vocabulary import AuditAction, RequestStatus, ScanStatus, StaffRole
 
 security_log = logging.getLogger("intake.security")
 anchor_log = logging.getLogger("intake.audit")
@@ -195,6 +195,30 @@ class AuditRow:
     @property
     def action_label(self) -> str:
         return AuditAction.label_for(self.action) or self.action
+
+    @property
+    def from_label(self) -> str:
+        return value_label(self.from_value)
+
+    @property
+    def to_label(self) -> str:
+        return value_label(self.to_value)
+
+
+# The coded values an entry's "from" and "to" hold (a request's status, an account's
+# role, a document's scan), read by staff as their labels: "In progress", not
+# "in_progress". Anything else ("12 rows") is shown as written.
+_VALUE_VOCABULARIES = (RequestStatus, StaffRole, ScanStatus)
+
+
+def value_label(value: str | None) -> str:
+    if value is None:
+        return ""
+    for vocabulary in _VALUE_VOCABULARIES:
+        label = vocabulary.label_for(value)
+        if label:
+            return label
+    return value
 
 
 @dataclass(frozen=True)

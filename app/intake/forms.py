@@ -195,18 +195,21 @@ class QueueFilterForm(TrimmedForm):
     )
 
 
-def _filter_values() -> MultiDict:
-    """The queue's filters: posted when there is a search (a patient's name must never be
-    in a URL, where logs and browser history keep it), otherwise from the query string."""
-    if request.method == "POST":
+def _filter_values(search: str | None) -> MultiDict:
+    """The queue's filters from the query string, and the search words from the held
+    search (``search``) when there is one; a ``q`` typed into an address is ignored. With
+    ``search`` None, the posted search form's fields."""
+    if search is None:
         return request.form
     values = MultiDict(request.args)
     values.pop("q", None)
+    if search:
+        values["q"] = search
     return values
 
 
-def queue_filters() -> tuple[QueueFilterForm, QueueFilters, int | None]:
-    values = _filter_values()
+def queue_filters(*, search: str | None) -> tuple[QueueFilterForm, QueueFilters, int | None]:
+    values = _filter_values(search)
     form = QueueFilterForm(values)
     after = row_id(values.get("after"))
     if not form.validate():

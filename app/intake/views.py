@@ -24,9 +24,9 @@ from app.intake.forms import (
     TakeNextForm,
     queue_filters,
 )
-from app.requests import held_notes, intake_queue, request_work
+from app.requests import held_notes, held_searches, intake_queue, reference_codes, request_work
 from app.requests.business_clock import BusinessClock
-from app.requests.intake_queue import InterpreterFilter, ReferralFilter
+from app.requests.intake_queue import InterpreterFilter, QueueFilters, ReferralFilter
 from app.transactions import commits, read_only, record_after_reading
 from app.vocabulary import AuditAction, CloseReason, RequestStatus
 
@@ -60,6 +60,9 @@ def index():
 
 
 LINK_FILTERS = ("status", "referral", "interpreter", "form_language", "claim")
+# The held search's token (app/requests/held_searches.py): it stands for the search
+# words, which are never in an address.
+SEARCH_ARG = "search"
 
 
 def _filter_args(form: QueueFilterForm) -> dict[str, str]:
@@ -71,21 +74,35 @@ def _filter_args(form: QueueFilterForm) -> dict[str, str]:
 
 def _back_to_queue_args() -> dict[str, str]:
     """The queue's filters a request page was opened with (``?status=...``), checked, so
-    "Back to the queue" returns to the same view. Never the search text."""
+    "Back to the queue" returns to the same view, the held search's token with them.
+    Never the search text."""
     form = QueueFilterForm(MultiDict({k: v for k, v in request.args.items() if k in LINK_FILTERS}))
     form.validate()
-    return {
+    args = {
         name: form[name].data
         for name in LINK_FILTERS
         if name in request.args and not form[name].errors
     }
+    token = request.args.get(SEARCH_ARG, "")
+    if token and len(token) <= held_searches.TOKEN_MAX and token.isascii():
+        args[SEARCH_ARG] = token
+    return args
 
 
-@bp.route("/queue", methods=["GET", "POST"])
+@bp.get("/queue")
 @login_required
 @read_only
 def queue():
-    form, filters, after = queue_filters()
+    actor = current_actor()
+    token = request.args.get(SEARCH_ARG) or None
+    search = held_searches.find(get_session(), staff_id=actor.staff_id, token=token, now=now_utc())
+    form, filters, after = queue_filters(search=search or "")
+    return _render_queue(
+        form, filters, after, token=token if search else None, lost=bool(token and not search)
+    )
+
+
+def _render_queue(form, filters, after, *, token=None, lost=False, code=200):
     actor = current_actor()
     page = intake_queue.queue_page(
         get_session(),
@@ -99,16 +116,43 @@ def queue():
             session, actor=actor, filters=filters, after=after, rows=len(page.rows)
         )
     )
+    filter_args = _filter_args(form)
+    link_args = dict(filter_args, **({SEARCH_ARG: token} if token else {}))
     return render_template(
         "intake/queue.html",
         form=form,
         filters=filters,
         page=page,
         after=after,
-        filter_args=_filter_args(form),
+        filter_args=filter_args,
+        link_args=link_args,
+        search_token=token,
+        search_lost=lost,
+        filters_changed=any(form[name].data != form[name].default for name in LINK_FILTERS),
         now=now_utc(),
         reply_days=current_app.config["REPLY_BUSINESS_DAYS"],
-    )
+        clock_label=clock().zone_label,
+    ), code
+
+
+@bp.post("/queue")
+@login_required
+@commits
+def search():
+    """A search is posted (it may be a patient's name), held server-side and answered
+    with a redirect to the results, an ordinary GET page: nothing typed goes into an
+    address, and Back or reload never asks to send the form again."""
+    form, filters, _after = queue_filters(search=None)
+    if not ActionForm().validate_on_submit() or form.errors:
+        # The only page answered to a POST: what was typed is wrong (too long...), and
+        # putting it in an address to redirect would defeat the point.
+        return _render_queue(form, QueueFilters(), None, code=400)
+    args = _filter_args(form)
+    if filters.search:
+        args[SEARCH_ARG] = held_searches.hold(
+            get_session(), staff_id=current_actor().staff_id, search=filters.search, now=now_utc()
+        )
+    return redirect(url_for(".queue", **args), code=303)
 
 
 @bp.get("/my-work")
@@ -137,24 +181,32 @@ def take_next():
     if not form.validate_on_submit():
         flash("The filters could not be read: choose them again and retry.", "error")
         return redirect(url_for(".queue"), code=303)
+    return _open_next(
+        referral=ReferralFilter(form.referral.data),
+        interpreter=InterpreterFilter(form.interpreter.data),
+    )
+
+
+def _open_next(*, referral: ReferralFilter, interpreter: InterpreterFilter, saved: str = ""):
+    """Claim the oldest waiting request (with these filters) and open it: "Take the next
+    request", and the second half of "Save and take the next"."""
     reference = request_work.take_next(
         get_session(),
         actor=current_actor(),
         now=now_utc(),
-        referral=ReferralFilter(form.referral.data),
-        interpreter=InterpreterFilter(form.interpreter.data),
+        referral=referral,
+        interpreter=interpreter,
     )
-    if reference is None:
-        flash("No unclaimed request needs action with these filters.", "info")
-        return redirect(url_for(".queue", **_filter_args_from(form)), code=303)
-    flash("You have claimed this request: it is the oldest waiting.", "success")
-    return redirect(url_for(".request_detail", reference=reference), code=303)
-
-
-def _filter_args_from(form: TakeNextForm) -> dict[str, str]:
-    return {
-        name: form[name].data for name in ("referral", "interpreter") if form[name].data != "any"
+    args = {
+        name: value.value
+        for name, value in (("referral", referral), ("interpreter", interpreter))
+        if value.value != "any"
     }
+    if reference is None:
+        flash(f"{saved}No unclaimed request needs action with these filters.", "info")
+        return redirect(url_for(".queue", **args), code=303)
+    flash(f"{saved}You have claimed this request: it is the oldest waiting.", "success")
+    return redirect(url_for(".request_detail", reference=reference, **args), code=303)
 
 
 def _render_request(reference: str, *, status_form=None, reopen_form=None, code=200):
@@ -237,8 +289,7 @@ def change_status(reference: str):
         request_work.add_note(
             get_session(), reference=reference, actor=current_actor(), note=form.status_note.data
         )
-        flash("Note added.", "success")
-        return _back(reference)
+        return _saved(reference, "Note added.")
     to_status = RequestStatus(form.to_status.data)
     callback_at = None
     if form.callback_date.data is not None:
@@ -256,8 +307,22 @@ def change_status(reference: str):
         appointment_on=form.appointment_date.data,
         clock=clock(),
     )
-    flash(f"Saved: the request is now {to_status.label.lower()}.", "success")
-    return _back(reference)
+    return _saved(reference, f"Saved: the request is now {to_status.label.lower()}.")
+
+
+def _saved(reference: str, message: str):
+    """After Save, back to the request; after "Save and take the next", the next one,
+    claimed in the same transaction (one POST: the save and the claim, with their history
+    and audit rows, are kept together or not at all)."""
+    if request.form.get("then") != "next":
+        flash(message, "success")
+        return _back(reference)
+    args = _back_to_queue_args()
+    return _open_next(
+        referral=ReferralFilter(args.get("referral", ReferralFilter.ANY.value)),
+        interpreter=InterpreterFilter(args.get("interpreter", InterpreterFilter.ANY.value)),
+        saved=f"{reference_codes.display(reference)}: {message} ",
+    )
 
 
 @bp.post("/requests/<reference>/reopen")

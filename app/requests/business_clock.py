@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 # A maintained calendar of US federal holidays (with their observed days), instead of a
 # hand-kept list that someone must remember to extend every year.
 import holidays
+from babel import dates as babel_dates
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -49,6 +50,17 @@ class BusinessClock:
     @property
     def zone_name(self) -> str:
         return self.zone.key
+
+    @cached_property
+    def zone_label(self) -> str:
+        """The zone as staff say it: "Eastern time", not "America/New_York" (CLDR's
+        generic name, the same all year, so it is right in summer and in winter)."""
+        name = babel_dates.get_timezone_name(
+            self.zone, width="long", locale="en_US", zone_variant="generic"
+        )
+        if name.startswith("Unknown"):  # CLDR has no name for it (UTC itself): its key
+            return self.zone.key
+        return name[: -len(" Time")] + " time" if name.endswith(" Time") else name
 
     def local(self, moment: datetime) -> datetime:
         return _aware(moment).astimezone(self.zone)

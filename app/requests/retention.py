@@ -32,7 +32,7 @@ from app.models import (
 )
 from app.records import documents, releases
 from app.records.documents import Storage
-from app.requests import drafts
+from app.requests import drafts, held_searches
 from app.requests.fields import identifying_columns
 from app.vocabulary import AuditAction
 
@@ -163,6 +163,8 @@ def run_retention(
     )
     # Drafts expire on their own clock (DRAFT_KEEP_HOURS, set when each was saved).
     drafts_removed = drafts.purge_expired(session, now=now)
+    # Queue searches (names typed by staff) go after a working day even if nobody searches.
+    held_searches.purge_expired(session, now=now)
     trail.record(
         session,
         action=AuditAction.RETENTION_RUN,

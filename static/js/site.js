@@ -61,9 +61,14 @@
   }
 
   // Staff pages: warn two minutes before the idle sign-out, with a button that keeps the
-  // session (WCAG 2.2.1). The server counts only requests as activity, so the button
-  // posts one; a note typed meanwhile stays in its box either way.
+  // session (WCAG 2.2.1). The server counts only requests as activity: the button posts
+  // one, and so does typing in a form (at most once a minute), so that someone writing a
+  // long note is not signed out under it while the server's limit still holds for a
+  // page left alone. The warning is announced (role alert) without taking the focus from
+  // the box being typed in, sits opaque at the bottom of the window, and the page makes
+  // room for it so that it never hides the field in use (WCAG 2.4.11).
   var WARN_SECONDS = 120;
+  var TYPING_PING_SECONDS = 60;
 
   function warnBeforeSignOut() {
     var note = document.querySelector("[data-session-timeout]");
@@ -72,44 +77,59 @@
     var keepAlive = note.getAttribute("data-keep-alive");
     var tokenInput = document.querySelector("input[name='csrf_token']");
     if (!limit || !keepAlive || !tokenInput) { return; }
-    var warnTimer, endTimer, box;
+    var warnTimer, endTimer, box, ended = false, lastPing = Date.now(), pinging = false;
 
     function minutesText(seconds) {
       var minutes = Math.max(1, Math.round(seconds / 60));
       return minutes === 1 ? "1 minute" : minutes + " minutes";
     }
 
+    function makeRoom() {
+      var height = box ? box.offsetHeight : 0;
+      document.body.style.paddingBottom = height ? height + "px" : "";
+      document.documentElement.style.scrollPaddingBottom = height ? height + "px" : "";
+      var field = document.activeElement;
+      if (!box || !field || field === document.body) { return; }
+      var overlap = field.getBoundingClientRect().bottom - box.getBoundingClientRect().top;
+      if (overlap > 0) { window.scrollBy(0, overlap + 8); }
+    }
+
     function showWarning() {
+      if (box) { return; }
       box = document.createElement("div");
-      box.className = "notice session-warning";
-      box.setAttribute("role", "alertdialog");
-      box.setAttribute("aria-labelledby", "session-warning-text");
+      box.className = "session-warning";
+      box.setAttribute("role", "alert");
+      var inner = document.createElement("div");
+      inner.className = "container session-warning__inner";
       var text = document.createElement("p");
       text.id = "session-warning-text";
       text.textContent = "You will be signed out in " + minutesText(WARN_SECONDS) +
-        " because nothing has been saved or opened. Anything you have typed stays here.";
+        " because nothing has been typed, saved or opened. Anything you have typed stays here.";
       var button = document.createElement("button");
       button.type = "button";
       button.className = "button";
       button.textContent = "Stay signed in";
       button.addEventListener("click", stay);
-      box.appendChild(text);
-      box.appendChild(button);
-      var main = document.querySelector("main") || document.body;
-      main.insertBefore(box, main.firstChild);
-      button.focus();
+      inner.appendChild(text);
+      inner.appendChild(button);
+      box.appendChild(inner);
+      document.body.appendChild(box);
+      makeRoom();
     }
 
     function showEnded() {
+      ended = true;
       if (!box) { showWarning(); }
       box.querySelector("p").textContent = "Your session has ended. Anything you have typed " +
         "is still here: when you save it, you will be asked to sign in and your note will " +
         "be kept for you.";
       var button = box.querySelector("button");
       if (button) { button.remove(); }
+      makeRoom();
     }
 
     function stay() {
+      pinging = true;
       fetch(keepAlive, {
         method: "POST",
         credentials: "same-origin",
@@ -117,13 +137,15 @@
         redirect: "manual",
         headers: { "X-CSRFToken": tokenInput.value },
       }).then(function (response) {
+        pinging = false;
         if (response.ok) {
-          if (box) { box.remove(); box = null; }
+          lastPing = Date.now();
+          if (box) { box.remove(); box = null; makeRoom(); }
           start();
         } else {
           showEnded();
         }
-      }).catch(function () { /* offline: the warning stays, the button can be pressed again */ });
+      }).catch(function () { pinging = false; /* offline: the warning stays, the button can be pressed again */ });
     }
 
     function start() {
@@ -133,7 +155,92 @@
       endTimer = window.setTimeout(showEnded, limit * 1000);
     }
 
+    // Typing in a form is activity: the server hears of it, once a minute at most, and
+    // at once when the warning is showing.
+    document.addEventListener("input", function (event) {
+      if (ended || pinging || !event.target.form) { return; }
+      if (box || Date.now() - lastPing >= TYPING_PING_SECONDS * 1000) { stay(); }
+    });
+
     start();
+  }
+
+  // Keyboard shortcuts for the staff pages: n takes the next request, / goes to the
+  // queue's search, s saves, ? shows the list. Single keys, so never while typing in a
+  // box, never with Ctrl, Alt or Command, and the list has a switch to turn them off
+  // (WCAG 2.1.4; screen readers and voice control use single keys too). Each is a
+  // button, link or box that Tab reaches as well.
+  var SHORTCUTS_OFF = "staff-shortcuts-off";
+
+  function storedFlag(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+
+  function storeFlag(key, value) {
+    try {
+      if (value === null) { window.localStorage.removeItem(key); } else { window.localStorage.setItem(key, value); }
+    } catch (e) { /* private browsing: not remembered */ }
+  }
+
+  function isTextBox(element) {
+    if (!element || !element.tagName) { return false; }
+    if (element.isContentEditable || element.tagName === "TEXTAREA" || element.tagName === "SELECT") { return true; }
+    if (element.tagName !== "INPUT") { return false; }
+    return ["checkbox", "radio", "button", "submit", "reset", "file", "range", "color"].indexOf(element.type) < 0;
+  }
+
+  function keyboardShortcuts() {
+    var help = document.querySelector("[data-shortcuts]");
+    if (!help) { return; }
+    var toggle = help.querySelector("[data-shortcuts-off]");
+    if (toggle) {
+      toggle.checked = storedFlag(SHORTCUTS_OFF) === "1";
+      toggle.addEventListener("change", function () { storeFlag(SHORTCUTS_OFF, toggle.checked ? "1" : null); });
+    }
+
+    function press(key) {
+      var target = document.querySelector(key === "/" ? "[role=search] input[name='q']" : "[data-shortcut='" + key + "']");
+      if (key === "/") {
+        if (target) { target.focus(); target.select(); return true; }
+        window.location.assign(help.getAttribute("data-queue-url") + "#q");
+        return true;
+      }
+      if (key === "?") {
+        help.open = !help.open;
+        if (help.open) { help.querySelector("summary").focus(); help.scrollIntoView({ block: "nearest" }); }
+        return true;
+      }
+      if (!target) { return false; }
+      target.click();
+      return true;
+    }
+
+    document.addEventListener("keydown", function (event) {
+      if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) { return; }
+      if (isTextBox(event.target)) {
+        // Esc leaves the note box for its Save button: then s (or Enter) saves.
+        var form = event.target.closest("[data-save-form]");
+        if (event.key === "Escape" && form) {
+          form.querySelector("[data-shortcut='s']").focus();
+        }
+        return;
+      }
+      if (event.key === "Escape" && help.open) { help.open = false; help.querySelector("summary").focus(); return; }
+      if (storedFlag(SHORTCUTS_OFF) === "1") { return; }
+      if (["n", "/", "s", "?"].indexOf(event.key) < 0) { return; }
+      if (press(event.key)) { event.preventDefault(); }
+    });
+  }
+
+  // A disclosure (the queue's filters) stays as the person left it, in this browser.
+  function rememberDisclosures() {
+    document.querySelectorAll("details[data-remember-open]").forEach(function (details) {
+      var key = "open:" + details.getAttribute("data-remember-open");
+      var stored = storedFlag(key);
+      // A filter with a message stays open whatever was remembered.
+      if (stored !== null && !details.querySelector(".field--error")) { details.open = stored === "1"; }
+      details.addEventListener("toggle", function () { storeFlag(key, details.open ? "1" : "0"); });
+    });
   }
 
 
@@ -260,7 +367,16 @@
       });
     });
 
+    // A page that answers a POST with mistakes takes its GET address in the history:
+    // Back to it, or a reload, then never asks to send the form again.
+    var historyUrl = document.querySelector("[data-history-url]");
+    if (historyUrl && window.history.replaceState) {
+      window.history.replaceState(null, "", historyUrl.getAttribute("data-history-url"));
+    }
+
     warnBeforeSignOut();
+    keyboardShortcuts();
+    rememberDisclosures();
     suggestSpanish();
 
     var summary = document.querySelector("[data-error-summary]");

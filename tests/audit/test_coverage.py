@@ -52,7 +52,11 @@ def test_searches_are_recorded_as_a_keyed_hash_never_the_text(app, db):
     client, staff = signed_in_client(app, db)
     token = csrf_from(client.get("/staff/queue").get_data(as_text=True))
     for typed in ("Santos", "  santos ", "Quintero"):
-        client.post("/staff/queue", data={"q": typed, "status": "all", "csrf_token": token})
+        client.post(
+            "/staff/queue",
+            data={"q": typed, "status": "all", "csrf_token": token},
+            follow_redirects=True,
+        )
     searches = entries(db, "queue_search")
     assert len(searches) == 3
     hashes = [e.detail.split("search=")[1] for e in searches]
@@ -71,7 +75,11 @@ def test_admins_see_who_searched_for_a_name_and_who_saw_a_request(app, db):
     row = make_request(db)
     intake, casey = signed_in_client(app, db)
     token = csrf_from(intake.get("/staff/queue").get_data(as_text=True))
-    intake.post("/staff/queue", data={"q": "Santos", "status": "all", "csrf_token": token})
+    intake.post(
+        "/staff/queue",
+        data={"q": "Santos", "status": "all", "csrf_token": token},
+        follow_redirects=True,
+    )
     intake.get(f"/staff/requests/{row.reference}")
     db.rollback()
     found = trail.audit_page(db, searched_for="SANTOS").rows

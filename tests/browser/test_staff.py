@@ -89,13 +89,13 @@ def test_a_coordinator_works_the_oldest_request_then_signs_out(new_page, oldest)
     call_note = "Called the patient at 10:05; she would like a Tuesday appointment."
     page.get_by_label("Note", exact=True).fill(call_note)
     with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     assert page.get_by_role("status").inner_text() == "Note added."
     assert call_note in page.locator(".history").inner_text()
 
     page.get_by_role("group", name="Status").get_by_label("Contacted").check()
     with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     assert page.get_by_role("status").inner_text() == "Saved: the request is now contacted."
     status = page.locator("dt", has_text="Status").first.locator("xpath=following-sibling::dd")
     assert status.inner_text().startswith("Contacted")
@@ -154,13 +154,13 @@ def test_queue_filled_empty_and_with_a_bad_filter(new_page, oldest):
 
     page.get_by_label("Reference or patient name").fill("Nobody-By-This-Name")
     with page.expect_navigation():
-        page.get_by_role("button", name="Show requests").click()
+        page.get_by_role("button", name="Search", exact=True).click()
     assert "No requests match." in page.locator("main").inner_text()
     assert_accessible(page, "queue, nothing matches")
 
     page.get_by_label("Reference or patient name").fill("x" * 300)
     with page.expect_navigation():
-        page.get_by_role("button", name="Show requests").click()
+        page.get_by_role("button", name="Search", exact=True).click()
     assert page.title().startswith("Error:")
     assert "Search for at most" in page.locator(".error-summary").inner_text()
     assert_accessible(page, "queue with a search that is too long")
@@ -174,7 +174,7 @@ def test_request_page_with_form_errors(new_page, staff_server):
     sign_in(page, COORDINATOR.email, COORDINATOR.password)
     page.goto(f"/staff/requests/{second}")
     with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     assert page.title().startswith("Error:")
     assert "Write a note, or choose a new status" in page.locator(".error-summary").inner_text()
     assert_accessible(page, "request, the form sent empty")
@@ -184,7 +184,7 @@ def test_request_page_with_form_errors(new_page, staff_server):
     page.get_by_role("group", name="Status").get_by_label("Closed").check()
     assert reasons.is_visible()
     with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     assert "Choose why the request is being closed" in page.locator(".error-summary").inner_text()
     # The reasons appear with "Closed" chosen, and the choice is kept.
     assert page.get_by_role("group", name="Reason for closing").is_visible()
@@ -225,6 +225,15 @@ def test_staff_pages_fit_a_phone(new_page, oldest):
         page.goto(path)
         # The queue table scrolls inside its own region; the page itself must not.
         assert horizontal_overflow(page) <= 0, f"{path} scrolls sideways"
+        small = small_tap_targets(page)
+        assert not small, f"{path}: tap targets under 24x24 px: {small}"
+
+
+def test_admin_pages_have_24_px_targets_on_a_phone(new_page, oldest):
+    page = new_page(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    sign_in(page, ADMIN.email, ADMIN.password)
+    for path in ("/staff/accounts", "/staff/accounts/new", "/staff/audit"):
+        page.goto(path)
         small = small_tap_targets(page)
         assert not small, f"{path}: tap targets under 24x24 px: {small}"
 

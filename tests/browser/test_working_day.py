@@ -77,7 +77,7 @@ def test_a_coordinators_morning(new_page, live_server, morning_staff, width, tmp
     page.get_by_label("At (optional)").fill("14:30")
     assert_accessible(page, f"contacted with a callback, being filled in, {width} px")
     with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     assert page.get_by_role("status").first.inner_text() == "Saved: the request is now contacted."
     assert "call back" in page.locator(".history").inner_text()
     assert "2:30 PM E" in page.locator(".history").inner_text()
@@ -97,13 +97,13 @@ def test_a_coordinators_morning(new_page, live_server, morning_staff, width, tmp
     page.get_by_role("group", name="Status").get_by_label("Scheduled").check()
     page.get_by_label("Appointment date").fill((tomorrow + timedelta(days=7)).isoformat())
     with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     assert "Saved: the request is now scheduled." in page.locator("main").inner_text()
     page.get_by_role("group", name="Status").get_by_label("Closed").check()
     page.get_by_role("group", name="Reason for closing").get_by_label("Other").check()
     page.get_by_label("Note", exact=True).fill("Seen in clinic.")
     with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+        page.get_by_role("button", name="Save", exact=True).click()
     status = page.locator("dt", has_text="Status").first.locator("xpath=following-sibling::dd")
     assert status.inner_text().startswith("Closed")
     assert_accessible(page, f"closed, {width} px")
@@ -118,20 +118,20 @@ def test_the_time_out_warning_offers_to_stay_signed_in(new_page, live_server, mo
     page.goto("/staff/my-work")
     note = page.locator("[data-session-timeout]")
     assert "signed out after 15 minutes without activity" in note.inner_text()
-    assert page.get_by_role("alertdialog").count() == 0
+    warning = page.locator(".session-warning[role=alert]")
+    assert warning.count() == 0
     page.clock.run_for("13:01")
-    warning = page.get_by_role("alertdialog")
     assert "You will be signed out in 2 minutes" in warning.inner_text()
     assert_accessible(page, "the time-out warning")
     with page.expect_response("**/staff/session") as answer:
         warning.get_by_role("button", name="Stay signed in").click()
     assert answer.value.status == 204
-    assert page.get_by_role("alertdialog").count() == 0
+    assert warning.count() == 0
     # Fifteen minutes after the page opened, but not after "Stay signed in": no sign-out.
     page.clock.run_for("02:30")
-    assert page.get_by_role("alertdialog").count() == 0
+    assert warning.count() == 0
     page.clock.run_for("13:00")
-    assert "Your session has ended" in page.get_by_role("alertdialog").inner_text()
+    assert "Your session has ended" in warning.inner_text()
 
 
 def test_without_javascript_the_page_says_when_the_session_ends(new_page, morning_staff):

@@ -189,29 +189,72 @@ def test_search_by_reference_as_read_over_the_phone(app, db):
 
 
 def search_for(client, text: str, **filters):
+    """Type a search and press Search: the answer is a redirect to the results page."""
     html = client.get("/staff/queue").get_data(as_text=True)
-    return client.post("/staff/queue", data={"q": text, "csrf_token": csrf_from(html), **filters})
+    posted = client.post("/staff/queue", data={"q": text, "csrf_token": csrf_from(html), **filters})
+    assert posted.status_code == 303
+    return client.get(posted.headers["Location"])
 
 
-def test_a_name_searched_for_never_goes_into_a_url(app, db):
+def test_a_name_searched_for_never_goes_into_a_url(app, db, caplog):
     make_requests(db, 55, first_name="Imelda", last_name="Quintero")
     make_request(db, first_name="Other", last_name="Person")
     client, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
-    first = search_for(client, "quintero")
+    html = client.get("/staff/queue").get_data(as_text=True)
+    posted = client.post(
+        "/staff/queue", data={"q": "quintero", "status": "all", "csrf_token": csrf_from(html)}
+    )
+    # Answered with a redirect to a GET page: Back and reload never send the form again.
+    assert posted.status_code == 303
+    results_url = posted.headers["Location"]
+    assert "quintero" not in results_url.lower() and "search=" in results_url
+    assert "status=all" in results_url
+    first = client.get(results_url)
     assert len(references_on(first)) == 50
     soup = parse(first)
+    assert soup.select_one("#q")["value"] == "quintero"
     assert all("quintero" not in a["href"].lower() for a in soup.select("a[href]"))
-    # The next page and the export are posted, the search with them.
-    next_form = soup.select_one('button[data-rel="next"]').find_parent("form")
-    assert next_form["method"] == "post"
-    data = {i["name"]: i["value"] for i in next_form.select("input[type=hidden]")}
-    assert data["q"] == "quintero"
-    second = client.post(next_form["action"], data=data)
+    # The next page is a plain link, the held search's token with it.
+    next_link = soup.select_one('a[rel="next"]')
+    assert "search=" in next_link["href"] and "quintero" not in next_link["href"].lower()
+    second = client.get(next_link["href"])
     assert len(references_on(second)) == 5
     assert not set(references_on(first)) & set(references_on(second))
+    # A request opened from the results goes back to them.
+    opened = client.get(soup.select_one("tr[data-reference] a")["href"])
+    back = parse(opened).select_one("a.back-link")["href"]
+    assert len(references_on(client.get(back))) == 50
+    # No log line carries the name.
+    assert "quintero" not in caplog.text.lower()
     # A search typed into the address bar is ignored rather than honoured.
     assert len(references_on(client.get("/staff/queue?q=quintero"))) == 50
     assert len(references_on(client.get("/staff/queue?q=person"))) == 50
+
+
+def test_a_held_search_is_only_for_the_person_who_made_it(app, db):
+    make_request(db, first_name="Imelda", last_name="Quintero")
+    make_requests(db, 3)
+    client, _ = signed_in_client(app, db)
+    html = client.get("/staff/queue").get_data(as_text=True)
+    results_url = client.post(
+        "/staff/queue", data={"q": "quintero", "csrf_token": csrf_from(html)}
+    ).headers["Location"]
+    assert len(references_on(client.get(results_url))) == 1
+    other, _ = signed_in_client(app, db, email="robin@example.org", name="Robin Other")
+    page = other.get(results_url)
+    assert page.status_code == 200
+    assert len(references_on(page)) == 4, "someone else's token shows the whole queue"
+    assert "no longer kept" in page.get_data(as_text=True)
+
+
+def test_a_search_too_long_is_answered_on_the_field(app, db):
+    client, _ = signed_in_client(app, db)
+    html = client.get("/staff/queue").get_data(as_text=True)
+    response = client.post("/staff/queue", data={"q": "x" * 101, "csrf_token": csrf_from(html)})
+    assert response.status_code == 400
+    soup = parse(response)
+    assert "Search for at most 100 characters" in soup.select_one(".error-summary").get_text()
+    assert soup.select_one("#q")["value"] == "x" * 101
 
 
 def test_overdue_requests_stand_out(app, db):
@@ -284,12 +327,11 @@ def test_queue_and_request_pages_run_a_fixed_number_of_queries(app, db, backend)
     full = queries("/staff/queue")
     assert small == full <= 3 + audit_entry
     token = csrf_from(client.get("/staff/queue").get_data(as_text=True))
+    results = client.post("/staff/queue", data={"q": "maria", "status": "all", "csrf_token": token})
     with counting_queries(app) as statements:
-        searched = client.post(
-            "/staff/queue", data={"q": "maria", "status": "all", "csrf_token": token}
-        )
-        assert searched.status_code == 200
-    assert len(statements) == full
+        assert client.get(results.headers["Location"]).status_code == 200
+    # One more: the held search's words.
+    assert len(statements) == full + 1
 
     # A request with a long history and many duplicates costs the same as a bare one.
     bare = make_request(db, email="solo@example.org", phone="+17275550100", last_name="Solo")

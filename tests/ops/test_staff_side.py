@@ -75,7 +75,9 @@ def test_staff_work_on_a_marked_request_logs_no_patient_data(app, db, captured_l
     client, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
     page = f"/staff/requests/{reference}"
     for search in (MARKED["last_name"], MARKED["email"]):
-        assert post_form(client, "/staff/queue", {"q": search}).status_code == 200
+        searched = post_form(client, "/staff/queue", {"q": search})
+        assert searched.status_code == 303
+        assert client.get(searched.headers["Location"]).status_code == 200
     assert client.get(page).status_code == 200
     assert post_form(client, f"{page}/claim", page=page).status_code in (302, 303)
     note = {"note": f"Spoke to {MARKED['submitter_name']} at {MARKED['phone']}"}
