@@ -16,7 +16,7 @@ No audit action is added (provider sign-ins are ``sign_in`` and ``sign_in_failed
 entries whose detail says so), so the audit CHECK lists stay as 0016 left them.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-12 09:00:00
 """
 
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
