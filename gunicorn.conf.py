@@ -11,7 +11,8 @@ import socket
 import sys
 import tempfile
 
-from config import gunicorn_workers
+_config_was_imported = "config" in sys.modules
+from config import gunicorn_workers  # noqa: E402
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Sync workers (one request at a time each), as gunicorn recommends behind a buffering
@@ -20,9 +21,11 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # worker answered the public pages 20-40% faster per core and used about 5 MB less memory
 # (docs/performance.md). How many: config.gunicorn_workers, which check-deploy uses too.
 workers = gunicorn_workers(os.environ)
-# Forgotten once read, so each worker imports config.py afresh: after a code deploy
-# (`kill -HUP`) it reads the new one (app/__init__.py says why the master keeps no app code).
-del sys.modules["config"]
+# Forgotten once read when this file was the first to import it (in the gunicorn master), so
+# each worker imports config.py afresh: after a code deploy (`kill -HUP`) it reads the new
+# one (app/__init__.py says why the master keeps no app code).
+if not _config_was_imported:
+    del sys.modules["config"]
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # gunicorn's sync and gthread workers, answering malformed requests without echoing them
 # (app/ops/gunicorn_workers.py); the sync one, when told to stop, also serves the

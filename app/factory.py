@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app import admin, auth, db, error_pages, intake, ops, serving, templating
 from app.accounts import cli as staff_cli
@@ -26,6 +27,14 @@ from config import ConfigError, ProductionConfig, config_from_env
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class RowId(IntegerConverter):
+    """``<id:document_id>``: a row's id in a path, 1 to 2**63 - 1. A longer number is a 404
+    here, not an overflow in the database driver (SQLite's integers are 64-bit)."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
 def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
@@ -33,6 +42,8 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
     )
+    # Before any blueprint: a rule is compiled with the converters known when it is added.
+    app.url_map.converters["id"] = RowId
     config_class = config_from_env()
     if config_class is ProductionConfig:
         ProductionConfig.validate()

@@ -53,7 +53,7 @@ def _document_answer(reference: str, document_id: int, *, action: AuditAction, d
     return response
 
 
-@bp.get("/requests/<reference>/documents/<int:document_id>/preview")
+@bp.get("/requests/<reference>/documents/<id:document_id>/preview")
 @login_required
 @commits
 def document_preview(reference: str, document_id: int):
@@ -65,7 +65,7 @@ def document_preview(reference: str, document_id: int):
     return response
 
 
-@bp.post("/requests/<reference>/documents/<int:document_id>/download")
+@bp.post("/requests/<reference>/documents/<id:document_id>/download")
 @login_required
 @patient_data_download
 @read_only
@@ -88,7 +88,7 @@ def document_download(reference: str, document_id: int) -> Download:
     )
 
 
-@bp.get("/requests/<reference>/releases/<int:release_id>")
+@bp.get("/requests/<reference>/releases/<id:release_id>")
 @login_required
 @commits
 def release_print(reference: str, release_id: int):

@@ -449,7 +449,7 @@ def release():
     return redirect(url_for(".signed_release", release_id=signed.id), code=303)
 
 
-@bp.get("/release/<int:release_id>")
+@bp.get("/release/<id:release_id>")
 @read_only
 def signed_release(release_id: int):
     """The signer's own copy (HIPAA: the person gets a copy), to print or keep."""

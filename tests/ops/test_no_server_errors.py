@@ -11,9 +11,11 @@ from flask import abort
 from werkzeug.exceptions import default_exceptions
 
 from app.error_pages import page_for, render_error
+from app.models import StaffRole
 from app.serving.language import LANGUAGE_KEY
 from tests.conftest import make_test_app
 from tests.support.forms import SEND_URL, open_form
+from tests.support.staff import make_request, signed_in_client
 
 # The stylesheet under its fingerprinted name (app/serving/static_files.py), as every page links it.
 STYLESHEET = re.compile(r'href="/static/css/site\.[0-9a-f]{12}\.css"')
@@ -150,3 +152,19 @@ def test_a_body_malformed_after_a_file_part_leaves_no_file_open(quiet_app):
         response = client.post(path, data=body, content_type="multipart/form-data; boundary=b")
         assert response.status_code < 500, (path, response.status_code)
     gc.collect()  # an open file left behind warns here, and the warning fails the test
+
+
+@pytest.mark.parametrize("row_id", ["9223372036854775808", "1" * 40, "0"])
+def test_a_row_id_outside_64_bits_is_a_404_on_every_route_that_takes_one(app, db, row_id):
+    """A document's or release's id is a 64-bit row id: a longer number overflowed the
+    SQLite driver (a 500), and 0 names no row."""
+    client, _ = signed_in_client(app, db, role=StaffRole.ADMIN)
+    reference = make_request(db).reference
+    with_ids = [r for r in app.url_map.iter_rules() if "<id:" in r.rule]
+    assert len(with_ids) >= 4
+    for rule in with_ids:
+        path = rule.rule.replace("<reference>", reference)
+        path = re.sub(r"<id:[a-z_]+>", row_id, path)
+        method = "GET" if "GET" in rule.methods else "POST"
+        with client.open(path, method=method) as response:
+            assert response.status_code == 404, (path, response.status_code)
