@@ -212,8 +212,17 @@ def app_submission(browser: Browser, n: int, result: Result) -> None:
     alone is the "post" latency). The first page carries no CSRF token (its post is
     checked by the browser's Origin, as a same-origin browser sends it); every later one
     does."""
+    _journey(browser, n, result, first="/request-appointment", prefix="/request-appointment")
+
+
+def bare_journey(browser: Browser, n: int, result: Result) -> None:
+    """The same journey, the same answers, through the bare twin (bench/bare_journey.py)."""
+    _journey(browser, n, result, first="/journey/who", prefix="/journey")
+
+
+def _journey(browser: Browser, n: int, result: Result, *, first: str, prefix: str) -> None:
     start = time.perf_counter()
-    status, headers, body = _follow(browser, browser.request("GET", "/request-appointment"))
+    status, headers, body = _follow(browser, browser.request("GET", first))
     data = answers(n)
     for step in STEPS:
         html = body.decode()
@@ -226,7 +235,7 @@ def app_submission(browser: Browser, n: int, result: Result) -> None:
         if csrf:
             posted["csrf_token"] = csrf.group(1)
         sent = browser.request(
-            "POST", f"/request-appointment/{step.value}", encode(posted), headers=_SAME_ORIGIN
+            "POST", f"{prefix}/{step.value}", encode(posted), headers=_SAME_ORIGIN
         )
         status, headers, body = _follow(browser, sent)
     html = body.decode()
@@ -237,7 +246,7 @@ def app_submission(browser: Browser, n: int, result: Result) -> None:
         return
     post_start = time.perf_counter()
     send = encode({"csrf_token": csrf.group(1), "form_token": token.group(1)})
-    status, headers, _ = browser.request("POST", "/request-appointment/check", send)
+    status, headers, _ = browser.request("POST", f"{prefix}/check", send)
     done = time.perf_counter()
     ok = status == 303 and "/received/" in headers.get("location", "")
     key = f"post {status}"
@@ -268,6 +277,7 @@ def bare_insert(browser: Browser, n: int, result: Result) -> None:
 
 ACTIONS: dict[str, Callable[[Browser, int, Result], None]] = {
     "app_submission": app_submission,
+    "bare_journey": bare_journey,
     "bare_insert": bare_insert,
 }
 
