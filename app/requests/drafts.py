@@ -3,8 +3,10 @@ journey's pages (issue 15).
 
 A draft is found by its key, a random value the browser holds in its signed session
 cookie; the answers never travel in the cookie or a URL, and never reach a log. Each save
-moves its expiry ``keep`` ahead, so a person who comes back within that time (Back, a
-reload, a lost connection, a closed tab) finds every answer. Sending keeps only the form
+that changes an answer moves its expiry ``keep`` ahead, so a person who comes back within
+that time (Back, a reload, a lost connection, a closed tab) finds every answer; a page
+sent again unchanged writes nothing, unless the expiry was last moved more than
+``_TOUCH_AFTER`` ago. Sending keeps only the form
 token and the reference until the draft expires. Everything here is in the database,
 never in a worker's memory: any worker on any host answers the next page.
 """
@@ -23,6 +25,10 @@ from app.models import RequestDraft
 # own limits are lower and are checked on every page), so a hostile post cannot grow a row.
 _MAX_TEXT = 5000
 _MAX_CHOICES = 30
+# A page sent again with nothing changed (Back, then Continue) writes nothing, unless the
+# expiry was last moved longer ago than this: a draft then expires at most this much
+# sooner than if every post moved it, against one write fewer per unchanged page.
+_TOUCH_AFTER = timedelta(minutes=5)
 
 
 def find(session: Session, key: str | None, *, now: datetime) -> RequestDraft | None:
@@ -56,15 +62,22 @@ def save_step(
     typed: dict[str, str | list[str]],
     now: datetime,
     keep: timedelta,
-) -> None:
+) -> bool:
     """Keep what was typed on one page (valid or not: it is shown again as typed) and
-    note that the page has been sent once."""
+    note that the page has been sent once. Returns whether anything changed (when nothing
+    did, nothing is written but, now and then, the expiry)."""
     answers = dict(draft.answers or {})
     answers.update({name: _bounded(value) for name, value in typed.items()})
+    checked = draft.checked_steps or []
+    if answers == (draft.answers or {}) and step in checked:
+        if draft.updated_at is None or draft.updated_at <= now - _TOUCH_AFTER:
+            touch(draft, now=now, keep=keep)
+        return False
     draft.answers = answers
-    if step not in (draft.checked_steps or []):
-        draft.checked_steps = [*(draft.checked_steps or []), step]
+    if step not in checked:
+        draft.checked_steps = [*checked, step]
     touch(draft, now=now, keep=keep)
+    return True
 
 
 def forget_checked(draft: RequestDraft, step: str) -> None:
