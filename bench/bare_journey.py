@@ -22,6 +22,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import JSON, DateTime, bindparam, text
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.requests.fields import STEPS, step_form_fields
@@ -79,7 +80,7 @@ SENT = text(
 
 def _field(name: str):
     if name == "metastasis_sites":
-        return SelectMultipleField(name, choices=[(s, s) for s in _SITES])
+        return SelectMultipleField(name, choices=[SelectChoice(s, s) for s in _SITES])
     if name == "consent":
         return BooleanField(name, validators=[DataRequired()])
     rule = DataRequired() if name in _REQUIRED else Optional()

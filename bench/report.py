@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from statistics import median
 
+from .modules import render as modules_render
+
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 
@@ -375,6 +377,12 @@ def render(results: dict) -> str:
         out.append(
             f"Errors during the mixed run: {memory['errors']} (statuses: {memory['statuses']})."
         )
+        out.append("")
+    packages = results.get("modules")
+    if packages:
+        out.append("### What a worker's memory is made of (`python -m bench.modules`)")
+        out.append("")
+        out.append(modules_render(packages))
         out.append("")
     out.append(END)
     return "\n".join(out)

@@ -6,7 +6,7 @@
 Settings (environment): BENCH_DATABASE_URL (default intake_bench on the local PostgreSQL;
 the database is wiped), BENCH_ROUNDS, BENCH_SECONDS (per target per round), BENCH_SEED_COUNT,
 BENCH_MIXED (requests per memory step), BENCH_CONNECTIONS (wrk), BENCH_OUT, BENCH_PHASES
-(some of public,staff,memory,sqlite), BENCH_TARGETS (some of a round's targets, e.g.
+(some of public,staff,memory,modules,sqlite), BENCH_TARGETS (some of a round's targets, e.g.
 "info,submission,twin" for the journey against its twin alone).
 """
 
@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from . import database, load, report, seed, staff
+from . import database, load, modules, report, seed, staff
 from .servers import ROOT, Server, pss_mb, rss_mb
 
 LOG_DIR = ROOT / "instance" / "bench"
-PHASES = ("public", "staff", "memory", "sqlite")
+PHASES = ("public", "staff", "memory", "modules", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -414,6 +414,12 @@ def main() -> int:
             results["memory"] = memory_phase(settings, staff_cookie, staff_paths)
         except Exception as error:
             log(f"memory phase failed: {error!r}")
+    if "modules" in settings.phases:
+        log("memory, package by package")
+        try:
+            results["modules"] = modules.measure()
+        except Exception as error:
+            log(f"package measurement failed: {error!r}")
 
     if "sqlite" in settings.phases:
         results["sqlite"] = sqlite_phase(settings, 50_000_000)
