@@ -101,12 +101,13 @@ def reach(session: Session, *, draft: RequestDraft, stage: JourneyStage | None) 
     if not new:
         return
     # Decided by the database: of two posts of one page at once (a double click), only
-    # the one that moves the stage on counts.
+    # the one that moves the stage on counts. A statement on the table, not the ORM class:
+    # the draft in this session is brought up to date just below, and the ORM's bulk
+    # update path cost a third of a step's post (issue 28, docs/performance.md).
     moved = session.execute(
-        update(RequestDraft)
-        .where(RequestDraft.id == draft.id, _stage_is(draft.funnel_stage))
+        update(_DRAFTS)
+        .where(_DRAFTS.c.id == draft.id, _stage_is(draft.funnel_stage))
         .values(funnel_stage=stage)
-        .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:
         return
@@ -123,8 +124,11 @@ def reach(session: Session, *, draft: RequestDraft, stage: JourneyStage | None) 
     metrics.count_journey_stages(session, stages=list(new), device=device, language=language)
 
 
+_DRAFTS = RequestDraft.__table__
+
+
 def _stage_is(stage: JourneyStage | None):
-    column = RequestDraft.funnel_stage
+    column = _DRAFTS.c.funnel_stage
     return column.is_(None) if stage is None else column == stage
 
 

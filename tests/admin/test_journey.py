@@ -275,7 +275,8 @@ def test_a_send_that_fails_counts_nothing(app, client, db, monkeypatch):
 def test_counting_costs_two_statements_on_a_new_stage_and_none_otherwise(app, client):
     """What the funnel costs a step: a post that reaches a new page runs the draft's
     conditional UPDATE and the counter's upsert; a post that reaches nothing new (a
-    mistake fixed, a page sent again) runs nothing more than it did before counting."""
+    mistake fixed, a page sent again) runs nothing more than it did before counting. A
+    page sent again unchanged does not even rewrite the draft (issue 28)."""
     csrf = begin(client)
     post_step(client, Step.WHO, valid_answers(), csrf)  # the patient's page reached
     with counting_queries(app) as new_stage:
@@ -288,4 +289,6 @@ def test_counting_costs_two_statements_on_a_new_stage_and_none_otherwise(app, cl
     ]
     assert found == list(counting)
     assert [s for s in nothing_new if s.startswith(counting)] == []
-    assert len(new_stage) == len(nothing_new) + 2
+    assert [s for s in nothing_new if s.startswith(("UPDATE", "INSERT"))] == []
+    # The step's own UPDATE of the draft, and the two statements of counting.
+    assert len(new_stage) == len(nothing_new) + 1 + 2
