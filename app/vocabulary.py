@@ -16,13 +16,32 @@ from typing import Any, Self
 
 from babel.support import LazyProxy
 
+# (language, label) -> the label in that language: catalogs do not change while a process
+# runs, and the labels are a closed list, so this holds at most two entries per label.
+_LABELS: dict[tuple[str | None, ...], str] = {}
+
 
 def _translated(text: str) -> str:
     # Imported on first use: this module stays free of Flask at import time (the models,
     # the FHIR code and the migrations import it too).
+    from flask import g, has_app_context
     from flask_babel import gettext
 
-    return gettext(text)
+    # A page reads dozens of labels (every state in the list, every radio): each read
+    # through Flask-Babel finds the request's context four times over (a quarter of a
+    # journey page's CPU, issue 28). Its language is read once, from where Flask-Babel
+    # keeps it (and where force_locale puts another); the label is translated once per
+    # process and language.
+    babel = getattr(g._get_current_object(), "_flask_babel", None) if has_app_context() else None
+    language = getattr(babel, "babel_locale", None)
+    if language is None:
+        return gettext(text)
+    key = (language.language, language.territory, language.script, text)
+    try:
+        return _LABELS[key]
+    except KeyError:
+        _LABELS[key] = translated = gettext(text)
+        return translated
 
 
 def _l(text: str) -> Any:
