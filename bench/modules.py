@@ -146,17 +146,52 @@ def measure() -> dict:
     }
 
 
+# Why each large package is in every worker (what needs it on the pages most workers
+# serve all day); tests/test_lazy_imports.py keeps out those that only a few pages need.
+WHY = {
+    "interpreter": "Python itself, before any import",
+    "app": "the app's own code: `create_app` registers every area's blueprint, and the "
+    "models, forms and vocabulary are read by the pages themselves",
+    "sqlalchemy": "the database: every step, the check page, the send, every staff page",
+    "psycopg": "PostgreSQL's driver (production)",
+    "_sqlite3": "SQLite's driver (the default install)",
+    "flask": "the framework",
+    "werkzeug": "the framework's HTTP layer",
+    "jinja2": "every page's template",
+    "redis": "the rate limits' counters, checked on every post in production",
+    "limits": "the rate limits (Flask-Limiter's storage layer)",
+    "flask_limiter": "the rate limits",
+    "_ssl": "TLS, imported by redis and http.client (a Redis or SMTP link may use TLS)",
+    "ssl": "TLS, as above",
+    "holidays": "the business clock: a request's reply-by date on the send, overdue on the queue",
+    "prometheus_client": "the metrics every request counts",
+    "phonenumbers": "the form's phone checks and the stored E.164 shape",
+    "email_validator": "the form's e-mail checks",
+    "wtforms": "every form",
+    "flask_wtf": "CSRF and the forms",
+    "flask_babel": "Spanish: every page's words",
+    "babel": "Spanish: the catalogs and dates",
+    "argon2": "staff sign-in (small enough to load with the app)",
+}
+
+
 def render(result: dict, *, top: int = 25) -> str:
-    rows = sorted(result["rows"], key=lambda row: -row[1])
-    shown, rest = rows[:top], rows[top:]
-    lines = ["| package (libraries first, then the app's areas) | MB RSS it adds |", "|---|---:|"]
-    lines += [f"| `{name}` | {mb:.1f} |" for name, mb in shown]
-    lines.append(f"| {len(rest)} smaller packages | {sum(mb for _, mb in rest):.1f} |")
+    rows: dict[str, float] = {}
+    for name, mb in result["rows"]:
+        # The app's areas in one row: app/__init__ imports them all, so the first holds
+        # what the others share and the split between them says nothing.
+        key = "app" if name.split(".")[0] == "app" else name
+        rows[key] = rows.get(key, 0.0) + mb
+    ordered = sorted(rows.items(), key=lambda row: -row[1])
+    shown, rest = ordered[:top], ordered[top:]
+    lines = ["| package | MB RSS it adds | why every worker loads it |", "|---|---:|---|"]
+    lines += [f"| `{name}` | {mb:.1f} | {WHY.get(name, '')} |" for name, mb in shown]
+    lines.append(f"| {len(rest)} smaller packages | {sum(mb for _, mb in rest):.1f} | |")
     lines.append(
         "| the app made and serving (objects, templates, caches, allocator) "
-        f"| {result['serving_rss'] - result['imports_rss']:.1f} |"
+        f"| {result['serving_rss'] - result['imports_rss']:.1f} | |"
     )
-    lines.append(f"| **one process after serving** | **{result['serving_rss']:.1f}** |")
+    lines.append(f"| **one process after serving** | **{result['serving_rss']:.1f}** | |")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from bench import bare_app, load, report
+from bench import bare_app, load, modules, report
 from tests.conftest import count_rows
 from tests.support.forms import submit
 from tests.support.live_server import start_live_server
@@ -153,3 +153,19 @@ def test_the_journey_targets_are_ratios_within_each_round():
     assert list(missed.values()) == [False, False, False]
     table = "\n".join(report.journey_table("PG", rounds))
     assert "| 1 | 10.0 | 20.0 | 0.50 | 60.0 | 30.0 | 2.00 | 12.0 | 5.00 |" in table
+
+
+def test_the_memory_table_says_what_each_package_costs_and_why_it_loads():
+    measured = {
+        "rows": [["interpreter", 10.0], ["sqlalchemy", 14.0], ["app.accounts", 18.0]]
+        + [["app.public", 0.5], ["tiny", 0.1]],
+        "imports_rss": 42.6,
+        "serving_rss": 60.0,
+    }
+    table = modules.render(measured, top=3)
+    # The app's areas in one row (the first import of app/ loads them all).
+    assert table.splitlines()[2].startswith("| `app` | 18.5 | the app's own code")
+    assert "| `sqlalchemy` | 14.0 | the database" in table
+    assert "| 1 smaller packages | 0.1 | |" in table
+    assert "(objects, templates, caches, allocator) | 17.4 |" in table
+    assert "| **one process after serving** | **60.0** | |" in table
