@@ -29,13 +29,13 @@ from werkzeug.datastructures import MultiDict
 
 from app.common.i18n import _l
 from app.mail import outbox
-from app.models import RequestDraft
 from app.public.forms import AppointmentRequestForm, form_asking
 from app.public.submission import to_new_request
 from app.public.wording import for_person, speak_to_patient
 from app.requests import appointment_requests, drafts, journey_funnel
 from app.requests.appointment_requests import NewRequest, Submitted
 from app.requests.business_clock import BusinessClock
+from app.requests.drafts import Draft
 from app.requests.fields import (
     BY_NAME,
     FIELDS,
@@ -240,7 +240,7 @@ class AnswersToCheck:
 
 @dataclass(frozen=True)
 class ReadyToSend:
-    draft: RequestDraft
+    draft: Draft
     form: AppointmentRequestForm
     answers: dict
 
@@ -254,7 +254,7 @@ class Confirmed:
     changed: bool = False
 
 
-def _draft(session: Session, key: str | None, now: datetime) -> RequestDraft | None:
+def _draft(session: Session, key: str | None, now: datetime) -> Draft | None:
     """The browser's draft, unless it has none (a first visit: no database read at all)
     or it has expired."""
     return drafts.find(session, key, now=now) if key else None
@@ -308,19 +308,24 @@ def save_step(
         if step is not STEPS[0]:
             # The session ended (or the cookie was lost) before this page.
             return GoTo(Place.START)
-        draft = drafts.start(session, now=now, keep=keep)
-        journey_funnel.begin(session, draft=draft, origin=origin())
+        counted = journey_funnel.counted_under(origin())
+        draft = drafts.start(session, now=now, keep=keep, funnel=counted)
         begun = draft.key
     elif draft.sent_reference:
         return GoTo(step)
     drafts.save_step(draft, step=step.value, typed=typed, now=now, keep=keep)
     valid = Validity(dict(draft.answers or {}))
     stage = journey_funnel.stage_after(step, valid=valid[step])
+    if stage is None and begun is not None:
+        # A draft is counted as begun even when its first page has a problem to fix.
+        stage = JourneyStage.BEGAN
+    go_to = _after(step, draft, valid, changing=changing)
+    # What the page changed (and what _after forgot), with the stage, in one UPDATE.
     journey_funnel.reach(session, draft=draft, stage=stage)
-    return Saved(_after(step, draft, valid, changing=changing), begun)
+    return Saved(go_to, begun)
 
 
-def _after(step: Step, draft: RequestDraft, valid: Validity, *, changing: bool) -> GoTo:
+def _after(step: Step, draft: Draft, valid: Validity, *, changing: bool) -> GoTo:
     """Where a page sends the person once its answers are kept (``valid``: each page's
     answers checked, as they are now)."""
     if not valid[step]:
@@ -342,7 +347,7 @@ def _after(step: Step, draft: RequestDraft, valid: Validity, *, changing: bool) 
     return GoTo(following)
 
 
-def _finished(draft: RequestDraft) -> GoTo | tuple[AppointmentRequestForm, dict]:
+def _finished(draft: Draft) -> GoTo | tuple[AppointmentRequestForm, dict]:
     """The whole form checked on the draft's answers (and the answers), or the page to
     finish before they can be checked or sent."""
     unchecked = first_unchecked(draft.checked_steps or [])
@@ -410,8 +415,8 @@ def send(
         now=now,
     )
     drafts.mark_sent(ready.draft, reference=submitted.reference, now=now, keep=keep)
-    if submitted.created:
-        journey_funnel.reach(session, draft=ready.draft, stage=JourneyStage.SENT)
+    stage = JourneyStage.SENT if submitted.created else None
+    journey_funnel.reach(session, draft=ready.draft, stage=stage)
     return Confirmed(submitted.reference, changed=submitted.changed)
 
 
