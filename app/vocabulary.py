@@ -25,17 +25,13 @@ _LABELS: dict[tuple[str | None, ...], str] = {}
 def translated_once(text: str) -> str:
     """``text`` in the language of the request (English outside one), translated once per
     process and language: catalogs do not change while a process runs."""
-    # Imported on first use: this module stays free of Flask at import time (the models,
-    # the FHIR code and the migrations import it too).
-    from flask import g, has_app_context
-    from flask_babel import gettext
-
+    g, has_app_context, gettext = _FLASK or _import_flask()
     # A page reads dozens of labels (every state in the list, every radio) and sentences
     # (the templates' and the forms' own): each read through Flask-Babel finds the
     # request's context four times over (a quarter of a journey page's CPU, issue 28).
     # Its language is read once, from where Flask-Babel keeps it (and where force_locale
     # puts another); the text is translated once per process and language.
-    babel = getattr(g._get_current_object(), "_flask_babel", None) if has_app_context() else None
+    babel = getattr(g, "_flask_babel", None) if has_app_context() else None
     language = getattr(babel, "babel_locale", None)
     if language is None:
         return gettext(text)
@@ -45,6 +41,21 @@ def translated_once(text: str) -> str:
     except KeyError:
         _LABELS[key] = translated = gettext(text)
         return translated
+
+
+_FLASK: tuple | None = None
+
+
+def _import_flask() -> tuple:
+    # Imported on first use: this module stays free of Flask at import time (the models,
+    # the FHIR code and the migrations import it too). Once: an import statement in the
+    # function itself cost a tenth of its time.
+    global _FLASK
+    from flask import g, has_app_context
+    from flask_babel import gettext
+
+    _FLASK = (g, has_app_context, gettext)
+    return _FLASK
 
 
 def _l(text: str) -> Any:
