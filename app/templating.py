@@ -155,12 +155,22 @@ def static_url(filename: str) -> str:
     """A static file's address under its fingerprinted name (app/serving/static_files.py:
     kept a year, immutable), without the language prefix: /static/... is one file whatever
     the page's language (one copy in browsers and nginx)."""
-    fingerprints = current_app.extensions[static_files.EXTENSION_KEY]
-    built = url_for("static", filename=fingerprints.name_for(filename))
     if not has_request_context():
-        return built
-    base = request.environ.get(page_language.BASE_SCRIPT_KEY, request.script_root)
-    return base + built[len(request.script_root) :]
+        fingerprints = current_app.extensions[static_files.EXTENSION_KEY]
+        return url_for("static", filename=fingerprints.name_for(filename))
+    root = request.script_root
+    base = request.environ.get(page_language.BASE_SCRIPT_KEY, root)
+    # Every page links the same two files: url_for once per app, address prefix and file.
+    known = current_app.extensions.setdefault(_STATIC_URLS, {})
+    key = (root, base, filename)
+    if key not in known:
+        fingerprints = current_app.extensions[static_files.EXTENSION_KEY]
+        built = url_for("static", filename=fingerprints.name_for(filename))
+        known[key] = base + built[len(root) :]
+    return known[key]
+
+
+_STATIC_URLS = "intake_static_urls"
 
 
 def phone_with_extension(value: str | None, extension: str | None = None) -> str:
