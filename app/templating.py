@@ -12,7 +12,7 @@ from typing import Any
 import phonenumbers
 from babel import dates as babel_dates
 from flask import Flask, current_app, has_request_context, request, url_for
-from flask_babel import Babel, format_date, get_locale
+from flask_babel import Babel, format_date, get_locale, get_translations
 
 from app.common.i18n import DEFAULT_LANGUAGE, LANGUAGES, _, _n
 from app.common.validation import phone_href
@@ -20,7 +20,7 @@ from app.requests import reference_codes
 from app.serving import language as page_language
 from app.serving import static_files
 from app.serving.pages import SHARED_PAGE_KEY
-from app.vocabulary import BY_NAME, Vocabulary
+from app.vocabulary import BY_NAME, Vocabulary, translated_once
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
@@ -174,12 +174,22 @@ def static_url(filename: str) -> str:
     """A static file's address under its fingerprinted name (app/serving/static_files.py:
     kept a year, immutable), without the language prefix: /static/... is one file whatever
     the page's language (one copy in browsers and nginx)."""
-    fingerprints = current_app.extensions[static_files.EXTENSION_KEY]
-    built = url_for("static", filename=fingerprints.name_for(filename))
     if not has_request_context():
-        return built
-    base = request.environ.get(page_language.BASE_SCRIPT_KEY, request.script_root)
-    return base + built[len(request.script_root) :]
+        fingerprints = current_app.extensions[static_files.EXTENSION_KEY]
+        return url_for("static", filename=fingerprints.name_for(filename))
+    root = request.script_root
+    base = request.environ.get(page_language.BASE_SCRIPT_KEY, root)
+    # Every page links the same two files: url_for once per app, address prefix and file.
+    known = current_app.extensions.setdefault(_STATIC_URLS, {})
+    key = (root, base, filename)
+    if key not in known:
+        fingerprints = current_app.extensions[static_files.EXTENSION_KEY]
+        built = url_for("static", filename=fingerprints.name_for(filename))
+        known[key] = base + built[len(root) :]
+    return known[key]
+
+
+_STATIC_URLS = "intake_static_urls"
 
 
 def phone_with_extension(value: str | None, extension: str | None = None) -> str:
@@ -196,6 +206,13 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     Babel(app, locale_selector=_locale)
+    # The templates' words translated once per process and language (a journey page reads
+    # a dozen; through Flask-Babel each found the request's context four times, issue 28).
+    app.jinja_env.install_gettext_callables(
+        gettext=translated_once,
+        ngettext=lambda s, p, n: get_translations().ungettext(s, p, n),
+        newstyle=True,
+    )
     app.context_processor(_language_context)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, static_url=static_url)
     app.jinja_env.filters.update(

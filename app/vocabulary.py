@@ -16,13 +16,46 @@ from typing import Any, Self
 
 from babel.support import LazyProxy
 
+# (language, text) -> the text in that language: catalogs do not change while a process
+# runs, and the texts are the templates' and the code's own (never what someone typed),
+# so this holds at most two entries per text.
+_LABELS: dict[tuple[str | None, ...], str] = {}
 
-def _translated(text: str) -> str:
+
+def translated_once(text: str) -> str:
+    """``text`` in the language of the request (English outside one), translated once per
+    process and language: catalogs do not change while a process runs."""
+    g, has_app_context, gettext = _FLASK or _import_flask()
+    # A page reads dozens of labels (every state in the list, every radio) and sentences
+    # (the templates' and the forms' own): each read through Flask-Babel finds the
+    # request's context four times over (a quarter of a journey page's CPU, issue 28).
+    # Its language is read once, from where Flask-Babel keeps it (and where force_locale
+    # puts another); the text is translated once per process and language.
+    babel = getattr(g, "_flask_babel", None) if has_app_context() else None
+    language = getattr(babel, "babel_locale", None)
+    if language is None:
+        return gettext(text)
+    key = (language.language, language.territory, language.script, text)
+    try:
+        return _LABELS[key]
+    except KeyError:
+        _LABELS[key] = translated = gettext(text)
+        return translated
+
+
+_FLASK: tuple | None = None
+
+
+def _import_flask() -> tuple:
     # Imported on first use: this module stays free of Flask at import time (the models,
-    # the FHIR code and the migrations import it too).
+    # the FHIR code and the migrations import it too). Once: an import statement in the
+    # function itself cost a tenth of its time.
+    global _FLASK
+    from flask import g, has_app_context
     from flask_babel import gettext
 
-    return gettext(text)
+    _FLASK = (g, has_app_context, gettext)
+    return _FLASK
 
 
 def _l(text: str) -> Any:
@@ -33,7 +66,7 @@ def _l(text: str) -> Any:
     request reading it (English outside a request and on staff pages). ``pybabel extract``
     finds every label by this name (babel.cfg, the Makefile's ``catalog-extract``).
     """
-    return LazyProxy(_translated, text, enable_cache=False)
+    return LazyProxy(translated_once, text, enable_cache=False)
 
 
 class Vocabulary(StrEnum):

@@ -6,6 +6,8 @@ Three routes, each the bare twin of one of the app's public targets:
 - ``/template``: a Jinja template that renders to the size of the information page.
 - ``/insert`` (POST): reads a form of the same fields as the request form and stores a row of
   the same width in ``appointment_requests`` with one SQL statement.
+- ``/journey/...``: the journey's twin, six steps, Check your answers and the send
+  (bench/bare_journey.py).
 
 Run with ``gunicorn -c gunicorn.conf.py 'bench.bare_app:create_app()'`` and DATABASE_URL set.
 """
@@ -116,10 +118,19 @@ def _make_engine(url: str):
 
 
 def create_app(database_url: str | None = None) -> Flask:
+    from flask_wtf.csrf import CSRFProtect
+
+    from bench.bare_journey import blueprint
+
     app = Flask(__name__, template_folder=str(HERE / "templates"))
+    # A signed session cookie and Flask-WTF's CSRF, as a small Flask form service has them.
+    app.secret_key = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+    csrf = CSRFProtect(app)
     url = database_url or os.environ.get("DATABASE_URL")
     engine = _make_engine(url) if url else None
     app.extensions["bare_engine"] = engine
+    if engine is not None:
+        app.register_blueprint(blueprint(engine))
 
     with app.test_request_context():
         constant = render_template("bare_page.html", **PAGE_FACTS).encode()
@@ -133,6 +144,7 @@ def create_app(database_url: str | None = None) -> Flask:
         return render_template("bare_page.html", **PAGE_FACTS)
 
     @app.post("/insert")
+    @csrf.exempt
     def insert():
         if engine is None:
             return "no DATABASE_URL", 500

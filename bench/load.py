@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -87,7 +88,11 @@ def run_wrk(
     threads: int = 2,
     headers: dict[str, str] | None = None,
 ) -> Result:
-    """wrk for ``duration`` seconds; p50/p99 come from its own histogram."""
+    """wrk for ``duration`` seconds; p50/p99 come from its own histogram. Without wrk on
+    the machine, a Python client instead (fewer requests a second, the same worker CPU
+    per request)."""
+    if shutil.which("wrk") is None:
+        return run_gets(url, duration=duration, connections=connections, headers=headers)
     cmd = [
         "wrk",
         f"-t{min(threads, connections)}",
@@ -111,6 +116,29 @@ def run_wrk(
         fixed_percentiles={50: data["p50_us"] / 1e6, 99: data["p99_us"] / 1e6},
     )
     return result
+
+
+def run_gets(
+    url: str, *, duration: float, connections: int = 8, headers: dict[str, str] | None = None
+) -> Result:
+    """GET ``url`` from ``connections`` threads for ``duration`` seconds."""
+    parts = urllib.parse.urlsplit(url)
+    results = [Result() for _ in range(connections)]
+    started = time.perf_counter()
+    deadline = started + duration
+
+    def loop(index: int) -> None:
+        result = results[index]
+        while time.perf_counter() < deadline:
+            before = time.perf_counter()
+            browser = Browser(parts.hostname or "127.0.0.1", parts.port or 80)
+            status, _, _ = browser.request("GET", parts.path or "/", headers=headers)
+            result.latencies.append(time.perf_counter() - before)
+            result.requests += 1
+            if status not in (200, 304):
+                result.errors += 1
+
+    return _run_threads(loop, results, started)
 
 
 # -- the Python client -------------------------------------------------------------------
@@ -212,8 +240,17 @@ def app_submission(browser: Browser, n: int, result: Result) -> None:
     alone is the "post" latency). The first page carries no CSRF token (its post is
     checked by the browser's Origin, as a same-origin browser sends it); every later one
     does."""
+    _journey(browser, n, result, first="/request-appointment", prefix="/request-appointment")
+
+
+def bare_journey(browser: Browser, n: int, result: Result) -> None:
+    """The same journey, the same answers, through the bare twin (bench/bare_journey.py)."""
+    _journey(browser, n, result, first="/journey/who", prefix="/journey")
+
+
+def _journey(browser: Browser, n: int, result: Result, *, first: str, prefix: str) -> None:
     start = time.perf_counter()
-    status, headers, body = _follow(browser, browser.request("GET", "/request-appointment"))
+    status, headers, body = _follow(browser, browser.request("GET", first))
     data = answers(n)
     for step in STEPS:
         html = body.decode()
@@ -226,7 +263,7 @@ def app_submission(browser: Browser, n: int, result: Result) -> None:
         if csrf:
             posted["csrf_token"] = csrf.group(1)
         sent = browser.request(
-            "POST", f"/request-appointment/{step.value}", encode(posted), headers=_SAME_ORIGIN
+            "POST", f"{prefix}/{step.value}", encode(posted), headers=_SAME_ORIGIN
         )
         status, headers, body = _follow(browser, sent)
     html = body.decode()
@@ -237,7 +274,7 @@ def app_submission(browser: Browser, n: int, result: Result) -> None:
         return
     post_start = time.perf_counter()
     send = encode({"csrf_token": csrf.group(1), "form_token": token.group(1)})
-    status, headers, _ = browser.request("POST", "/request-appointment/check", send)
+    status, headers, _ = browser.request("POST", f"{prefix}/check", send)
     done = time.perf_counter()
     ok = status == 303 and "/received/" in headers.get("location", "")
     key = f"post {status}"
@@ -268,6 +305,7 @@ def bare_insert(browser: Browser, n: int, result: Result) -> None:
 
 ACTIONS: dict[str, Callable[[Browser, int, Result], None]] = {
     "app_submission": app_submission,
+    "bare_journey": bare_journey,
     "bare_insert": bare_insert,
 }
 

@@ -5,7 +5,9 @@
 
 Settings (environment): BENCH_DATABASE_URL (default intake_bench on the local PostgreSQL;
 the database is wiped), BENCH_ROUNDS, BENCH_SECONDS (per target per round), BENCH_SEED_COUNT,
-BENCH_MIXED (requests per memory step), BENCH_CONNECTIONS (wrk), BENCH_OUT.
+BENCH_MIXED (requests per memory step), BENCH_CONNECTIONS (wrk), BENCH_OUT, BENCH_PHASES
+(some of public,staff,memory,modules,sqlite), BENCH_TARGETS (some of a round's targets, e.g.
+"info,submission,twin" for the journey against its twin alone).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,11 +26,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from . import database, load, report, seed, staff
+from . import database, load, modules, report, seed, staff
 from .servers import ROOT, Server, pss_mb, rss_mb
 
 LOG_DIR = ROOT / "instance" / "bench"
-PHASES = ("public", "staff", "memory", "sqlite")
+PHASES = ("public", "staff", "memory", "modules", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Settings:
     database_url: str
     out: Path
     phases: frozenset[str]
+    # Only these targets of a public round (empty: all), e.g. "info,submission,twin".
+    targets: frozenset[str]
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -60,6 +65,7 @@ class Settings:
                 env("BENCH_OUT", str(LOG_DIR / "quick.md" if quick else "docs/performance.md"))
             ),
             phases=frozenset(env("BENCH_PHASES", ",".join(PHASES)).split(",")),
+            targets=frozenset(t for t in env("BENCH_TARGETS", "").split(",") if t),
         )
 
 
@@ -144,6 +150,11 @@ def public_round(
             bare,
             lambda: load.run_client("bare_insert", bare.port, duration=seconds, start_n=n_base),
         ),
+        (
+            "twin",
+            bare,
+            lambda: load.run_client("bare_journey", bare.port, duration=seconds, start_n=n_base),
+        ),
     ]
     if conditional:
         steps.insert(
@@ -154,6 +165,8 @@ def public_round(
                 lambda: load.run_wrk(url(app.port, "/"), headers=conditional, **wrk),
             ),
         )
+    if settings.targets:
+        steps = [step for step in steps if step[0] in settings.targets]
     shift = (n_base // 1_000_000) % len(steps)
     steps = steps[shift:] + steps[:shift]
     out: dict[str, dict] = {}
@@ -185,6 +198,7 @@ def warm_up(app: Server, bare: Server) -> None:
         load.run_wrk(f"http://127.0.0.1:{port}{path}", duration=1, connections=4)
     load.run_client("app_submission", app.port, duration=1, start_n=9_000_000)
     load.run_client("bare_insert", bare.port, duration=1, start_n=9_000_000)
+    load.run_client("bare_journey", bare.port, duration=1, start_n=9_000_000)
 
 
 def machine() -> dict[str, str]:
@@ -231,6 +245,9 @@ def versions(database_url: str) -> dict[str, str]:
             out[dist] = "absent"
     out["PostgreSQL"] = database.server_version(database_url)
     out["SQLite"] = sqlite3.sqlite_version
+    if shutil.which("wrk") is None:
+        out["wrk"] = "absent (pages loaded by the Python client)"
+        return out
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
     out["wrk"] = (wrk.stdout or wrk.stderr).split()[1] if (wrk.stdout or wrk.stderr) else "?"
     return out
@@ -266,19 +283,26 @@ def gunicorn_config() -> str:
 
 
 def sqlite_phase(settings: Settings, n_base: int) -> dict:
-    """Once on the SQLite default: the app and the bare insert each on their own file."""
-    path = LOG_DIR / "bench.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    """On the SQLite default (as many rounds as on PostgreSQL): the app and the bare app
+    each on their own file."""
+    path, bare_path = LOG_DIR / "bench.sqlite3", LOG_DIR / "bare.sqlite3"
+    for db in (path, bare_path):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        database.migrate(f"sqlite:///{db}")
     url = f"sqlite:///{path}"
-    database.migrate(url)
     env = production_env(url)
     app = Server("app-sqlite", "wsgi:app", env, LOG_DIR).start("/")
-    bare = Server("bare-sqlite", "bench.bare_app:create_app()", env, LOG_DIR).start("/constant")
+    bare_env = env | {"DATABASE_URL": f"sqlite:///{bare_path}"}
+    bare = Server("bare-sqlite", "bench.bare_app:create_app()", bare_env, LOG_DIR)
+    bare.start("/constant")
     try:
         warm_up(app, bare)
-        log("SQLite round")
-        return {"rounds": [public_round(settings, app, bare, {}, n_base)]}
+        rounds = []
+        for number in range(settings.rounds):
+            log(f"SQLite round {number + 1} of {settings.rounds}")
+            rounds.append(public_round(settings, app, bare, {}, n_base + number * 1_000_000))
+        return {"rounds": rounds}
     finally:
         app.stop()
         bare.stop()
@@ -390,6 +414,12 @@ def main() -> int:
             results["memory"] = memory_phase(settings, staff_cookie, staff_paths)
         except Exception as error:
             log(f"memory phase failed: {error!r}")
+    if "modules" in settings.phases:
+        log("memory, package by package")
+        try:
+            results["modules"] = modules.measure()
+        except Exception as error:
+            log(f"package measurement failed: {error!r}")
 
     if "sqlite" in settings.phases:
         results["sqlite"] = sqlite_phase(settings, 50_000_000)

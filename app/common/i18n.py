@@ -6,7 +6,8 @@ for one built at import time (form labels, messages), which must wait for the re
 know its language. Templates write ``{{ _("...") }}`` or ``{% trans %}``. Placeholders are
 named: ``_("Step %(number)s of %(total)s", number=2, total=5)``.
 
-Both are Flask-Babel's (``gettext`` and ``lazy_gettext``), reading the catalogs under
+Both read Flask-Babel's catalogs (translated once per process and language:
+``app.vocabulary.translated_once``, issue 28), under
 ``translations/`` (docs/translations.md). The language of a request comes from its address
 (``/es/...``: app/serving/language.py), never from the browser; outside a request (the
 command line, the e-mail worker) they give the English text.
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext, ngettext
+from babel.support import LazyProxy
+from flask_babel import lazy_gettext, ngettext
+
+from app.vocabulary import translated_once
 
 # The languages of the public pages, the first being the source text and the default.
 LANGUAGES = ("en", "es")
@@ -26,11 +30,14 @@ LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 
 def _(text: str, **variables: Any) -> str:
-    return gettext(text, **variables)
+    translated = translated_once(text)
+    return translated % variables if variables else translated
 
 
 def _l(text: str, **variables: Any) -> Any:
-    return lazy_gettext(text, **variables)
+    if variables:
+        return lazy_gettext(text, **variables)
+    return LazyProxy(translated_once, text, enable_cache=False)
 
 
 def _n(singular: str, plural: str, number: int, **variables: Any) -> str:

@@ -12,6 +12,7 @@ screen reader next to the field they belong to.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,10 +20,14 @@ from datetime import date
 from typing import Any
 
 import phonenumbers
+from babel import support
 from email_validator import EmailNotValidError, validate_email
-from flask import has_request_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
+from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField
+from wtforms.i18n import messages_path
+from wtforms.meta import DefaultMeta
 from wtforms.validators import StopValidation, ValidationError
 
 from app.common.i18n import _l
@@ -54,6 +59,14 @@ _SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NOT_GIVEN = object()
 
 
+@functools.cache
+def wtforms_catalog(locale: str) -> support.Translations:
+    """WTForms' own messages ("Not a valid choice") in one language, read from disk once
+    per process: Flask-WTF reads and parses the catalog again on every request whose form
+    is checked (issue 28). Keyed by the page's locale, of which there are two."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
 class TrimmedForm(FlaskForm):
     """A form whose text inputs are trimmed before validation (passwords excepted)."""
 
@@ -67,6 +80,14 @@ class TrimmedForm(FlaskForm):
         super().__init__(formdata=formdata, **kwargs)
 
     class Meta:
+        def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return DefaultMeta.get_translations(self, form)
+            # The language Flask-Babel already settled for this request, read where it keeps
+            # it: through get_locale() a quarter of building a page's form (issue 28).
+            babel = getattr(g, "_flask_babel", None) if has_app_context() else None
+            return wtforms_catalog(str(getattr(babel, "babel_locale", None) or get_locale()))
+
         def bind_field(self, form, unbound_field, options):
             filters = list(unbound_field.kwargs.get("filters", []))
             if not issubclass(unbound_field.field_class, PasswordField):

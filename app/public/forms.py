@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 
@@ -16,6 +17,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -95,6 +97,7 @@ class RequiredWhen:
 
     def __init__(self, other: str, values: tuple[str, ...], message: str):
         self.other = other
+        self.reads = (other,)
         self.values = values
         self.message = message
         self.field_flags = {}
@@ -114,6 +117,7 @@ class OptionalWhen:
 
     def __init__(self, other: str, values: tuple[str, ...]):
         self.other = other
+        self.reads = (other,)
         self.values = values
         self.field_flags = {}
 
@@ -131,6 +135,7 @@ class AskedWhen:
         self, other: str, *, required: tuple[str, ...], optional: tuple[str, ...], message: str
     ):
         self.other = other
+        self.reads = (other,)
         self.required = required
         self.optional = optional
         self.message = message
@@ -161,6 +166,9 @@ class EmailWhenChosen:
     e-mail is the chosen way (Email or Either); otherwise it may be left empty. A patient
     with no e-mail, whose caregiver is contacted first, or who is reached by phone, is
     never made to type someone else's."""
+
+    # The answers this rule reads (contacted_first reads submitter and call_first).
+    reads = ("submitter", "contact_method", "call_first")
 
     def __init__(self, person: CallFirst, message: str):
         self.person = person
@@ -501,6 +509,8 @@ class AppointmentRequestForm(TrimmedForm):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
+        if "dob_month" not in self._fields:
+            return valid  # a page without the date of birth (form_asking)
         dob_error = self._check_date_of_birth()
         if dob_error:
             # The three boxes share one message, shown on the group and linked to the
@@ -548,3 +558,29 @@ def _date_message(problem: DateProblem, boxes: tuple[str, str, str]) -> object:
     if problem is DateProblem.SHORT_YEAR:
         return _l("Enter the year of birth with 4 digits, like 1965")
     return _l("Date of birth must be a real date, like 3 27 1965")
+
+
+# The questions of the whole form, by name.
+_QUESTIONS = tuple(
+    name for name, value in vars(AppointmentRequestForm).items() if isinstance(value, UnboundField)
+)
+
+
+def _reads(name: str) -> set[str]:
+    """The other questions whose answers this question's rules read."""
+    validators = getattr(AppointmentRequestForm, name).kwargs.get("validators") or ()
+    return {other for rule in validators for other in getattr(rule, "reads", ())}
+
+
+@functools.cache
+def form_asking(names: frozenset[str]) -> type[AppointmentRequestForm]:
+    """The form with only these questions and those their rules read (a caregiver's phone
+    reads who is filling in the form): one page is built and checked without the other
+    thirty-odd questions, with the very same rules. One class per page, made once per
+    process."""
+    needed = set(names)
+    for name in names:
+        needed |= _reads(name)
+    # WTForms leaves out a field that a subclass sets to None.
+    left_out = {name: None for name in _QUESTIONS if name not in needed}
+    return type("AppointmentRequestPage", (AppointmentRequestForm,), left_out)

@@ -4,10 +4,12 @@ sending stores. The views (``views.py``) only turn HTTP into these calls and the
 answers back into pages and redirects.
 
 One form class (``AppointmentRequestForm``) holds every question and rule. A page is
-checked by filling that form with the draft's answers and what the page just sent, and
-keeping only the problems of the page's own questions (``app/requests/fields.py`` says
-which page asks what): a rule that reads an answer from an earlier page ("required for a
-caregiver") works unchanged, and there is no second list of fields to keep in step.
+checked with the part of that form that asks the page's own questions and the earlier
+answers their rules read (``form_asking``; ``app/requests/fields.py`` says which page
+asks what), filled with the draft's answers: a rule that reads an answer from an earlier
+page ("required for a caregiver") works unchanged, there is no second list of fields to
+keep in step, and a page costs what its own questions cost (issue 28). Check your answers
+and sending check the whole form, once.
 
 What a page leads to is a value, never a URL: ``GoTo`` (a step, the start, Check your
 answers), ``AlreadySent``, ``Confirmed``, or the page to show (``StepToShow``,
@@ -27,13 +29,13 @@ from werkzeug.datastructures import MultiDict
 
 from app.common.i18n import _l
 from app.mail import outbox
-from app.models import RequestDraft
-from app.public.forms import AppointmentRequestForm
+from app.public.forms import AppointmentRequestForm, form_asking
 from app.public.submission import to_new_request
 from app.public.wording import for_person, speak_to_patient
 from app.requests import appointment_requests, drafts, journey_funnel
 from app.requests.appointment_requests import NewRequest, Submitted
 from app.requests.business_clock import BusinessClock
+from app.requests.drafts import Draft
 from app.requests.fields import (
     BY_NAME,
     FIELDS,
@@ -109,15 +111,45 @@ def speak_to(answers: dict) -> None:
     speak_to_patient(answers.get("submitter") == Submitter.PATIENT)
 
 
-def form_for(answers: dict, **extra) -> AppointmentRequestForm:
-    """The whole form, filled in with the answers (no CSRF field: every POST is checked by
-    CSRFProtect before its view, and the pages carry the token themselves)."""
+def form_for(answers: dict, step: Step | None = None) -> AppointmentRequestForm:
+    """The whole form, or the part that ``step`` asks, filled in with the answers (no CSRF
+    field: every POST is checked by CSRFProtect before its view, and the pages carry the
+    token themselves)."""
     data = MultiDict()
-    for name, value in {**answers, **extra}.items():
+    for name, value in answers.items():
         for item in value if isinstance(value, list) else [value]:
             if item != "":
                 data.add(name, item)
-    return AppointmentRequestForm(formdata=data, meta={"csrf": False})
+    form_class = AppointmentRequestForm if step is None else _page_form(step)
+    return form_class(formdata=data, meta={"csrf": False})
+
+
+def _page_form(step: Step) -> type[AppointmentRequestForm]:
+    return form_asking(frozenset(step_form_fields(step)))
+
+
+def check_step(step: Step, answers: dict) -> tuple[AppointmentRequestForm, bool]:
+    """One page checked on the answers: its form, with only its own questions' problems,
+    and whether it has none."""
+    speak_to(answers)
+    form = form_for(answers, step)
+    form.validate()
+    keep_only_errors_of(form, step)
+    return form, not any(field.errors for field in form)
+
+
+class Validity:
+    """Which pages are free of problems, each checked when first asked about: a page that
+    leads on checks itself and at most the pages its answers can change."""
+
+    def __init__(self, answers: dict):
+        self.answers = answers
+        self._known: dict[Step, bool] = {}
+
+    def __getitem__(self, step: Step) -> bool:
+        if step not in self._known:
+            self._known[step] = check_step(step, self.answers)[1]
+        return self._known[step]
 
 
 def check(answers: dict) -> tuple[AppointmentRequestForm, dict[Step, bool]]:
@@ -208,7 +240,7 @@ class AnswersToCheck:
 
 @dataclass(frozen=True)
 class ReadyToSend:
-    draft: RequestDraft
+    draft: Draft
     form: AppointmentRequestForm
     answers: dict
 
@@ -222,16 +254,10 @@ class Confirmed:
     changed: bool = False
 
 
-def _draft(session: Session, key: str | None, now: datetime) -> RequestDraft | None:
+def _draft(session: Session, key: str | None, now: datetime) -> Draft | None:
     """The browser's draft, unless it has none (a first visit: no database read at all)
     or it has expired."""
     return drafts.find(session, key, now=now) if key else None
-
-
-def _answers_checked(draft: RequestDraft) -> tuple[AppointmentRequestForm, dict]:
-    answers = dict(draft.answers or {})
-    form, _ = check(answers)
-    return form, answers
 
 
 def show_step(session: Session, *, key: str | None, step: Step, now: datetime):
@@ -241,7 +267,7 @@ def show_step(session: Session, *, key: str | None, step: Step, now: datetime):
     draft = _draft(session, key, now)
     if draft is None:
         return (
-            StepToShow(step, form_for({}), {}, blank=True)
+            StepToShow(step, form_for({}, step), {}, blank=True)
             if step is STEPS[0]
             else GoTo(Place.START)
         )
@@ -252,9 +278,13 @@ def show_step(session: Session, *, key: str | None, step: Step, now: datetime):
     if unchecked is not None and STEPS.index(unchecked) < STEPS.index(step):
         # A later page, before an earlier one is answered: the earlier one first.
         return GoTo(unchecked)
-    form, answers = _answers_checked(draft)
-    # A page's problems show once it has been sent; before that it is just asked.
-    keep_only_errors_of(form, step if step.value in checked else None)
+    answers = dict(draft.answers or {})
+    if step.value in checked:
+        # A page's problems show once it has been sent; before that it is just asked.
+        form, _ = check_step(step, answers)
+    else:
+        speak_to(answers)
+        form = form_for(answers, step)
     return StepToShow(step, form, answers)
 
 
@@ -278,19 +308,24 @@ def save_step(
         if step is not STEPS[0]:
             # The session ended (or the cookie was lost) before this page.
             return GoTo(Place.START)
-        draft = drafts.start(session, now=now, keep=keep)
-        journey_funnel.begin(session, draft=draft, origin=origin())
+        counted = journey_funnel.counted_under(origin())
+        draft = drafts.start(session, now=now, keep=keep, funnel=counted)
         begun = draft.key
     elif draft.sent_reference:
         return GoTo(step)
     drafts.save_step(draft, step=step.value, typed=typed, now=now, keep=keep)
-    _, valid = check(dict(draft.answers or {}))
+    valid = Validity(dict(draft.answers or {}))
     stage = journey_funnel.stage_after(step, valid=valid[step])
+    if stage is None and begun is not None:
+        # A draft is counted as begun even when its first page has a problem to fix.
+        stage = JourneyStage.BEGAN
+    go_to = _after(step, draft, valid, changing=changing)
+    # What the page changed (and what _after forgot), with the stage, in one UPDATE.
     journey_funnel.reach(session, draft=draft, stage=stage)
-    return Saved(_after(step, draft, valid, changing=changing), begun)
+    return Saved(go_to, begun)
 
 
-def _after(step: Step, draft: RequestDraft, valid: dict[Step, bool], *, changing: bool) -> GoTo:
+def _after(step: Step, draft: Draft, valid: Validity, *, changing: bool) -> GoTo:
     """Where a page sends the person once its answers are kept (``valid``: each page's
     answers checked, as they are now)."""
     if not valid[step]:
@@ -305,23 +340,25 @@ def _after(step: Step, draft: RequestDraft, valid: dict[Step, bool], *, changing
     following = next_step(step)
     if following is None:
         return GoTo(Place.CHECK)
-    if not valid[following]:
+    if following.value in (draft.checked_steps or []) and not valid[following]:
         # Answered before, but this page's answers now ask more of it (a caregiver's own
         # phone): shown without problems until it is sent again.
         drafts.forget_checked(draft, following.value)
     return GoTo(following)
 
 
-def _unfinished(draft: RequestDraft) -> GoTo | None:
-    """The page to finish before the answers can be checked or sent, if any."""
+def _finished(draft: Draft) -> GoTo | tuple[AppointmentRequestForm, dict]:
+    """The whole form checked on the draft's answers (and the answers), or the page to
+    finish before they can be checked or sent."""
     unchecked = first_unchecked(draft.checked_steps or [])
     if unchecked is not None:
         return GoTo(unchecked)
-    _, valid = check(dict(draft.answers or {}))
+    answers = dict(draft.answers or {})
+    form, valid = check(answers)
     for step in STEPS:
         if not valid[step]:
             return GoTo(step)
-    return None
+    return form, answers
 
 
 def show_answers(session: Session, *, key: str | None, now: datetime):
@@ -331,10 +368,10 @@ def show_answers(session: Session, *, key: str | None, now: datetime):
         return GoTo(Place.START)
     if draft.sent_reference:
         return AlreadySent(draft.sent_reference)
-    unfinished = _unfinished(draft)
-    if unfinished is not None:
-        return unfinished
-    form, answers = _answers_checked(draft)
+    finished = _finished(draft)
+    if isinstance(finished, GoTo):
+        return finished
+    form, answers = finished
     return AnswersToCheck(form, answers, draft.form_token)
 
 
@@ -353,10 +390,10 @@ def ready_to_send(session: Session, *, key: str | None, token: str, now: datetim
     if draft.form_token != token:
         # A page of an older draft: show this browser's current answers.
         return GoTo(Place.CHECK)
-    unfinished = _unfinished(draft)
-    if unfinished is not None:
-        return unfinished
-    form, answers = _answers_checked(draft)
+    finished = _finished(draft)
+    if isinstance(finished, GoTo):
+        return finished
+    form, answers = finished
     return ReadyToSend(draft, form, answers)
 
 
@@ -378,8 +415,8 @@ def send(
         now=now,
     )
     drafts.mark_sent(ready.draft, reference=submitted.reference, now=now, keep=keep)
-    if submitted.created:
-        journey_funnel.reach(session, draft=ready.draft, stage=JourneyStage.SENT)
+    stage = JourneyStage.SENT if submitted.created else None
+    journey_funnel.reach(session, draft=ready.draft, stage=stage)
     return Confirmed(submitted.reference, changed=submitted.changed)
 
 
@@ -416,7 +453,11 @@ def answer_rows(form: AppointmentRequestForm, answers: dict) -> list[AnswerRow]:
             continue
         form_field = form[field.form_field]
         label = _CHECK_LABELS.get(field.name, form_field.label.text)
-        rows.append(AnswerRow(field.step, _anchor(form_field), label, _shown(form, field)))
+        # Translated here, once: the template reads each label twice and escaping asks a
+        # lazy label for __html__, each time translating it again.
+        value = _shown(form, field)
+        value = value if isinstance(value, str) else str(value)
+        rows.append(AnswerRow(field.step, _anchor(form_field), str(label), value))
     return rows
 
 

@@ -229,7 +229,7 @@ def _first_page():
     """The first step, blank, for a browser with no draft. Without a draft key it carries
     no token and reads nothing the visitor sent: the page shared with every new visitor."""
     context = _step_context(STEPS[0], {}, changing=False)
-    form = journey.form_for({})
+    form = journey.form_for({}, STEPS[0])
     if context["begins_request"]:
         return serving.shared_page("public/step_who.html", form=form, **context)
     return render_template("public/step_who.html", form=form, **context)
@@ -243,8 +243,8 @@ def _step_page(step: Step, form: AppointmentRequestForm, answers: dict, **contex
 def _not_saved_step(step: Step, typed: dict, *, changing: bool):
     """A step whose answers could not be kept: the page again, as typed, saying so."""
     answers = dict(typed)
-    form, _ = journey.check(answers)
-    journey.keep_only_errors_of(form, None)
+    journey.speak_to(answers)
+    form = journey.form_for(answers, step)
     return _step_page(step, form, answers, changing=changing, not_saved=True), 503
 
 

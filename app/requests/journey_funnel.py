@@ -15,10 +15,12 @@ English and Spanish columns. The device class comes from the User-Agent alone
 (``device_class``). No cookie beyond the journey's own session, no address, no answer.
 
 **What it costs.** Nothing on a step that reaches nothing new (most posts after the
-first pass: mistakes fixed, Back, changes). On one that does, two statements in the step's
-own transaction: a conditional UPDATE of the draft's stage (the database decides which of
-two simultaneous posts of one page counts) and one ``INSERT ... ON CONFLICT DO UPDATE``
-that raises the day's counter. At most eight times per request sent. On PostgreSQL the
+first pass: mistakes fixed, Back, changes). On one that does, the draft's own UPDATE
+carries the stage under a condition on the stage it had (the database decides which of
+two simultaneous posts of one page counts; the one that lost writes its answers
+again without it), and one ``INSERT ... ON CONFLICT DO UPDATE`` raises the day's
+counter: one statement more than the step writes anyway, at most seven times per request
+sent (issue 28). On PostgreSQL the
 counter's row stays locked until the step commits, so steps reaching the same stage on the
 same day, device and language take turns for the length of a commit (about a millisecond:
 far above a center's traffic).
@@ -34,10 +36,11 @@ from functools import cache
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.common import metrics
-from app.models import JourneyFunnelDay, RequestDraft
+from app.models import JourneyFunnelDay
+from app.requests.drafts import TABLE as _DRAFTS
+from app.requests.drafts import Draft
 from app.requests.fields import STEPS, Step
 from app.vocabulary import DeviceClass, JourneyStage, PageLanguage
 
@@ -83,37 +86,50 @@ class Origin:
     language: PageLanguage | str
 
 
-def begin(session: Session, *, draft: RequestDraft, origin: Origin) -> None:
-    """A new draft: counted as ``began``, under the day, device and language of its start."""
-    draft.funnel_day = origin.day
-    draft.funnel_device = origin.device
-    draft.funnel_language = PageLanguage(origin.language)
-    reach(session, draft=draft, stage=JourneyStage.BEGAN)
+def counted_under(origin: Origin) -> dict:
+    """A new draft's columns for the funnel (``drafts.start``'s ``funnel``): counted under
+    the day, device and language it began with."""
+    return {
+        "funnel_day": origin.day,
+        "funnel_device": DeviceClass(origin.device),
+        "funnel_language": PageLanguage(origin.language),
+    }
 
 
-def reach(session: Session, *, draft: RequestDraft, stage: JourneyStage | None) -> None:
-    """Count the draft at ``stage``, and at any stage before it not counted yet; nothing
-    if it was counted there already (or began before counting did)."""
+def reach(session: Session, *, draft: Draft, stage: JourneyStage | None) -> None:
+    """Write what changed in the draft and count it at ``stage``, and at any stage before
+    it not counted yet, in one UPDATE; not counted if it was counted there already (or
+    began before counting did). Nothing changed and nothing to count: no statement."""
+    changes = draft.changes()
+    new = _new_stages(draft, stage)
+    connection = session.connection()
+    if new:
+        # Decided by the database: of two posts of one page at once (a double click),
+        # only the one that moves the stage on counts.
+        moved = connection.execute(
+            update(_DRAFTS)
+            .where(_DRAFTS.c.id == draft.id, _stage_is(draft.funnel_stage))
+            .values(changes | {"funnel_stage": stage})
+        ).rowcount
+        if moved:
+            draft.funnel_stage = stage
+            _count(session, draft, new)
+            return
+    if changes:
+        connection.execute(update(_DRAFTS).where(_DRAFTS.c.id == draft.id).values(changes))
+
+
+def _new_stages(draft: Draft, stage: JourneyStage | None) -> tuple[JourneyStage, ...]:
     if stage is None or draft.funnel_day is None:
-        return
+        return ()
     counted = STAGES.index(draft.funnel_stage) if draft.funnel_stage else -1
-    new = STAGES[counted + 1 : STAGES.index(stage) + 1]
-    if not new:
-        return
-    # Decided by the database: of two posts of one page at once (a double click), only
-    # the one that moves the stage on counts.
-    moved = session.execute(
-        update(RequestDraft)
-        .where(RequestDraft.id == draft.id, _stage_is(draft.funnel_stage))
-        .values(funnel_stage=stage)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not moved:
-        return
-    set_committed_value(draft, "funnel_stage", stage)
+    return STAGES[counted + 1 : STAGES.index(stage) + 1]
+
+
+def _count(session: Session, draft: Draft, new: tuple[JourneyStage, ...]) -> None:
     device = DeviceClass(draft.funnel_device)
     language = PageLanguage(draft.funnel_language)
-    session.execute(
+    session.connection().execute(
         _raise_counter(session.get_bind().dialect.name),
         [
             {"day": draft.funnel_day, "stage": s, "device": device, "language": language}
@@ -124,7 +140,7 @@ def reach(session: Session, *, draft: RequestDraft, stage: JourneyStage | None) 
 
 
 def _stage_is(stage: JourneyStage | None):
-    column = RequestDraft.funnel_stage
+    column = _DRAFTS.c.funnel_stage
     return column.is_(None) if stage is None else column == stage
 
 
