@@ -14,7 +14,7 @@ from app import admin, auth, db, error_pages, intake, ops, serving, templating
 from app.accounts import cli as staff_cli
 from app.common.addresses import parse_networks
 from app.common.extensions import csrf
-from app.common.validation import normalize_phone
+from app.common.validation import MAX_ROW_ID, normalize_phone
 from app.fhir import cli as fhir_cli
 from app.mail import cli as mail_cli
 from app.ops import hostile
@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class RowId(IntegerConverter):
-    """``<id:document_id>``: a row's id in a path, 1 to 2**63 - 1. A longer number is a 404
-    here, not an overflow in the database driver (SQLite's integers are 64-bit)."""
+    """``<id:staff_id>``: a row's id in a path, 1 to MAX_ROW_ID. A larger number is a 404
+    here, never a query the database refuses (PostgreSQL's integer range, the SQLite
+    driver's 64 bits) with a 500."""
 
     def __init__(self, url_map, *args, **kwargs) -> None:
-        super().__init__(url_map, min=1, max=2**63 - 1)
+        super().__init__(url_map, min=1, max=MAX_ROW_ID)
 
 
 def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:

@@ -22,9 +22,6 @@ from app.models import StaffRole, StaffUser
 from app.transactions import commits, read_only
 
 STORM_DAYS = 7
-# Account ids in paths stop at the largest id the database stores (app.common.validation's
-# MAX_ROW_ID, written out in the routes): a larger number is a 404, never a query the
-# database refuses with a 500.
 
 
 def _account(staff_id: int) -> StaffUser:
@@ -108,7 +105,7 @@ def _show_link(invitation: account_admin.Invitation, *, sets_password: bool = Tr
     )
 
 
-@bp.get("/accounts/<int(max=2147483647):staff_id>")
+@bp.get("/accounts/<id:staff_id>")
 @admin_required
 @read_only
 def account(staff_id: int):
@@ -145,7 +142,7 @@ def _apply(staff_id: int, change, done: str):
     return _back(staff_id)
 
 
-@bp.post("/accounts/<int(max=2147483647):staff_id>/role")
+@bp.post("/accounts/<id:staff_id>/role")
 @admin_required
 @recent_proof_required
 @commits
@@ -163,7 +160,7 @@ def change_role(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int(max=2147483647):staff_id>/deactivate")
+@bp.post("/accounts/<id:staff_id>/deactivate")
 @admin_required
 @recent_proof_required
 @commits
@@ -177,7 +174,7 @@ def deactivate(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int(max=2147483647):staff_id>/reactivate")
+@bp.post("/accounts/<id:staff_id>/reactivate")
 @admin_required
 @recent_proof_required
 @commits
@@ -191,7 +188,7 @@ def reactivate(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int(max=2147483647):staff_id>/reset-second-factor")
+@bp.post("/accounts/<id:staff_id>/reset-second-factor")
 @admin_required
 @recent_proof_required
 @commits
@@ -214,7 +211,7 @@ def reset_second_factor(staff_id: int):
     return _show_link(invitation, sets_password=False)
 
 
-@bp.post("/accounts/<int(max=2147483647):staff_id>/end-sessions")
+@bp.post("/accounts/<id:staff_id>/end-sessions")
 @admin_required
 @recent_proof_required
 @commits
@@ -226,7 +223,7 @@ def end_sessions(staff_id: int):
     )
 
 
-@bp.post("/accounts/<int(max=2147483647):staff_id>/link")
+@bp.post("/accounts/<id:staff_id>/link")
 @admin_required
 @recent_proof_required
 @commits

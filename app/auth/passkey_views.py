@@ -136,7 +136,7 @@ def passkey_register():
     return jsonify(redirect=url_for(".passkey_list"))
 
 
-@bp.post("/account/passkeys/<int(max=2147483647):passkey_id>/remove")
+@bp.post("/account/passkeys/<id:passkey_id>/remove")
 @login_required
 @recent_proof_required
 @commits

@@ -11,6 +11,7 @@ the rule.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 
@@ -56,8 +57,8 @@ class GuardLog(logging.Handler):
 def _path_values(app: Flask, rule, *, reference: str, other_id: int, ids: dict) -> dict:
     values = {}
     for name in rule.arguments:
-        converter = type(rule._converters[name]).__name__
-        if converter == "IntegerConverter":
+        # A row id (<id:...>, app/factory.py) or a plain integer: from the rule's text.
+        if re.search(rf"<(?:id|int):{name}>", rule.rule):
             values[name] = ids.get(name, other_id)
         else:
             values[name] = reference
