@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel.support import LazyProxy
 from flask_babel import lazy_gettext, ngettext
+from flask_babel.speaklater import LazyString
 
 from app.vocabulary import translated_once
 
@@ -37,7 +37,9 @@ def _(text: str, **variables: Any) -> str:
 def _l(text: str, **variables: Any) -> Any:
     if variables:
         return lazy_gettext(text, **variables)
-    return LazyProxy(translated_once, text, enable_cache=False)
+    # Flask-Babel's own lazy string (the same in templates, JSON and comparisons), around
+    # the translation read once per process and language.
+    return LazyString(translated_once, text)
 
 
 def _n(singular: str, plural: str, number: int, **variables: Any) -> str:

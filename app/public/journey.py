@@ -453,11 +453,7 @@ def answer_rows(form: AppointmentRequestForm, answers: dict) -> list[AnswerRow]:
             continue
         form_field = form[field.form_field]
         label = _CHECK_LABELS.get(field.name, form_field.label.text)
-        # Translated here, once: the template reads each label twice and escaping asks a
-        # lazy label for __html__, each time translating it again.
-        value = _shown(form, field)
-        value = value if isinstance(value, str) else str(value)
-        rows.append(AnswerRow(field.step, _anchor(form_field), str(label), value))
+        rows.append(AnswerRow(field.step, _anchor(form_field), label, _shown(form, field)))
     return rows
 
 

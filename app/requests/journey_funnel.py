@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.common import metrics
@@ -106,17 +106,35 @@ def reach(session: Session, *, draft: Draft, stage: JourneyStage | None) -> None
     if new:
         # Decided by the database: of two posts of one page at once (a double click),
         # only the one that moves the stage on counts.
+        values = changes | {"funnel_stage": stage}
+        guard = "none" if draft.funnel_stage is None else "was"
         moved = connection.execute(
-            update(_DRAFTS)
-            .where(_DRAFTS.c.id == draft.id, _stage_is(draft.funnel_stage))
-            .values(changes | {"funnel_stage": stage})
+            _update(tuple(sorted(values)), guard), _params(draft, values)
         ).rowcount
         if moved:
             draft.funnel_stage = stage
             _count(session, draft, new)
             return
     if changes:
-        connection.execute(update(_DRAFTS).where(_DRAFTS.c.id == draft.id).values(changes))
+        connection.execute(_update(tuple(sorted(changes)), None), _params(draft, changes))
+
+
+@cache
+def _update(columns: tuple[str, ...], guard: str | None):
+    """The draft's UPDATE of these columns, built once per set of columns (a step changes
+    the same few): with ``guard``, only if its stage is still none, or still the one it
+    was read with."""
+    where = [_DRAFTS.c.id == bindparam("draft_id")]
+    if guard == "none":
+        where.append(_DRAFTS.c.funnel_stage.is_(None))
+    elif guard == "was":
+        where.append(_DRAFTS.c.funnel_stage == bindparam("stage_was"))
+    return update(_DRAFTS).where(*where).values({c: bindparam(f"new_{c}") for c in columns})
+
+
+def _params(draft: Draft, values: dict) -> dict:
+    params = {f"new_{name}": value for name, value in values.items()}
+    return params | {"draft_id": draft.id, "stage_was": draft.funnel_stage}
 
 
 def _new_stages(draft: Draft, stage: JourneyStage | None) -> tuple[JourneyStage, ...]:
@@ -137,11 +155,6 @@ def _count(session: Session, draft: Draft, new: tuple[JourneyStage, ...]) -> Non
         ],
     )
     metrics.count_journey_stages(session, stages=list(new), device=device, language=language)
-
-
-def _stage_is(stage: JourneyStage | None):
-    column = _DRAFTS.c.funnel_stage
-    return column.is_(None) if stage is None else column == stage
 
 
 @cache
