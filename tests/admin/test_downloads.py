@@ -11,7 +11,6 @@ the rule.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from datetime import UTC, datetime
 
@@ -57,8 +56,8 @@ class GuardLog(logging.Handler):
 def _path_values(app: Flask, rule, *, reference: str, other_id: int, ids: dict) -> dict:
     values = {}
     for name in rule.arguments:
-        # A row id (<id:...>, app/factory.py) or a plain integer: from the rule's text.
-        if re.search(rf"<(?:id|int):{name}>", rule.rule):
+        # A row id (<id:...>, app/factory.py): from the rule's text.
+        if f"<id:{name}>" in rule.rule:
             values[name] = ids.get(name, other_id)
         else:
             values[name] = reference

@@ -65,11 +65,10 @@ def staff_routes(app) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/staff"):
             continue
+        # A row id (<id:...>, app/factory.py) is 1; anything else, a reference.
         values = {
-            arg: 1 if rule._converters[arg].__class__.__name__ == "IntegerConverter"
-            else "AAAABBBBCCCC"
-            for arg in rule.arguments
-        }  # fmt: skip
+            arg: 1 if f"<id:{arg}>" in rule.rule else "AAAABBBBCCCC" for arg in rule.arguments
+        }
         with app.test_request_context():
             from flask import url_for
 
