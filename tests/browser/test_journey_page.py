@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -13,11 +12,10 @@ from sqlalchemy.orm import Session
 from app.models import JourneyFunnelDay
 from app.vocabulary import JourneyStage
 from tests.browser.staff_support import StaffAccount, create_staff, sign_in
-from tests.browser.support import assert_accessible, horizontal_overflow
+from tests.browser.support import assert_accessible, docs_screenshot, horizontal_overflow
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WEEK = ("2026-11-16", "2026-11-22")
 
 
@@ -77,7 +75,7 @@ def test_the_journey_page_shows_where_people_stop(new_page, live_server, a_week_
     assert stopped.get_by_role("row").count() == 1 + 7
     assert horizontal_overflow(page) <= 0
     assert_accessible(page, f"journey page, {width} px")
-    page.screenshot(path=str(SHOTS / f"staff-journey-{width}.png"), full_page=True)
+    docs_screenshot(page, f"staff-journey-{width}")
     # Back, then reload: the same figures, nothing asked again.
     page.go_back()
     page.reload()
