@@ -25,14 +25,12 @@ _LABELS: dict[tuple[str | None, ...], str] = {}
 def translated_once(text: str) -> str:
     """``text`` in the language of the request (English outside one), translated once per
     process and language: catalogs do not change while a process runs."""
-    g, has_app_context, gettext = _FLASK or _import_flask()
+    gettext = (_FLASK or _import_flask())[2]
     # A page reads dozens of labels (every state in the list, every radio) and sentences
     # (the templates' and the forms' own): each read through Flask-Babel finds the
     # request's context four times over (a quarter of a journey page's CPU, issue 28).
-    # Its language is read once, from where Flask-Babel keeps it (and where force_locale
-    # puts another); the text is translated once per process and language.
-    babel = getattr(g, "_flask_babel", None) if has_app_context() else None
-    language = getattr(babel, "babel_locale", None)
+    # The text is translated once per process and language.
+    language = settled_locale()
     if language is None:
         return gettext(text)
     key = (language.language, language.territory, language.script, text)
@@ -41,6 +39,20 @@ def translated_once(text: str) -> str:
     except KeyError:
         _LABELS[key] = translated = gettext(text)
         return translated
+
+
+def settled_locale() -> Any:
+    """The language Flask-Babel has settled for this request (a babel ``Locale``), or None
+    when it has not yet (then ask ``flask_babel.get_locale()``, which settles it).
+
+    The one place that reads Flask-Babel's own per-request state (``g._flask_babel``, where
+    ``force_locale`` also puts another language): ``get_locale()`` costs four context
+    lookups per call, and pages call it hundreds of times. Flask-Babel is pinned
+    (constraints.txt), and tests/public/test_journey_cost.py fails if a release keeps
+    the language elsewhere (this would then quietly fall back to the slow path)."""
+    g, has_app_context, _ = _FLASK or _import_flask()
+    babel = getattr(g, "_flask_babel", None) if has_app_context() else None
+    return getattr(babel, "babel_locale", None)
 
 
 _FLASK: tuple | None = None

@@ -22,7 +22,7 @@ from typing import Any
 import phonenumbers
 from babel import support
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, g, has_app_context, has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField
@@ -31,6 +31,7 @@ from wtforms.meta import DefaultMeta
 from wtforms.validators import StopValidation, ValidationError
 
 from app.common.i18n import _l
+from app.vocabulary import settled_locale
 
 _NAME_PUNCTUATION = frozenset(" -'.\u2019")  # space, hyphen, apostrophes, period
 _MULTILINE_WHITESPACE = frozenset("\n\r\t")
@@ -83,10 +84,9 @@ class TrimmedForm(FlaskForm):
         def get_translations(self, form):
             if not current_app.config.get("WTF_I18N_ENABLED", True):
                 return DefaultMeta.get_translations(self, form)
-            # The language Flask-Babel already settled for this request, read where it keeps
-            # it: through get_locale() a quarter of building a page's form (issue 28).
-            babel = getattr(g, "_flask_babel", None) if has_app_context() else None
-            return wtforms_catalog(str(getattr(babel, "babel_locale", None) or get_locale()))
+            # The language Flask-Babel already settled for this request: through
+            # get_locale() a quarter of building a page's form (issue 28).
+            return wtforms_catalog(str(settled_locale() or get_locale()))
 
         def bind_field(self, form, unbound_field, options):
             filters = list(unbound_field.kwargs.get("filters", []))

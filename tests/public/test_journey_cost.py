@@ -4,12 +4,15 @@ process, and a page sent again unchanged writes nothing."""
 
 from __future__ import annotations
 
+from flask_babel import force_locale, get_locale, gettext
 from sqlalchemy import event
 
 from app.common.validation import wtforms_catalog
 from app.db import get_engine
 from app.public.forms import form_asking
 from app.requests.fields import STEPS, Step, step_form_fields
+from app.serving.language import LANGUAGE_KEY
+from app.vocabulary import settled_locale, translated_once
 from tests.support.forms import page_csrf, post_step, start, step_url, valid_answers
 from tests.support.html import error_summary
 
@@ -100,3 +103,18 @@ def test_wtforms_messages_come_in_the_page_language_from_a_catalog_read_once(cli
     # Read from disk once per language (the English first page, then Spanish), whatever
     # the number of pages that showed a message.
     assert wtforms_catalog.cache_info().misses == 2
+
+
+def test_the_settled_language_is_read_where_flask_babel_keeps_it(app):
+    """app.vocabulary.settled_locale reads Flask-Babel's own per-request state (pinned in
+    constraints.txt): a release that keeps it elsewhere fails here, instead of quietly
+    sending every label back through the slow path."""
+    # A Spanish page, as the language layer (app/serving/language.py) marks it.
+    with app.test_request_context("/", environ_overrides={LANGUAGE_KEY: "es"}):
+        assert settled_locale() is None  # nothing has asked yet
+        assert str(get_locale()) == "es"
+        assert str(settled_locale()) == "es"
+        with force_locale("en"):
+            assert str(settled_locale()) == "en"
+            assert translated_once("Closed") == "Closed"
+        assert translated_once("Closed") == gettext("Closed") != "Closed"
