@@ -247,12 +247,18 @@ def refuse_without_second_factor(
     _refused(session, identity, staff, "no second factor asserted (amr/acr)", client_ip)
 
 
+def password_opens(staff: StaffUser, *, provider_on: bool) -> bool:
+    """Whether the account's local password signs it in (or proves it is them again).
+    Without the hospital's provider (OIDC_ISSUER), always; with it, only for accounts
+    kept for local sign-in: made on the server's command line, break-glass ones, and the
+    first admin at migration."""
+    return not provider_on or staff.local_sign_in
+
+
 def local_accounts(session: Session) -> list[StaffUser]:
-    """The active accounts that can still sign in with a local password."""
-    return list(
-        session.scalars(
-            select(StaffUser)
-            .where(StaffUser.local_sign_in.is_(True), StaffUser.active.is_(True))
-            .order_by(StaffUser.email)
-        )
+    """The active accounts that can still sign in with a local password while the
+    provider is on: the way in when it is down."""
+    active = session.scalars(
+        select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.email)
     )
+    return [staff for staff in active if password_opens(staff, provider_on=True)]

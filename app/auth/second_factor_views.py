@@ -14,7 +14,14 @@ from flask import (
     url_for,
 )
 
-from app.accounts import account_admin, passkeys, second_factor, sign_ins, staff_accounts
+from app.accounts import (
+    account_admin,
+    passkeys,
+    provider_accounts,
+    second_factor,
+    sign_ins,
+    staff_accounts,
+)
 from app.accounts.staff_accounts import AccountError
 from app.audit import trail
 from app.auth import provider, sign_in_steps
@@ -256,7 +263,7 @@ def _signed_out_for_wrong_codes(until):
 @commits
 def confirm_identity():
     next_url = safe_next(request.args.get("next"))
-    if provider.enabled() and not g.staff.local_sign_in:
+    if not provider_accounts.password_opens(g.staff, provider_on=provider.enabled()):
         # The password here is not theirs any more: the provider checks them again.
         return render_template(
             "auth/confirm_provider.html",

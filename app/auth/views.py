@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request, session, url_for
 
 from app import serving
-from app.accounts import sign_ins, staff_accounts
+from app.accounts import provider_accounts, sign_ins, staff_accounts
 from app.audit import trail
 from app.auth import provider, sign_in_steps
 from app.auth.access import (
@@ -35,14 +35,22 @@ bp.record_once(provider.init_provider)
 refuse_undeclared_downloads(bp)
 
 SIGN_IN_FAILED = "The email address or password is not right"
+# With the hospital's provider on, a right password for an account that signs in there
+# gets this same answer as a wrong one: otherwise an old password could be tested here.
+SIGN_IN_FAILED_WITH_PROVIDER = (
+    "The email address or password is not right, or the account signs in with the button "
+    '"{label}". The password form is only for emergency accounts'
+)
 NOT_SET_UP = (
     "Your account has no authenticator app yet. Set one up with the one-time link an "
     "intake administrator gave you, or ask them for a new link"
 )
-PROVIDER_ONLY = (
-    'This account signs in with the button "{label}". The password form is only for '
-    "emergency accounts"
-)
+
+
+def _sign_in_failed() -> str:
+    if provider.enabled():
+        return SIGN_IN_FAILED_WITH_PROVIDER.format(label=current_app.config["OIDC_BUTTON_LABEL"])
+    return SIGN_IN_FAILED
 
 
 def hash_cost() -> staff_accounts.HashCost:
@@ -94,15 +102,15 @@ def login():
                 cost=hash_cost(),
                 client_ip=client_ip(),
             )
+            if staff is not None and not provider_accounts.password_opens(
+                staff, provider_on=provider.enabled()
+            ):
+                _refused_after_password(staff, "local password refused: identity provider only")
+                staff = None
             if staff is None:
                 # The failure's audit entry is kept with it: this page answers 200.
                 sign_in_steps.count_failure(email, known)
-                form.email.errors = [SIGN_IN_FAILED]
-        if staff is not None and provider.enabled() and not staff.local_sign_in:
-            _refused_after_password(staff, "local password refused: identity provider only")
-            label = current_app.config["OIDC_BUTTON_LABEL"]
-            form.email.errors = [PROVIDER_ONLY.format(label=label)]
-            staff = None
+                form.email.errors = [_sign_in_failed()]
         if staff is not None and not sign_in_steps.second_factor_on():
             nonce = staff_accounts.begin_session(get_session(), staff=staff, client_ip=client_ip())
             start_session(staff, nonce)

@@ -16,6 +16,7 @@ from app.accounts import staff_accounts
 from app.models import AuditEvent, StaffRole, StaffUser
 from app.vocabulary import AuditAction
 from tests.conftest import make_test_app
+from tests.support.html import error_summary
 from tests.support.oidc_provider import CLIENT_ID, OTHER_CLIENT_ID
 from tests.support.servers import free_port
 from tests.support.staff import PASSWORD, csrf_from, make_staff, sign_in
@@ -203,6 +204,14 @@ def test_local_passwords_only_for_break_glass_and_the_provider_down(app, db, dat
     refused = sign_in(app.test_client())
     assert refused.status_code == 200
     assert "The password form is only for emergency accounts" in refused.get_data(as_text=True)
+    assert audit(db, AuditAction.SIGN_IN_FAILED)[-1].detail == (
+        "local password refused: identity provider only"
+    )
+    db.rollback()
+    # Someone holding an old password cannot tell from the page that it is still right.
+    wrong = sign_in(app.test_client(), password="not the password at all")
+    assert wrong.status_code == 200
+    assert error_summary(wrong) == error_summary(refused) != {}
     keeper = make_staff(app, db, email="first.admin@example.org", role=StaffRole.ADMIN)
     keeper.local_sign_in = True
     db.commit()
