@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from wtforms import BooleanField, Field, RadioField, StringField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Optional, ValidationError
 
 from app import models
 from app.common.i18n import _l
 from app.common.validation import (
     EmailAddress,
-    NoControlCharacters,
     ParsedPhone,
     PersonName,
     PhoneNumber,
@@ -21,7 +20,7 @@ from app.common.validation import (
     parse_email,
     parse_phone,
 )
-from app.public.forms import MultiCheckboxField, Required, RequiredWhen, options
+from app.public.forms import MultiCheckboxField, Required, RequiredWhen, options, text_field
 from app.requests import reference_codes
 from app.requests.patient_page import ContactDetails
 from app.vocabulary import (
@@ -34,23 +33,6 @@ from app.vocabulary import (
 )
 
 MAX_AGE_YEARS = 120
-
-
-def _text(label, max_length: int, *validators, **kwargs) -> StringField:
-    gates = [v for v in validators if isinstance(v, Required | RequiredWhen | Optional)]
-    formats = [v for v in validators if v not in gates]
-    return StringField(
-        label,
-        validators=[
-            *gates,
-            NoControlCharacters(),
-            Length(
-                max=max_length, message=_l("Use %(count)s characters or fewer", count=max_length)
-            ),
-            *formats,
-        ],
-        **kwargs,
-    )
 
 
 def typed_date(month: str | None, day: str | None, year: str | None) -> date | None:
@@ -94,12 +76,12 @@ class LinkRequestForm(DateOfBirthForm):
     """Asking for a link again: the reference, the patient's date of birth, and an e-mail
     address or phone number given on the request."""
 
-    reference = _text(
+    reference = text_field(
         _l("Reference number"),
         20,
         Required(_l("Enter the reference number, like K7QM-4XPD-9RTA")),
     )
-    contact = _text(
+    contact = text_field(
         _l("An email address or phone number you gave us"),
         models.EMAIL_MAX,
         Required(_l("Enter the email address or phone number you gave us")),
@@ -133,13 +115,13 @@ class LinkRequestForm(DateOfBirthForm):
 
 
 class ContactForm(TrimmedForm):
-    phone = _text(
+    phone = text_field(
         _l("Patient's phone number"),
         40,
         Required(_l("Enter the patient's phone number")),
         PhoneNumber(),
     )
-    email = _text(
+    email = text_field(
         _l("Patient's email address (optional)"), models.EMAIL_MAX, Optional(), EmailAddress()
     )
     contact_method = RadioField(
@@ -153,10 +135,10 @@ class ContactForm(TrimmedForm):
         validators=[Required(_l("Select the best time to call"))],
     )
     # A caregiver's request only (the view drops these for a patient's own).
-    submitter_phone = _text(
+    submitter_phone = text_field(
         _l("Your phone number"), 40, Required(_l("Enter your phone number")), PhoneNumber()
     )
-    submitter_email = _text(
+    submitter_email = text_field(
         _l("Your email address (optional)"), models.EMAIL_MAX, Optional(), EmailAddress()
     )
     call_first = RadioField(
@@ -228,31 +210,31 @@ class ReleaseForm(TrimmedForm):
         choices=options(RecordHolder.choices()),
         validators=[Required(_l("Select whether this is a doctor or a hospital"))],
     )
-    holder_name_1 = _text(
+    holder_name_1 = text_field(
         _l("Name of the doctor, practice or hospital"),
         models.NAME_MAX,
         Required(_l("Enter the name of the doctor, practice or hospital")),
     )
-    holder_city_1 = _text(
+    holder_city_1 = text_field(
         _l("City and state"), models.SHORT_TEXT_MAX, Required(_l("Enter the city and state"))
     )
-    holder_phone_1 = _text(_l("Phone number (optional)"), 40, Optional(), PhoneNumber())
+    holder_phone_1 = text_field(_l("Phone number (optional)"), 40, Optional(), PhoneNumber())
     holder_kind_2 = RadioField(
         _l("Doctor or hospital"), choices=options(RecordHolder.choices()), validators=[Optional()]
     )
-    holder_name_2 = _text(
+    holder_name_2 = text_field(
         _l("Name of the doctor, practice or hospital"), models.NAME_MAX, Optional()
     )
-    holder_city_2 = _text(_l("City and state"), models.SHORT_TEXT_MAX, Optional())
-    holder_phone_2 = _text(_l("Phone number (optional)"), 40, Optional(), PhoneNumber())
+    holder_city_2 = text_field(_l("City and state"), models.SHORT_TEXT_MAX, Optional())
+    holder_phone_2 = text_field(_l("Phone number (optional)"), 40, Optional(), PhoneNumber())
     holder_kind_3 = RadioField(
         _l("Doctor or hospital"), choices=options(RecordHolder.choices()), validators=[Optional()]
     )
-    holder_name_3 = _text(
+    holder_name_3 = text_field(
         _l("Name of the doctor, practice or hospital"), models.NAME_MAX, Optional()
     )
-    holder_city_3 = _text(_l("City and state"), models.SHORT_TEXT_MAX, Optional())
-    holder_phone_3 = _text(_l("Phone number (optional)"), 40, Optional(), PhoneNumber())
+    holder_city_3 = text_field(_l("City and state"), models.SHORT_TEXT_MAX, Optional())
+    holder_phone_3 = text_field(_l("Phone number (optional)"), 40, Optional(), PhoneNumber())
     records = MultiCheckboxField(
         _l("Records they may share"),
         choices=options([(k.value, k.lazy_label) for k in _RELEASE_RECORDS]),
@@ -263,7 +245,7 @@ class ReleaseForm(TrimmedForm):
         choices=options(Signer.choices()),
         validators=[Required(_l("Select who is signing"))],
     )
-    signer_authority = _text(
+    signer_authority = text_field(
         _l("Your legal authority"),
         models.SHORT_TEXT_MAX,
         RequiredWhen(
@@ -272,7 +254,7 @@ class ReleaseForm(TrimmedForm):
             _l("Enter your legal authority, like health care power of attorney"),
         ),
     )
-    signature = _text(
+    signature = text_field(
         _l("Type your full name to sign"),
         models.NAME_MAX,
         Required(_l("Type your full name to sign")),

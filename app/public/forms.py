@@ -190,14 +190,13 @@ class EmailWhenChosen:
         raise StopValidation()
 
 
-def _text(label: str, max_length: int, *validators, **kwargs) -> StringField:
-    # Whether the field is needed at all is decided first; then characters and length;
-    # then the field's own format.
-    gates = [
-        v
-        for v in validators
-        if isinstance(v, Required | RequiredWhen | OptionalWhen | AskedWhen | EmailWhenChosen)
-    ]
+GATES = Required | RequiredWhen | OptionalWhen | AskedWhen | EmailWhenChosen | Optional
+
+
+def text_field(label: str, max_length: int, *validators, **kwargs) -> StringField:
+    """A text box of the public journey or the private page. Whether the field is needed
+    at all is decided first; then characters and length; then the field's own format."""
+    gates = [v for v in validators if isinstance(v, GATES)]
     formats = [v for v in validators if v not in gates]
     return StringField(
         label,
@@ -236,7 +235,7 @@ class AppointmentRequestForm(TrimmedForm):
         Submitter,
         _l("Select whether you are the patient or filling this in for them"),
     )
-    submitter_name = _text(
+    submitter_name = text_field(
         _l("Your full name"),
         models.NAME_MAX,
         RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), _l("Enter your full name")),
@@ -244,7 +243,7 @@ class AppointmentRequestForm(TrimmedForm):
             _l("Your name can only include letters, spaces, hyphens, apostrophes and periods")
         ),
     )
-    submitter_relationship = _text(
+    submitter_relationship = text_field(
         _l("Your relationship to the patient"),
         models.SHORT_TEXT_MAX,
         RequiredWhen(
@@ -253,13 +252,13 @@ class AppointmentRequestForm(TrimmedForm):
             _l("Enter your relationship to the patient, like daughter or friend"),
         ),
     )
-    submitter_phone = _text(
+    submitter_phone = text_field(
         _l("Your phone number"),
         40,
         RequiredWhen("submitter", (Submitter.SOMEONE_ELSE,), _l("Enter your phone number")),
         PhoneNumber(),
     )
-    submitter_email = _text(
+    submitter_email = text_field(
         _l("Your email address"),
         models.EMAIL_MAX,
         EmailWhenChosen(
@@ -281,7 +280,7 @@ class AppointmentRequestForm(TrimmedForm):
     )
 
     # The patient.
-    first_name = _text(
+    first_name = text_field(
         for_person(_l("Your first name"), _l("The patient's first name")),
         models.NAME_MAX,
         Required(for_person(_l("Enter your first name"), _l("Enter the patient's first name"))),
@@ -289,7 +288,7 @@ class AppointmentRequestForm(TrimmedForm):
             _l("First name can only include letters, spaces, hyphens, apostrophes and periods")
         ),
     )
-    last_name = _text(
+    last_name = text_field(
         for_person(_l("Your last name"), _l("The patient's last name")),
         models.NAME_MAX,
         Required(for_person(_l("Enter your last name"), _l("Enter the patient's last name"))),
@@ -302,7 +301,7 @@ class AppointmentRequestForm(TrimmedForm):
     dob_day = StringField(_l("Day"))
     dob_year = StringField(_l("Year"))
     sex = RadioField(_l("Sex (optional)"), choices=options(Sex.choices()), validators=[Optional()])
-    email = _text(
+    email = text_field(
         for_person(_l("Your email address"), _l("The patient's email address")),
         models.EMAIL_MAX,
         EmailWhenChosen(
@@ -314,7 +313,7 @@ class AppointmentRequestForm(TrimmedForm):
         ),
         EmailAddress(),
     )
-    phone = _text(
+    phone = text_field(
         for_person(_l("Your phone number"), _l("The patient's phone number")),
         40,
         Required(for_person(_l("Enter your phone number"), _l("Enter the patient's phone number"))),
@@ -342,7 +341,7 @@ class AppointmentRequestForm(TrimmedForm):
             )
         ],
     )
-    zip_code = _text(
+    zip_code = text_field(
         _l("ZIP code"),
         10,
         Required(for_person(_l("Enter your ZIP code"), _l("Enter the patient's ZIP code"))),
@@ -355,7 +354,7 @@ class AppointmentRequestForm(TrimmedForm):
         _l("Select the preferred language"),
         default=_spanish_on_a_spanish_page,
     )
-    language_other = _text(
+    language_other = text_field(
         _l("Which language?"),
         models.SHORT_TEXT_MAX,
         RequiredWhen("language", (Language.OTHER,), _l("Enter the preferred language")),
@@ -410,7 +409,7 @@ class AppointmentRequestForm(TrimmedForm):
         Insurance,
         for_person(_l("Select your insurance"), _l("Select the patient's insurance")),
     )
-    insurance_carrier = _text(
+    insurance_carrier = text_field(
         _l("Insurance company name"),
         models.SHORT_TEXT_MAX,
         AskedWhen(
@@ -434,7 +433,7 @@ class AppointmentRequestForm(TrimmedForm):
             _l("Select whether a physician has referred the patient"),
         ),
     )
-    physician_name = _text(
+    physician_name = text_field(
         _l("Referring physician's name"),
         models.NAME_MAX,
         RequiredWhen("has_referral", (YesNo.YES,), _l("Enter the referring physician's name")),
@@ -445,7 +444,7 @@ class AppointmentRequestForm(TrimmedForm):
             )
         ),
     )
-    physician_phone = _text(
+    physician_phone = text_field(
         _l("Referring physician's phone number"),
         40,
         RequiredWhen(
@@ -453,24 +452,24 @@ class AppointmentRequestForm(TrimmedForm):
         ),
         PhoneNumber(),
     )
-    physician_practice = _text(
+    physician_practice = text_field(
         _l("Practice or hospital (optional)"),
         models.SHORT_TEXT_MAX,
         OptionalWhen("has_referral", (YesNo.YES,)),
     )
-    physician_fax = _text(
+    physician_fax = text_field(
         _l("Fax number (optional)"),
         40,
         OptionalWhen("has_referral", (YesNo.YES,)),
         PhoneNumber(fax=True),
     )
-    physician_email = _text(
+    physician_email = text_field(
         _l("Email address (optional)"),
         models.EMAIL_MAX,
         OptionalWhen("has_referral", (YesNo.YES,)),
         EmailAddress(),
     )
-    physician_npi = _text(
+    physician_npi = text_field(
         _l("NPI number (optional)"), 10, OptionalWhen("has_referral", (YesNo.YES,))
     )
 
