@@ -375,11 +375,13 @@ def show_answers(session: Session, *, key: str | None, now: datetime):
     return AnswersToCheck(form, answers, draft.form_token)
 
 
-def ready_to_send(session: Session, *, key: str | None, token: str, now: datetime):
+def ready_to_send(
+    session: Session, *, key: str | None, token: str, stored: str | None, now: datetime
+):
     """What sending this browser's draft with ``token`` would store, or what happens
-    instead. Exactly once: the token of a stored request (a double click, Back and send,
-    a second tab, a retry after a lost answer) leads to that request's confirmation."""
-    stored = appointment_requests.reference_for_token(session, token=token)
+    instead. Exactly once: the token of a stored request (``stored``, its reference: a
+    double click, Back and send, a second tab, a retry after a lost answer) leads to that
+    request's confirmation."""
     if stored is not None:
         return Confirmed(stored)
     draft = _draft(session, key, now)

@@ -21,7 +21,7 @@ from app.common.time import now_utc
 from app.db import get_session
 from app.public import journey
 from app.public.forms import AppointmentRequestForm
-from app.public.resend import is_resend_of_stored_request
+from app.public.resend import is_resend_of_stored_request, stored_reference
 from app.requests import journey_funnel, reference_codes
 from app.requests.fields import STEPS, Step, step_form_fields
 from app.serving.language import language_of
@@ -134,7 +134,9 @@ def send_request():
     # The same draft (same token) sent again stores one request, so asking the person to
     # send it again is safe even if the commit did reach the database.
     if_unavailable(lambda: (render_template("public/not_saved.html"), 503))
-    ready = journey.ready_to_send(get_session(), key=_draft_key(), token=token, now=_now())
+    ready = journey.ready_to_send(
+        get_session(), key=_draft_key(), token=token, stored=stored_reference(token), now=_now()
+    )
     if not isinstance(ready, journey.ReadyToSend):
         return _answer(ready)
     # From here the answers are known: if the database fails, they are shown to check.

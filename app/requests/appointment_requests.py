@@ -135,7 +135,9 @@ def submit_request(
                     _INSERT_REFERRAL, {"request_id": request_id, **asdict(details.referral)}
                 )
             # The private link (issue 29): the e-mail receipt carries its only copy.
-            link = private_links.issue(session, request_id=request_id, now=now or now_utc())
+            link = private_links.issue(
+                session, request_id=request_id, now=now or now_utc(), first=True
+            )
             metrics.count_request_received(
                 session, referred=details.referral is not None, language=details.language
             )
@@ -149,11 +151,6 @@ def submit_request(
                 existing.reference, created=False, request_id=existing.id, changed=bool(changes)
             )
     raise ReferenceUnavailable("could not allocate a unique reference code")
-
-
-def is_stored(session: Session, *, token: str) -> bool:
-    """Whether the form with this token has already been stored (a re-send)."""
-    return _reference_for_token(session, token) is not None
 
 
 def reference_for_token(session: Session, *, token: str) -> str | None:

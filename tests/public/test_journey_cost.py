@@ -13,7 +13,16 @@ from app.public.forms import form_asking
 from app.requests.fields import STEPS, Step, step_form_fields
 from app.serving.language import LANGUAGE_KEY
 from app.vocabulary import settled_locale, translated_once
-from tests.support.forms import page_csrf, post_step, start, step_url, valid_answers
+from tests.support.forms import (
+    fill_in,
+    form_tokens,
+    page_csrf,
+    post_step,
+    send,
+    start,
+    step_url,
+    valid_answers,
+)
 from tests.support.html import error_summary
 
 
@@ -50,14 +59,14 @@ def test_a_rule_reading_an_earlier_answer_still_holds_on_its_page(client):
     assert "Enter your phone number" in " ".join(error_summary(page).values())
 
 
-def _record_writes(app):
+def _record_writes(app, kinds=("INSERT", "UPDATE", "DELETE")):
     with app.app_context():
         engine = get_engine()
     writes: list[str] = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            writes.append(statement.split("(")[0].split(" SET ")[0])
+        if statement.lstrip().upper().startswith(kinds):
+            writes.append(" ".join(statement.split()))
 
     event.listen(engine, "before_cursor_execute", before)
     return engine, before, writes
@@ -79,11 +88,33 @@ def test_a_page_sent_again_unchanged_writes_nothing(app, client):
         # A change is kept.
         changed = post_step(client, Step.PATIENT, valid_answers(first_name="Ana"), csrf)
         assert changed.status_code == 303
-        assert any("request_drafts" in statement for statement in writes)
+        assert any(statement.startswith("UPDATE request_drafts") for statement in writes)
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     page = client.get(step_url(Step.PATIENT)).get_data(as_text=True)
     assert 'value="Ana"' in page
+
+
+def test_the_send_looks_its_form_token_up_once_and_replaces_no_link(app, client):
+    page = fill_in(client)
+    tokens = form_tokens(page.get_data(as_text=True))
+    engine, listener, statements = _record_writes(app, kinds=("SELECT", "INSERT", "UPDATE"))
+    try:
+        # The rate limit's re-send exemption and the send itself both ask for the token.
+        assert app.config["RATELIMIT_ENABLED"]
+        sent = send(client, tokens)
+        assert sent.status_code == 303
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    lookups = [s for s in statements if s.startswith("SELECT") and "submission_token" in s]
+    assert len(lookups) == 1
+    assert [s for s in statements if s.startswith("INSERT INTO request_links")]
+    assert not [s for s in statements if s.startswith("UPDATE request_links")]
+    # A re-send of the same page stores nothing and still leads to the same request.
+    again = send(client, tokens)
+    assert again.status_code == 303
+    assert again.headers["Location"] == sent.headers["Location"]
+    assert "/received/" in sent.headers["Location"]
 
 
 def test_wtforms_messages_come_in_the_page_language_from_a_catalog_read_once(client):
