@@ -14,7 +14,6 @@ Run with ``gunicorn -c gunicorn.conf.py 'bench.bare_app:create_app()'`` and DATA
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from datetime import UTC, date, datetime, timedelta
@@ -22,12 +21,13 @@ from pathlib import Path
 
 from flask import Flask, redirect, render_template
 from flask import request as flask_request
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import JSON, bindparam, create_engine, event, text
 
 HERE = Path(__file__).resolve().parent
 
 # Every column the app's submission writes (submitted_at comes from the server default),
-# in one statement. CAST keeps the JSON column portable between SQLite and PostgreSQL.
+# in one statement. The sites go through SQLAlchemy's JSON type, as the app's column does
+# (a CAST to JSON on SQLite is a cast to a number: it stored 0).
 INSERT = text(
     """
     INSERT INTO appointment_requests (
@@ -42,11 +42,11 @@ INSERT = text(
         :submitter_relationship, :submitter_phone, :first_name, :last_name, :date_of_birth,
         :sex, :email, :phone, :contact_method, :best_time_to_call, :state, :zip_code,
         :language, :language_other, :interpreter_needed, :diagnosed_metastatic,
-        CAST(:metastasis_sites AS JSON), :in_treatment, :insurance_type, :insurance_carrier,
+        :metastasis_sites, :in_treatment, :insurance_type, :insurance_carrier,
         :has_referral, :message, :consent_to_contact, :reply_due_at, :received_on
     )
     """
-)
+).bindparams(bindparam("metastasis_sites", type_=JSON()))
 
 PAGE_FACTS = {
     "title": "Metastatic (stage 4) breast cancer: treatment and appointments",
@@ -86,7 +86,7 @@ def _row_from_form(form) -> dict:
         "language_other": text_or_none("language_other"),
         "interpreter_needed": form.get("interpreter_needed") == "yes",
         "diagnosed_metastatic": form.get("diagnosed_metastatic", ""),
-        "metastasis_sites": json.dumps(form.getlist("metastasis_sites")),
+        "metastasis_sites": form.getlist("metastasis_sites"),
         "in_treatment": form.get("in_treatment") == "yes",
         "insurance_type": form.get("insurance_type", ""),
         "insurance_carrier": text_or_none("insurance_carrier"),

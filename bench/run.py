@@ -309,7 +309,8 @@ def sqlite_phase(settings: Settings, n_base: int) -> dict:
 
 
 def memory_phase(settings: Settings, staff_cookie: dict | None, staff_paths: list[str]) -> dict:
-    """RSS of each worker after 20,000 and 40,000 mixed requests, on a server of its own
+    """RSS of each worker after two steps of mixed requests (20,000 each in a full run, as
+    the report's keys say; BENCH_MIXED sets the step), on a server of its own
     with worker recycling (max_requests) off: recycling would hide a leak, not cure it."""
     log(f"memory: {settings.mixed_step:,} mixed requests, twice")
     env = production_env(settings.database_url) | {"GUNICORN_MAX_REQUESTS": "0"}
@@ -334,7 +335,11 @@ def memory_phase(settings: Settings, staff_cookie: dict | None, staff_paths: lis
             total.merge(result)
             snapshots[label] = {str(pid): rss_mb(pid) for pid in app.worker_pids()}
             pss[label] = {str(pid): pss_mb(pid) for pid in app.worker_pids()}
-            log(f"  {label}: RSS {snapshots[label]} MB, PSS {pss[label]}, {result.errors} errors")
+            done = (step + 1) * settings.mixed_step
+            log(
+                f"  after {done:,}: RSS {snapshots[label]} MB, PSS {pss[label]}, "
+                f"{result.errors} errors"
+            )
     finally:
         app.stop()
     return {

@@ -4,8 +4,9 @@ and the report. The benchmark itself runs with `make bench`, not here."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from app.models import AppointmentRequest
 from bench import bare_app, load, modules, report
 from tests.conftest import count_rows
 from tests.support.forms import submit
@@ -28,6 +29,9 @@ def test_bare_insert_stores_one_row_in_the_app_table(app, db, database_url):
     bare.extensions["bare_engine"].dispose()
     assert response.status_code == 303
     assert count_rows(db, "appointment_requests") == 1
+    # The same column as the app's: the sites as a JSON list (a CAST stored 0 on SQLite).
+    stored = db.scalars(select(AppointmentRequest.metastasis_sites)).one()
+    assert sorted(stored) == sorted(load.answers(1)["metastasis_sites"]) != []
 
 
 class _InProcess:
