@@ -50,8 +50,10 @@ def test_every_migration_goes_down_and_up_again(database_url, tmp_path):
     if database_url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path / 'round-trip.sqlite3'}"
     else:
-        url = str(make_url(postgres_url()).set(database="intake_migrations_round_trip"))
-        url = make_url(url).render_as_string(hide_password=False)
+        suite = make_url(postgres_url())
+        url = suite.set(database=f"{suite.database}_round_trip").render_as_string(
+            hide_password=False
+        )
         prepare_postgres(url)
     config = alembic_config(url)
     command.upgrade(config, "head")
