@@ -447,10 +447,33 @@ class AnswerRow:
     value: object
 
 
+# Check your answers lists a page's answers in the order the page asks them. The question
+# list (app/requests/fields.py) is in the staff's order, by section (a caregiver's own
+# phone beside who filled in the form); the contact page asks about the patient first,
+# phone before e-mail, then "You". Where a page keeps the list's order it is not named
+# here; tests/public/test_journey.py compares every page with its answers.
+_PAGE_ORDER: dict[Step, tuple[str, ...]] = {
+    Step.CONTACT: (
+        "phone", "email", "contact_method", "best_time_to_call", "language", "language_other",
+        "interpreter_needed", "submitter_phone", "submitter_email", "call_first",
+    ),
+}  # fmt: skip
+_ASKED_ORDER: tuple[RequestField, ...] = tuple(
+    sorted(
+        FIELDS,
+        key=lambda f: (
+            STEPS.index(f.step),
+            _PAGE_ORDER[f.step].index(f.name) if f.step in _PAGE_ORDER else FIELDS.index(f),
+        ),
+    )
+)
+
+
 def answer_rows(form: AppointmentRequestForm, answers: dict) -> list[AnswerRow]:
-    """Every answer that applies, in the form's order, as the answers page lists it."""
+    """Every answer that applies, page by page in the order each page asks it, as the
+    answers page lists it."""
     rows = []
-    for field in FIELDS:
+    for field in _ASKED_ORDER:
         if not asked(field, answers) or not is_kept(field, answers):
             continue
         form_field = form[field.form_field]

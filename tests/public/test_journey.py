@@ -378,3 +378,21 @@ def test_every_question_is_on_the_page_of_its_step(client):
         html = client.get(step_url(step)).get_data(as_text=True)
         for name in step_form_fields(step):
             assert f'name="{name}"' in html, f"{name} is not on the {step.value} step"
+
+
+def test_check_your_answers_lists_each_page_in_the_order_the_page_asks(client):
+    answers = {**caregiver_answers(language="other"), **referral_answers()}
+    answers["submitter"] = "someone_else"
+    page = fill_in(client, answers)
+    listed = {
+        section["data-answers"]: [dd["data-answer"] for dd in section.select("[data-answer]")]
+        for section in parse(page).select("[data-answers]")
+    }
+    for step in STEPS:
+        asked = []
+        for control in parse(client.get(step_url(step))).select("main form [name]"):
+            # A row's Change link goes to the control's id, a choice's to its first one.
+            for candidate in (control.get("id"), f"{control['name']}-0"):
+                if candidate in listed[step.value] and candidate not in asked:
+                    asked.append(candidate)
+        assert listed[step.value] == asked, step.value
