@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
 
-from app.accounts import account_admin, second_factor, sign_ins
+from app.accounts import account_admin, provider_accounts, second_factor, sign_ins
 from app.accounts.staff_accounts import AccountError
 from app.admin.forms import ROLE_LABELS, NewAccountForm, RoleForm
 from app.admin.views import bp
@@ -120,7 +120,28 @@ def account(staff_id: int):
         codes_wait_until=sign_ins.codes_wait_until(staff, now=now_utc()),
         role_labels=ROLE_LABELS,
         is_self=staff.id == current_actor().staff_id,
+        hospital_sign_in=provider.enabled(),
+        password_opens=_password_opens(staff),
+        button_label=current_app.config["OIDC_BUTTON_LABEL"],
     )
+
+
+def _password_opens(staff: StaffUser) -> bool:
+    return provider_accounts.password_opens(staff, provider_on=provider.enabled())
+
+
+def _refuse_set_up_link(staff: StaffUser, *, inactive: str) -> str | None:
+    """Why no set-up link is made for this account, if it is not. A link sets a password
+    or an authenticator app: neither opens an account that signs in only through the
+    hospital's provider."""
+    if not staff.active:
+        return inactive
+    if not _password_opens(staff):
+        return (
+            f"{staff.name} signs in with the hospital's button, which checks their password "
+            "and second factor: there is nothing to set up here."
+        )
+    return None
 
 
 def _back(staff_id: int):
@@ -198,8 +219,11 @@ def reset_second_factor(staff_id: int):
     staff = _account(staff_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if not staff.active:
-        flash("Reactivate the account before you reset its second factor.", "error")
+    refused = _refuse_set_up_link(
+        staff, inactive="Reactivate the account before you reset its second factor."
+    )
+    if refused:
+        flash(refused, "error")
         return _back(staff_id)
     invitation = account_admin.reset_second_factor(
         get_session(),
@@ -233,8 +257,9 @@ def new_link(staff_id: int):
     staff = _account(staff_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if not staff.active:
-        flash("Reactivate the account before you send a link.", "error")
+    refused = _refuse_set_up_link(staff, inactive="Reactivate the account before you send a link.")
+    if refused:
+        flash(refused, "error")
         return _back(staff_id)
     invitation = account_admin.issue_link(
         get_session(),

@@ -16,7 +16,7 @@ from app.accounts import staff_accounts
 from app.models import AuditEvent, StaffRole, StaffUser
 from app.vocabulary import AuditAction
 from tests.conftest import make_test_app
-from tests.support.html import error_summary
+from tests.support.html import error_summary, parse
 from tests.support.oidc_provider import CLIENT_ID, OTHER_CLIENT_ID
 from tests.support.servers import free_port
 from tests.support.staff import PASSWORD, csrf_from, make_staff, sign_in
@@ -403,6 +403,47 @@ def test_an_admin_adds_an_account_that_its_owner_opens_through_the_provider(app,
     db.rollback()
     noor = db.scalar(select(StaffUser).where(StaffUser.email == "noor@example.org"))
     assert (noor.oidc_subject, noor.local_sign_in) == ("sub-noor", False)
+
+
+def test_an_account_page_says_how_its_owner_signs_in_and_offers_no_useless_link(
+    app, db, oidc_provider
+):
+    oidc_provider.set_accounts(
+        {
+            "sub-casey": CASEY,
+            "sub-admin": {"email": "ada@example.org", "email_verified": True, "name": "Ada"},
+        }
+    )
+    make_staff(app, db, email="ada@example.org", role=StaffRole.ADMIN, enrol=False)
+    casey = make_staff(app, db, enrol=False)
+    keeper = make_staff(app, db, email="keeper@example.org", role=StaffRole.ADMIN)
+    keeper.local_sign_in = True
+    db.commit()
+    admin = app.test_client()
+    assert provider_sign_in(admin, "sub-admin").status_code == 303
+
+    page = parse(admin.get(f"/staff/accounts/{casey.id}"))
+    assert "Not linked yet" in page.select_one("[data-hospital-link]").get_text()
+    assert "Not used" in page.select_one("[data-local-sign-in]").get_text()
+    assert not page.select("form[action$='/link'], form[action$='/reset-second-factor']")
+    assert provider_sign_in(app.test_client(), "sub-casey").status_code == 303
+    page = parse(admin.get(f"/staff/accounts/{casey.id}"))
+    assert "Linked to their hospital account" in page.select_one("[data-hospital-link]").get_text()
+
+    # Posted anyway (an old page, a crafted form): refused, nothing issued.
+    token = csrf_from(admin.get(f"/staff/accounts/{casey.id}").get_data(as_text=True))
+    for action in ("link", "reset-second-factor"):
+        refused = admin.post(f"/staff/accounts/{casey.id}/{action}", data={"csrf_token": token})
+        assert refused.status_code == 303
+        shown = admin.get(refused.headers["Location"]).get_data(as_text=True)
+        assert "there is nothing to set up here" in shown
+    assert audit(db, AuditAction.ACCOUNT_LINK_ISSUED) == []
+    assert audit(db, AuditAction.SECOND_FACTOR_RESET) == []
+
+    # The emergency account keeps its password, its app and its set-up links.
+    page = parse(admin.get(f"/staff/accounts/{keeper.id}"))
+    assert "Kept for emergency sign-in" in page.select_one("[data-local-sign-in]").get_text()
+    assert page.select("form[action$='/link']")
 
 
 def test_a_mistyped_group_mapping_stops_the_app_at_start(database_url, oidc_provider):
