@@ -387,6 +387,8 @@ class AuditAction(Vocabulary):
         "second_factor_set_up_begun",
         _l("Began setting up an authenticator app"),
     )
+    # Issue 32: an account's link to its hospital account removed (migration 0019).
+    PROVIDER_UNLINKED = "provider_unlinked", _l("Unlinked an account from the hospital's sign-in")
 
     # The person's private page (issue 29): no staff member on the public entries.
     PATIENT_LINK_ISSUED = "patient_link_issued", _l("Sent a private link")

@@ -315,6 +315,19 @@ def end_sessions(session: Session, *, staff: StaffUser, actor: Actor) -> None:
     _log(session, AuditAction.SESSIONS_ENDED, actor=actor, target=staff)
 
 
+def unlink_provider(session: Session, *, staff: StaffUser, actor: Actor) -> None:
+    """Forget which hospital account signs this one in (the hospital changed provider, or
+    re-made the person's account there): its sessions end, and its next sign-in through
+    the provider links it again by its verified e-mail, as the first one did."""
+    if staff.oidc_subject is None:
+        raise AccountError(f"{staff.name}'s account is not linked to a hospital account")
+    staff.oidc_issuer = None
+    staff.oidc_subject = None
+    staff.session_nonce = None
+    session.flush()
+    _log(session, AuditAction.PROVIDER_UNLINKED, actor=actor, target=staff)
+
+
 def change_own_password(
     session: Session,
     *,

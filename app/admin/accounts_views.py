@@ -247,6 +247,22 @@ def end_sessions(staff_id: int):
     )
 
 
+@bp.post("/accounts/<id:staff_id>/unlink-provider")
+@admin_required
+@recent_proof_required
+@commits
+def unlink_provider(staff_id: int):
+    return _apply(
+        staff_id,
+        lambda staff: account_admin.unlink_provider(
+            get_session(), staff=staff, actor=current_actor()
+        ),
+        "{name}'s account is no longer linked to a hospital account and is signed out "
+        "everywhere. Their next sign-in with the hospital's button links it again by their "
+        "verified e-mail address.",
+    )
+
+
 @bp.post("/accounts/<id:staff_id>/link")
 @admin_required
 @recent_proof_required

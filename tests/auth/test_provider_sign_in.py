@@ -446,6 +446,46 @@ def test_an_account_page_says_how_its_owner_signs_in_and_offers_no_useless_link(
     assert page.select("form[action$='/link']")
 
 
+def test_an_admin_unlinks_an_account_whose_hospital_account_was_made_again(app, db, oidc_provider):
+    ada = {"email": "ada@example.org", "email_verified": True, "name": "Ada"}
+    oidc_provider.set_accounts({"sub-casey": CASEY, "sub-admin": ada})
+    make_staff(app, db, email="ada@example.org", role=StaffRole.ADMIN, enrol=False)
+    casey = make_staff(app, db, enrol=False)
+    casey_browser = app.test_client()
+    assert provider_sign_in(casey_browser, "sub-casey").status_code == 303
+    # The hospital re-made Casey's account: a new subject with the same e-mail.
+    oidc_provider.set_accounts({"sub-casey-2": CASEY, "sub-admin": ada})
+    assert provider_sign_in(app.test_client(), "sub-casey-2").status_code == 403
+
+    admin = app.test_client()
+    assert provider_sign_in(admin, "sub-admin").status_code == 303
+    page = admin.get(f"/staff/accounts/{casey.id}").get_data(as_text=True)
+    assert "Unlink from their hospital account" in page
+    done = admin.post(
+        f"/staff/accounts/{casey.id}/unlink-provider", data={"csrf_token": csrf_from(page)}
+    )
+    assert done.status_code == 303
+    assert "no longer linked" in admin.get(done.headers["Location"]).get_data(as_text=True)
+    [entry] = audit(db, AuditAction.PROVIDER_UNLINKED)
+    assert entry.detail == "account casey@example.org" and entry.staff_id != casey.id
+    # Signed out everywhere; the next sign-in links the new hospital account.
+    assert casey_browser.get("/staff/queue").status_code == 302
+    assert provider_sign_in(app.test_client(), "sub-casey-2").status_code == 303
+    db.rollback()
+    db.refresh(casey)
+    assert casey.oidc_subject == "sub-casey-2"
+    # Nothing to unlink on an account that is not linked: refused, nothing recorded.
+    noor = make_staff(app, db, email="noor@example.org", enrol=False)
+    page = admin.get(f"/staff/accounts/{noor.id}").get_data(as_text=True)
+    assert "Unlink from their hospital account" not in page
+    refused = admin.post(
+        f"/staff/accounts/{noor.id}/unlink-provider", data={"csrf_token": csrf_from(page)}
+    )
+    shown = admin.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "is not linked to a hospital account" in shown
+    assert len(audit(db, AuditAction.PROVIDER_UNLINKED)) == 1
+
+
 def test_a_mistyped_group_mapping_stops_the_app_at_start(database_url, oidc_provider):
     from config import ConfigError
 
