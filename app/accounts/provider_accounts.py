@@ -247,6 +247,25 @@ def refuse_without_second_factor(
     _refused(session, identity, staff, "no second factor asserted (amr/acr)", client_ip)
 
 
+def sign_out_everywhere(session: Session, *, issuer: str, subject: str) -> StaffUser | None:
+    """The provider says this person signed out there (or was removed): the account
+    linked to them loses every session here, on the record. None when no account is."""
+    staff = session.scalar(
+        select(StaffUser).where(StaffUser.oidc_issuer == issuer, StaffUser.oidc_subject == subject)
+    )
+    if staff is None:
+        return None
+    staff.session_nonce = None
+    trail.record_account_change(
+        session,
+        action=AuditAction.SESSIONS_ENDED,
+        account=staff,
+        actor=None,
+        via="the identity provider's back-channel logout",
+    )
+    return staff
+
+
 def password_opens(staff: StaffUser, *, provider_on: bool) -> bool:
     """Whether the account's local password signs it in (or proves it is them again).
     Without the hospital's provider (OIDC_ISSUER), always; with it, only for accounts

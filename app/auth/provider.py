@@ -26,6 +26,9 @@ from flask import Flask, current_app, request, session, url_for
 from app.accounts.provider_accounts import ProviderIdentity, parse_group_roles
 
 NAME = "hospital"
+# What a provider may sign its tokens with: never "none", never a symmetric key (the
+# client secret would then sign them).
+_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 EXTENSION = "oidc_provider"
 GROUP_ROLES = "oidc_group_roles"
 # What the browser keeps while it is at the provider (removed when it comes back).
@@ -171,6 +174,49 @@ def finish() -> Answer:
         asked_at=asked_at if isinstance(asked_at, int) else None,
         auth_time=claims.get("auth_time") if isinstance(claims.get("auth_time"), int) else None,
     )
+
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def logout_subject(logout_token: str) -> tuple[str, str]:
+    """The (issuer, subject) a back-channel logout token from the provider signs out
+    (OpenID Connect Back-Channel Logout 1.0, section 2.6): signed with the provider's
+    keys, for this client, with a ``jti``, an ``iat``, the logout event, no ``nonce`` and a
+    ``sub`` (sessions here are per account, not per provider session, so a ``sid`` alone
+    names nothing here). Raises ProviderUnavailable or ProviderRefused."""
+    import requests
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
+    metadata = _metadata()
+    config = current_app.config
+    try:
+        keys = KeySet.import_key_set(_client().fetch_jwk_set())
+        token = jwt.decode(logout_token, keys, algorithms=_ALGORITHMS)
+        jwt.JWTClaimsRegistry(
+            leeway=config["OIDC_CLOCK_SKEW_SECONDS"],
+            iss={"essential": True, "value": metadata["issuer"]},
+            aud={"essential": True, "value": config["OIDC_CLIENT_ID"]},
+            iat={"essential": True},
+            jti={"essential": True},
+            sub={"essential": True},
+        ).validate(token.claims)
+    except requests.RequestException as error:
+        raise ProviderUnavailable(type(error).__name__) from None
+    except (JoseError, ValueError, KeyError, TypeError) as error:
+        claim = getattr(error, "claim", None)
+        kind = type(error).__name__ + (f" ({claim})" if isinstance(claim, str) else "")
+        raise ProviderRefused(kind) from None
+    claims = token.claims
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise ProviderRefused("not a logout token (events)")
+    if "nonce" in claims:
+        # An ID token carries a nonce; a logout token must not (section 2.4).
+        raise ProviderRefused("not a logout token (nonce)")
+    return str(metadata["issuer"]), str(claims["sub"])
 
 
 def identity_from(claims, token_issuer: str) -> ProviderIdentity:

@@ -32,6 +32,7 @@ from app.auth.access import (
     start_session,
 )
 from app.auth.views import bp
+from app.common.extensions import csrf
 from app.db import get_session
 from app.transactions import commits, keep_refusal, read_only
 from app.vocabulary import AuditAction
@@ -114,6 +115,34 @@ def provider_callback():
     if answer.purpose == provider.PROOF:
         return _finish_proof(answer)
     return _finish_sign_in(answer)
+
+
+# Server to server: the provider posts here when someone signs out there or is removed
+# (its client registration's backchannel_logout_uri). No browser, no cookie, no CSRF
+# token: the signed logout token is the proof.
+@bp.post("/sign-in/backchannel-logout")
+@csrf.exempt
+@public
+@commits
+def provider_backchannel_logout():
+    if not provider.enabled():
+        abort(404)
+    token = request.form.get("logout_token", "")
+    try:
+        issuer, subject = provider.logout_subject(token)
+    except provider.ProviderUnavailable as error:
+        log.warning("identity provider unavailable", extra={"detail": str(error)})
+        return _no_store("", 503)
+    except provider.ProviderRefused as error:
+        log.warning("back-channel logout refused", extra={"detail": str(error)})
+        return _no_store("", 400)
+    provider_accounts.sign_out_everywhere(get_session(), issuer=issuer, subject=subject)
+    # The same answer whether or not an account here is linked to that subject.
+    return _no_store("", 200)
+
+
+def _no_store(body: str, status: int):
+    return body, status, {"Cache-Control": "no-store"}
 
 
 def _finish_sign_in(answer: provider.Answer):

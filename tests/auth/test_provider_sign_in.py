@@ -486,6 +486,50 @@ def test_an_admin_unlinks_an_account_whose_hospital_account_was_made_again(app, 
     assert len(audit(db, AuditAction.PROVIDER_UNLINKED)) == 1
 
 
+def test_signing_out_at_the_provider_ends_the_session_here_at_once(app, db, oidc_provider):
+    casey = make_staff(app, db, enrol=False)
+    make_staff(app, db, email="ada@example.org", enrol=False)
+    oidc_provider.set_accounts(
+        {"sub-casey": CASEY, "sub-ada": {"email": "ada@example.org", "email_verified": True}}
+    )
+    casey_browser, ada_browser = app.test_client(), app.test_client()
+    assert provider_sign_in(casey_browser, "sub-casey").status_code == 303
+    assert provider_sign_in(ada_browser, "sub-ada").status_code == 303
+    server = app.test_client()  # the provider, posting: no cookie, no CSRF token
+    url = "/staff/sign-in/backchannel-logout"
+
+    # Tokens that must not sign anyone out: another client's; signed by the provider but
+    # not logout tokens (no logout event; a nonce, as an ID token has); claims changed
+    # after signing; garbage; none.
+    other = oidc_provider.logout_token("sub-casey", client_id=OTHER_CLIENT_ID)
+    assert server.post(url, data={"logout_token": other}).status_code == 400
+    for changes in ({"events": False}, {"nonce": "n-0S6_WzA2Mj"}):
+        token = oidc_provider.logout_token("sub-casey", **changes)
+        assert server.post(url, data={"logout_token": token}).status_code == 400
+    header, _, signature = other.split(".")
+    forged = ".".join([header, "eyJzdWIiOiJzdWItY2FzZXkifQ", signature])
+    assert server.post(url, data={"logout_token": forged}).status_code == 400
+    assert server.post(url, data={"logout_token": "not-a-token"}).status_code == 400
+    assert server.post(url, data={}).status_code == 400
+    assert casey_browser.get("/staff/queue").status_code == 200
+
+    answer = server.post(url, data={"logout_token": oidc_provider.logout_token("sub-casey")})
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    assert casey_browser.get("/staff/queue").status_code == 302
+    assert ada_browser.get("/staff/queue").status_code == 200
+    [entry] = audit(db, AuditAction.SESSIONS_ENDED)
+    assert entry.detail == (
+        "account casey@example.org via the identity provider's back-channel logout"
+    )
+    # A subject with no account here: the same answer, nothing recorded.
+    nobody = oidc_provider.logout_token("sub-nobody")
+    assert server.post(url, data={"logout_token": nobody}).status_code == 200
+    assert len(audit(db, AuditAction.SESSIONS_ENDED)) == 1
+    # Casey signs in again as usual.
+    assert provider_sign_in(app.test_client(), "sub-casey").status_code == 303
+    assert casey.id
+
+
 def test_a_mistyped_group_mapping_stops_the_app_at_start(database_url, oidc_provider):
     from config import ConfigError
 

@@ -54,6 +54,8 @@ class OpenIDProvider:
             "client_secret": CLIENT_SECRET,
             "redirect_uris": [f"{site}/staff/sign-in/callback"],
             "post_logout_redirect_uris": [f"{site}/staff/login"],
+            "backchannel_logout_uri": f"{site}/staff/sign-in/backchannel-logout",
+            "backchannel_logout_session_required": False,
             "grant_types": ["authorization_code"],
             "response_types": ["code"],
         }
@@ -61,6 +63,19 @@ class OpenIDProvider:
             "/test-admin/clients",
             [{**client, "client_id": CLIENT_ID}, {**client, "client_id": OTHER_CLIENT_ID}],
         )
+
+    def logout_token(self, sub: str, client_id: str = CLIENT_ID, **changes) -> str:
+        """The back-channel logout token the provider would post to the client when
+        ``sub`` signs out there (or is removed), signed with its own key; ``events=False``
+        or a ``nonce`` make one that is not a logout token."""
+        request = urllib.request.Request(
+            self.issuer + "/test-admin/logout-token",
+            data=json.dumps({"client_id": client_id, "sub": sub, **changes}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
+            return json.load(response)["logout_token"]
 
     def tamper_next_token(self, **changes) -> None:
         """The next ID token is signed again by the provider with these changes: claims

@@ -8,6 +8,11 @@
 //                       the provider's accounts (replaces them all)
 // /test-admin/clients   POST [{client_id, client_secret, redirect_uris, ...}]: the
 //                       registered clients (replaces them all)
+// /test-admin/logout-token  POST {client_id, sub, events, nonce}: answers {logout_token},
+//                       the back-channel logout token this provider would post to the
+//                       client's backchannel_logout_uri (made as oidc-provider's own
+//                       Client#backchannelLogout makes it), for the test to post;
+//                       events: false or a nonce make one a client must refuse
 // /test-admin/tamper    POST {exp_offset, <claim>: <value>, ...}: the next ID token the
 //                       token endpoint answers is signed again, with the provider's own
 //                       key, with these claims replaced (aud, nonce, iss...) or already
@@ -80,7 +85,11 @@ const provider = new Provider(issuer, {
   },
   // The claims of the asked scopes go in the ID token itself, as Keycloak and Okta do.
   conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: false },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+  },
   pkce: { required: () => true },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, sub) {
@@ -145,8 +154,23 @@ function page(res, status, title, body) {
   res.end(`<!doctype html><html lang="en"><head><title>${title}</title></head><body><main><h1>${title}</h1>${body}</main></body></html>`);
 }
 
+async function logoutToken(clientId, sub, { events = true, nonce } = {}) {
+  const client = await provider.Client.find(clientId);
+  const token = new provider.IdToken({ sub }, { client, ctx: undefined });
+  token.mask = { sub: null };
+  if (events) token.set("events", { "http://schemas.openid.net/event/backchannel-logout": {} });
+  if (nonce) token.set("nonce", nonce);
+  token.set("jti", `logout-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  return token.issue({ use: "logout" });
+}
+
 async function admin(req, res, path) {
   const body = JSON.parse((await readBody(req)) || "null");
+  if (path === "/test-admin/logout-token") {
+    const token = await logoutToken(body.client_id, body.sub, body);
+    res.writeHead(200, { "Content-Type": "application/json" });
+    return res.end(JSON.stringify({ logout_token: token }));
+  }
   if (path === "/test-admin/accounts") accounts = new Map(Object.entries(body));
   else if (path === "/test-admin/clients") clients = new Map(body.map((c) => [c.client_id, c]));
   else if (path === "/test-admin/tamper") tamper = Object.keys(body).length ? body : null;
