@@ -188,13 +188,11 @@ def logout_subject(logout_token: str) -> tuple[str, str]:
     import requests
     from joserfc import jwt
     from joserfc.errors import JoseError
-    from joserfc.jwk import KeySet
 
     metadata = _metadata()
     config = current_app.config
     try:
-        keys = KeySet.import_key_set(_client().fetch_jwk_set())
-        token = jwt.decode(logout_token, keys, algorithms=_ALGORITHMS)
+        token = _decode_with_provider_keys(logout_token)
         jwt.JWTClaimsRegistry(
             leeway=config["OIDC_CLOCK_SKEW_SECONDS"],
             iss={"essential": True, "value": metadata["issuer"]},
@@ -217,6 +215,29 @@ def logout_subject(logout_token: str) -> tuple[str, str]:
         # An ID token carries a nonce; a logout token must not (section 2.4).
         raise ProviderRefused("not a logout token (nonce)")
     return str(metadata["issuer"]), str(claims["sub"])
+
+
+# When the provider's keys were last fetched again for a kid we did not know: a rotated
+# key is picked up, but posts with made-up kids cannot make us fetch more than once a
+# minute.
+_KEYS_REFETCHED_AT = [0.0]
+_REFETCH_EVERY_SECONDS = 60
+
+
+def _decode_with_provider_keys(value: str):
+    from joserfc import jwt
+    from joserfc.errors import InvalidKeyIdError
+    from joserfc.jwk import KeySet
+
+    try:
+        keys = KeySet.import_key_set(_client().fetch_jwk_set())
+        return jwt.decode(value, keys, algorithms=_ALGORITHMS)
+    except InvalidKeyIdError:
+        if time.monotonic() - _KEYS_REFETCHED_AT[0] < _REFETCH_EVERY_SECONDS:
+            raise
+        _KEYS_REFETCHED_AT[0] = time.monotonic()
+        keys = KeySet.import_key_set(_client().fetch_jwk_set(force=True))
+        return jwt.decode(value, keys, algorithms=_ALGORITHMS)
 
 
 def identity_from(claims, token_issuer: str) -> ProviderIdentity:
