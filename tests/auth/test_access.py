@@ -24,6 +24,8 @@ PUBLIC_STAFF_ENDPOINTS = {
     # The hospital's identity provider (issue 32): leaving for it and coming back.
     "auth.provider_sign_in",
     "auth.provider_callback",
+    # The provider's own server posting a signed logout token: no browser, no session.
+    "auth.provider_backchannel_logout",
 }
 EXPECTED_ADMIN_ENDPOINTS = {
     "admin.audit_trail",
@@ -35,6 +37,7 @@ EXPECTED_ADMIN_ENDPOINTS = {
     "admin.deactivate",
     "admin.reactivate",
     "admin.reset_second_factor",
+    "admin.unlink_provider",
     "admin.end_sessions",
     "admin.new_link",
 }
