@@ -438,11 +438,20 @@ def test_sigterm_without_draining_stops_accepting_at_once_and_answers_what_it_to
             exit_code = server.process.wait(timeout=30)
             time.sleep(0.3)  # the callers meet the closed port
         counts = dict(callers.counts)
+        # Each request a worker took is in the access log, written once it was answered.
+        taken = server.log().count('"path": "/readyz"')
     print(f"\nSIGTERM without draining, 6 callers: refusing after {refusing_after:.2f}s; "
-          f"{counts}; exit {exit_code}")  # fmt: skip
+          f"{counts}; {taken} taken; exit {exit_code}")  # fmt: skip
     assert refusing_after < 3, "accepting long after SIGTERM"
-    assert counts["reset"] == 0
     assert counts["not 200"] == 0
+    # Every request a worker took was answered: none of them is among the resets.
+    assert counts["answered"] == taken
+    # A connection the kernel queued in the instant between the last worker's final
+    # accept() and its shutdown() of the socket is reset by the kernel, not by us: never
+    # taken, so as safe to retry as a refusal. That instant is microseconds wide (0 or 1
+    # such reset in a run); the old behaviour reset every caller that arrived in the ten
+    # seconds it kept accepting.
+    assert counts["reset"] <= 2
     assert counts["refused"] > 0
     assert exit_code == 0
 
