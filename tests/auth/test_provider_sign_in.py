@@ -530,6 +530,36 @@ def test_signing_out_at_the_provider_ends_the_session_here_at_once(app, db, oidc
     assert casey.id
 
 
+def test_a_rotated_provider_key_is_fetched_again_at_most_once_a_minute(
+    app, oidc_provider, monkeypatch
+):
+    from joserfc.jwk import RSAKey
+
+    from app.auth import provider
+
+    token = oidc_provider.logout_token("sub-casey")
+    with app.test_request_context():
+        client = provider._client()
+        current = client.fetch_jwk_set(force=True)
+        # What we held before the provider rotated its key: a key it no longer signs with.
+        old = RSAKey.generate_key(2048, parameters={"kid": "retired"}, private=False)
+        fetched: list[bool] = []
+
+        def fetch_jwk_set(force=False):
+            fetched.append(force)
+            return current if force else {"keys": [old.as_dict()]}
+
+        monkeypatch.setattr(client, "fetch_jwk_set", fetch_jwk_set)
+        monkeypatch.setattr(provider, "_KEYS_REFETCHED_AT", [0.0])
+        assert provider.logout_subject(token)[1] == "sub-casey"
+        assert fetched == [False, True]
+        # Within the minute, another unknown key fetches nothing more: refused.
+        fetched.clear()
+        with pytest.raises(provider.ProviderRefused):
+            provider.logout_subject(token)
+        assert fetched == [False]
+
+
 def test_a_mistyped_group_mapping_stops_the_app_at_start(database_url, oidc_provider):
     from config import ConfigError
 
