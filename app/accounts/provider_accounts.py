@@ -94,10 +94,13 @@ def second_factor_asserted(
 
 
 def find_linked(session: Session, identity: ProviderIdentity) -> StaffUser | None:
+    return find_by_subject(session, issuer=identity.issuer, subject=identity.subject)
+
+
+def find_by_subject(session: Session, *, issuer: str, subject: str) -> StaffUser | None:
+    """The account linked to this subject of this provider, if any."""
     return session.scalar(
-        select(StaffUser).where(
-            StaffUser.oidc_issuer == identity.issuer, StaffUser.oidc_subject == identity.subject
-        )
+        select(StaffUser).where(StaffUser.oidc_issuer == issuer, StaffUser.oidc_subject == subject)
     )
 
 
@@ -250,9 +253,7 @@ def refuse_without_second_factor(
 def sign_out_everywhere(session: Session, *, issuer: str, subject: str) -> StaffUser | None:
     """The provider says this person signed out there (or was removed): the account
     linked to them loses every session here, on the record. None when no account is."""
-    staff = session.scalar(
-        select(StaffUser).where(StaffUser.oidc_issuer == issuer, StaffUser.oidc_subject == subject)
-    )
+    staff = find_by_subject(session, issuer=issuer, subject=subject)
     if staff is None:
         return None
     staff.session_nonce = None

@@ -59,17 +59,17 @@ def test_a_rule_reading_an_earlier_answer_still_holds_on_its_page(client):
     assert "Enter your phone number" in " ".join(error_summary(page).values())
 
 
-def _record_writes(app, kinds=("INSERT", "UPDATE", "DELETE")):
+def _record_statements(app, kinds=("INSERT", "UPDATE", "DELETE")):
     with app.app_context():
         engine = get_engine()
-    writes: list[str] = []
+    seen: list[str] = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith(kinds):
-            writes.append(" ".join(statement.split()))
+            seen.append(" ".join(statement.split()))
 
     event.listen(engine, "before_cursor_execute", before)
-    return engine, before, writes
+    return engine, before, seen
 
 
 def test_a_page_sent_again_unchanged_writes_nothing(app, client):
@@ -78,7 +78,7 @@ def test_a_page_sent_again_unchanged_writes_nothing(app, client):
     post_step(client, Step.WHO, answers, csrf)
     csrf = page_csrf(client.get(step_url(Step.PATIENT)).get_data(as_text=True))
     post_step(client, Step.PATIENT, answers, csrf)
-    engine, listener, writes = _record_writes(app)
+    engine, listener, writes = _record_statements(app)
     try:
         # Back to the page, then Continue without changing anything.
         client.get(step_url(Step.PATIENT))
@@ -98,7 +98,7 @@ def test_a_page_sent_again_unchanged_writes_nothing(app, client):
 def test_the_send_looks_its_form_token_up_once_and_replaces_no_link(app, client):
     page = fill_in(client)
     tokens = form_tokens(page.get_data(as_text=True))
-    engine, listener, statements = _record_writes(app, kinds=("SELECT", "INSERT", "UPDATE"))
+    engine, listener, statements = _record_statements(app, kinds=("SELECT", "INSERT", "UPDATE"))
     try:
         # The rate limit's re-send exemption and the send itself both ask for the token.
         assert app.config["RATELIMIT_ENABLED"]
