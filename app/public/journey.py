@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 
 from flask_babel import get_locale
@@ -216,10 +217,29 @@ class AlreadySent:
 @dataclass(frozen=True)
 class StepToShow:
     step: Step
-    form: AppointmentRequestForm
     answers: dict
     # No draft: the first step, blank, the same page for every new visitor.
     blank: bool = False
+    # Sent before: the page shows its problems.
+    checked: bool = False
+
+    @cached_property
+    def form(self) -> AppointmentRequestForm:
+        """The page's form, filled with the answers (and its own problems once sent), made
+        when the page is rendered: a page kept from an earlier render needs none."""
+        if self.checked:
+            return check_step(self.step, self.answers)[0]
+        speak_to(self.answers)
+        return form_for(self.answers, self.step)
+
+    @property
+    def unanswered(self) -> bool:
+        """Never sent and none of its questions answered: its page is the same for every
+        draft with the same wording and the same questions asked (no answer, no problem
+        on it), so it may be kept for them (views.py)."""
+        return not self.checked and not any(
+            self.answers.get(name) for name in step_form_fields(self.step)
+        )
 
 
 @dataclass(frozen=True)
@@ -266,11 +286,7 @@ def show_step(session: Session, *, key: str | None, step: Step, now: datetime):
     when it comes before this one, "you sent this" once sent."""
     draft = _draft(session, key, now)
     if draft is None:
-        return (
-            StepToShow(step, form_for({}, step), {}, blank=True)
-            if step is STEPS[0]
-            else GoTo(Place.START)
-        )
+        return StepToShow(step, {}, blank=True) if step is STEPS[0] else GoTo(Place.START)
     if draft.sent_reference:
         return AlreadySent(draft.sent_reference)
     checked = draft.checked_steps or []
@@ -278,14 +294,8 @@ def show_step(session: Session, *, key: str | None, step: Step, now: datetime):
     if unchecked is not None and STEPS.index(unchecked) < STEPS.index(step):
         # A later page, before an earlier one is answered: the earlier one first.
         return GoTo(unchecked)
-    answers = dict(draft.answers or {})
-    if step.value in checked:
-        # A page's problems show once it has been sent; before that it is just asked.
-        form, _ = check_step(step, answers)
-    else:
-        speak_to(answers)
-        form = form_for(answers, step)
-    return StepToShow(step, form, answers)
+    # A page's problems show once it has been sent; before that it is just asked.
+    return StepToShow(step, dict(draft.answers or {}), checked=step.value in checked)
 
 
 def save_step(

@@ -79,6 +79,8 @@ def journey_step(step: str):
         return _answer(shown)
     if shown.blank:
         return _first_page()
+    if shown.unanswered and not request.query_string:
+        return _unanswered_step_page(shown)
     return _step_page(shown.step, shown.form, shown.answers, changing=_changing())
 
 
@@ -240,6 +242,25 @@ def _first_page():
 def _step_page(step: Step, form: AppointmentRequestForm, answers: dict, **context):
     context = {**_step_context(step, answers, changing=context.pop("changing")), **context}
     return render_template(f"public/step_{step.value}.html", form=form, **context)
+
+
+def _unanswered_step_page(shown: journey.StepToShow) -> str:
+    """A page not answered yet is made once per address (and language) and per what the
+    earlier answers change on it: its wording (the patient or a caregiver) and the
+    questions it asks. It shows no answer and no problem, so every draft that reaches it
+    the same way gets a copy, with its own CSRF token (issue 28: a page's rendering was
+    half of what it cost)."""
+    context = _step_context(shown.step, shown.answers, changing=False)
+    part = (
+        "unanswered journey page",
+        context["for_patient"],
+        frozenset(context["asks"]),
+        context["begins_request"],
+    )
+    template = f"public/step_{shown.step.value}.html"
+    return serving.page_with_own_token(
+        part, lambda **token: render_template(template, form=shown.form, **context, **token)
+    )
 
 
 def _not_saved_step(step: Step, typed: dict, *, changing: bool):

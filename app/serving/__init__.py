@@ -6,7 +6,8 @@ headers, rate limits, session signing, and static files under fingerprinted name
 ``app.wsgi_app`` or adds a hook for these. Views say what they need with the decorators
 exported here: ``public_cache`` (the same for everyone: may be stored by browsers and
 proxies, and is replayed; everything else is ``no-store``), ``same_for_new_visitors``
-(replayed to requests without cookies, still ``no-store``), ``token_or_same_origin`` (a
+(replayed to requests without cookies, still ``no-store``), ``page_with_own_token`` (a
+page kept for several visitors but for its CSRF token), ``token_or_same_origin`` (a
 post that begins something, checked by the browser's Origin instead of a token),
 ``form_rate_limit``, ``draft_rate_limit`` and ``sign_in_rate_limit``. Libraries are used
 through their public API only.
@@ -23,7 +24,13 @@ from app.serving import headers, language, limits, pages, request_metrics, sessi
 from app.serving.cross_origin import token_or_same_origin
 from app.serving.headers import public_cache
 from app.serving.limits import draft_rate_limit, form_rate_limit, limiter, sign_in_rate_limit
-from app.serving.pages import information_page, page_key, page_language, shared_page
+from app.serving.pages import (
+    information_page,
+    page_key,
+    page_language,
+    page_with_own_token,
+    shared_page,
+)
 from app.serving.replay import PageReplay, new_visitor_paths, same_for_new_visitors
 from app.serving.trusted_proxies import TrustedProxyFix, parse_networks
 
@@ -35,6 +42,7 @@ __all__ = [
     "limiter",
     "page_key",
     "page_language",
+    "page_with_own_token",
     "public_cache",
     "same_for_new_visitors",
     "shared_page",

@@ -9,9 +9,11 @@ to another: a request that arrives with a made-up prefix or host gets a page of 
 poisons nobody else's. The configuration is part of the key by where the cache lives: one
 per application, dropped with it.
 
-Two things read and write this cache, both in this package: the information page's ETag
-(``information_page``) and the replay of whole answers (``replay.py``), which keeps the
-information page and the journey's blank first page (``shared_page``). It holds at most
+Three things read and write this cache, all in this package: the information page's ETag
+(``information_page``), the replay of whole answers (``replay.py``), which keeps the
+information page and the journey's blank first page (``shared_page``), and the pages that
+differ between visitors only by their CSRF token (``page_with_own_token``: a journey page
+not answered yet). It holds at most
 ``MAX_ENTRIES`` entries; once full, a request of a new kind is answered by Flask every
 time, so a flood of made-up hosts or prefixes costs the flooder renders, not anyone else
 memory or correct links.
@@ -23,11 +25,14 @@ once.
 from __future__ import annotations
 
 import hashlib
+import secrets
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request
+from flask_wtf.csrf import generate_csrf
 
 from app.serving.language import language_of
 
@@ -39,6 +44,9 @@ REPLAY_PART = "replayed-answers"
 # is not part of the key, so nothing on such a page may come from it (the language links).
 # The replay keeps only answers that carry it.
 SHARED_PAGE_KEY = "intake.shared_page"
+# What a page kept for several visitors holds where each visitor's CSRF token goes: made
+# anew by each process, so no answer or page can hold it by chance.
+_TOKEN_STAND_IN = f"csrf-{secrets.token_hex(16)}"
 
 
 def page_language(environ: dict) -> str:
@@ -87,7 +95,7 @@ class PageCache:
     def __init__(self, app: Flask, max_entries: int = MAX_ENTRIES) -> None:
         self._app = app
         self._max_entries = max_entries
-        self._entries: dict[tuple[PageKey, str], Any] = {}
+        self._entries: dict[tuple[PageKey, Hashable], Any] = {}
         self._lock = Lock()
 
     @property
@@ -95,10 +103,10 @@ class PageCache:
         # Read per request: tests and the debugger switch these after the app is made.
         return not (self._app.debug or self._app.jinja_env.auto_reload)
 
-    def get(self, key: PageKey, part: str) -> Any:
+    def get(self, key: PageKey, part: Hashable) -> Any:
         return self._entries.get((key, part)) if self.enabled else None
 
-    def put(self, key: PageKey, part: str, value: Any) -> Any:
+    def put(self, key: PageKey, part: Hashable, value: Any) -> Any:
         """Keep ``value`` unless the cache is off or full; return what is kept (or value)."""
         if not self.enabled:
             return value
@@ -110,7 +118,7 @@ class PageCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def keys(self) -> list[tuple[PageKey, str]]:
+    def keys(self) -> list[tuple[PageKey, Hashable]]:
         return list(self._entries)
 
 
@@ -149,3 +157,20 @@ def shared_page(template: str, **context: Any) -> str:
     it out) or from anything else the visitor sent."""
     request.environ[SHARED_PAGE_KEY] = True
     return render_template(template, **context)
+
+
+def page_with_own_token(part: Hashable, render: Callable[..., str]) -> str:
+    """A page that is the same for every visitor of its ``PageKey`` whose page says the
+    same ``part`` (everything else the page is made from), but for its CSRF token.
+
+    ``render(csrf_token=...)`` makes it once per key and part, with a stand-in for the
+    token (the template's ``csrf_token()``); each visitor gets a copy with their own token
+    in its place. The caller must put into ``part`` everything the page shows that a
+    visitor sent (and send nothing of a person's answers this way: a page that shows an
+    answer is not the same for everyone). The answer stays ``no-store`` for browsers."""
+    cache = cache_for(current_app)
+    key = page_key(request.environ)
+    page = cache.get(key, part)
+    if page is None:
+        page = cache.put(key, part, render(csrf_token=lambda: _TOKEN_STAND_IN))
+    return page.replace(_TOKEN_STAND_IN, generate_csrf())
