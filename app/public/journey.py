@@ -21,8 +21,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from flask_babel import get_locale
 from sqlalchemy.orm import Session
