@@ -90,11 +90,17 @@ RUN_ID = secrets.token_hex(4)
 
 
 def production_env(database_url: str) -> dict[str, str]:
-    """The production configuration, as docs/production.md sets it, with two changes a
+    """The production configuration, as docs/production.md sets it, with three changes a
     load test needs: the form's rate limit is raised far above what the bench sends (the
-    limiter still runs, counting in Redis, so its cost is measured), and the counters get
-    a key prefix of this run's own."""
+    limiter still runs, counting in Redis, so its cost is measured), the counters get a
+    key prefix of this run's own, and gunicorn does not recycle its workers. A recycled
+    worker imports and warms the app again (about a second and a half of CPU, once per
+    20,000 requests in production); the information page's 50,000 requests a target made
+    every worker restart about every other round, and that cost, with the new workers'
+    first requests, was charged to whichever target ran then: the journey right after it
+    cost a tenth more (docs/performance.md)."""
     return {
+        "GUNICORN_MAX_REQUESTS": "0",
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_hex(32),
         "DATABASE_URL": database_url,
@@ -261,7 +267,8 @@ def gunicorn_config() -> str:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "APP_ENV": "development"},
+        # As the bench runs both apps: production's settings, workers not recycled.
+        env={**os.environ, "APP_ENV": "development", "GUNICORN_MAX_REQUESTS": "0"},
     ).stdout
     wanted = (
         "workers",
@@ -313,7 +320,8 @@ def memory_phase(settings: Settings, staff_cookie: dict | None, staff_paths: lis
     the report's keys say; BENCH_MIXED sets the step), on a server of its own
     with worker recycling (max_requests) off: recycling would hide a leak, not cure it."""
     log(f"memory: {settings.mixed_step:,} mixed requests, twice")
-    env = production_env(settings.database_url) | {"GUNICORN_MAX_REQUESTS": "0"}
+    # Workers are not recycled (production_env): recycling would hide growth, not show it.
+    env = production_env(settings.database_url)
     app = Server("app-memory", "wsgi:app", env, LOG_DIR).start("/")
     try:
         browser = (
