@@ -186,6 +186,39 @@ def journey_table(label: str, rounds: list[dict[str, dict]]) -> list[str]:
     return lines
 
 
+def _outside_ratios(rounds: list[dict[str, dict]]) -> list[float]:
+    return [
+        r["journey"]["cpu"] / (JOURNEY_REQUESTS * r["info"]["cpu"])
+        for r in rounds
+        if r.get("journey", {}).get("cpu") and r.get("info", {}).get("cpu")
+    ]
+
+
+def outside_ratio(rounds: list[dict[str, dict]]) -> float | None:
+    """Issue 28's measurement from outside: a journey's worker CPU against 14 information
+    pages, each round's ratio, then the median."""
+    ratios = _outside_ratios(rounds)
+    return median(ratios) if ratios else None
+
+
+def outside_table(rounds: list[dict[str, dict]]) -> list[str]:
+    lines = [
+        "| round | journeys | CPU ms/journey | information pages | CPU µs/page "
+        "| journey / 14 pages |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for number, r in enumerate(rounds, 1):
+        journey, info = r.get("journey"), r.get("info")
+        if not journey or not info:
+            continue
+        lines.append(
+            f"| {number} | {journey['requests']} | {ms(journey.get('cpu'))} "
+            f"| {info['requests']} | {us(info.get('cpu'))} "
+            f"| {fmt_ratio(_div(journey.get('cpu'), JOURNEY_REQUESTS * (info.get('cpu') or 0)))} |"
+        )
+    return lines
+
+
 def _div(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
@@ -201,6 +234,18 @@ def targets_table(results: dict) -> list[str]:
     sqlite_rounds = results.get("sqlite", {}).get("rounds", [])
     if sqlite_rounds:
         rows += journey_rows("SQLite", sqlite_rounds)
+
+    outside = outside_ratio(results.get("outside", {}).get("rounds", []))
+    if outside is not None:
+        rows.append(
+            (
+                f"the journey against {JOURNEY_REQUESTS} information pages, worker CPU, "
+                "from outside (`make run`'s configuration, SQLite, the Python client)",
+                f"at most {JOURNEY_INFO_CPU_LIMIT:.0f}x",
+                f"{outside:.2f}x",
+                outside <= JOURNEY_INFO_CPU_LIMIT,
+            )
+        )
 
     staff = results.get("staff")
     if staff and staff.get("pages"):
@@ -323,6 +368,17 @@ def render(results: dict) -> str:
         for name, rounds in journeys:
             out += journey_table(name, rounds)
             out.append("")
+
+    outside = results.get("outside")
+    if outside and outside.get("rounds"):
+        out.append(
+            "### The journey from outside, as issue 28 measures it (`make run`'s "
+            "development configuration on SQLite; journeys, then information pages, from the "
+            "Python client, a new connection per request; worker CPU from /proc)"
+        )
+        out.append("")
+        out += outside_table(outside["rounds"])
+        out.append("")
 
     staff = results.get("staff")
     out.append("### Staff pages at 100,000 requests (PostgreSQL)")

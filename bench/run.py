@@ -30,7 +30,7 @@ from . import database, load, modules, report, seed, staff
 from .servers import ROOT, Server, pss_mb, rss_mb
 
 LOG_DIR = ROOT / "instance" / "bench"
-PHASES = ("public", "staff", "memory", "modules", "sqlite")
+PHASES = ("public", "staff", "memory", "modules", "sqlite", "outside")
 
 
 @dataclass(frozen=True)
@@ -315,6 +315,49 @@ def sqlite_phase(settings: Settings, n_base: int) -> dict:
         bare.stop()
 
 
+def outside_phase(settings: Settings) -> dict:
+    """Issue 28's own measurement, from outside: the app as ``make run`` serves it (the
+    development configuration on a SQLite file, with the form's limits raised as
+    everywhere in the bench), whole journeys from the Python client, then the
+    information page from the same client (a new connection per request, as a
+    browser's first visit), and the workers' CPU for each. Rounds alternate which goes
+    first."""
+    path = LOG_DIR / "outside.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    database.migrate(url)
+    env = {
+        key: production_env(url)[key]
+        for key in ("GUNICORN_MAX_REQUESTS", "FORM_RATE_LIMIT", "DRAFT_RATE_LIMIT")
+    } | {"APP_ENV": "development", "DATABASE_URL": url}
+    app = Server("app-outside", "wsgi:app", env, LOG_DIR).start("/")
+    info_url = f"http://127.0.0.1:{app.port}/"
+    rounds = []
+    try:
+        load.run_client("app_submission", app.port, duration=1, start_n=70_000_000)
+        for number in range(settings.rounds):
+            log(f"from outside, round {number + 1} of {settings.rounds}")
+            measured: dict[str, dict] = {}
+            order = ("journey", "info") if number % 2 == 0 else ("info", "journey")
+            for name in order:
+                before = app.cpu_seconds()
+                if name == "journey":
+                    start_n = 71_000_000 + number * 100_000
+                    result = load.run_client(
+                        "app_submission", app.port, duration=settings.seconds, start_n=start_n
+                    )
+                else:
+                    result = load.run_gets(info_url, duration=settings.seconds, connections=4)
+                cpu = (app.cpu_seconds() - before) / result.requests if result.requests else None
+                measured[name] = as_row(result) | {"cpu": cpu}
+                log(f"  {name:<11} {result.rate:8.1f}/s  cpu {report.us(cpu)} us/req")
+            rounds.append(measured)
+    finally:
+        app.stop()
+    return {"rounds": rounds}
+
+
 def memory_phase(settings: Settings, staff_cookie: dict | None, staff_paths: list[str]) -> dict:
     """RSS of each worker after two steps of mixed requests (20,000 each in a full run, as
     the report's keys say; BENCH_MIXED sets the step), on a server of its own
@@ -436,6 +479,8 @@ def main() -> int:
 
     if "sqlite" in settings.phases:
         results["sqlite"] = sqlite_phase(settings, 50_000_000)
+    if "outside" in settings.phases:
+        results["outside"] = outside_phase(settings)
 
     meta |= {
         "command": command,

@@ -159,6 +159,23 @@ def test_the_journey_targets_are_ratios_within_each_round():
     assert "| 1 | 10.0 | 20.0 | 0.50 | 60.0 | 30.0 | 2.00 | 12.0 | 5.00 |" in table
 
 
+def test_the_journey_from_outside_is_a_ratio_within_each_round_and_in_the_targets():
+    def measured(journey_cpu: float, page_cpu: float) -> dict:
+        return {
+            "journey": {"cpu": journey_cpu, "requests": 100},
+            "info": {"cpu": page_cpu, "requests": 5000},
+        }
+
+    # 5x and 8x 14 pages: the median of the two rounds' ratios, not of their CPU figures.
+    rounds = [measured(0.035, 0.035 / 70), measured(0.060, 0.060 / 112)]
+    assert report.outside_ratio(rounds) == 6.5
+    table = "\n".join(report.outside_table(rounds))
+    assert "| 1 | 100 | 35.0 | 5000 | 500 | 5.00 |" in table
+    targets = "\n".join(report.targets_table({"outside": {"rounds": rounds[:1]}}))
+    assert "from outside" in targets and "| 5.00x | met |" in targets
+    assert report.outside_ratio([]) is None
+
+
 def test_the_memory_table_says_what_each_package_costs_and_why_it_loads():
     measured = {
         "rows": [["interpreter", 10.0], ["sqlalchemy", 14.0], ["app.accounts", 18.0]]
