@@ -6,7 +6,7 @@
 Settings (environment): BENCH_DATABASE_URL (default intake_bench on the local PostgreSQL;
 the database is wiped), BENCH_ROUNDS, BENCH_SECONDS (per target per round), BENCH_SEED_COUNT,
 BENCH_MIXED (requests per memory step), BENCH_CONNECTIONS (wrk), BENCH_OUT, BENCH_PHASES
-(some of public,staff,memory,modules,sqlite), BENCH_TARGETS (some of a round's targets, e.g.
+(some of public,staff,memory,modules,sqlite,outside), BENCH_TARGETS (some of a round's targets, e.g.
 "info,submission,twin" for the journey against its twin alone).
 """
 
