@@ -144,8 +144,16 @@ def test_workers_that_fit_hold_one_connection_each_and_give_idle_ones_back(small
 def test_workers_that_do_not_fit_answer_503_for_some_requests(small_server):
     """What check-deploy prevents, as people would see it: 9 workers for 7 connections."""
     _, url = small_server
+    statuses: Counter = Counter()
     with gunicorn({"DATABASE_URL": url, "LOG_LEVEL": "ERROR"}, workers=9) as server:
-        statuses = hammer(server.port, clients=18, requests=270)
+        # The kernel hands a connection to whichever worker waits in accept(); while
+        # seven of them keep up, the last two may get nothing for a while (a 270-request
+        # burst got no 503 in about half the runs on a quick machine). Until one of them
+        # is reached, and at most ten bursts.
+        for _ in range(10):
+            statuses += hammer(server.port, clients=36, requests=270)
+            if statuses[503]:
+                break
     print(f"\n9 workers, 7 connections: {dict(statuses)}")
     assert set(statuses) <= {200, 503}, statuses
     assert statuses[503] > 0
