@@ -186,18 +186,14 @@ def journey_table(label: str, rounds: list[dict[str, dict]]) -> list[str]:
     return lines
 
 
-def _outside_ratios(rounds: list[dict[str, dict]]) -> list[float]:
-    return [
+def outside_ratio(rounds: list[dict[str, dict]]) -> float | None:
+    """Issue 28's measurement from outside: a journey's worker CPU against 14 information
+    pages, each round's ratio, then the median."""
+    ratios = [
         r["journey"]["cpu"] / (JOURNEY_REQUESTS * r["info"]["cpu"])
         for r in rounds
         if r.get("journey", {}).get("cpu") and r.get("info", {}).get("cpu")
     ]
-
-
-def outside_ratio(rounds: list[dict[str, dict]]) -> float | None:
-    """Issue 28's measurement from outside: a journey's worker CPU against 14 information
-    pages, each round's ratio, then the median."""
-    ratios = _outside_ratios(rounds)
     return median(ratios) if ratios else None
 
 

@@ -87,6 +87,8 @@ def as_row(result: load.Result, *, post_only: bool = False) -> dict:
 
 
 RUN_ID = secrets.token_hex(4)
+# Every server the bench starts (production_env says why).
+NO_RECYCLING = {"GUNICORN_MAX_REQUESTS": "0"}
 
 
 def production_env(database_url: str) -> dict[str, str]:
@@ -100,7 +102,7 @@ def production_env(database_url: str) -> dict[str, str]:
     first requests, was charged to whichever target ran then: the journey right after it
     cost a tenth more (docs/performance.md)."""
     return {
-        "GUNICORN_MAX_REQUESTS": "0",
+        **NO_RECYCLING,
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_hex(32),
         "DATABASE_URL": database_url,
@@ -268,7 +270,7 @@ def gunicorn_config() -> str:
         capture_output=True,
         text=True,
         # As the bench runs both apps: production's settings, workers not recycled.
-        env={**os.environ, "APP_ENV": "development", "GUNICORN_MAX_REQUESTS": "0"},
+        env={**os.environ, "APP_ENV": "development", **NO_RECYCLING},
     ).stdout
     wanted = (
         "workers",
@@ -327,8 +329,9 @@ def outside_phase(settings: Settings) -> dict:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     database.migrate(url)
+    production = production_env(url)
     env = {
-        key: production_env(url)[key]
+        key: production[key]
         for key in ("GUNICORN_MAX_REQUESTS", "FORM_RATE_LIMIT", "DRAFT_RATE_LIMIT")
     } | {"APP_ENV": "development", "DATABASE_URL": url}
     app = Server("app-outside", "wsgi:app", env, LOG_DIR).start("/")

@@ -121,3 +121,42 @@ def test_gunicorn_ignores_forged_headers_and_clean_visitors_get_clean_links(tmp_
                 assert reply.status == 200, path
                 assert_clean_links(reply.body, f"clean {path}")
                 assert "/evil/" not in reply.body
+
+
+def _on_the_patient_page(app, **headers):
+    """A browser that began a request (its draft holds only who fills in the form) and
+    opens the next page: a journey page kept for every such browser (issue 28)."""
+    browser = app.test_client()
+    browser.get("/request-appointment", headers=headers)
+    begun = browser.post(
+        "/request-appointment/who",
+        data={"submitter": "patient"},
+        headers={"Sec-Fetch-Site": "same-origin", **headers},
+    )
+    assert begun.status_code == 303
+    return browser.get("/request-appointment/patient", headers=headers)
+
+
+def test_a_kept_journey_page_is_never_made_from_another_visitors_headers(database_url):
+    # Forged headers on a page kept for every browser that reaches it: the forger's own
+    # copy is clean (nothing believed), and the next clean visitor gets exactly what an
+    # app that never saw them gives.
+    untouched = make_test_app(database_url, TRUSTED_PROXY_COUNT=1, HSTS_ENABLED=True)
+    expected = comparable(_on_the_patient_page(untouched).data)
+    app = make_test_app(database_url, TRUSTED_PROXY_COUNT=1, HSTS_ENABLED=True)
+    for _ in range(2):
+        assert_clean_links(text(_on_the_patient_page(app, **POISON).data), "forged")
+    for _ in range(2):
+        assert comparable(_on_the_patient_page(app).data) == expected
+
+    # A believed prefix gets a copy of its own, links and form under it, and nobody
+    # else's.
+    believing = make_test_app(database_url, TRUSTED_PROXY_COUNT=1, TRUST_FORWARDED_PREFIX=True)
+    css = stylesheet(believing)
+    prefixed = _on_the_patient_page(believing, **{"X-Forwarded-Prefix": "/intake"})
+    page = prefixed.get_data(as_text=True)
+    assert f'href="/intake{css}"' in page
+    assert 'action="/intake/request-appointment/patient"' in page
+    clean = _on_the_patient_page(believing).get_data(as_text=True)
+    assert f'href="{css}"' in clean and "/intake/" not in clean
+    assert 'action="/request-appointment/patient"' in clean
